@@ -1,0 +1,97 @@
+"""Watch signals travel in a Keras model: the twin of :func:`godeep.signals.record`.
+
+Intermediate activations are exposed by a probe model that shares the layers of ``model``;
+a ``tf.GradientTape`` gives the loss gradient with respect to each of them and to every
+kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from . import tf
+import keras
+
+from ..signals import (  # noqa: F401  (re-exported: the framework-neutral part)
+    SATURATION_THRESHOLD,
+    LayerStats,
+    SignalReport,
+    TrainingMonitor,
+    WeightStats,
+    dead_fraction,
+    diagnose,
+    layer_stats,
+    saturation_fraction,
+)
+from .models import weight_layers
+
+__all__ = ["LayerStats", "SignalReport", "TrainingMonitor", "WeightStats", "diagnose", "record"]
+
+
+def _kind(layer) -> Optional[str]:
+    if isinstance(layer, keras.layers.Activation):
+        name = getattr(layer.activation, "__name__", "")
+        return name if name in ("sigmoid", "tanh", "relu", "linear") else None
+    if isinstance(layer, keras.layers.ReLU):
+        return "relu"
+    return None
+
+
+def record(
+    model: keras.Model,
+    x,
+    y=None,
+    loss_fn: Optional[Callable] = None,
+    layers: Optional[Sequence[str]] = None,
+    keep: bool = False,
+) -> SignalReport:
+    """One forward and backward pass through a Keras ``model``, recording per-layer signals.
+
+    Same semantics as :func:`godeep.signals.record`: with ``y=None`` the loss is the sum of
+    the outputs; otherwise ``loss_fn(y, logits)`` (default: sparse categorical cross-entropy
+    on logits, averaged over the batch). By default every ``Activation`` layer is watched.
+    The pass runs with ``training=True``, like a training step.
+    """
+    if not getattr(model, "inputs", None):
+        raise ValueError("model has no symbolic inputs: build it with keras.Input (Sequential or functional API)")
+    by_name = {layer.name: layer for layer in model.layers}
+    if layers is None:
+        chosen = [l for l in model.layers if _kind(l) is not None]
+        if not chosen:
+            raise ValueError("found no Activation layers to watch; pass layers=[layer names]")
+    else:
+        missing = [n for n in layers if n not in by_name]
+        if missing:
+            raise ValueError(f"layers not found in the model: {missing}; available: {list(by_name)[:20]}...")
+        chosen = [by_name[n] for n in layers]
+    probe = keras.Model(model.inputs, [l.output for l in chosen] + [model.outputs[0]])
+    dtype = model.inputs[0].dtype
+    x = tf.convert_to_tensor(np.asarray(x), dtype=dtype)
+    kernels = weight_layers(model)
+    with tf.GradientTape() as tape:
+        *hidden, out = probe(x, training=True)
+        if y is None:
+            loss = tf.reduce_sum(out)
+        else:
+            labels = tf.convert_to_tensor(np.asarray(y))
+            if loss_fn is None:  # the functional form keeps the model's dtype (the Loss class casts to float32)
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, out, from_logits=True))
+            else:
+                loss = loss_fn(labels, out)
+    grads = tape.gradient(loss, hidden + [k.kernel for k in kernels.values()])
+    act_grads, kernel_grads = grads[: len(hidden)], grads[len(hidden) :]
+
+    stats, kept = [], {}
+    for layer, h, g in zip(chosen, hidden, act_grads):
+        h_np = np.asarray(h, dtype=np.float64)
+        stats.append(layer_stats(layer.name, _kind(layer), h_np, None if g is None else np.asarray(g, dtype=np.float64)))
+        if keep:
+            kept[layer.name] = np.asarray(h).copy()
+    weights = [
+        WeightStats(n, float(tf.norm(k.kernel)), float(tf.norm(g)) if g is not None else math.nan)
+        for (n, k), g in zip(kernels.items(), kernel_grads)
+    ]
+    return SignalReport(layers=stats, weights=weights, activations=kept, loss=float(loss))

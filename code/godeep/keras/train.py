@@ -1,0 +1,112 @@
+"""A short, readable training loop in TensorFlow/Keras: the twin of :func:`godeep.train.fit`.
+
+A custom loop with ``tf.GradientTape`` rather than ``model.fit`` so that every step is
+visible and matches the PyTorch loop: the same minibatch order (:func:`godeep.train.batches`),
+the same update rules (SGD with momentum written as ``v <- mu v + g; W <- W - eta v``, which
+Keras' ``SGD`` matches for a constant learning rate; Adam with PyTorch's ``eps = 1e-8``
+instead of Keras' default 1e-7), the same losses, averaged over the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from . import tf
+import keras
+
+from ..train import History, batches, check_fit_args, progress, progress_enabled  # noqa: F401
+from .models import weight_layers
+
+__all__ = ["History", "fit", "evaluate", "progress", "progress_enabled"]
+
+
+def _loss_fn(loss: str):
+    # functional forms, averaged here: they keep the model's dtype (Loss classes cast to float32)
+    if loss == "cross_entropy":
+        return lambda y, out: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, out, from_logits=True))
+    return lambda y, out: tf.reduce_mean(tf.square(tf.cast(y, out.dtype) - out))
+
+
+def evaluate(model: keras.Model, x, y, loss: str = "cross_entropy", batch_size: int = 1024) -> tuple[float, float]:
+    """Mean loss and accuracy (NaN for ``mse``) of ``model`` on ``(x, y)`` in inference mode."""
+    dtype = model.inputs[0].dtype
+    total, correct, n = 0.0, 0, len(x)
+    for start in range(0, n, batch_size):
+        xb = tf.convert_to_tensor(x[start : start + batch_size], dtype=dtype)
+        yb = np.asarray(y[start : start + batch_size])
+        out = model(xb, training=False)
+        if loss == "cross_entropy":
+            per_example = keras.losses.sparse_categorical_crossentropy(yb, out, from_logits=True)
+            total += float(tf.reduce_sum(per_example))
+            correct += int(np.sum(np.argmax(np.asarray(out), axis=1) == yb))
+        else:
+            total += float(tf.reduce_sum(tf.square(tf.cast(yb, out.dtype) - out)))
+    if loss == "mse":
+        return total / np.size(y), math.nan
+    return total / n, correct / n
+
+
+def fit(
+    model: keras.Model,
+    data,
+    epochs: int = 10,
+    lr: float = 0.1,
+    batch_size: int = 64,
+    optimizer: str = "sgd",
+    momentum: float = 0.0,
+    loss: str = "cross_entropy",
+    seed: int = 0,
+    monitor=None,
+    desc: Optional[str] = None,
+) -> History:
+    """Train a Keras ``model`` on ``data``; same arguments and result as :func:`godeep.train.fit`."""
+    check_fit_args(epochs, lr, batch_size, optimizer, loss)
+    opt = (
+        keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
+        if optimizer == "sgd"
+        else keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
+    )
+    fn = _loss_fn(loss)
+    dtype = model.inputs[0].dtype
+    kernels = weight_layers(model) if monitor is not None else {}
+    x_all = np.asarray(data.x_train)
+    y_all = np.asarray(data.y_train)
+    variables = model.trainable_variables
+
+    @tf.function(reduce_retracing=True)
+    def train_step(xb, yb):
+        with tf.GradientTape() as tape:
+            batch_loss = fn(yb, model(xb, training=True))
+        grads = tape.gradient(batch_loss, variables)
+        opt.apply_gradients(zip(grads, variables))
+        return batch_loss, grads
+
+    history = History()
+    n = len(x_all)
+    steps_per_epoch = math.ceil(n / batch_size)
+    index_of = {id(v): i for i, v in enumerate(variables)}
+    for step, (epoch, idx) in enumerate(progress(batches(n, batch_size, epochs, seed), total=epochs * steps_per_epoch, desc=desc)):
+        xb = tf.convert_to_tensor(x_all[idx], dtype=dtype)
+        yb = tf.convert_to_tensor(y_all[idx], dtype=dtype if loss == "mse" else None)
+        logging = monitor is not None and monitor.wants(step)
+        if logging:
+            before = {name: layer.kernel.numpy() for name, layer in kernels.items()}
+        batch_loss, grads = train_step(xb, yb)
+        if logging:
+            grad_norm = {name: float(tf.norm(grads[index_of[id(layer.kernel)]])) for name, layer in kernels.items()}
+            update = {name: float(np.linalg.norm(layer.kernel.numpy() - before[name])) for name, layer in kernels.items()}
+            weight = {name: float(np.linalg.norm(before[name])) for name in kernels}
+            monitor.log(step, grad_norm, weight, update)
+        history.step_loss.append(float(batch_loss))
+        if step + 1 == (epoch + 1) * steps_per_epoch:
+            tl, ta = evaluate(model, data.x_train, data.y_train, loss)
+            history.train_loss.append(tl)
+            history.train_acc.append(ta)
+            if data.x_test is not None and len(data.x_test):
+                vl, va = evaluate(model, data.x_test, data.y_test, loss)
+                history.test_loss.append(vl)
+                history.test_acc.append(va)
+    return history

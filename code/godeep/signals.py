@@ -1,0 +1,311 @@
+"""Watch signals travel: per-layer statistics of activations and gradients (PyTorch).
+
+For a stack of layers ``h_l = f(W_l h_{l-1})`` we record, at each watched layer ``l``:
+
+* the forward signal: mean and standard deviation of the activations ``h_l``;
+* the backward signal: the standard deviation of ``dE/dh_l``, the gradient of the loss
+  ``E`` with respect to those activations;
+* how much of the layer is *saturated* (the activation's slope ``f'(z)`` is below
+  :data:`SATURATION_THRESHOLD` of its maximum, so almost no gradient passes) and how much is
+  *dead* (a unit whose output is exactly zero for every example of the batch, as with ReLU);
+* for every weight matrix, its norm ``||W_l||`` and the norm of its gradient ``||dE/dW_l||``.
+
+The framework-neutral pieces (:class:`LayerStats`, :class:`SignalReport`,
+:class:`TrainingMonitor`, :func:`saturation_fraction`, :func:`dead_fraction`) are shared
+with the Keras twin :mod:`godeep.keras.signals`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+__all__ = [
+    "SATURATION_THRESHOLD",
+    "LayerStats",
+    "WeightStats",
+    "SignalReport",
+    "TrainingMonitor",
+    "saturation_fraction",
+    "dead_fraction",
+    "layer_stats",
+    "diagnose",
+    "record",
+]
+
+#: A unit counts as saturated when its slope is below this fraction of the activation's
+#: largest slope (sigmoid: 1/4 at 0; tanh: 1 at 0): it passes back < 5% of what it could.
+SATURATION_THRESHOLD = 0.05
+
+#: Activation kinds whose saturation can be measured from their outputs alone.
+_SLOPE_FROM_OUTPUT = {
+    "sigmoid": lambda h: 4.0 * h * (1.0 - h),  # sigmoid'(z) / max = 4 h (1 - h)
+    "tanh": lambda h: 1.0 - h * h,  # tanh'(z) / max = 1 - h^2
+}
+
+
+def saturation_fraction(h: np.ndarray, kind: Optional[str]) -> float:
+    """Fraction of entries of ``h = f(z)`` where ``f'(z) < SATURATION_THRESHOLD * max f'``.
+
+    Defined for ``kind`` in ``{"sigmoid", "tanh"}``; other activations (ReLU, linear) do not
+    saturate in this sense and give 0.0.
+    """
+    if kind not in _SLOPE_FROM_OUTPUT:
+        return 0.0
+    h = np.asarray(h, dtype=np.float64)
+    return float(np.mean(_SLOPE_FROM_OUTPUT[kind](h) < SATURATION_THRESHOLD))
+
+
+def dead_fraction(h: np.ndarray) -> float:
+    """Fraction of units (last axis... all but the batch axis) that output exactly 0 for every example."""
+    h = np.asarray(h)
+    if h.ndim < 2:
+        raise ValueError(f"activations must have a batch axis and at least one unit axis, got shape {h.shape}")
+    units = h.reshape(h.shape[0], -1)
+    return float(np.mean(np.all(units == 0, axis=0)))
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Statistics of one watched layer: forward signal, backward signal, saturation."""
+
+    name: str
+    kind: Optional[str]
+    mean: float
+    std: float
+    grad_std: float
+    saturated: float
+    dead: float
+
+
+@dataclass(frozen=True)
+class WeightStats:
+    """Norm of one layer's weight matrix and of the loss gradient with respect to it."""
+
+    name: str
+    norm: float
+    grad_norm: float
+
+
+def layer_stats(name: str, kind: Optional[str], h: np.ndarray, grad: Optional[np.ndarray]) -> LayerStats:
+    """Summarize activations ``h`` (and their gradient ``dE/dh``) of one layer."""
+    h64 = np.asarray(h, dtype=np.float64)
+    g_std = float(np.std(np.asarray(grad, dtype=np.float64))) if grad is not None else math.nan
+    return LayerStats(
+        name=name,
+        kind=kind,
+        mean=float(np.mean(h64)),
+        std=float(np.std(h64)),
+        grad_std=g_std,
+        saturated=saturation_fraction(h64, kind),
+        dead=dead_fraction(h64) if h64.ndim >= 2 else 0.0,
+    )
+
+
+@dataclass
+class SignalReport:
+    """Per-layer statistics of one forward and backward pass (see :func:`record`)."""
+
+    layers: list[LayerStats]
+    weights: list[WeightStats] = field(default_factory=list)
+    activations: dict[str, np.ndarray] = field(default_factory=dict)
+    loss: float = math.nan
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.layers]
+
+    def column(self, name: str) -> np.ndarray:
+        """One statistic for every watched layer, e.g. ``report.column("std")``."""
+        if not self.layers or not hasattr(self.layers[0], name):
+            raise ValueError(f"unknown statistic {name!r}; choose from {list(LayerStats.__dataclass_fields__)}")
+        return np.array([getattr(s, name) for s in self.layers], dtype=float)
+
+    def weight_column(self, name: str) -> np.ndarray:
+        """``"norm"`` or ``"grad_norm"`` for every weight layer."""
+        if name not in ("norm", "grad_norm"):
+            raise ValueError(f"weight statistic must be 'norm' or 'grad_norm', got {name!r}")
+        return np.array([getattr(w, name) for w in self.weights], dtype=float)
+
+    def table(self, digits: int = 3):
+        """The per-layer statistics as a pandas DataFrame, rounded to ``digits`` significant digits."""
+        import pandas as pd
+
+        frame = pd.DataFrame([s.__dict__ for s in self.layers]).set_index("name")
+        return frame.map(lambda v: float(f"{v:.{digits}g}") if isinstance(v, float) else v)
+
+
+def diagnose(report: SignalReport, vanish: float = 1e-3, explode: float = 1e3, saturated: float = 0.5, dead: float = 0.5) -> list[str]:
+    """Plain-language warnings about a :class:`SignalReport`; an empty list means healthy.
+
+    Compares the first and last watched layers: a forward or backward signal that shrinks
+    below ``vanish`` times (or grows beyond ``explode`` times) its size at the other end, and
+    layers where more than ``saturated`` of the units are saturated or ``dead`` of them dead.
+    """
+    warnings: list[str] = []
+    if len(report.layers) < 2:
+        return warnings
+    std, gstd = report.column("std"), report.column("grad_std")
+    for what, values, first, last in (("activation std (forward)", std, 0, -1), ("gradient std (backward)", gstd, -1, 0)):
+        a, b = values[first], values[last]
+        if not (np.isfinite(a) and np.isfinite(b)) or a == 0:
+            warnings.append(f"{what} is not finite or zero: {a:.3g} -> {b:.3g}")
+            continue
+        ratio = b / a
+        direction = "from the first to the last layer" if first == 0 else "from the last to the first layer"
+        if ratio < vanish:
+            warnings.append(f"{what} vanishes {direction}: x{ratio:.2g}")
+        elif ratio > explode:
+            warnings.append(f"{what} explodes {direction}: x{ratio:.2g}")
+    for s in report.layers:
+        if s.saturated > saturated:
+            warnings.append(f"{s.name}: {s.saturated:.0%} of units saturated")
+        if s.dead > dead:
+            warnings.append(f"{s.name}: {s.dead:.0%} of units dead")
+    return warnings
+
+
+class TrainingMonitor:
+    """Per-layer gradient norms and update-to-weight ratios over training (both frameworks).
+
+    The training loops of :mod:`godeep.train` and :mod:`godeep.keras.train` call
+    :meth:`log` every ``every`` steps with, for each weight layer ``l``,
+    ``||dE/dW_l||``, ``||W_l||`` and the size of the update just applied ``||dW_l||``.
+    The update-to-weight ratio ``||dW_l|| / ||W_l||`` says how fast a layer learns: around
+    1e-3 per step is a common rule of thumb; a layer far below that barely moves.
+    """
+
+    def __init__(self, every: int = 10) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        self.every = every
+        self.steps: list[int] = []
+        self.grad_norm: dict[str, list[float]] = {}
+        self.weight_norm: dict[str, list[float]] = {}
+        self.update_ratio: dict[str, list[float]] = {}
+
+    def wants(self, step: int) -> bool:
+        """Whether step ``step`` (0-based) should be logged."""
+        return step % self.every == 0
+
+    def log(self, step: int, grad_norm: dict[str, float], weight_norm: dict[str, float], update_norm: dict[str, float]) -> None:
+        self.steps.append(int(step))
+        for name in grad_norm:
+            self.grad_norm.setdefault(name, []).append(float(grad_norm[name]))
+            self.weight_norm.setdefault(name, []).append(float(weight_norm[name]))
+            w = float(weight_norm[name])
+            self.update_ratio.setdefault(name, []).append(float(update_norm[name]) / w if w > 0 else math.nan)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.grad_norm)
+
+    def array(self, what: str) -> np.ndarray:
+        """``(layers, logged steps)`` array of ``"grad_norm"``, ``"weight_norm"`` or ``"update_ratio"``."""
+        if what not in ("grad_norm", "weight_norm", "update_ratio"):
+            raise ValueError(f"what must be 'grad_norm', 'weight_norm' or 'update_ratio', got {what!r}")
+        table = getattr(self, what)
+        return np.array([table[n] for n in self.names], dtype=float)
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+
+def _kind(module) -> Optional[str]:
+    from torch import nn
+
+    for cls, kind in ((nn.Sigmoid, "sigmoid"), (nn.Tanh, "tanh"), (nn.ReLU, "relu"), (nn.Identity, "linear")):
+        if isinstance(module, cls):
+            return kind
+    return None
+
+
+def _watched(model, layers: Optional[Sequence[str]]):
+    named = dict(model.named_modules())
+    if layers is None:
+        chosen = [(n, m) for n, m in named.items() if n and _kind(m) is not None]
+        if not chosen:
+            raise ValueError("found no activation modules to watch; pass layers=[names of modules]")
+        return chosen
+    missing = [n for n in layers if n not in named]
+    if missing:
+        raise ValueError(f"layers not found in the model: {missing}; available: {[n for n in named if n][:20]}...")
+    return [(n, named[n]) for n in layers]
+
+
+def record(
+    model,
+    x,
+    y=None,
+    loss_fn: Optional[Callable] = None,
+    layers: Optional[Sequence[str]] = None,
+    keep: bool = False,
+) -> SignalReport:
+    """One forward and backward pass through a PyTorch ``model``, recording per-layer signals.
+
+    Args:
+        model: an ``nn.Module``.
+        x: an input batch (tensor or array; converted to the model's dtype).
+        y: targets. If given, the loss is ``loss_fn(model(x), y)`` (default cross-entropy);
+            if ``None``, the loss is ``model(x).sum()``, i.e. a gradient of one flows back
+            from every output unit.
+        layers: names of the modules whose outputs to watch; by default every activation
+            module (Sigmoid, Tanh, ReLU, Identity).
+        keep: also keep the activations themselves (for histograms) in ``report.activations``.
+
+    The model's parameter gradients are left as they were before the call.
+    """
+    import torch
+
+    watched = _watched(model, layers)
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None else torch.get_default_dtype()
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=dtype)
+
+    outputs: dict[str, "torch.Tensor"] = {}
+    grads: dict[str, "torch.Tensor"] = {}
+
+    def make_hook(name: str):
+        def hook(_module, _inputs, output):
+            outputs[name] = output.detach()
+            if output.requires_grad:
+                output.register_hook(lambda g: grads.__setitem__(name, g.detach()))
+
+        return hook
+
+    saved = {n: (p.grad.clone() if p.grad is not None else None) for n, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = None
+    handles = [m.register_forward_hook(make_hook(n)) for n, m in watched]
+    try:
+        out = model(x)
+        if y is None:
+            loss = out.sum()
+        else:
+            y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
+            loss = (loss_fn or torch.nn.functional.cross_entropy)(out, y)
+        loss.backward()
+    finally:
+        for h in handles:
+            h.remove()
+
+    from .models import weight_layers
+
+    weights = [
+        WeightStats(n, float(m.weight.detach().norm()), float(m.weight.grad.norm()) if m.weight.grad is not None else math.nan)
+        for n, m in weight_layers(model).items()
+    ]
+    for n, p in model.named_parameters():
+        p.grad = saved[n]
+
+    stats, kept = [], {}
+    for name, module in watched:
+        h = outputs[name].double().numpy()
+        g = grads[name].double().numpy() if name in grads else None
+        stats.append(layer_stats(name, _kind(module), h, g))
+        if keep:
+            kept[name] = outputs[name].numpy().copy()
+    return SignalReport(layers=stats, weights=weights, activations=kept, loss=float(loss.detach()))

@@ -1,0 +1,195 @@
+"""A short, readable training loop (PyTorch), and quiet progress bars.
+
+:func:`fit` runs plain minibatch gradient descent,
+
+    W <- W - eta * dE/dW      (optionally with momentum, or Adam),
+
+over a :class:`godeep.data.Dataset`, in the same order of minibatches as its Keras twin
+:func:`godeep.keras.train.fit` (the shuffling comes from one NumPy generator seeded with
+``seed``), so the two frameworks can be compared step by step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Optional, TypeVar
+
+import numpy as np
+
+__all__ = ["History", "batches", "check_fit_args", "fit", "evaluate", "progress", "progress_enabled"]
+
+T = TypeVar("T")
+
+LOSSES = ("cross_entropy", "mse")
+OPTIMIZERS = ("sgd", "adam")
+
+
+def progress_enabled() -> bool:
+    """Progress bars are on unless the environment variable ``GODEEP_PROGRESS`` is ``0``.
+
+    ``make test``, ``make notebooks`` and ``make profile`` set it to 0, so that stored notebook
+    outputs and CI logs hold no progress bars.
+    """
+    return os.environ.get("GODEEP_PROGRESS", "1") != "0"
+
+
+def progress(iterable: Iterable[T], total: Optional[int] = None, desc: Optional[str] = None) -> Iterable[T]:
+    """Wrap ``iterable`` in a ``tqdm.auto`` progress bar when :func:`progress_enabled`."""
+    if not progress_enabled():
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, leave=False)
+
+
+@dataclass
+class History:
+    """What a training run produced: the loss of every step and per-epoch evaluations."""
+
+    step_loss: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last epoch's evaluation."""
+        out = {}
+        for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+            values = getattr(self, key)
+            if values:
+                out[key] = values[-1]
+        return out
+
+
+def batches(n: int, batch_size: int, epochs: int, seed: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(epoch, indices)`` for shuffled minibatches; identical for both frameworks."""
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            yield epoch, order[start : start + batch_size]
+
+
+def check_fit_args(epochs: int, lr: float, batch_size: int, optimizer: str, loss: str) -> None:
+    """Validate the arguments shared by both frameworks' :func:`fit`."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
+def _loss_fn(loss: str):
+    import torch.nn.functional as F
+
+    return F.cross_entropy if loss == "cross_entropy" else F.mse_loss
+
+
+def evaluate(model, x, y, loss: str = "cross_entropy", batch_size: int = 1024) -> tuple[float, float]:
+    """Mean loss and accuracy (NaN for ``mse``) of ``model`` on ``(x, y)``, without gradients."""
+    import torch
+
+    param = next(model.parameters())
+    fn = _loss_fn(loss)
+    total, correct, n = 0.0, 0, len(x)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            xb = torch.as_tensor(x[start : start + batch_size], dtype=param.dtype)
+            yb = torch.as_tensor(y[start : start + batch_size])
+            if loss == "mse":
+                yb = yb.to(param.dtype)
+            out = model(xb)
+            total += float(fn(out, yb, reduction="sum"))
+            if loss == "cross_entropy":
+                correct += int((out.argmax(1) == yb).sum())
+    model.train(was_training)
+    if loss == "mse":  # mean over every element, as F.mse_loss(reduction="mean")
+        return total / np.size(y), math.nan
+    return total / n, correct / n
+
+
+def fit(
+    model,
+    data,
+    epochs: int = 10,
+    lr: float = 0.1,
+    batch_size: int = 64,
+    optimizer: str = "sgd",
+    momentum: float = 0.0,
+    loss: str = "cross_entropy",
+    seed: int = 0,
+    monitor=None,
+    desc: Optional[str] = None,
+) -> History:
+    """Train a PyTorch ``model`` on ``data`` (a :class:`godeep.data.Dataset`) and return a :class:`History`.
+
+    Args:
+        optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"`` (eps 1e-8, PyTorch's default).
+        loss: ``"cross_entropy"`` on logits with integer labels, or ``"mse"``.
+        seed: seeds the order of the minibatches (not the model's initialization).
+        monitor: a :class:`godeep.signals.TrainingMonitor` that logs per-layer gradient norms
+            and update-to-weight ratios every ``monitor.every`` steps.
+    """
+    import torch
+
+    from .models import weight_layers
+
+    check_fit_args(epochs, lr, batch_size, optimizer, loss)
+    params = list(model.parameters())
+    opt = (
+        torch.optim.SGD(params, lr=lr, momentum=momentum)
+        if optimizer == "sgd"
+        else torch.optim.Adam(params, lr=lr, eps=1e-8)
+    )
+    fn = _loss_fn(loss)
+    dtype = params[0].dtype
+    x_all = torch.as_tensor(data.x_train, dtype=dtype)
+    y_all = torch.as_tensor(data.y_train)
+    if loss == "mse":
+        y_all = y_all.to(dtype)
+    watched = weight_layers(model) if monitor is not None else {}
+    history = History()
+    n = len(x_all)
+    steps_per_epoch = math.ceil(n / batch_size)
+    model.train()
+    current = 0
+    for step, (epoch, idx) in enumerate(progress(batches(n, batch_size, epochs, seed), total=epochs * steps_per_epoch, desc=desc)):
+        index = torch.as_tensor(idx)
+        xb, yb = x_all[index], y_all[index]
+        opt.zero_grad()
+        batch_loss = fn(model(xb), yb)
+        batch_loss.backward()
+        logging = monitor is not None and monitor.wants(step)
+        if logging:
+            before = {n_: m.weight.detach().clone() for n_, m in watched.items()}
+            grad_norm = {n_: float(m.weight.grad.norm()) for n_, m in watched.items()}
+        opt.step()
+        if logging:
+            update = {n_: float((m.weight.detach() - before[n_]).norm()) for n_, m in watched.items()}
+            weight = {n_: float(before[n_].norm()) for n_, m in watched.items()}
+            monitor.log(step, grad_norm, weight, update)
+        history.step_loss.append(float(batch_loss.detach()))
+        if step + 1 == (epoch + 1) * steps_per_epoch:
+            _log_epoch(history, model, data, loss)
+    return history
+
+
+def _log_epoch(history: History, model, data, loss: str) -> None:
+    tl, ta = evaluate(model, data.x_train, data.y_train, loss)
+    history.train_loss.append(tl)
+    history.train_acc.append(ta)
+    if data.x_test is not None and len(data.x_test):
+        vl, va = evaluate(model, data.x_test, data.y_test, loss)
+        history.test_loss.append(vl)
+        history.test_acc.append(va)

@@ -1,0 +1,117 @@
+"""The PyTorch and Keras twins compute the same numbers (models, signals, training loops).
+
+Convention converted: a Linear weight (out, in) is a Dense kernel (in, out).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import godeep
+from godeep import data, models, signals, train
+
+kmodels = pytest.importorskip("godeep.keras.models")
+ksignals = pytest.importorskip("godeep.keras.signals")
+ktrain = pytest.importorskip("godeep.keras.train")
+
+
+def twins(activation="tanh", depth=4, width=16, init=0.5, dtype="float64", seed=0):
+    godeep.seed_everything(seed)
+    pt = models.mlp(12, width, depth, 5, activation, init=init, dtype=dtype)
+    tf_model = kmodels.mlp(12, width, depth, 5, activation, dtype=dtype)
+    kmodels.copy_from_torch(tf_model, pt)
+    return pt, tf_model
+
+
+def test_keras_mlp_structure_matches():
+    pt, tf_model = twins(depth=3)
+    assert [l.name for l in tf_model.layers] == [n for n, _ in pt.named_children()]
+    assert tf_model.count_params() == sum(p.numel() for p in pt.parameters())
+    x = np.random.default_rng(0).standard_normal((7, 12))
+    np.testing.assert_allclose(np.asarray(tf_model(x)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_keras_mlp_bad_arguments_match():
+    with pytest.raises(ValueError, match="activation"):
+        kmodels.mlp(4, 4, 2, 2, "swish")
+    with pytest.raises(TypeError, match="init"):
+        kmodels.mlp(4, 4, 2, 2, init="he")
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "linear"])
+@pytest.mark.parametrize("with_labels", [False, True])
+def test_record_parity(activation, with_labels):
+    pt, tf_model = twins(activation)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((32, 12))
+    y = rng.integers(0, 5, 32) if with_labels else None
+    a = signals.record(pt, x, y, keep=True)
+    b = ksignals.record(tf_model, x, y, keep=True)
+    assert a.names == b.names
+    for field in ("mean", "std", "grad_std", "saturated", "dead"):
+        np.testing.assert_allclose(b.column(field), a.column(field), rtol=1e-7, atol=1e-12)  # Keras clips log-softmax at ~1e-7 relative
+    np.testing.assert_allclose(b.weight_column("grad_norm"), a.weight_column("grad_norm"), rtol=1e-7)
+    np.testing.assert_allclose(b.weight_column("norm"), a.weight_column("norm"), rtol=1e-12)
+    assert b.loss == pytest.approx(a.loss, rel=1e-10)
+    np.testing.assert_allclose(b.activations["act2"], a.activations["act2"], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer, momentum", [("sgd", 0.0), ("sgd", 0.9), ("adam", 0.0)])
+def test_fit_parity(optimizer, momentum):
+    ds = data.digits().subset(200, 50)
+    godeep.seed_everything(0)
+    pt = models.mlp(64, 32, 3, 10, "tanh", init=0.15, dtype="float64")
+    tf_model = kmodels.mlp(64, 32, 3, 10, "tanh", dtype="float64")
+    kmodels.copy_from_torch(tf_model, pt)
+    lr = 0.01 if optimizer == "adam" else 0.1
+    m1, m2 = signals.TrainingMonitor(every=3), ksignals.TrainingMonitor(every=3)
+    h1 = train.fit(pt, ds, epochs=2, lr=lr, batch_size=32, optimizer=optimizer, momentum=momentum, seed=4, monitor=m1)
+    h2 = ktrain.fit(tf_model, ds, epochs=2, lr=lr, batch_size=32, optimizer=optimizer, momentum=momentum, seed=4, monitor=m2)
+    # SGD matches to rounding. Adam differs by ~1e-4: Keras adds epsilon to sqrt(v) before the
+    # bias correction ("epsilon hat" of Kingma & Ba, Algorithm 1 footnote), PyTorch after it.
+    rtol = 5e-3 if optimizer == "adam" else 1e-6
+    np.testing.assert_allclose(h2.step_loss, h1.step_loss, rtol=rtol)
+    np.testing.assert_allclose(h2.train_loss, h1.train_loss, rtol=rtol)
+    np.testing.assert_allclose(h2.test_acc, h1.test_acc, atol=0.021)
+    assert m1.steps == m2.steps == list(range(0, 14, 3))
+    np.testing.assert_allclose(m2.array("grad_norm"), m1.array("grad_norm"), rtol=rtol)
+    np.testing.assert_allclose(m2.array("update_ratio"), m1.array("update_ratio"), rtol=10 * rtol)
+
+
+def test_fit_mse_parity_and_learning():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 12))
+    # a regression task: predict the first 5 inputs
+    from types import SimpleNamespace
+
+    ds = SimpleNamespace(x_train=x, y_train=x[:, :5], x_test=x[:32], y_test=x[:32, :5])
+    pt, tf_model = twins("linear", depth=1, width=12, init=0.2)
+    h1 = train.fit(pt, ds, epochs=5, lr=0.05, batch_size=16, loss="mse")
+    h2 = ktrain.fit(tf_model, ds, epochs=5, lr=0.05, batch_size=16, loss="mse")
+    np.testing.assert_allclose(h2.step_loss, h1.step_loss, rtol=1e-6)
+    np.testing.assert_allclose(h2.test_loss, h1.test_loss, rtol=1e-6)
+    assert h1.train_loss[-1] < 0.5 * h1.step_loss[0]
+
+
+def test_fit_bad_arguments():
+    ds = data.digits().subset(50, 10)
+    m = models.mlp(64, 8, 1, 10)
+    for kwargs, fragment in [
+        (dict(epochs=0), "epochs"),
+        (dict(lr=-1.0), "lr"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(optimizer="rmsprop"), "optimizer"),
+        (dict(loss="hinge"), "loss"),
+    ]:
+        with pytest.raises(ValueError, match=fragment):
+            train.fit(m, ds, **kwargs)
+        with pytest.raises(ValueError, match=fragment):
+            ktrain.fit(kmodels.mlp(64, 8, 1, 10), ds, **kwargs)
+
+
+def test_progress_quiet_when_disabled(monkeypatch):
+    monkeypatch.setenv("GODEEP_PROGRESS", "0")
+    items = [1, 2]
+    assert train.progress(items) is items
+    monkeypatch.setenv("GODEEP_PROGRESS", "1")
+    assert list(train.progress(items)) == items

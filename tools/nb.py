@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""Notebook tooling for Going Deep: execute, normalize, check and profile notebooks.
+
+    python tools/nb.py execute   PATH...   # run in place, then normalize
+    python tools/nb.py normalize PATH...   # strip volatile metadata only (idempotent)
+    python tools/nb.py check     PATH...   # list problems, exit 1 if any
+    python tools/nb.py profile   PATH... --report _build/profile.md
+
+A PATH may be a notebook or a folder (searched recursively for *.ipynb, skipping
+.ipynb_checkpoints and _build). Kernels are the `python3` kernel of the interpreter
+running this script, started in the notebook's folder with GODEEP_PROGRESS=0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+CELL_TIMEOUT_S = 600
+KERNEL_NAME = "python3"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+VOLATILE_CELL_METADATA = ("execution", "ExecuteTime")
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+}
+MAX_FILE_BYTES = 3_000_000
+BUDGET_WALL_S = 120
+BUDGET_PEAK_MB = 1536
+SKIP_DIRS = {".ipynb_checkpoints", "_build"}
+
+
+# --------------------------------------------------------------------------- files
+
+
+def find_notebooks(paths: list[str]) -> list[Path]:
+    """Expand files and folders into a sorted list of notebooks (folders recursively)."""
+    found: list[Path] = []
+    for arg in paths:
+        path = Path(arg)
+        if path.is_dir():
+            found += sorted(
+                p for p in path.rglob("*.ipynb") if not SKIP_DIRS & set(p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SystemExit(f"nb.py: no such notebook or folder: {arg}")
+    return found
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    """Read a notebook as nbformat v4, giving cells that lack an id a deterministic one
+    (nbformat would invent random ids, which would churn diffs)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if (raw.get("nbformat"), raw.get("nbformat_minor", 0)) >= (4, 5):
+        for index, cell in enumerate(raw.get("cells", [])):
+            cell.setdefault("id", f"cell-{index}")
+    return nbformat.reads(json.dumps(raw), as_version=4)
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write like JupyterLab does (indent=1, sorted keys, trailing newline) for small diffs."""
+    nbformat.write(nb, path)
+
+
+# --------------------------------------------------------------------------- normalize
+
+
+def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Strip what changes from run to run, in place; cell ids and outputs' content are kept.
+
+    Drops cell timing metadata and notebook widget state, sets kernelspec and language_info
+    to one canonical form, renumbers executed code cells 1..n in order (their
+    execute_result outputs too) and removes widget-view outputs (keeping any text/plain
+    fallback). Applying it twice gives the same notebook.
+    """
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = json.loads(json.dumps(LANGUAGE_INFO))
+    count = 0
+    for cell in nb.cells:
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+        if cell.cell_type != "code":
+            continue
+        if cell.execution_count is not None:
+            count += 1
+            cell.execution_count = count
+        outputs = []
+        for output in cell.outputs:
+            data = output.get("data")
+            if data is not None and WIDGET_MIME in data:
+                del data[WIDGET_MIME]
+                if not data:
+                    continue
+            if output.output_type == "execute_result":
+                output.execution_count = cell.execution_count
+            outputs.append(output)
+        cell.outputs = outputs
+    return nb
+
+
+# --------------------------------------------------------------------------- execute
+
+
+def kernel_pid(client: NotebookClient) -> int:
+    """The process id of the client's running kernel, from its local provisioner."""
+    return client.km.provisioner.pid
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) in MB of a process and its children, the max of them."""
+    peaks = []
+    try:
+        pids = [pid] + [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    for one in pids:
+        try:
+            status = Path(f"/proc/{one}/status").read_text()
+        except OSError:  # the child already exited
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)  # kB -> MB
+    return max(peaks, default=0.0)
+
+
+class NotebookFailed(Exception):
+    """A notebook could not be executed: which one, at which cell, and why."""
+
+    def __init__(self, path: Path, cell_index: int | None, reason: str):
+        super().__init__(f"{path}: cell {cell_index} failed:\n{reason}")
+        self.cell_index = cell_index
+
+
+def run(nb: nbformat.NotebookNode, path: Path, on_cell_done=None) -> nbformat.NotebookNode:
+    """Execute `nb` (read from `path`) in memory with nbclient, in the notebook's folder.
+
+    Raises NotebookFailed if a cell not tagged `raises-exception` errors, times out or
+    kills the kernel. `on_cell_done(client)` is called after each executed code cell, while
+    the kernel still runs.
+    """
+    current = {"index": None}
+
+    def cell_start(cell, cell_index):
+        current["index"] = cell_index
+
+    def cell_done(cell, cell_index, execute_reply):
+        if on_cell_done is not None:
+            on_cell_done(client)
+
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name=KERNEL_NAME,
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+        on_cell_start=cell_start,
+        on_cell_executed=cell_done,
+    )
+    try:
+        client.execute(env=dict(os.environ, GODEEP_PROGRESS="0"))
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
+        raise NotebookFailed(path, current["index"], str(error)) from None
+    return nb
+
+
+def cmd_execute(paths: list[Path]) -> int:
+    """Execute each notebook in place and normalize it; stop at the first failing one,
+    leaving that file untouched."""
+    for path in paths:
+        print(f"executing {path}", flush=True)
+        nb = read(path)
+        try:
+            run(nb, path)
+        except NotebookFailed as error:
+            print(error, file=sys.stderr)
+            return 1
+        write(normalize(nb), path)
+    return 0
+
+
+def cmd_normalize(paths: list[Path]) -> int:
+    """Normalize each notebook in place (no execution)."""
+    for path in paths:
+        write(normalize(read(path)), path)
+    return 0
+
+
+# --------------------------------------------------------------------------- check
+
+
+def problems(path: Path) -> list[str]:
+    """What is wrong with a stored notebook, one sentence each (empty when all is well)."""
+    found = []
+    if path.stat().st_size > MAX_FILE_BYTES:
+        found.append(f"file is {path.stat().st_size / 1e6:.1f} MB (> {MAX_FILE_BYTES / 1e6:.0f} MB)")
+    nb = read(path)
+    if "widgets" in nb.metadata:
+        found.append("notebook metadata holds widget state")
+    if nb.metadata.get("kernelspec") != KERNELSPEC:
+        found.append("kernelspec is not the canonical one (run normalize)")
+    if nb.metadata.get("language_info") != LANGUAGE_INFO:
+        found.append("language_info is not the canonical one (run normalize)")
+    expected = 1
+    for index, cell in enumerate(nb.cells):
+        volatile = [key for key in VOLATILE_CELL_METADATA if key in cell.metadata]
+        if volatile:
+            found.append(f"cell {index}: volatile metadata {volatile}")
+        if cell.cell_type != "code":
+            continue
+        if cell.execution_count is None:
+            if cell.source.strip() and "skip-execution" not in cell.metadata.get("tags", []):
+                found.append(f"cell {index}: code cell not executed")
+        elif cell.execution_count != expected:
+            found.append(f"cell {index}: execution count {cell.execution_count}, expected {expected}")
+            expected = cell.execution_count + 1
+        else:
+            expected += 1
+        if any(WIDGET_MIME in output.get("data", {}) for output in cell.outputs):
+            found.append(f"cell {index}: widget output")
+        lines = cell.source.rstrip().splitlines()
+        is_plot = any(
+            key.startswith("image/") for output in cell.outputs for key in output.get("data", {})
+        ) or "plt." in cell.source
+        if is_plot and lines and lines[-1].rstrip().endswith(";"):
+            found.append(f"cell {index}: plot cell ends with ';' (end it with plt.show())")
+    return found
+
+
+def cmd_check(paths: list[Path]) -> int:
+    """Print every problem of every notebook; exit 1 if there was any."""
+    bad = 0
+    for path in paths:
+        for problem in problems(path):
+            print(f"{path}: {problem}")
+            bad += 1
+    print(f"{len(paths)} notebook(s) checked, {bad} problem(s)")
+    return 1 if bad else 0
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def profile_one(path: Path) -> tuple[float, float]:
+    """Execute a copy of the notebook (the file is not written); return (wall s, peak MB).
+
+    The wall time covers kernel start to shutdown. Peak memory is sampled after every
+    cell (VmHWM never decreases, so the last sample is the peak just before shutdown);
+    child processes of the kernel are included, taking the max of their peaks.
+    """
+    peak = 0.0
+
+    def sample(client):
+        nonlocal peak
+        peak = max(peak, peak_rss_mb(kernel_pid(client)))
+
+    start = time.perf_counter()
+    run(read(path), path, on_cell_done=sample)
+    return time.perf_counter() - start, peak
+
+
+def cmd_profile(paths: list[Path], report: Path) -> int:
+    """Profile each notebook, write a Markdown table to `report` and print it."""
+    rows = [
+        "| notebook | wall s | peak MB | within budget |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    failed = 0
+    for path in paths:
+        print(f"profiling {path}", file=sys.stderr, flush=True)
+        try:
+            wall, peak = profile_one(path)
+        except NotebookFailed as error:
+            print(error, file=sys.stderr)
+            rows.append(f"| {path} | | | **error in cell {error.cell_index}** |")
+            failed += 1
+            continue
+        ok = wall <= BUDGET_WALL_S and peak <= BUDGET_PEAK_MB
+        rows.append(f"| {path} | {wall:.1f} | {peak:.0f} | {'yes' if ok else '**NO**'} |")
+    table = "\n".join(rows) + "\n"
+    table += f"\nBudget: {BUDGET_WALL_S} s wall, {BUDGET_PEAK_MB} MB peak kernel memory.\n"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(table)
+    print(table)
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one subcommand."""
+    parser = argparse.ArgumentParser(prog="nb.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in [
+        ("execute", "execute notebooks in place, then normalize them"),
+        ("normalize", "strip volatile metadata, renumber execution counts"),
+        ("check", "list problems; exit 1 if any"),
+        ("profile", "measure wall time and kernel peak memory"),
+    ]:
+        command = sub.add_parser(name, help=help_)
+        command.add_argument("paths", nargs="+", metavar="PATH", help="notebook or folder")
+        if name == "profile":
+            command.add_argument("--report", required=True, type=Path, help="Markdown file")
+    args = parser.parse_args(argv)
+    paths = find_notebooks(args.paths)
+    if args.command == "execute":
+        return cmd_execute(paths)
+    if args.command == "normalize":
+        return cmd_normalize(paths)
+    if args.command == "check":
+        return cmd_check(paths)
+    return cmd_profile(paths, args.report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
