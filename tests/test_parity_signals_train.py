@@ -115,3 +115,19 @@ def test_progress_quiet_when_disabled(monkeypatch):
     assert train.progress(items) is items
     monkeypatch.setenv("GODEEP_PROGRESS", "1")
     assert list(train.progress(items)) == items
+
+
+@pytest.mark.parametrize("init", [None, 0.1, "uniform"])
+def test_keras_layers_get_independent_weights(init):
+    # Keras 3 reuses the seed of an unseeded initializer instance: every layer must still differ.
+    import keras
+
+    if init == "uniform":
+        init = keras.initializers.RandomUniform(-0.1, 0.1)
+    godeep.seed_everything(0)
+    m = kmodels.mlp(16, 16, 3, 16, init=init)
+    kernels = [m.get_layer(n).kernel.numpy() for n in ("fc2", "fc3", "out")]
+    assert not np.allclose(kernels[0], kernels[1]) and not np.allclose(kernels[1], kernels[2])
+    godeep.seed_everything(0)
+    again = kmodels.mlp(16, 16, 3, 16, init=init)
+    np.testing.assert_array_equal(again.get_layer("fc2").kernel.numpy(), kernels[0])  # yet reproducible

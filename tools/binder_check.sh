@@ -55,7 +55,7 @@ fi
 # -qq: errors only (this machine's pip config adds noisy warnings); versions are listed below
 "$WORK/venv/bin/pip" install -qq --disable-pip-version-check -r "$REQUIREMENTS"
 "$WORK/venv/bin/pip" list --disable-pip-version-check 2>/dev/null \
-    | grep -Ei '^(torch|tensorflow-cpu|jupyterlab|jupyter-book|numpy|nbval) '
+    | grep -Ei '^(torch|tensorflow[-_]cpu|jupyterlab|jupyter-book|numpy|nbval) '
 
 
 step "binder/postBuild from the repository root"

@@ -22,12 +22,20 @@ Init = Union[None, float, keras.initializers.Initializer, Callable]
 
 
 def _initializer(init: Init):
+    """A fresh initializer for one layer.
+
+    Keras 3 pitfall: an *unseeded* initializer instance draws its seed once, so reusing one
+    instance for several layers gives every layer the same weights. We therefore build a new
+    instance per layer (from the given one's config, seed included: pass seed=None to vary).
+    """
     if init is None:
-        return "glorot_uniform"  # Keras' default for Dense kernels
+        return keras.initializers.GlorotUniform()  # Keras' default for Dense kernels
     if isinstance(init, (int, float)) and not isinstance(init, bool):
         if init < 0:
             raise ValueError(f"init as a standard deviation must be >= 0, got {init}")
         return keras.initializers.RandomNormal(mean=0.0, stddev=float(init))
+    if isinstance(init, keras.initializers.Initializer):
+        return init.__class__.from_config(init.get_config())
     if callable(init):
         return init
     raise TypeError(f"init must be None, a float (std of a normal) or a Keras initializer, got {type(init).__name__}")
@@ -49,12 +57,12 @@ def mlp(
     draws kernels from N(0, s^2), or any Keras initializer. Biases start at zero.
     """
     check_architecture(in_features, width, depth, out_features, activation)
-    kernel_init = _initializer(init)
+    _initializer(init)  # validate once, before building anything
     layers: list = [keras.Input(shape=(in_features,), dtype=dtype)]
     for l in range(1, depth + 1):
-        layers.append(keras.layers.Dense(width, use_bias=bias, kernel_initializer=kernel_init, name=f"fc{l}", dtype=dtype))
+        layers.append(keras.layers.Dense(width, use_bias=bias, kernel_initializer=_initializer(init), name=f"fc{l}", dtype=dtype))
         layers.append(keras.layers.Activation(activation, name=f"act{l}", dtype=dtype))
-    layers.append(keras.layers.Dense(out_features, use_bias=bias, kernel_initializer=kernel_init, name="out", dtype=dtype))
+    layers.append(keras.layers.Dense(out_features, use_bias=bias, kernel_initializer=_initializer(init), name="out", dtype=dtype))
     return keras.Sequential(layers, name=f"mlp{depth}")
 
 

@@ -1,0 +1,68 @@
+# Going Deep: every command sets itself up (creates .venv and installs requirements.txt).
+# `make test` and `make book` are the two commands a newcomer needs; see README.md.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := chapters
+# Progress bars off, TensorFlow quiet: stored outputs and CI logs stay clean.
+export GODEEP_PROGRESS := 0
+export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_ENABLE_ONEDNN_OPTS := 0
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help setup test unit nbval book book-check lab notebooks check-notebooks profile binder-check clean
+
+help:
+	@echo "make test       set up, then run every test (unit, strict nbval over $(NOTEBOOKS)/, the book build)"
+	@echo "make book       set up, then build the HTML book into _build/html"
+	@echo "make lab        JupyterLab on the notebooks"
+	@echo "make notebooks  re-execute and normalize every notebook in place"
+	@echo "make profile    execute every notebook; wall time and peak memory to _build/profile.md"
+	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab, a notebook via its kernel)"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt code/pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
+	$(BIN)/python -m pip install --quiet -r requirements.txt 2>&1 | grep -v "is ignored" || true
+	$(BIN)/python -c "import torch, tensorflow, godeep, nbval, jupyter_book"
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider
+
+unit: setup
+	$(BIN)/python -m pytest tests -p no:cacheprovider
+
+nbval: setup
+	$(BIN)/python -m pytest $(NOTEBOOKS) --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider
+
+book: setup
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
+
+lab: setup
+	$(BIN)/jupyter lab $(NOTEBOOKS)
+
+notebooks: setup
+	$(BIN)/python tools/nb.py execute $(NOTEBOOKS)
+
+check-notebooks: setup
+	$(BIN)/python tools/nb.py check $(NOTEBOOKS)
+
+profile: setup
+	mkdir -p _build
+	$(BIN)/python tools/nb.py profile $(NOTEBOOKS) --report _build/profile.md
+
+binder-check:
+	BINDER_CHECK_OFFLINE_TORCH=1 bash tools/binder_check.sh chapters/01-signal-propagation/01-chain-rule.ipynb
+
+clean:
+	rm -rf _build
