@@ -41,6 +41,14 @@ def test_every_exercise_lists_wrong_answers(key):
     assert len(EXERCISES[key].wrong_answers) >= 3
 
 
+def test_an_empty_function_is_unanswered():
+    def tanh_saturation(h):
+        ...
+
+    feedback = EXERCISES["ch1.tanh-saturation"].check(tanh_saturation)
+    assert not feedback.answered and "returns None" in feedback.message
+
+
 def test_a_crashing_answer_is_reported_not_raised():
     def broken(h):
         raise ZeroDivisionError("oops")

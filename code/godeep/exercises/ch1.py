@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import close_to, correct, exercise, wrong
+from . import Feedback, close_to, correct, exercise, wrong
 
 
 def _depth_solution() -> int:
@@ -103,6 +103,8 @@ def _check_tanh_saturation(fn):
     cases.append(np.array([[0.99, -0.99, 0.0, 0.5]]))
     for h in cases:
         got = fn(h.copy())
+        if got is None:
+            return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
         expected = saturation_fraction(h, "tanh")
         try:
             got = float(got)
