@@ -10,7 +10,6 @@ NOTEBOOKS := chapters
 export GODEEP_PROGRESS := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help setup test unit nbval book book-check lab notebooks check-notebooks profile binder-check clean

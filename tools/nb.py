@@ -175,10 +175,17 @@ def run(nb: nbformat.NotebookNode, path: Path, on_cell_done=None) -> nbformat.No
         on_cell_executed=cell_done,
     )
     try:
-        client.execute(env=dict(os.environ, GODEEP_PROGRESS="0"))
+        client.execute(env=kernel_env())
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
         raise NotebookFailed(path, current["index"], str(error)) from None
     return nb
+
+
+def kernel_env() -> dict[str, str]:
+    """The kernel's environment: the same settings `make test` gives nbval's kernels."""
+    env = dict(os.environ, GODEEP_PROGRESS="0", TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
+    env.pop("MPLBACKEND", None)  # notebooks draw inline figures, never with a non-interactive backend
+    return env
 
 
 def cmd_execute(paths: list[Path]) -> int:
