@@ -31,7 +31,7 @@ def test_mlp_normal_init_std_and_zero_bias(std):
     godeep.seed_everything(0)
     m = models.mlp(512, 512, 2, 4, init=std)
     assert float(m.fc2.weight.detach().std()) == pytest.approx(std, rel=0.01)
-    assert float(m.fc2.bias.abs().max()) == 0.0
+    assert float(m.fc2.bias.detach().abs().max()) == 0.0
 
 
 def test_mlp_default_init_is_uniform_one_over_sqrt_fan_in():
