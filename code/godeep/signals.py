@@ -60,7 +60,7 @@ def saturation_fraction(h: np.ndarray, kind: Optional[str]) -> float:
 
 
 def dead_fraction(h: np.ndarray) -> float:
-    """Fraction of units (last axis... all but the batch axis) that output exactly 0 for every example."""
+    """Fraction of units (every axis but the first, the batch) that output exactly 0 for every example."""
     h = np.asarray(h)
     if h.ndim < 2:
         raise ValueError(f"activations must have a batch axis and at least one unit axis, got shape {h.shape}")
