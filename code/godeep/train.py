@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Optional, TypeVar
 
 import numpy as np
 
-__all__ = ["History", "batches", "check_fit_args", "fit", "evaluate", "progress", "progress_enabled"]
+__all__ = ["History", "batches", "check_fit_args", "fit", "evaluate", "log_epoch", "progress", "progress_enabled"]
 
 T = TypeVar("T")
 
@@ -181,11 +181,15 @@ def fit(
             monitor.log(step, grad_norm, weight, update)
         history.step_loss.append(float(batch_loss.detach()))
         if step + 1 == (epoch + 1) * steps_per_epoch:
-            _log_epoch(history, model, data, loss)
+            log_epoch(history, evaluate, model, data, loss)
     return history
 
 
-def _log_epoch(history: History, model, data, loss: str) -> None:
+def log_epoch(history: History, evaluate, model, data, loss: str) -> None:
+    """Append one epoch's training (and, if there is a test split, test) loss and accuracy.
+
+    ``evaluate`` is the framework's own :func:`evaluate`; both training loops share this.
+    """
     tl, ta = evaluate(model, data.x_train, data.y_train, loss)
     history.train_loss.append(tl)
     history.train_acc.append(ta)

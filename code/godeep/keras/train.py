@@ -17,7 +17,7 @@ import numpy as np
 from . import tf
 import keras
 
-from ..train import History, batches, check_fit_args, progress, progress_enabled  # noqa: F401
+from ..train import History, batches, check_fit_args, log_epoch, progress, progress_enabled  # noqa: F401
 from .models import weight_layers
 
 __all__ = ["History", "fit", "evaluate", "progress", "progress_enabled"]
@@ -102,11 +102,5 @@ def fit(
             monitor.log(step, grad_norm, weight, update)
         history.step_loss.append(float(batch_loss))
         if step + 1 == (epoch + 1) * steps_per_epoch:
-            tl, ta = evaluate(model, data.x_train, data.y_train, loss)
-            history.train_loss.append(tl)
-            history.train_acc.append(ta)
-            if data.x_test is not None and len(data.x_test):
-                vl, va = evaluate(model, data.x_test, data.y_test, loss)
-                history.test_loss.append(vl)
-                history.test_acc.append(va)
+            log_epoch(history, evaluate, model, data, loss)
     return history
