@@ -108,7 +108,7 @@ def test_record_gradients_match_autograd_and_restore_grads():
     (g1,) = torch.autograd.grad(loss, h1)
     assert report.layers[0].grad_std == pytest.approx(float(g1.std(unbiased=False)), rel=1e-12)
     assert report.layers[0].std == pytest.approx(float(h1.detach().std(unbiased=False)), rel=1e-12)
-    assert report.loss == pytest.approx(float(loss), rel=1e-12)
+    assert report.loss == pytest.approx(float(loss.detach()), rel=1e-12)
     np.testing.assert_allclose(report.activations["act1"], h1.detach().numpy())
     m.zero_grad()
     loss2 = nn.functional.cross_entropy(m(x), y)
