@@ -22,7 +22,16 @@ import numpy as np
 
 __all__ = ["Feedback", "Exercise", "REGISTRY", "all_exercises", "correct", "wrong", "close_to"]
 
-CHAPTERS = ("ch1",)
+
+def _chapter_modules() -> tuple[str, ...]:
+    """The chapter modules ``ch1``, ``ch2``, ... present in this package, in order."""
+    import pkgutil
+
+    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("ch")]
+    return tuple(sorted(names, key=lambda n: int(n[2:]) if n[2:].isdigit() else 0))
+
+
+CHAPTERS = _chapter_modules()
 
 
 @dataclass(frozen=True)
