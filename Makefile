@@ -6,18 +6,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := chapters
-# Progress bars off, TensorFlow quiet: stored outputs and CI logs stay clean.
+# Progress bars and widgets off (explore() draws one static figure), TensorFlow quiet: stored outputs and CI logs stay clean.
 export GODEEP_PROGRESS := 0
+export GODEEP_INTERACTIVE := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup test unit nbval book book-check lab notebooks check-notebooks profile binder-check clean
+.PHONY: help setup test unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check clean
 
 help:
 	@echo "make test       set up, then run every test (unit, strict nbval over $(NOTEBOOKS)/, the book build)"
 	@echo "make book       set up, then build the HTML book into _build/html"
-	@echo "make lab        JupyterLab on the notebooks"
+	@echo "make browser    build the book and test it in headless Chromium (tests/test_browser.py)"
+	@echo "make screenshots  build the book; light and dark screenshots to _build/screenshots/"
+	@echo "make lab        JupyterLab on the notebooks (widgets and progress bars on)"
 	@echo "make notebooks  re-execute and normalize every notebook in place"
 	@echo "make profile    execute every notebook; wall time and peak memory to _build/profile.md"
 	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab, a notebook via its kernel)"
@@ -47,8 +50,15 @@ book: setup
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
+browser: setup
+	$(BIN)/python -m pytest tests/test_book.py tests/test_browser.py -p no:cacheprovider -rs
+
+screenshots: book
+	$(BIN)/python tools/screenshots.py _build/html _build/screenshots
+
+# A reader's session: progress bars and explore() widgets on, whatever this Makefile exports.
 lab: setup
-	$(BIN)/jupyter lab $(NOTEBOOKS)
+	GODEEP_PROGRESS=1 GODEEP_INTERACTIVE=1 $(BIN)/jupyter lab $(NOTEBOOKS)
 
 notebooks: setup
 	$(BIN)/python tools/nb.py execute $(NOTEBOOKS)

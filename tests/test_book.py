@@ -1,27 +1,148 @@
-"""The book builds with zero warnings (Sphinx -W -n, nitpicky), as `make book` builds it."""
+"""The book builds with zero warnings (Sphinx -W -n, nitpicky), as `make book` builds it.
 
-import shutil
-import subprocess
-import sys
+The build itself is the session fixture `built_book` (tests/conftest.py), shared with the
+browser tests (tests/test_browser.py).
+"""
+
+import json
+import re
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) is None, reason="jupyter-book is not installed in this environment")
-def test_book_builds_without_warnings(tmp_path):
-    exe = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run(
-        [str(exe), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+def test_book_builds_without_warnings(built_book):
+    result, html = built_book
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    html = tmp_path / "_build" / "html"
-    for page in ("index.html", "preface.html", "references.html", "chapters/01-signal-propagation/02-watching-signals.html"):
+    for page in ("index.html", "preface.html", "setting-up.html", "references.html",
+                 "chapters/01-signal-propagation/02-watching-signals.html"):
         assert (html / page).exists(), page
     text = (html / "chapters/01-signal-propagation/02-watching-signals.html").read_text()
     assert "<img" in text  # figures made it into the page
+
+
+def test_framework_cells_become_synced_tabs(built_book):
+    """Every framework-tagged code cell of chapter 1 sits in a tab of the sync group `framework`."""
+    _, html = built_book
+    page = "chapters/01-signal-propagation/02-watching-signals"
+    text = (html / f"{page}.html").read_text()
+    labels = re.findall(r'<label[^>]*class="sd-tab-label"[^>]*>', text)
+    ids = [re.search(r'data-sync-id="(\w+)"', label).group(1) for label in labels
+           if 'data-sync-group="framework"' in label]
+    nb = json.loads((ROOT / f"{page}.ipynb").read_text())
+    tags = [t for c in nb["cells"] for t in c["metadata"].get("tags", []) if t.startswith("framework-")]
+    assert ids == [t.removeprefix("framework-") for t in tags]
+    assert ids.count("pytorch") == ids.count("tensorflow") >= 1
+
+
+def test_mathjax_is_served_by_the_site(built_book):
+    _, html = built_book
+    text = (html / "chapters/01-signal-propagation/01-chain-rule.html").read_text()
+    assert 'src="../../_static/mathjax/tex-mml-chtml.js"' in text
+    assert "cdn.jsdelivr" not in text
+    assert (html / "_static/mathjax/output/chtml/fonts/woff-v2").is_dir()
+
+
+# ------------------------------------------------------------------ the tabs extension, alone
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+import nbformat  # noqa: E402
+from nbformat import v4  # noqa: E402
+
+CONF = """
+extensions = ["myst_nb", "godeep.book"]
+nb_execution_mode = "off"
+html_theme = "basic"
+mathjax_path = "mathjax/tex-mml-chtml.js"
+"""
+
+
+def code(source, *tags):
+    cell = v4.new_code_cell(source, metadata={"tags": list(tags)} if tags else {})
+    cell.outputs = [v4.new_output("stream", name="stdout", text=f"out of {source}\n")]
+    return cell
+
+
+def build_notebook(tmp_path, cells):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(CONF)
+    (src / "index.md").write_text("# Index\n\n```{toctree}\nnb\n```\n")
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# Notebook")] + cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, src / "nb.ipynb")
+    result = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", str(src), str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=300)
+    html = (tmp_path / "out" / "nb.html").read_text() if (tmp_path / "out" / "nb.html").exists() else ""
+    return result, html
+
+
+def tab_sets(html):
+    """Per framework tab set on the page: [(sync id, [what its tab holds, in order]), ...]."""
+    from bs4 import BeautifulSoup
+
+    sets = []
+    for tab_set in BeautifulSoup(html, "html.parser").select(".godeep-framework-tabs"):
+        labels = tab_set.find_all("label", recursive=False)
+        contents = tab_set.find_all("div", class_="sd-tab-content", recursive=False)
+        sets.append([
+            (label["data-sync-id"], re.findall(r"out of (\w+)|(Only for Keras readers)", content.get_text()))
+            for label, content in zip(labels, contents)
+        ])
+        sets[-1] = [(sync, ["".join(m) for m in found]) for sync, found in sets[-1]]
+    return sets
+
+
+def test_tabs_extension_groups_runs_of_tagged_cells(tmp_path):
+    result, html = build_notebook(tmp_path, [
+        code("a", "framework-pytorch"), code("b", "framework-tensorflow"),   # one group
+        code("shared"),
+        code("c", "framework-pytorch"), code("d", "framework-pytorch"), code("e", "framework-tensorflow"),
+        code("f", "framework-pytorch"), code("g", "framework-tensorflow"),   # a new group: pt after tf
+        v4.new_markdown_cell("Only for Keras readers.", metadata={"tags": ["framework-tensorflow"]}),
+    ])
+    assert result.returncode == 0 and "WARNING" not in result.stderr, result.stderr
+    assert tab_sets(html) == [
+        [("pytorch", ["a"]), ("tensorflow", ["b"])],
+        [("pytorch", ["c", "d"]), ("tensorflow", ["e"])],
+        [("pytorch", ["f"]), ("tensorflow", ["g", "Only for Keras readers"])],  # tagged markdown joins
+    ]
+    assert html.index("out of b") < html.index("out of shared") < html.index("out of c")  # order kept
+
+
+def test_a_lonely_framework_cell_becomes_one_labelled_tab(tmp_path):
+    result, html = build_notebook(tmp_path, [code("a", "framework-pytorch"), code("shared"),
+                                             code("b", "framework-tensorflow")])
+    assert result.returncode == 0 and "WARNING" not in result.stderr, result.stderr
+    assert tab_sets(html) == [[("pytorch", ["a"])], [("tensorflow", ["b"])]]
+    from bs4 import BeautifulSoup
+
+    labels = [label.get_text(strip=True) for label in BeautifulSoup(html, "html.parser").select("label.sd-tab-label")]
+    assert labels == ["PyTorch only", "TensorFlow only"]
+
+
+def test_a_cell_with_both_tags_is_a_warning(tmp_path):
+    result, _ = build_notebook(tmp_path, [code("a", "framework-pytorch", "framework-tensorflow")])
+    assert "carries both framework tags" in result.stderr, result.stderr
+
+
+def test_stored_outputs_hold_no_progress_bars_or_widgets():
+    """Progress bars and explore() widgets are for live readers: stored outputs stay static."""
+    found = []
+    for path in sorted((ROOT / "chapters").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        nb = json.loads(path.read_text())
+        if "widgets" in nb.get("metadata", {}):
+            found.append(f"{path.name}: widget state in metadata")
+        for index, cell in enumerate(nb["cells"]):
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                text = "".join(output.get("text", "")) + "".join(data.get("text/plain", ""))
+                if "application/vnd.jupyter.widget-view+json" in data:
+                    found.append(f"{path.name} cell {index}: widget output")
+                if re.search(r"\d+/\d+ \[[\d:<]+, +[\d.]+(it|s)/(s|it)\]", text):
+                    found.append(f"{path.name} cell {index}: progress bar text")
+    assert found == [], found

@@ -40,11 +40,13 @@ def code(source, count=None, outputs=(), **metadata):
     return cell
 
 
-def test_execute_runs_in_folder_and_normalizes(tmp_path):
+def test_execute_runs_in_folder_and_normalizes(tmp_path, monkeypatch):
+    monkeypatch.setenv("GODEEP_PROGRESS", "1")  # the kernel gets 0 whatever the caller's environment
+    monkeypatch.setenv("GODEEP_INTERACTIVE", "1")
     path = stale_notebook(
         tmp_path / "a.ipynb",
         v4.new_markdown_cell("# A"),
-        code("import os\nprint(os.environ['GODEEP_PROGRESS'], os.getcwd())", count=7,
+        code("import os\nprint(os.environ['GODEEP_PROGRESS'], os.environ['GODEEP_INTERACTIVE'], os.getcwd())", count=7,
              execution={"iopub.status.busy": "2024-01-01T00:00:00Z"}),
         code("21 * 2", count=3),
         code("1 / 0", tags=["raises-exception"]),
@@ -53,7 +55,7 @@ def test_execute_runs_in_folder_and_normalizes(tmp_path):
     nb = nbformat.read(path, as_version=4)
     cells = [c for c in nb.cells if c.cell_type == "code"]
     assert [c.execution_count for c in cells] == [1, 2, 3]
-    assert cells[0].outputs[0].text == f"0 {tmp_path.resolve()}\n"
+    assert cells[0].outputs[0].text == f"0 0 {tmp_path.resolve()}\n"
     assert cells[1].outputs[0].data["text/plain"] == "42"
     assert cells[1].outputs[0].execution_count == 2
     assert cells[2].outputs[0].ename == "ZeroDivisionError"

@@ -8,7 +8,7 @@
 
 A PATH may be a notebook or a folder (searched recursively for *.ipynb, skipping
 .ipynb_checkpoints and _build). Kernels are the `python3` kernel of the interpreter
-running this script, started in the notebook's folder with GODEEP_PROGRESS=0.
+running this script, started in the notebook's folder with GODEEP_PROGRESS=0 and GODEEP_INTERACTIVE=0.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def run(nb: nbformat.NotebookNode, path: Path, on_cell_done=None) -> nbformat.No
 
 def kernel_env() -> dict[str, str]:
     """The kernel's environment: the same settings `make test` gives nbval's kernels."""
-    env = dict(os.environ, GODEEP_PROGRESS="0", TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
+    env = dict(os.environ, GODEEP_PROGRESS="0", GODEEP_INTERACTIVE="0", TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
     env.pop("MPLBACKEND", None)  # notebooks draw inline figures, never with a non-interactive backend
     return env
 

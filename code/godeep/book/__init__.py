@@ -1,0 +1,59 @@
+"""The course's Sphinx extension: synced framework tabs and offline MathJax for the book.
+
+Registered in ``_config.yml`` (``sphinx.extra_extensions: [godeep.book]``). Two parts:
+
+* :mod:`godeep.book.tabs` turns every group of notebook cells tagged ``framework-pytorch`` /
+  ``framework-tensorflow`` into sphinx-design tabs of the sync group ``framework``;
+* :mod:`godeep.book.offline` copies MathJax 3 (from the ``django-static-mathjax`` wheel) into
+  the built site and points Sphinx at it, so that pages typeset maths with no internet.
+
+Importing this package imports neither PyTorch nor TensorFlow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["setup"]
+
+
+def _add_static_path(app, config) -> None:
+    static = str(Path(__file__).with_name("static"))
+    if static not in config.html_static_path:
+        config.html_static_path.append(static)
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Drop repeated inline scripts from a page.
+
+    sphinx-thebe adds its inline configuration (``const THEBE_JS_URL = ...``) with
+    ``app.add_js_file(None, body=...)`` once the builder exists; Sphinx then keeps it twice,
+    once as file name ``None`` (the builder's copy) and once as ``""`` (the registry's copy,
+    re-added for every page), so each page declared those constants twice and the browser
+    logged "Identifier 'THEBE_JS_URL' has already been declared". sphinx-togglebutton's inline
+    script is doubled the same way (harmless, but dropped too).
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, kept = set(), []
+    for script in scripts:
+        name = getattr(script, "filename", script) or ""  # None and "" both mean an inline script
+        key = (str(name), tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(script)
+    scripts[:] = kept
+
+
+def setup(app) -> dict[str, Any]:
+    from . import offline, tabs
+
+    app.setup_extension("sphinx_design")
+    app.connect("config-inited", _add_static_path)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    tabs.setup(app)
+    offline.setup(app)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "0.1"}

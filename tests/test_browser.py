@@ -1,0 +1,223 @@
+"""The built site, tested as a reader uses it: headless Chromium on a localhost server.
+
+Every page of _toc.yml loads with no console error, no failed request for a local asset and
+no request to any other host (the site works offline); every image loads; maths is typeset
+by the locally served MathJax; choosing TensorFlow in one framework tab switches every tab of
+the page and of the next page; launch buttons open this very notebook on Binder and Colab
+and the download button gives it; the search page finds a chapter by a keyword.
+
+Playwright's Python API drives Debian's `chromium` through `executable_path` (see
+tools/site.py): unlike Selenium it needs no separate chromedriver, and it reports console
+messages, page errors and failed requests as events. Without Playwright or Chromium the
+tests are skipped with the reason (they never pass silently); `.ci/run` installs Chromium.
+The book is the one built by the session fixture `built_book` (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("site_tool", ROOT / "tools" / "site.py")
+site = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(site)
+
+REASON = site.why_no_browser()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=f"browser tests skipped: {REASON}")
+
+TAB_STORAGE_KEY = "sphinx-design-tab-id-framework"  # sphinx-design's prefix + our sync group
+PAGES = site.toc_files()
+NOTEBOOK_PAGES = [p for p in PAGES if site.source_suffix(p) == ".ipynb"]
+
+
+@pytest.fixture(scope="module")
+def url(built_book):
+    result, html = built_book
+    if not (html / "index.html").exists():  # warnings alone are test_book.py's to report
+        pytest.fail("the book did not build (see test_book.py):\n" + result.stdout[-2000:])
+    with site.serve(html) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with site.browser() as instance:
+        yield instance
+
+
+class Watched:
+    """A fresh page (own storage) recording console errors, failed and foreign requests."""
+
+    def __init__(self, chromium, base: str):
+        self.base = base
+        self.context = chromium.new_context()
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.failed: list[str] = []
+        self.foreign: list[str] = []
+        host = urlparse(base).netloc
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
+        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} ({r.status})"))
+
+        def route(r):  # no network: anything not from our server is recorded and refused
+            if urlparse(r.request.url).netloc == host or r.request.url.startswith("data:"):
+                r.continue_()
+            else:
+                self.foreign.append(r.request.url)
+                r.abort()
+
+        self.page.route("**/*", route)
+
+    def goto(self, page: str, query: str = ""):
+        self.page.goto(f"{self.base}{page}.html{query}", wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+        return self.page
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def reader(chromium, url):
+    watched = Watched(chromium, url)
+    yield watched
+    watched.close()
+
+
+def wait_for_mathjax(page) -> int:
+    """Wait until MathJax has typeset the page; return the number of typeset formulas."""
+    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
+    page.evaluate("MathJax.startup.promise")
+    return page.evaluate("document.querySelectorAll('mjx-container').length")
+
+
+@pytest.mark.parametrize("page", PAGES + ["genindex", "search"])
+def test_page_loads_cleanly_offline(reader, page):
+    p = reader.goto(page)
+    assert p.title(), page
+    broken = p.evaluate(
+        "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+    math = p.evaluate("document.querySelectorAll('.math').length")
+    if math:
+        assert wait_for_mathjax(p) >= 1, page
+        untypeset = p.evaluate(
+            "[...document.querySelectorAll('.math')].filter(m => !m.querySelector('mjx-container')).map(m => m.textContent)")
+        assert untypeset == [], f"maths left as raw TeX: {untypeset[:3]}"
+        assert p.evaluate("document.querySelectorAll('mjx-merror').length") == 0, "MathJax reported a TeX error"
+    assert reader.errors == [], reader.errors
+    assert reader.failed == [], reader.failed
+    assert reader.foreign == [], f"requests to other hosts (the site must work offline): {reader.foreign}"
+    assert broken == [], broken
+
+
+def test_every_figure_has_alt_text_and_a_caption(reader):
+    """The convention of CONTRIBUTING.md: every figure of a page carries alt text and a caption."""
+    problems = {}
+    for page in PAGES:
+        p = reader.goto(page)
+        bad = p.evaluate("""[...document.querySelectorAll('article.bd-article img')].flatMap(i => {
+            const out = [];
+            if (!(i.alt || '').trim()) out.push('no alt text: ' + i.src);
+            const figure = i.closest('figure');
+            if (!figure || !figure.querySelector('figcaption')) out.push('no caption: ' + i.src);
+            return out; })""")
+        if bad:
+            problems[page] = bad
+    assert problems == {}, problems
+
+
+def framework_tab_sets(pages, reader) -> dict[str, int]:
+    """Page -> number of framework tab sets on it, for the pages that have any."""
+    found = {}
+    for page in pages:
+        count = reader.goto(page).locator(".godeep-framework-tabs:not(.godeep-framework-only)").count()
+        if count:
+            found[page] = count
+    return found
+
+
+def checked_frameworks(p) -> list[str]:
+    """The sync id of the selected tab of every two-framework tab set on the page."""
+    return p.evaluate(
+        """[...document.querySelectorAll('.godeep-framework-tabs:not(.godeep-framework-only)')].map(set => {
+             const input = [...set.querySelectorAll(':scope > input')].find(i => i.checked);
+             return input ? input.nextElementSibling.dataset.syncId : null; })""")
+
+
+def test_tensorflow_tab_switches_all_tabs_and_persists(reader):
+    tabbed = framework_tab_sets(NOTEBOOK_PAGES, reader)
+    several = [page for page, count in tabbed.items() if count >= 2]
+    assert several, f"need a page with two framework tab sets, found {tabbed}"
+    first = several[0]
+    later = next((page for page in tabbed if page != first), None)
+    assert later, f"need a second page with framework tabs, found {tabbed}"
+    p = reader.goto(first)
+    before = checked_frameworks(p)
+    assert len(before) >= 2 and set(before) == {"pytorch"}, before
+    # the PyTorch output is visible, the TensorFlow one hidden
+    visible = p.evaluate("""[...document.querySelectorAll(
+        '.godeep-framework-tabs:not(.godeep-framework-only) > .sd-tab-content')]
+        .map(c => c.offsetParent !== null)""")
+    assert visible[:2] == [True, False], visible
+    p.locator('label.sd-tab-label[data-sync-id="tensorflow"]').first.click()
+    assert set(checked_frameworks(p)) == {"tensorflow"}
+    assert p.evaluate(f"localStorage.getItem('{TAB_STORAGE_KEY}')") == "tensorflow"
+    p = reader.goto(later)
+    assert set(checked_frameworks(p)) == {"tensorflow"}, "the choice did not carry to the next page"
+    # each tab shows its own executed output (code and output both inside the tab)
+    tf_tab = p.locator(".godeep-framework-tabs:not(.godeep-framework-only) > .sd-tab-content").nth(1)
+    assert tf_tab.is_visible()
+    assert tf_tab.locator(".cell_input").count() >= 1
+    p.locator('label.sd-tab-label[data-sync-id="pytorch"]').first.click()
+    assert set(checked_frameworks(p)) == {"pytorch"}
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_launch_buttons_open_this_notebook(reader, page):
+    cfg = site.config()
+    repo = urlparse(cfg["repository"]["url"]).path.strip("/")
+    branch = cfg["repository"]["branch"]
+    book = cfg["repository"].get("path_to_book", "").strip("/")
+    path = "/".join(x for x in (book, f"{page}.ipynb") if x)
+    p = reader.goto(page)
+    hrefs = p.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
+    binder = [h for h in hrefs if h.startswith(cfg["launch_buttons"]["binderhub_url"])]
+    colab = [h for h in hrefs if h.startswith(cfg["launch_buttons"]["colab_url"])]
+    assert len(binder) == 1 and len(colab) == 1, (binder, colab)
+    assert unquote(binder[0]) == (f"https://mybinder.org/v2/gh/{repo}/{branch}"
+                                  f"?urlpath=lab/tree/{path}")
+    assert colab[0] == f"https://colab.research.google.com/github/{repo}/blob/{branch}/{path}"
+    downloads = [h for h in hrefs if h.endswith(f"_sources/{page}.ipynb")]
+    assert downloads, "no download link to the .ipynb"
+    response = p.request.get(downloads[0])
+    assert response.ok
+    nb = json.loads(response.text())
+    assert nb["nbformat"] == 4 and nb["cells"] == json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
+    # Thebe ("live code") is offered and loads nothing until clicked
+    assert p.locator("button.btn-launch-thebe[onclick^='initThebe']").count() == 1
+    assert reader.foreign == []
+
+
+def test_search_finds_a_chapter_by_keyword(reader):
+    p = reader.goto("search", "?q=vanishing")
+    p.wait_for_selector("#search-results ul.search li", timeout=20000)
+    hits = p.evaluate("[...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href)")
+    assert any("chapters/01-signal-propagation/" in h for h in hits), hits
+
+
+def test_live_code_loads_thebe_only_when_clicked(reader):
+    """Thebe's library comes from a CDN, but only after the reader asks for Live Code."""
+    page = NOTEBOOK_PAGES[0]
+    p = reader.goto(page)
+    assert reader.foreign == []
+    with p.expect_request(lambda r: "thebe" in r.url and urlparse(r.url).netloc != urlparse(reader.base).netloc,
+                          timeout=15000):
+        p.evaluate("initThebeSBT()")
+    assert any("thebe" in url for url in reader.foreign), reader.foreign
