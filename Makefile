@@ -61,7 +61,8 @@ lab: setup
 	GODEEP_PROGRESS=1 GODEEP_INTERACTIVE=1 $(BIN)/jupyter lab $(NOTEBOOKS)
 
 notebooks: setup
-	$(BIN)/python tools/nb.py execute $(NOTEBOOKS)
+	mkdir -p _build
+	$(BIN)/python tools/nb.py execute $(NOTEBOOKS) --report _build/profile.md
 
 check-notebooks: setup
 	$(BIN)/python tools/nb.py check $(NOTEBOOKS)

@@ -188,18 +188,23 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
-def cmd_execute(paths: list[Path]) -> int:
+def cmd_execute(paths: list[Path], report: Path | None = None) -> int:
     """Execute each notebook in place and normalize it; stop at the first failing one,
-    leaving that file untouched."""
+    leaving that file untouched. With `report`, also write the profile table of the run
+    (wall time and kernel peak memory, as `profile` measures them)."""
+    rows = []
     for path in paths:
         print(f"executing {path}", flush=True)
         nb = read(path)
         try:
-            run(nb, path)
+            wall, peak = profile_one(path, nb)
         except NotebookFailed as error:
             print(error, file=sys.stderr)
             return 1
         write(normalize(nb), path)
+        rows.append((path, wall, peak))
+    if report is not None:
+        write_report(rows, report)
     return 0
 
 
@@ -265,8 +270,9 @@ def cmd_check(paths: list[Path]) -> int:
 # --------------------------------------------------------------------------- profile
 
 
-def profile_one(path: Path) -> tuple[float, float]:
-    """Execute a copy of the notebook (the file is not written); return (wall s, peak MB).
+def profile_one(path: Path, nb: nbformat.NotebookNode | None = None) -> tuple[float, float]:
+    """Execute the notebook `nb` (read from `path` if not given; the file is not written);
+    return (wall s, peak MB).
 
     The wall time covers kernel start to shutdown. Peak memory is sampled after every
     cell (VmHWM never decreases, so the last sample is the peak just before shutdown);
@@ -279,16 +285,34 @@ def profile_one(path: Path) -> tuple[float, float]:
         peak = max(peak, peak_rss_mb(kernel_pid(client)))
 
     start = time.perf_counter()
-    run(read(path), path, on_cell_done=sample)
+    run(read(path) if nb is None else nb, path, on_cell_done=sample)
     return time.perf_counter() - start, peak
+
+
+def write_report(rows: list[tuple[Path, float | None, float | None]], report: Path) -> str:
+    """Write the Markdown profile table (a row with wall None is a failed notebook)."""
+    lines = [
+        "| notebook | wall s | peak MB | within budget |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for path, wall, peak in rows:
+        if wall is None:
+            lines.append(f"| {path} | | | **error** |")
+            continue
+        ok = wall <= BUDGET_WALL_S and peak <= BUDGET_PEAK_MB
+        lines.append(f"| {path} | {wall:.1f} | {peak:.0f} | {'yes' if ok else '**NO**'} |")
+    total = sum(wall for _, wall, _ in rows if wall is not None)
+    table = "\n".join(lines) + "\n"
+    table += f"\nTotal: {total:.0f} s. Budget: {BUDGET_WALL_S} s wall, {BUDGET_PEAK_MB} MB peak kernel memory per notebook.\n"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(table)
+    print(table)
+    return table
 
 
 def cmd_profile(paths: list[Path], report: Path) -> int:
     """Profile each notebook, write a Markdown table to `report` and print it."""
-    rows = [
-        "| notebook | wall s | peak MB | within budget |",
-        "| --- | ---: | ---: | --- |",
-    ]
+    rows: list[tuple[Path, float | None, float | None]] = []
     failed = 0
     for path in paths:
         print(f"profiling {path}", file=sys.stderr, flush=True)
@@ -296,16 +320,11 @@ def cmd_profile(paths: list[Path], report: Path) -> int:
             wall, peak = profile_one(path)
         except NotebookFailed as error:
             print(error, file=sys.stderr)
-            rows.append(f"| {path} | | | **error in cell {error.cell_index}** |")
+            rows.append((path, None, None))
             failed += 1
             continue
-        ok = wall <= BUDGET_WALL_S and peak <= BUDGET_PEAK_MB
-        rows.append(f"| {path} | {wall:.1f} | {peak:.0f} | {'yes' if ok else '**NO**'} |")
-    table = "\n".join(rows) + "\n"
-    table += f"\nBudget: {BUDGET_WALL_S} s wall, {BUDGET_PEAK_MB} MB peak kernel memory.\n"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(table)
-    print(table)
+        rows.append((path, wall, peak))
+    write_report(rows, report)
     return 1 if failed else 0
 
 
@@ -326,10 +345,12 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("paths", nargs="+", metavar="PATH", help="notebook or folder")
         if name == "profile":
             command.add_argument("--report", required=True, type=Path, help="Markdown file")
+        if name == "execute":
+            command.add_argument("--report", type=Path, help="also write the run's profile (Markdown)")
     args = parser.parse_args(argv)
     paths = find_notebooks(args.paths)
     if args.command == "execute":
-        return cmd_execute(paths)
+        return cmd_execute(paths, args.report)
     if args.command == "normalize":
         return cmd_normalize(paths)
     if args.command == "check":
