@@ -15,12 +15,12 @@ Layers are named ``fc1, act1, ..., fcL, actL, out`` so that tools such as
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "check_architecture", "mlp", "weight_layers"]
+__all__ = ["ACTIVATIONS", "NORMS", "check_architecture", "check_norm", "mlp", "convnet", "norm_layer", "weight_layers"]
 
 #: Activation names understood by both frameworks' builders.
 ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu")
@@ -70,6 +70,9 @@ def mlp(
     init: Init = None,
     bias: bool = True,
     dtype: str = "float32",
+    norm: Optional[str] = None,
+    norm_position: str = "before",
+    **norm_kwargs,
 ) -> nn.Sequential:
     """A plain fully connected network with ``depth`` hidden layers of ``width`` units.
 
@@ -84,15 +87,24 @@ def mlp(
         bias: whether the linear layers have biases.
         dtype: ``"float32"`` or ``"float64"`` (float64 keeps exploding or vanishing signals
             visible far beyond float32's range of about 1e-38 to 3e38).
+        norm: ``None`` (no normalization: layers ``fc1, act1, ..., out`` exactly as before) or one
+            of :data:`NORMS`: a normalization layer ``norm{l}`` from :mod:`godeep.norms` in every
+            hidden layer, ``fc, norm, act`` (``norm_position="before"`` the activation, as Ioffe &
+            Szegedy) or ``fc, act, norm`` (``"after"``); ``norm_kwargs`` go to :func:`norm_layer`.
     """
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     check_architecture(in_features, width, depth, out_features, activation)
+    check_norm(norm, norm_position, norm_kwargs)
     layers: "OrderedDict[str, nn.Module]" = OrderedDict()
     fan_in = in_features
     for l in range(1, depth + 1):
         layers[f"fc{l}"] = nn.Linear(fan_in, width, bias=bias)
+        if norm is not None and norm_position == "before":
+            layers[f"norm{l}"] = norm_layer(norm, width, **norm_kwargs)
         layers[f"act{l}"] = _activation(activation)
+        if norm is not None and norm_position == "after":
+            layers[f"norm{l}"] = norm_layer(norm, width, **norm_kwargs)
         fan_in = width
     layers["out"] = nn.Linear(fan_in, out_features, bias=bias)
     model = nn.Sequential(layers).to(getattr(torch, dtype))
@@ -107,3 +119,97 @@ def weight_layers(model: nn.Module) -> "OrderedDict[str, nn.Module]":
     return OrderedDict(
         (name, m) for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))
     )
+
+
+# ------------------------------------------------------------------ normalization (chapter 3)
+
+#: Normalization layers understood by both frameworks' builders (:mod:`godeep.norms`).
+NORMS = ("batch", "ghost", "layer", "group", "instance")
+
+
+def check_norm(norm: Optional[str], norm_position: str = "before", norm_kwargs: Optional[dict] = None) -> None:
+    """Validate the ``norm`` arguments shared by the builders of both frameworks."""
+    if norm_kwargs:
+        unknown = set(norm_kwargs) - {"groups", "virtual_batch_size"}
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s) {sorted(unknown)}")
+        if norm is None:
+            raise TypeError(f"{sorted(norm_kwargs)} configure a normalization layer: pass norm= too")
+    if norm is not None and norm not in NORMS:
+        raise ValueError(f"norm must be None or one of {NORMS}, got {norm!r}")
+    if norm_position not in ("before", "after"):
+        raise ValueError(f"norm_position must be 'before' or 'after' (the activation), got {norm_position!r}")
+
+
+def norm_layer(kind: str, features: int, groups: int = 4, virtual_batch_size: int = 8, spatial: bool = False) -> nn.Module:
+    """A :mod:`godeep.norms` layer of ``kind`` for ``features`` channels (``spatial``: NCHW maps, else (N, C) vectors).
+
+    ``"layer"`` normalizes over (C, H, W) for maps and over the features for vectors;
+    ``"group"`` uses ``groups`` groups; ``"ghost"`` is BatchNorm over sub-batches of
+    ``virtual_batch_size``; ``"instance"`` needs spatial positions (for vectors it is the identity).
+    """
+    from . import norms
+
+    check_norm(kind)
+    if kind == "batch":
+        return norms.BatchNorm(features)
+    if kind == "ghost":
+        return norms.GhostBatchNorm(features, virtual_batch_size)
+    if kind == "layer":
+        return norms.GroupNorm(1, features) if spatial else norms.LayerNorm(features)
+    if kind == "group":
+        return norms.GroupNorm(groups, features)
+    return norms.InstanceNorm(features, affine=True) if spatial else nn.Identity()
+
+
+class ChannelsLastFlatten(nn.Module):
+    """Flatten NCHW maps in (H, W, C) order, as Keras' ``Flatten`` does on NHWC, so weights transfer as is."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 2, 3, 1).flatten(1)
+
+
+def convnet(
+    in_channels: int = 1,
+    image_size: int = 8,
+    classes: int = 10,
+    channels: tuple = (32, 64),
+    hidden: int = 128,
+    norm: Optional[str] = None,
+    norm_position: str = "after",
+    dtype: str = "float32",
+    **norm_kwargs,
+) -> nn.Sequential:
+    """The small ConvNet of the source article, for NCHW images of ``image_size`` pixels:
+
+    ``conv1 (3x3, channels[0]) -> relu -> norm1 -> conv2 (3x3, channels[1]) -> relu -> norm2 ->
+    pool (2x2 max) -> flatten -> fc (hidden) -> relu -> norm3 -> out``
+
+    (``norm_position="after"`` the ReLU, as the article; ``"before"`` swaps each norm and ReLU).
+    Convolutions are "valid" (no padding), so 8x8 digits become 6x6, 4x4, then 2x2 after pooling.
+    ``norm`` is ``None`` or one of :data:`NORMS`, built by :func:`norm_layer` (``norm_kwargs``).
+    Layer names match :func:`godeep.keras.models.convnet`.
+    """
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    check_norm(norm, norm_position, norm_kwargs)
+    if len(channels) != 2 or image_size < 6:
+        raise ValueError(f"channels must be two sizes and image_size >= 6, got {channels!r}, {image_size}")
+    pooled = (image_size - 4) // 2
+    layers: "OrderedDict[str, nn.Module]" = OrderedDict()
+
+    def block(l: int, layer: nn.Module, features: int, spatial: bool) -> None:
+        layers[f"{'conv' if spatial else 'fc'}{l}"] = layer
+        pair = [(f"act{l}", nn.ReLU())]
+        if norm is not None:
+            item = (f"norm{l}", norm_layer(norm, features, spatial=spatial, **norm_kwargs))
+            pair = [item] + pair if norm_position == "before" else pair + [item]
+        layers.update(pair)
+
+    block(1, nn.Conv2d(in_channels, channels[0], 3), channels[0], True)
+    block(2, nn.Conv2d(channels[0], channels[1], 3), channels[1], True)
+    layers["pool"] = nn.MaxPool2d(2)
+    layers["flatten"] = ChannelsLastFlatten()
+    block(3, nn.Linear(channels[1] * pooled * pooled, hidden), hidden, False)
+    layers["out"] = nn.Linear(hidden, classes)
+    return nn.Sequential(layers).to(getattr(torch, dtype))

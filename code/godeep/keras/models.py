@@ -7,16 +7,16 @@ PyTorch ``Linear`` weight ``(out, in)``; :func:`copy_from_torch` converts.
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 
 from . import tf  # noqa: F401  (quiet TensorFlow import)
 import keras
 
-from ..models import ACTIVATIONS, check_architecture
+from ..models import ACTIVATIONS, NORMS, check_architecture, check_norm
 
-__all__ = ["ACTIVATIONS", "mlp", "weight_layers", "copy_from_torch"]
+__all__ = ["ACTIVATIONS", "NORMS", "mlp", "convnet", "norm_layer", "weight_layers", "copy_from_torch"]
 
 Init = Union[None, float, keras.initializers.Initializer, Callable]
 
@@ -50,18 +50,28 @@ def mlp(
     init: Init = None,
     bias: bool = True,
     dtype: str = "float32",
+    norm: Optional[str] = None,
+    norm_position: str = "before",
+    **norm_kwargs,
 ) -> keras.Sequential:
     """A plain fully connected Keras network; see :func:`godeep.models.mlp`.
 
     ``init``: ``None`` keeps Keras' default (Glorot uniform kernels, zero biases), a float ``s``
     draws kernels from N(0, s^2), or any Keras initializer. Biases start at zero.
+    ``norm``, ``norm_position``: as in :func:`godeep.models.mlp` (layers ``norm{l}`` from
+    :mod:`godeep.keras.norms`, with PyTorch's momentum and epsilon, see :func:`norm_layer`).
     """
     check_architecture(in_features, width, depth, out_features, activation)
+    check_norm(norm, norm_position, norm_kwargs)
     _initializer(init)  # validate once, before building anything
     layers: list = [keras.Input(shape=(in_features,), dtype=dtype)]
     for l in range(1, depth + 1):
         layers.append(keras.layers.Dense(width, use_bias=bias, kernel_initializer=_initializer(init), name=f"fc{l}", dtype=dtype))
+        if norm is not None and norm_position == "before":
+            layers.append(norm_layer(norm, name=f"norm{l}", dtype=dtype, **norm_kwargs))
         layers.append(keras.layers.Activation(activation, name=f"act{l}", dtype=dtype))
+        if norm is not None and norm_position == "after":
+            layers.append(norm_layer(norm, name=f"norm{l}", dtype=dtype, **norm_kwargs))
     layers.append(keras.layers.Dense(out_features, use_bias=bias, kernel_initializer=_initializer(init), name="out", dtype=dtype))
     return keras.Sequential(layers, name=f"mlp{depth}")
 
@@ -87,15 +97,95 @@ def copy_from_torch(keras_model: keras.Model, torch_model) -> keras.Model:
     from torch import nn
 
     targets = weight_layers(keras_model)
-    sources = {n: m for n, m in torch_model.named_modules() if isinstance(m, nn.Linear)}
+    sources = {n: m for n, m in torch_model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
     if set(targets) != set(sources):
         raise ValueError(f"layer names differ: keras {sorted(targets)} vs torch {sorted(sources)}")
     for name, layer in targets.items():
         src = sources[name]
-        values = [src.weight.detach().double().numpy().T]
+        weight = src.weight.detach().double().numpy()
+        # Conv2d (out, in, kh, kw) -> Conv2D (kh, kw, in, out); Linear (out, in) -> Dense (in, out)
+        values = [weight.transpose(2, 3, 1, 0) if weight.ndim == 4 else weight.T]
         if src.bias is not None:
             values.append(src.bias.detach().double().numpy())
         if len(values) != len(layer.get_weights()):
             raise ValueError(f"layer {name}: bias present in one framework only")
         layer.set_weights([np.asarray(v, dtype=w.dtype) for v, w in zip(values, layer.get_weights())])
+    _copy_norms_from_torch(keras_model, torch_model)
     return keras_model
+
+
+# ------------------------------------------------------------------ normalization (chapter 3)
+
+
+def norm_layer(kind: str, spatial: bool = False, groups: int = 4, virtual_batch_size: int = 8, name: Optional[str] = None, dtype: str = "float32"):
+    """The :mod:`godeep.keras.norms` twin of :func:`godeep.models.norm_layer`, channels last.
+
+    Built with PyTorch's conventions (``momentum=0.9`` here = PyTorch's 0.1; ``epsilon=1e-5``),
+    so the twins train alike (the stored variance stays Keras' biased one).
+    ``spatial`` is accepted for symmetry: the layer finds the spatial axes from its input.
+    """
+    from . import norms
+
+    check_norm(kind)
+    common = dict(epsilon=1e-5, name=name, dtype=dtype)
+    if kind == "batch":
+        return norms.BatchNorm(momentum=0.9, **common)
+    if kind == "ghost":
+        return norms.GhostBatchNorm(virtual_batch_size, momentum=0.9, **common)
+    if kind == "layer":
+        return norms.GroupNorm(1, **common) if spatial else norms.LayerNorm(**common)
+    if kind == "group":
+        return norms.GroupNorm(groups, **common)
+    if spatial:
+        return norms.InstanceNorm(center=True, scale=True, **common)
+    return keras.layers.Identity(name=name, dtype=dtype)
+
+
+def convnet(
+    in_channels: int = 1,
+    image_size: int = 8,
+    classes: int = 10,
+    channels: tuple = (32, 64),
+    hidden: int = 128,
+    norm: Optional[str] = None,
+    norm_position: str = "after",
+    dtype: str = "float32",
+    **norm_kwargs,
+) -> keras.Sequential:
+    """The Keras twin of :func:`godeep.models.convnet`, for NHWC images (same layer names)."""
+    check_norm(norm, norm_position, norm_kwargs)
+    if len(channels) != 2 or image_size < 6:
+        raise ValueError(f"channels must be two sizes and image_size >= 6, got {channels!r}, {image_size}")
+    layers: list = [keras.Input(shape=(image_size, image_size, in_channels), dtype=dtype)]
+
+    def block(l: int, layer, spatial: bool) -> None:
+        layers.append(layer)
+        pair = [keras.layers.Activation("relu", name=f"act{l}", dtype=dtype)]
+        if norm is not None:
+            item = norm_layer(norm, spatial=spatial, name=f"norm{l}", dtype=dtype, **norm_kwargs)
+            pair = [item] + pair if norm_position == "before" else pair + [item]
+        layers.extend(pair)
+
+    block(1, keras.layers.Conv2D(channels[0], 3, name="conv1", dtype=dtype), True)
+    block(2, keras.layers.Conv2D(channels[1], 3, name="conv2", dtype=dtype), True)
+    layers.append(keras.layers.MaxPooling2D(2, name="pool", dtype=dtype))
+    layers.append(keras.layers.Flatten(name="flatten", dtype=dtype))
+    block(3, keras.layers.Dense(hidden, name="fc3", dtype=dtype), False)
+    layers.append(keras.layers.Dense(classes, name="out", dtype=dtype))
+    return keras.Sequential(layers, name=f"convnet_{norm or 'plain'}")
+
+
+def _copy_norms_from_torch(keras_model: keras.Model, torch_model) -> None:
+    """Copy gamma/beta and running statistics of same-named normalization layers (torch -> keras)."""
+    sources = dict(torch_model.named_modules())
+    for layer in _flat_layers(keras_model):
+        src = sources.get(layer.name)
+        if src is None or not layer.weights or not hasattr(src, "eps"):
+            continue
+        names = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+        for w in layer.weights:
+            attr = names.get(w.name)
+            value = getattr(src, attr, None) if attr else None
+            if value is None:
+                raise ValueError(f"layer {layer.name}: no {attr or w.name} in the PyTorch twin")
+            w.assign(np.asarray(value.detach().double().numpy().reshape(w.shape), dtype=w.dtype))
