@@ -162,3 +162,19 @@ def test_seed_everything():
         godeep.seed_everything(1.5)
     with pytest.raises(ValueError):
         godeep.seed_everything(-1)
+
+
+def test_seed_everything_sets_threads():
+    before = torch.get_num_threads()
+    try:
+        godeep.seed_everything(0, threads=2)
+        assert torch.get_num_threads() == 2
+        godeep.seed_everything(0)  # default: one thread, results independent of the core count
+        assert torch.get_num_threads() == 1
+        godeep.seed_everything(0, threads=None)  # leaves it alone
+        assert torch.get_num_threads() == 1
+        for bad in (0, -2, 1.5, True):
+            with pytest.raises(ValueError, match="threads"):
+                godeep.seed_everything(0, threads=bad)
+    finally:
+        torch.set_num_threads(before)

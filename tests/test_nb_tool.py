@@ -53,11 +53,12 @@ def test_execute_runs_in_folder_and_normalizes(tmp_path, monkeypatch):
     )
     assert nb_tool.main(["execute", str(path)]) == 0
     nb = nbformat.read(path, as_version=4)
-    cells = [c for c in nb.cells if c.cell_type == "code"]
-    assert [c.execution_count for c in cells] == [1, 2, 3]
+    colab, *cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert nb.cells[0] is colab and colab.id == nb_tool.COLAB_CELL_ID and colab.outputs == []
+    assert [c.execution_count for c in [colab, *cells]] == [1, 2, 3, 4]
     assert cells[0].outputs[0].text == f"0 0 {tmp_path.resolve()}\n"
     assert cells[1].outputs[0].data["text/plain"] == "42"
-    assert cells[1].outputs[0].execution_count == 2
+    assert cells[1].outputs[0].execution_count == 3
     assert cells[2].outputs[0].ename == "ZeroDivisionError"
     assert nb.metadata.kernelspec == nb_tool.KERNELSPEC
     assert nb.metadata.language_info == nb_tool.LANGUAGE_INFO
@@ -75,7 +76,7 @@ def test_execute_failure_names_cell_and_leaves_file_untouched(tmp_path, capsys):
     path = make(tmp_path / "bad.ipynb", code("x = 1"), v4.new_markdown_cell("m"), code("1 / 0"))
     before = path.read_bytes()
     assert nb_tool.main(["execute", str(path)]) == 1
-    assert f"{path}: cell 2 failed" in capsys.readouterr().err
+    assert f"{path}: cell 3 failed" in capsys.readouterr().err  # counting the Colab cell put first
     assert path.read_bytes() == before
 
 
@@ -133,8 +134,26 @@ def test_check_flags_each_problem(tmp_path, capsys):
         "cell 2: execution count 5, expected 3",
         "cell 2: plot cell ends with ';'",
         "cell 3: widget output",
+        "the first cell is not the current Colab set-up cell",
     ]:
         assert problem in out, problem
+
+
+def test_colab_cell_comes_first_once_with_the_configured_url(tmp_path):
+    url = nb_tool.repository_url()
+    assert url.startswith("https://github.com/")
+    source = nb_tool.colab_cell_source()
+    assert f'"godeep @ git+{url}#subdirectory=code"' in source
+    assert 'if "google.colab" in sys.modules:' in source
+    stale = v4.new_code_cell("print('old url')", metadata={"tags": ["remove-cell"]})
+    stale.id = nb_tool.COLAB_CELL_ID
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# T"), stale, code("x = 1")])
+    once = nb_tool.ensure_colab_cell(nb)
+    assert [c.id for c in once.cells].count(nb_tool.COLAB_CELL_ID) == 1
+    assert once.cells[0].source == source and once.cells[0].metadata.tags == ["remove-cell"]
+    assert [c.source for c in once.cells[1:]] == ["# T", "x = 1"]
+    twice = nb_tool.ensure_colab_cell(once)
+    assert [c.source for c in twice.cells] == [source, "# T", "x = 1"]
 
 
 def test_folders_skip_checkpoints_and_build(tmp_path):

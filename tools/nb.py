@@ -42,6 +42,8 @@ MAX_FILE_BYTES = 3_000_000
 BUDGET_WALL_S = 120
 BUDGET_PEAK_MB = 1536
 SKIP_DIRS = {".ipynb_checkpoints", "_build"}
+ROOT = Path(__file__).resolve().parent.parent
+COLAB_CELL_ID = "colab-setup"
 
 
 # --------------------------------------------------------------------------- files
@@ -112,6 +114,37 @@ def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 output.execution_count = cell.execution_count
             outputs.append(output)
         cell.outputs = outputs
+    return nb
+
+
+def repository_url() -> str:
+    """The course repository's address, from its one home: `repository_url` in _config.yml."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return config["repository"]["url"]
+
+
+def colab_cell_source() -> str:
+    """The first cell of every notebook: on Colab, install the course package (elsewhere a no-op)."""
+    return (
+        "# On Google Colab, install the course's package first; elsewhere this cell does nothing.\n"
+        "import sys\n"
+        "if \"google.colab\" in sys.modules:\n"
+        f"    %pip install --quiet \"godeep @ git+{repository_url()}#subdirectory=code\"\n"
+    ).rstrip("\n")
+
+
+def ensure_colab_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Make the Colab set-up cell the notebook's first cell, with the current repository URL.
+
+    The cell carries the `remove-cell` tag: the book does not show it (the site has nothing
+    to install), the notebook a reader downloads or opens in Colab starts with it.
+    """
+    cells = [cell for cell in nb.cells if cell.get("id") != COLAB_CELL_ID]
+    cell = nbformat.v4.new_code_cell(colab_cell_source(), metadata={"tags": ["remove-cell"]})
+    cell.id = COLAB_CELL_ID
+    nb.cells = [cell, *cells]
     return nb
 
 
@@ -195,7 +228,7 @@ def cmd_execute(paths: list[Path], report: Path | None = None) -> int:
     rows = []
     for path in paths:
         print(f"executing {path}", flush=True)
-        nb = read(path)
+        nb = ensure_colab_cell(read(path))
         try:
             wall, peak = profile_one(path, nb)
         except NotebookFailed as error:
@@ -230,6 +263,9 @@ def problems(path: Path) -> list[str]:
         found.append("kernelspec is not the canonical one (run normalize)")
     if nb.metadata.get("language_info") != LANGUAGE_INFO:
         found.append("language_info is not the canonical one (run normalize)")
+    first = nb.cells[0] if nb.cells else None
+    if first is None or first.get("id") != COLAB_CELL_ID or first.source != colab_cell_source():
+        found.append("the first cell is not the current Colab set-up cell (run execute)")
     expected = 1
     for index, cell in enumerate(nb.cells):
         volatile = [key for key in VOLATILE_CELL_METADATA if key in cell.metadata]

@@ -19,4 +19,13 @@ import tensorflow as tf  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 
+# One thread per operation, as godeep.seed_everything sets for PyTorch: a reduction split over
+# threads adds in an order that depends on the core count, so results would differ between
+# machines; the course's models are small enough that one thread is also the fastest. The
+# thread pool can only be sized before TensorFlow's runtime starts, hence here, on import.
+try:
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+except RuntimeError:  # the runtime already started (TensorFlow was used before this import)
+    pass
+
 __all__ = ["tf"]
