@@ -47,8 +47,11 @@ MODES = ("fan_in", "fan_out")
 Shape = Union[Sequence[int], "torch.Size", "torch.Tensor"]  # noqa: F821
 
 
-def _shape(shape) -> tuple[int, ...]:
-    """A tuple of positive ints from a shape or from a tensor (its ``.shape``)."""
+def _shape(shape, layout: str = "(out, in, *kernel)", what: str = "weight") -> tuple[int, ...]:
+    """A tuple of positive ints from a shape or from a tensor (its ``.shape``).
+
+    ``layout`` and ``what`` only word the error messages (Keras kernels are ``(*kernel, in, out)``).
+    """
     if hasattr(shape, "shape") and not isinstance(shape, (tuple, list)):
         shape = tuple(shape.shape)
     try:
@@ -61,11 +64,11 @@ def _shape(shape) -> tuple[int, ...]:
     dims = tuple(int(d) for d in dims)
     if len(dims) < 2:
         raise ValueError(
-            f"fans need a weight with at least 2 dimensions (out, in, *kernel), got shape {dims}: "
+            f"fans need a {what} with at least 2 dimensions {layout}, got shape {dims}: "
             "a bias or a scalar has no fan-in and fan-out"
         )
     if any(d < 1 for d in dims):
-        raise ValueError(f"every dimension of the weight must be >= 1, got shape {dims}")
+        raise ValueError(f"every dimension of the {what} must be >= 1, got shape {dims}")
     return dims
 
 

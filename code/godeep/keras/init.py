@@ -25,7 +25,7 @@ from typing import Optional
 from . import tf  # noqa: F401  (quiet TensorFlow import)
 import keras
 
-from ..init import MODES, NONLINEARITIES, gain, uniform_bound  # noqa: F401  (framework-neutral)
+from ..init import MODES, NONLINEARITIES, _shape, gain, uniform_bound  # noqa: F401  (framework-neutral)
 
 __all__ = [
     "NONLINEARITIES",
@@ -59,22 +59,7 @@ def fans(shape) -> tuple[int, int]:
     ``Dense``: ``(in, out)``; ``Conv2D``: ``(K_h, K_w, C_in, C_out)``, so
     ``fan_in = C_in K_h K_w`` and ``fan_out = C_out K_h K_w``. ``shape`` may be a tensor or variable.
     """
-    if hasattr(shape, "shape") and not isinstance(shape, (tuple, list)):
-        shape = tuple(shape.shape)
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        raise TypeError(f"shape must be a sequence of ints or a tensor, got {type(shape).__name__}") from None
-    if any(isinstance(d, bool) or not isinstance(d, numbers.Integral) for d in dims):
-        raise TypeError(f"shape must contain ints, got {dims!r}")
-    dims = tuple(int(d) for d in dims)
-    if len(dims) < 2:
-        raise ValueError(
-            f"fans need a kernel with at least 2 dimensions (*kernel, in, out), got shape {dims}: "
-            "a bias or a scalar has no fan-in and fan-out"
-        )
-    if any(d < 1 for d in dims):
-        raise ValueError(f"every dimension of the kernel must be >= 1, got shape {dims}")
+    dims = _shape(shape, layout="(*kernel, in, out)", what="kernel")
     receptive_field = math.prod(dims[:-2])
     return dims[-2] * receptive_field, dims[-1] * receptive_field
 

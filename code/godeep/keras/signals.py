@@ -21,14 +21,16 @@ from ..signals import (  # noqa: F401  (re-exported: the framework-neutral part)
     SignalReport,
     TrainingMonitor,
     WeightStats,
+    autocorrelation,
     dead_fraction,
     diagnose,
     layer_stats,
+    path_length_distribution,
     saturation_fraction,
 )
 from .models import weight_layers
 
-__all__ = ["LayerStats", "SignalReport", "TrainingMonitor", "WeightStats", "diagnose", "record"]
+__all__ = ["LayerStats", "SignalReport", "TrainingMonitor", "WeightStats", "diagnose", "record", "autocorrelation", "input_gradients", "path_length_distribution"]
 
 
 def _kind(layer) -> Optional[str]:
@@ -95,3 +97,45 @@ def record(
         for (n, k), g in zip(kernels.items(), kernel_grads)
     ]
     return SignalReport(layers=stats, weights=weights, activations=kept, loss=float(loss))
+
+
+def input_gradients(model: keras.Model, grid) -> np.ndarray:
+    """``df/dx`` at every point of a grid of scalar inputs, for a Keras model ``f: R -> R``.
+
+    The twin of :func:`godeep.signals.input_gradients`: BatchNormalization layers take their
+    moving statistics from the grid (one training-mode pass with ``momentum = 0``), the
+    gradient is taken in inference mode, and the layers' statistics and momentum are restored.
+    """
+    x = np.asarray(grid, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"grid must be a 1-D array of input values, got shape {x.shape}")
+    dtype = model.inputs[0].dtype if getattr(model, "inputs", None) else "float32"
+    inputs = tf.convert_to_tensor(x.reshape(-1, 1), dtype=dtype)
+    norms = [l for l in _flat(model) if isinstance(l, keras.layers.BatchNormalization)]
+    saved = [(l, l.momentum, np.asarray(l.moving_mean), np.asarray(l.moving_variance)) for l in norms]
+    try:
+        if norms:
+            for l in norms:
+                l.momentum = 0.0
+            model(inputs, training=True)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            out = model(inputs, training=False)
+            total = tf.reduce_sum(out)
+        if tuple(out.shape) != (x.size, 1):
+            raise ValueError(f"the model must map (n, 1) inputs to (n, 1) outputs, got {tuple(out.shape)}")
+        grad = tape.gradient(total, inputs)
+    finally:
+        for l, momentum, mean, var in saved:
+            l.momentum = momentum
+            l.moving_mean.assign(mean)
+            l.moving_variance.assign(var)
+    return np.asarray(grad, dtype=np.float64).ravel()
+
+
+def _flat(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _flat(layer)
+        else:
+            yield layer

@@ -1,0 +1,105 @@
+"""Loss landscapes along filter-normalized random directions (Li et al. 2018), for PyTorch models.
+
+A loss surface is the loss along one or two directions ``d1, d2`` in parameter space, around
+the trained parameters ``theta``:
+
+    f(alpha)        = L(theta + alpha d1)                      (1-D)
+    f(alpha, beta)  = L(theta + alpha d1 + beta d2)            (2-D)
+
+Random Gaussian directions are misleading on their own: a network with batch normalization
+is invariant to the scale of a layer's weights, so the same step means a lot for a layer with
+small weights and nothing for one with large weights. Li et al.'s **filter normalization**
+rescales the direction filter by filter, so that each filter of ``d`` has the norm of the
+corresponding filter of ``theta``:
+
+    d_{i,j}  <-  d_{i,j} / ||d_{i,j}|| * ||theta_{i,j}||
+
+where ``i`` runs over layers and ``j`` over the filters of a layer (the output channels of a
+convolution, the output units, i.e. rows, of a fully connected layer). One-dimensional
+parameters (biases, normalization gains and shifts) get a zero direction by default, as in
+Li et al.'s experiments.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["random_direction", "filter_normalize", "loss_surface_1d", "loss_surface_2d"]
+
+
+def random_direction(model: nn.Module, seed: int = 0) -> list[torch.Tensor]:
+    """A Gaussian random direction with one tensor per parameter of ``model`` (same shapes and dtypes)."""
+    generator = torch.Generator().manual_seed(int(seed))
+    return [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in model.parameters()]
+
+
+def filter_normalize(direction: Sequence[torch.Tensor], model: nn.Module, ignore_1d: bool = True) -> list[torch.Tensor]:
+    """Rescale ``direction`` filter by filter to the norms of ``model``'s parameters (a new list).
+
+    For a parameter with 2 or more dimensions, each slice along the first axis (a filter: one
+    output channel or output unit) is scaled to ``||d_j|| = ||theta_j||``. One-dimensional
+    parameters get zeros if ``ignore_1d``, else are scaled as a whole to ``||theta||``.
+    """
+    params = list(model.parameters())
+    if len(direction) != len(params):
+        raise ValueError(f"direction has {len(direction)} tensors, the model has {len(params)} parameters")
+    out = []
+    for d, p in zip(direction, params):
+        if tuple(d.shape) != tuple(p.shape):
+            raise ValueError(f"direction tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}")
+        theta = p.detach()
+        if theta.dim() <= 1:
+            if ignore_1d:
+                out.append(torch.zeros_like(theta))
+            else:
+                out.append(d * (theta.norm() / (d.norm() + 1e-12)))
+            continue
+        d_flat, t_flat = d.reshape(d.shape[0], -1), theta.reshape(theta.shape[0], -1)
+        scale = t_flat.norm(dim=1, keepdim=True) / (d_flat.norm(dim=1, keepdim=True) + 1e-12)
+        out.append((d_flat * scale).reshape(d.shape).to(theta.dtype))
+    return out
+
+
+def _evaluate_at(model: nn.Module, offsets: Sequence[torch.Tensor], loss: Callable[[nn.Module], float]) -> float:
+    params = list(model.parameters())
+    with torch.no_grad():
+        for p, o in zip(params, offsets):
+            p.add_(o)
+    try:
+        return float(loss(model))
+    finally:
+        with torch.no_grad():
+            for p, o in zip(params, offsets):
+                p.sub_(o)
+
+
+def loss_surface_1d(model: nn.Module, loss: Callable[[nn.Module], float], direction: Sequence[torch.Tensor], alphas) -> np.ndarray:
+    """``[loss(theta + alpha d) for alpha in alphas]``; ``loss(model)`` evaluates the model (set eval mode yourself).
+
+    The parameters are restored after each evaluation (up to floating-point rounding of
+    ``theta + alpha d - alpha d``).
+    """
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.ndim != 1:
+        raise ValueError(f"alphas must be 1-D, got shape {alphas.shape}")
+    return np.array([_evaluate_at(model, [a * d for d in direction], loss) for a in alphas])
+
+
+def loss_surface_2d(
+    model: nn.Module,
+    loss: Callable[[nn.Module], float],
+    d1: Sequence[torch.Tensor],
+    d2: Sequence[torch.Tensor],
+    alphas,
+    betas: Optional[Sequence[float]] = None,
+) -> np.ndarray:
+    """``surface[i, j] = loss(theta + alphas[i] d1 + betas[j] d2)`` (``betas`` default to ``alphas``)."""
+    alphas = np.asarray(alphas, dtype=np.float64)
+    betas = alphas if betas is None else np.asarray(betas, dtype=np.float64)
+    if alphas.ndim != 1 or betas.ndim != 1:
+        raise ValueError("alphas and betas must be 1-D")
+    return np.array([[_evaluate_at(model, [a * u + b * v for u, v in zip(d1, d2)], loss) for b in betas] for a in alphas])

@@ -1,0 +1,183 @@
+"""Chapter 5 tools: godeep.resmlp, and the additions to godeep.signals (autocorrelation, input
+gradients, lesions, path lengths), with their Keras twins."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import godeep
+from godeep import resmlp, signals
+
+
+# ----------------------------------------------------------------------------- resmlp
+
+
+def test_residual_and_plain_blocks_compute_their_definitions():
+    godeep.seed_everything(0)
+    x = torch.randn(5, 8, dtype=torch.float64)
+    for plain in (False, True):
+        net = resmlp.residual_mlp(8, 6, 3, 2, plain=plain, batch_norm=False, init=0.3, dtype="float64")
+        h = net.inp(x)
+        for block in resmlp.blocks(net).values():
+            branch = block.fc(torch.relu(h))
+            h = branch if plain else h + branch
+        torch.testing.assert_close(net(x), net.out(h))
+    assert list(resmlp.blocks(net)) == ["block1", "block2", "block3"]
+    with pytest.raises(ValueError, match="Block"):
+        resmlp.blocks(nn.Sequential(nn.Linear(2, 2)))
+    with pytest.raises(ValueError, match="dtype"):
+        resmlp.residual_mlp(2, 2, 1, 1, dtype="float16")
+
+
+def test_routes_change_only_the_backward_pass():
+    godeep.seed_everything(1)
+    net = resmlp.residual_mlp(4, 5, 2, 3, batch_norm=True, dtype="float64").eval()
+    x = torch.randn(6, 4, dtype=torch.float64)
+    reference = net(x)
+    for route in ("branch", "shortcut"):
+        for b in resmlp.blocks(net).values():
+            b.route = route
+        torch.testing.assert_close(net(x), reference)
+    for b in resmlp.blocks(net).values():
+        b.route = "both"
+
+
+def test_path_gradient_of_length_zero_is_the_shortcut_only_gradient():
+    godeep.seed_everything(2)
+    net = resmlp.residual_mlp(4, 5, 3, 3, batch_norm=True, dtype="float64").eval()
+    x, y = np.random.default_rng(0).standard_normal((7, 4)), np.array([0, 1, 2, 0, 1, 2, 0])
+    (norm,) = resmlp.path_gradient_norms(net, x, y, 0, samples=1)
+    xt = torch.as_tensor(x).requires_grad_(True)
+    # with every block passing the gradient through its shortcut only, d out / d x = W_out W_in
+    out = net(xt)
+    loss = nn.functional.cross_entropy(out, torch.as_tensor(y))
+    g_out = torch.autograd.grad(loss, out)[0]
+    expected = (g_out @ net.out.weight @ net.inp.weight).detach().norm()
+    assert norm == pytest.approx(float(expected), rel=1e-10)
+    assert all(b.route == "both" for b in resmlp.blocks(net).values())
+    full = resmlp.path_gradient_norms(net, x, y, 3, samples=2)
+    assert full[0] == pytest.approx(full[1])  # only one path of length 3
+    with pytest.raises(ValueError, match="length"):
+        resmlp.path_gradient_norms(net, x, y, 4)
+    with pytest.raises(ValueError, match="residual"):
+        resmlp.path_gradient_norms(resmlp.residual_mlp(4, 5, 2, 3, plain=True), x, y, 1)
+
+
+# ----------------------------------------------------------------------------- signals additions
+
+
+def test_autocorrelation_definition_and_noise_colours():
+    g = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
+    c = g - g.mean()
+    rho = signals.autocorrelation(g)
+    assert rho[0] == 1.0 and rho.shape == (5,)
+    assert rho[1] == pytest.approx((c[:-1] @ c[1:]) / (c @ c))
+    rng = np.random.default_rng(0)
+    white = rng.standard_normal(4096)
+    assert abs(signals.autocorrelation(white, 1)[1]) < 0.05
+    assert signals.autocorrelation(np.cumsum(white), 1)[1] > 0.95
+    with pytest.raises(ValueError, match="constant"):
+        signals.autocorrelation(np.ones(5))
+    with pytest.raises(ValueError, match="1-D"):
+        signals.autocorrelation(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="max_lag"):
+        signals.autocorrelation(g, 5)
+
+
+def test_input_gradients_match_finite_differences():
+    godeep.seed_everything(3)
+    grid = np.linspace(-2, 2, 64)
+    for batch_norm in (False, True):
+        net = resmlp.residual_mlp(1, 16, 4, 1, plain=True, batch_norm=batch_norm, init=0.5, dtype="float64")
+        state = {k: v.clone() for k, v in net.state_dict().items()}
+        g = signals.input_gradients(net, grid)
+        # same statistics as input_gradients uses: mean and biased variance of the grid batch
+        fixed = resmlp.residual_mlp(1, 16, 4, 1, plain=True, batch_norm=batch_norm, dtype="float64")
+        fixed.load_state_dict(state)
+        if batch_norm:
+            for m in fixed.modules():
+                if isinstance(m, nn.BatchNorm1d):
+                    m.momentum = None
+                    m.reset_running_stats()
+            fixed.train()
+            with torch.no_grad():
+                fixed(torch.as_tensor(grid).reshape(-1, 1))
+            for m in fixed.modules():
+                if isinstance(m, nn.BatchNorm1d):
+                    m.running_var.mul_(63 / 64)
+        fixed.eval()
+        eps = 1e-6
+        f = lambda v: fixed(torch.as_tensor(v).reshape(-1, 1)).detach().numpy().ravel()
+        np.testing.assert_allclose(g, (f(grid + eps) - f(grid - eps)) / (2 * eps), rtol=1e-5, atol=1e-6)
+        for k, v in net.state_dict().items():  # the caller's model is untouched
+            assert torch.equal(v, state[k])
+        assert net.training
+    with pytest.raises(ValueError, match="1-D"):
+        signals.input_gradients(net, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"\(n, 1\)"):
+        signals.input_gradients(resmlp.residual_mlp(1, 4, 1, 2), grid)
+
+
+def test_lesions():
+    godeep.seed_everything(4)
+    net = resmlp.residual_mlp(3, 4, 3, 2, batch_norm=False, dtype="float64")
+    x = torch.randn(5, 3, dtype=torch.float64)
+    original = net.block2
+    with signals.lesioned(net, ["block2"]) as lesioned_net:
+        assert isinstance(net.block2, nn.Identity)
+        h = net.block1(net.inp(x))
+        torch.testing.assert_close(lesioned_net(x), net.out(net.block3(h)))
+    assert net.block2 is original
+    with signals.lesioned(net, "block1"):
+        assert isinstance(net.block1, nn.Identity)
+    with pytest.raises(ValueError, match="not found"):
+        signals.lesioned(net, ["block9"])
+    calls = []
+    scores = signals.lesion_study(net, ["block1", "block3"], lambda m: calls.append(type(m.block1).__name__) or len(calls))
+    assert scores == {"none": 1.0, "block1": 2.0, "block3": 3.0}
+    assert calls == ["Block", "Identity", "Block"]
+    with pytest.raises(ValueError, match="at least one"):
+        signals.lesion_study(net, [], lambda m: 0.0)
+
+
+def test_path_length_distribution_is_binomial():
+    p = signals.path_length_distribution(10)
+    assert p.shape == (11,) and p.sum() == pytest.approx(1.0)
+    assert p[3] == pytest.approx(math.comb(10, 3) / 1024)
+    assert signals.path_length_distribution(0).tolist() == [1.0]
+    with pytest.raises(ValueError, match="n_blocks"):
+        signals.path_length_distribution(-1)
+
+
+# ----------------------------------------------------------------------------- Keras twins
+
+kresmlp = pytest.importorskip("godeep.keras.resmlp")
+ksignals = pytest.importorskip("godeep.keras.signals")
+kmodels = pytest.importorskip("godeep.keras.models")
+
+
+@pytest.mark.parametrize("plain", [False, True])
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_keras_resmlp_parity(plain, batch_norm):
+    godeep.seed_everything(5)
+    pt = resmlp.residual_mlp(6, 8, 5, 3, plain=plain, batch_norm=batch_norm, init=0.4, dtype="float64")
+    km = kmodels.copy_from_torch(kresmlp.residual_mlp(6, 8, 5, 3, plain=plain, batch_norm=batch_norm, dtype="float64"), pt)
+    assert km.count_params() == sum(p.numel() for p in pt.parameters()) + (2 * 8 * 5 if batch_norm else 0)  # + BN moving stats
+    x, y = np.random.default_rng(1).standard_normal((16, 6)), np.arange(16) % 3
+    pt.eval()
+    np.testing.assert_allclose(np.asarray(km(x, training=False)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    pt.train()
+    r_pt = signals.record(pt, x, y, layers=list(resmlp.blocks(pt)))
+    r_k = ksignals.record(km, x, y, layers=kresmlp.stream_layers(km))
+    np.testing.assert_allclose(r_k.column("grad_std"), r_pt.column("grad_std"), rtol=1e-8)
+    np.testing.assert_allclose(r_k.column("std"), r_pt.column("std"), rtol=1e-8)
+    grid = np.linspace(-1, 1, 32)
+    g1 = resmlp.residual_mlp(1, 8, 3, 1, plain=plain, batch_norm=batch_norm, init=0.5, dtype="float64")
+    k1 = kmodels.copy_from_torch(kresmlp.residual_mlp(1, 8, 3, 1, plain=plain, batch_norm=batch_norm, dtype="float64"), g1)
+    np.testing.assert_allclose(ksignals.input_gradients(k1, grid), signals.input_gradients(g1, grid), rtol=1e-9, atol=1e-12)
+    if batch_norm:  # moving statistics restored
+        bn = [l for l in k1.layers if l.name.endswith(".norm")][0]
+        assert np.allclose(np.asarray(bn.moving_mean), 0) and np.allclose(np.asarray(bn.moving_variance), 1) and bn.momentum == 0.9
