@@ -37,7 +37,7 @@ $(STAMP): requirements.txt code/pyproject.toml
 
 test: setup
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider
+		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider -rs --durations=15
 
 unit: setup
 	$(BIN)/python -m pytest tests -p no:cacheprovider

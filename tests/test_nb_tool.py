@@ -170,8 +170,8 @@ def test_profile_writes_table_with_positive_peak(tmp_path, capsys):
     assert nb_tool.main(["profile", str(path), "--report", str(report)]) == 0
     table = report.read_text()
     assert table in capsys.readouterr().out
-    assert "| notebook | wall s | peak MB | within budget |" in table
+    assert "| notebook | wall s | kernel CPU s | peak MB | within budget |" in table
     row = next(line for line in table.splitlines() if "p.ipynb" in line)
-    _, name, wall, peak, ok, _ = (part.strip() for part in row.split("|"))
-    assert float(wall) > 0 and float(peak) > 64 and ok == "yes"
+    _, name, wall, cpu, peak, ok, _ = (part.strip() for part in row.split("|"))
+    assert float(wall) > 0 and float(cpu) > 0 and float(peak) > 64 and ok == "yes"
     assert path.read_bytes() == before

@@ -16,8 +16,8 @@ __version__ = "0.1.0"
 __all__ = ["seed_everything", "__version__"]
 
 
-def seed_everything(seed: int = 0, threads: int | None = 1) -> int:
-    """Seed every random number generator the course uses and return the seed.
+def seed_everything(seed: int = 0, threads: int | None = 1) -> None:
+    """Seed every random number generator the course uses.
 
     Seeds Python's ``random``, NumPy's legacy global generator, PyTorch (CPU) and, only if
     TensorFlow has already been imported, TensorFlow/Keras, whose ops are then made
@@ -59,4 +59,3 @@ def seed_everything(seed: int = 0, threads: int | None = 1) -> int:
             tf.config.experimental.enable_op_determinism()
         except RuntimeError:  # pragma: no cover - already enabled / set after start
             pass
-    return seed
