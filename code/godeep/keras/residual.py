@@ -27,6 +27,7 @@ original) where torchvision, and we, put it on the 3x3 conv ("v1.5").
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -34,7 +35,7 @@ import numpy as np
 from . import tf
 import keras
 
-from ..residual import RESNET_LAYERS, _blocks_per_stage, _check_positive_int
+from ..residual import ACTIVATION_ORDERS, RESNET_LAYERS, _blocks_per_stage, _check_positive_int
 
 __all__ = [
     "Add",
@@ -61,6 +62,10 @@ __all__ = [
     "ConvResidualBlock",
     "article_convnet",
     "copy_dense_from_torch",
+    "ConstantScaling",
+    "SHORTCUT_VARIANTS",
+    "PreActBasicBlock",
+    "ACTIVATION_ORDERS",
 ]
 
 BN_EPSILON = 1e-5  # PyTorch's default
@@ -88,6 +93,29 @@ class Add(keras.layers.Layer):
 
     def call(self, f, s, x):  # noqa: ARG002
         return f + s
+
+
+class ConstantScaling(keras.layers.Layer):
+    """``merge(f, s, x) = branch * f + shortcut * s``: the shortcut ``h(x) = lambda x``; see
+    :class:`godeep.residual.ConstantScaling`."""
+
+    def __init__(self, shortcut: float = 0.5, branch: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("shortcut", shortcut), ("branch", branch)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        self.shortcut_scale, self.branch_scale = float(shortcut), float(branch)
+
+    def call(self, f, s, x):  # noqa: ARG002
+        return self.branch_scale * f + self.shortcut_scale * s
+
+
+#: The parameter-free shortcut variants of He et al. (2016b), Table 1 (merge factories).
+SHORTCUT_VARIANTS: dict[str, Callable] = {
+    "identity": lambda: Add(name="merge"),
+    "constant_scaling": lambda shortcut=0.5, branch=1.0: ConstantScaling(shortcut, branch, name="merge"),
+    "constant_scaling_both": lambda shortcut=0.5, branch=0.5: ConstantScaling(shortcut, branch, name="merge"),
+}
 
 
 class ZeroPadShortcut(keras.layers.Layer):
@@ -219,6 +247,77 @@ class BasicBlock(_Block):
         return self.bn2(self.conv2(self.pad2(out)), training=training)
 
 
+class PreActBasicBlock(_Block):
+    """A basic block with BN and ReLU placed by ``order`` (Fig. 4 of He et al., 2016b); see
+    :class:`godeep.residual.PreActBasicBlock` for the five orders. Same layer names as
+    :class:`BasicBlock` (``bn1`` sees the block's input under ``"full_preact"``)."""
+
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
+                 shortcut: bool = True, merge=None, zero_init_residual: bool = False,
+                 order: str = "full_preact", **kwargs):
+        super().__init__(**kwargs)
+        if order not in ACTIVATION_ORDERS:
+            raise ValueError(f"order must be one of {tuple(ACTIVATION_ORDERS)}, got {order!r}")
+        self.order = order
+        self.inplanes, self.planes, self.stride = inplanes, planes, stride
+        self.pad1 = keras.layers.ZeroPadding2D(1, name="pad1")
+        self.conv1 = _conv(planes, 3, stride, "conv1")
+        self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
+        self.conv2 = _conv(planes, 3, 1, "conv2")
+        zero_bn1 = zero_init_residual and order == "bn_after_add"
+        self.bn1 = _bn("bn1", zero=zero_bn1)
+        self.bn2 = _bn("bn2", zero=zero_init_residual and not zero_bn1)
+        self._attach_shortcut(downsample, shortcut, merge)
+
+    @property
+    def last_bn(self):
+        return self.bn1 if self.order == "bn_after_add" else self.bn2
+
+    def build(self, input_shape):
+        self.pad1.build(input_shape)
+        padded = self.pad1.compute_output_shape(input_shape)
+        self.conv1.build(padded)
+        mid = self.conv1.compute_output_shape(padded)
+        self.bn1.build(input_shape if self.order == "full_preact" else mid)
+        self.pad2.build(mid)
+        self.conv2.build(self.pad2.compute_output_shape(mid))
+        self.bn2.build(mid)
+        if isinstance(self.downsample, Projection):
+            self.downsample.build(input_shape)
+
+    def residual(self, x, training=None):
+        o, relu = self.order, tf.nn.relu
+        if o == "full_preact":
+            out = self.conv1(self.pad1(relu(self.bn1(x, training=training))))
+            return self.conv2(self.pad2(relu(self.bn2(out, training=training))))
+        if o == "relu_preact":
+            out = relu(self.bn1(self.conv1(self.pad1(relu(x))), training=training))
+            return self.bn2(self.conv2(self.pad2(out)), training=training)
+        out = relu(self.bn1(self.conv1(self.pad1(x)), training=training))
+        if o == "bn_after_add":
+            return self.conv2(self.pad2(out))
+        out = self.bn2(self.conv2(self.pad2(out)), training=training)
+        return relu(out) if o == "relu_before_add" else out
+
+    def call(self, x, training=None):
+        out = self.residual(x, training=training)
+        if self.shortcut:
+            if self.downsample is None:
+                s = x
+            elif isinstance(self.downsample, Projection):
+                s = self.downsample(x, training=training)
+            else:
+                s = self.downsample(x)
+            out = self.merge(out, s, x)
+        if self.order == "original":
+            return tf.nn.relu(out)
+        if self.order == "bn_after_add":
+            return tf.nn.relu(self.bn2(out, training=training))
+        return out
+
+
 class Bottleneck(_Block):
     """1x1 reduce, 3x3 (stride here, "v1.5"), 1x1 expand x4; see :class:`godeep.residual.Bottleneck`."""
 
@@ -254,12 +353,36 @@ def _head(num_classes: int) -> list:
 
 def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_channels: int = 3,
                  widths: Sequence[int] = (16, 32, 64), shortcut: str = "A", zero_init_residual: bool = False,
-                 input_size: Optional[int] = None, block=None, merge: Optional[Callable] = None) -> keras.Sequential:
+                 input_size: Optional[int] = None, block=None, merge: Optional[Callable] = None,
+                 variant: Optional[str] = None, variant_options: Optional[dict] = None,
+                 activation: Optional[str] = None) -> keras.Sequential:
     """The CIFAR-10 ResNet (6n+2 layers) in Keras; see :func:`godeep.residual.cifar_resnet`.
 
     Inputs are NHWC, ``(N, H, W, in_channels)``; ``input_size`` fixes H = W (``None``: any size).
-    ``block`` and ``merge`` are the extension points of the PyTorch builder.
+    ``block`` and ``merge`` are the extension points of the PyTorch builder; ``variant`` names one
+    of the shortcut variants of :data:`SHORTCUT_VARIANTS` (the parameter-free scalings; the
+    PyTorch module has all six of He et al.'s); ``activation`` one of :data:`ACTIVATION_ORDERS`
+    (:class:`PreActBasicBlock`, with the final BN-ReLU ``post_bn``/``post_relu`` of full
+    pre-activation, or ``post_relu`` of ReLU-only pre-activation, before the pooling).
     """
+    if activation is not None:
+        if activation not in ACTIVATION_ORDERS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATION_ORDERS)}, got {activation!r}")
+        if block is not None:
+            raise ValueError("give either activation or block, not both")
+        block = functools.partial(PreActBasicBlock, order=activation)
+    if variant is not None:
+        if variant not in SHORTCUT_VARIANTS:
+            raise ValueError(f"variant must be one of {tuple(SHORTCUT_VARIANTS)} in Keras, got {variant!r}")
+        if merge is not None:
+            raise ValueError("give either variant or merge, not both")
+        if plain:
+            raise ValueError("a plain net (plain=True) has no shortcut to vary")
+        options = dict(variant_options or {})
+        SHORTCUT_VARIANTS[variant](**options)  # bad options fail here
+        merge = lambda: SHORTCUT_VARIANTS[variant](**options)  # noqa: E731
+    elif variant_options:
+        raise ValueError("variant_options needs a variant")
     n = _blocks_per_stage(depth)
     _check_positive_int("num_classes", num_classes)
     _check_positive_int("in_channels", in_channels)
@@ -292,6 +415,10 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
                 kwargs["merge"] = merge()
             layers.append(block(inplanes, planes, stride, down, **kwargs))
             inplanes = planes
+    if activation == "full_preact":
+        layers += [_bn("post_bn"), keras.layers.ReLU(name="post_relu")]
+    elif activation == "relu_preact":
+        layers.append(keras.layers.ReLU(name="post_relu"))
     layers += _head(num_classes)
     return keras.Sequential(layers, name=f"{'plain' if plain else 'resnet'}{depth}")
 
@@ -416,6 +543,9 @@ def copy_from_torch(keras_model: keras.Sequential, torch_model) -> keras.Sequent
                 raise ValueError(f"block {kb.name}: projection shortcut in PyTorch only")
             kb.downsample.conv.set_weights([_conv_kernel(tb.downsample[0].weight)])
             _copy_bn(kb.downsample.bn, tb.downsample[1])
+    post = getattr(torch_model, "post", None)
+    if isinstance(post, nn.Sequential) and isinstance(post[0], nn.BatchNorm2d):
+        _copy_bn(keras_model.get_layer("post_bn"), post[0])
     fc = keras_model.get_layer("fc")
     fc.set_weights([torch_model.fc.weight.detach().numpy().T, torch_model.fc.bias.detach().numpy()])
     return keras_model
