@@ -5,7 +5,10 @@ A residual MLP of depth ``L`` computes
     x_0 = W_in x,    x_l = x_{l-1} + F_l(x_{l-1})   (l = 1..L),    y = W_out x_L
 
 with the branch ``F_l(x) = W_l relu(BN(x)) + b_l`` (the pre-activation order of He et al.
-2016b; ``BN`` only if ``batch_norm``). Its *plain* twin drops the shortcuts,
+2016b; ``BN`` only if ``batch_norm``). With ``branch_scale=a`` every block computes
+``x_l = x_{l-1} + alpha_l F_l(x_{l-1})`` with a learnable scalar ``alpha_l`` that starts at ``a``:
+``a = 0`` is ReZero (Bachlechner et al. 2021) / SkipInit (De & Smith 2020), every block starts
+as the identity. Its *plain* twin drops the shortcuts,
 ``x_l = F_l(x_{l-1})``: the same layers, an ordinary feed-forward net. Small and fast, these
 nets let chapter 5 reach 50-100 blocks on a laptop CPU in seconds, with the residual
 stream ``x_l`` exposed as the output of module ``block{l}``.
@@ -14,6 +17,7 @@ stream ``x_l`` exposed as the output of module ``block{l}``.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Optional
 
 import numpy as np
 
@@ -35,16 +39,26 @@ class Block(nn.Module):
     Submodules ``norm`` (BatchNorm1d or identity), ``act`` (ReLU), ``fc`` (Linear).
     """
 
-    def __init__(self, width: int, residual: bool, batch_norm: bool, bias: bool = True) -> None:
+    def __init__(self, width: int, residual: bool, batch_norm: bool, bias: bool = True,
+                 branch_scale: Optional[float] = None) -> None:
         super().__init__()
         self.residual = bool(residual)
         self.norm = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
         self.act = nn.ReLU()
         self.fc = nn.Linear(width, width, bias=bias)
         self.route = "both"
+        if branch_scale is not None:
+            if not self.residual:
+                raise ValueError("branch_scale needs a shortcut: it is not defined for plain blocks")
+            #: the learnable scalar alpha of x + alpha F(x) (ReZero / SkipInit when it starts at 0)
+            self.alpha = nn.Parameter(torch.tensor(float(branch_scale)))
+        else:
+            self.alpha = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.fc(self.act(self.norm(x)))
+        if self.alpha is not None:
+            out = self.alpha * out
         if not self.residual:
             return out
         if self.route == "branch":  # same value; the gradient flows back through F only
@@ -64,25 +78,43 @@ def residual_mlp(
     init: Init = None,
     bias: bool = True,
     dtype: str = "float32",
+    branch_scale: Optional[float] = None,
 ) -> nn.Sequential:
     """A residual MLP (``plain=False``) or its plain twin (``plain=True``) with ``depth`` blocks.
 
     Modules: ``inp``, ``block1 ... block{depth}`` (:class:`Block`), ``out``. ``init`` as in
     :func:`godeep.models.mlp` (``None``: PyTorch's default; a float ``s``: weights ~ N(0, s^2);
     a callable applied to each weight), applied to every Linear layer, biases then zero.
+    ``branch_scale``: ``None`` (no scalar), or the starting value ``a`` of a learnable scalar
+    ``alpha`` per block, ``x + alpha F(x)``; ``0.0`` gives ReZero / SkipInit. Residual nets only.
     """
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     check_architecture(in_features, width, depth, out_features, "relu")
+    branch_scale = _check_branch_scale(branch_scale, plain)
     layers: "OrderedDict[str, nn.Module]" = OrderedDict(inp=nn.Linear(in_features, width, bias=bias))
     for l in range(1, depth + 1):
-        layers[f"block{l}"] = Block(width, residual=not plain, batch_norm=batch_norm, bias=bias)
+        layers[f"block{l}"] = Block(width, residual=not plain, batch_norm=batch_norm, bias=bias,
+                                   branch_scale=branch_scale)
     layers["out"] = nn.Linear(width, out_features, bias=bias)
     model = nn.Sequential(layers).to(getattr(torch, dtype))
     for module in model.modules():
         if isinstance(module, nn.Linear):
             _initialize(module, init)
     return model
+
+
+def _check_branch_scale(branch_scale, plain: bool) -> Optional[float]:
+    """Validate ``branch_scale``: None or a finite real number, and only for residual nets."""
+    if branch_scale is None:
+        return None
+    if isinstance(branch_scale, bool) or not isinstance(branch_scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"branch_scale must be None or a number, got {type(branch_scale).__name__}")
+    if not np.isfinite(branch_scale):
+        raise ValueError(f"branch_scale must be finite, got {branch_scale}")
+    if plain:
+        raise ValueError("branch_scale scales the residual branch: it needs plain=False")
+    return float(branch_scale)
 
 
 def blocks(model: nn.Module) -> "OrderedDict[str, Block]":

@@ -140,3 +140,179 @@ short_paths = exercise(
     wrong_answers=[(sum(math.comb(20, k) for k in range(5)) / 2**20, "includes paths of length 5"), (math.comb(20, 5) / 2**20, "exactly 5"),
                    (6 / 21, "not uniform"), (2.07, "percentage"), (0.5, "not quite"), ("x", "plain number")],
 )(_check_short_paths)
+
+
+#: He et al. (2016b), Table 1: CIFAR-10 test error (%) of ResNet-110 with each shortcut
+#: ("fail": above 20%). The rows quoted in section 5.2.
+PAPER_TABLE1 = {
+    "identity": 6.61,
+    "constant_scaling_both": 12.35,  # 0.5 on the shortcut and on F ("frozen gating")
+    "exclusive_gating": 8.70,  # b_g = -6
+    "shortcut_gating": 12.86,  # b_g = 0
+    "conv_shortcut": 12.22,
+    "dropout_shortcut": float("inf"),  # fail
+    "constant_scaling": float("inf"),  # 0.5 on the shortcut only: fail
+}
+
+_WHY = {
+    "constant_scaling_both": "0.5 on every shortcut multiplies the direct path by 0.5^54 (12.35%).",
+    "constant_scaling": "0.5 on the shortcut alone did not even converge (fail, > 20%).",
+    "shortcut_gating": "with b_g = 0 the gate 1 - g starts near 1/2: a scaling by about 0.5 per block again (12.86%).",
+    "conv_shortcut": "54 stacked 1x1 convolutions make the direct path a product of matrices (12.22%).",
+    "dropout_shortcut": "a 0.5 dropout mask is a random scaling with mean 0.5: it failed to converge (> 20%).",
+}
+
+
+def _check_shortcut_winner(answer):
+    if not isinstance(answer, str):
+        return wrong("give the variant's name as a string, e.g. 'conv_shortcut'.")
+    name = answer.strip()
+    if name == "identity":
+        return wrong("the identity is the baseline (6.61%): the question asks which of the *other* variants came closest.")
+    if name == "exclusive_gating":
+        return correct("8.70%: with b_g = -6 the shortcut's gate 1 - g(x) starts at 1 - sigmoid(-6) = 0.9975, "
+                       "the nearest to an identity of all the variants, though the same gate nearly shuts F.")
+    if name in _WHY:
+        return wrong(f"{_WHY[name]} Which variant starts closest to the identity?")
+    return wrong(f"{name!r} is not one of the variants: use a name of godeep.residual.SHORTCUT_VARIANTS.")
+
+
+shortcut_winner = exercise(
+    "ch5.shortcut-winner",
+    "Of the non-identity shortcuts of He et al.'s Table 1 (constant_scaling_both, exclusive_gating with b_g = -6, "
+    "shortcut_gating with b_g = 0, conv_shortcut, dropout_shortcut), which gave ResNet-110 the lowest test error?",
+    solution=lambda: min((v, k) for k, v in PAPER_TABLE1.items() if k != "identity")[1],
+    wrong_answers=[("identity", "baseline"), ("conv_shortcut", "1x1 convolutions"), ("shortcut_gating", "near 1/2"),
+                   ("constant_scaling_both", "0.5^54"), ("dropout_shortcut", "random scaling"), ("highway", "not one of"),
+                   (3, "string")],
+)(_check_shortcut_winner)
+
+
+def _gate_factor_solution() -> float:
+    return (1 - 1 / (1 + math.exp(6.0))) ** 54
+
+
+def _check_gate_factor(answer):
+    try:
+        value = as_number(answer, "a number (the factor)")
+    except TypeError as error:
+        return wrong(f"{error}. Give the factor as a plain number.")
+    expected = _gate_factor_solution()
+    if math.isclose(value, expected, rel_tol=1e-3):
+        return correct(f"(1 - sigmoid(-6))^54 = 0.99753^54 = {expected:.3f}: the direct path keeps most of the signal.")
+    sig = 1 / (1 + math.exp(6.0))
+    hints = [
+        (sig**54, "that is g^54, the gate on F; the shortcut is multiplied by 1 - g."),
+        (1 - sig, "that is one block's factor; the direct path goes through 54 of them."),
+        ((1 - 1 / (1 + math.exp(-6.0))) ** 54, "sigmoid(-6) is small (0.0025), not close to 1: check the sign."),
+        (0.5**54, "that would be a gate of 1/2, i.e. b_g = 0; here b_g = -6."),
+    ]
+    for typical, message in hints:
+        if math.isclose(value, typical, rel_tol=1e-2):
+            return wrong(message)
+    return wrong(f"not quite ({value:.4g}): one block multiplies the direct path by 1 - sigmoid(b_g); take the 54th power.")
+
+
+gate_factor = exercise(
+    "ch5.gate-factor",
+    "Factor by which 54 exclusive gates with W_g = 0 and b_g = -6 scale the direct (shortcut) path.",
+    solution=_gate_factor_solution,
+    wrong_answers=[(1 - 1 / (1 + math.exp(6.0)), "one block's factor"), ((1 / (1 + math.exp(6.0))) ** 54, "g^54"),
+                   (0.5**54, "b_g = 0"), (0.3, "not quite"), ("x", "plain number")],
+)(_check_gate_factor)
+
+
+def _check_open_paths(answer):
+    try:
+        value = as_number(answer, "a number (a fraction between 0 and 1)")
+    except TypeError as error:
+        return wrong(f"{error}. Give the fraction as a plain number.")
+    expected = 0.9**54
+    if math.isclose(value, expected, rel_tol=1e-3):
+        return correct(f"0.9^54 = {expected:.3g}: a ReLU that blocks only 10% per block still closes almost every direct path.")
+    hints = [
+        (0.1**54, "0.1 is the chance of being blocked at one block; the path stays open with probability 0.9 per block."),
+        (1 - 0.1 * 54, "the blocks multiply probabilities; they do not subtract 10% each."),
+        (1 - 0.9**54, "that is the fraction *closed*; the question asks for the open ones."),
+        (0.9, "that is one block; the direct path crosses 54 of them."),
+        (expected * 100, "give a fraction, not a percentage."),
+    ]
+    for typical, message in hints:
+        if math.isclose(value, typical, rel_tol=1e-2):
+            return wrong(message)
+    if not 0 <= value <= 1:
+        return wrong("a fraction lies between 0 and 1.")
+    return wrong(f"not quite ({value:.4g}): the path is open only if no block's ReLU cuts it: multiply 54 probabilities.")
+
+
+open_paths = exercise(
+    "ch5.open-paths",
+    "If the after-addition ReLU of each of 54 blocks independently zeroes 10% of the elements, what fraction of "
+    "direct (shortcut-only) paths from x_0 to x_54 stays open?",
+    solution=lambda: 0.9**54,
+    wrong_answers=[(0.1**54, "probability 0.9"), (1 - 0.9**54, "closed"), (0.9, "54 of them"), (0.9**54 * 100, "percentage"),
+                   (2.0, "between 0 and 1"), (0.5, "not quite"), ("x", "plain number")],
+)(_check_open_paths)
+
+
+def _check_residual_growth(answer):
+    """Growth of the standard deviation of x_L over 30 He-initialized blocks without normalization."""
+    try:
+        value = as_number(answer, "a number (the factor)")
+    except TypeError as error:
+        return wrong(f"{error}. Give the factor as a plain number.")
+    expected = 2.0**15
+    if math.isclose(value, expected, rel_tol=1e-2):
+        return correct(f"Var doubles per block, 2^30 in all, so the standard deviation grows by 2^15 = {expected:.0f}.")
+    hints = [
+        (2.0**30, "that is the growth of the *variance*; the standard deviation grows by its square root."),
+        (math.sqrt(30), "the variances add up to 2x per block, they do not grow by one unit each: multiply, do not add."),
+        (31.0, "each block doubles the variance (x + F(x) with Var[F(x)] = Var[x]): the growth is a power of 2."),
+        (1.0, "that is ReZero's factor (alpha = 0); here the branches are on from the start."),
+        (1.5**15, "with He initialization Var[F(x)] = Var[x] (the ReLU halves, the weights' 2/n doubles): the factor per block is 2."),
+    ]
+    for typical, message in hints:
+        if math.isclose(value, typical, rel_tol=1e-2):
+            return wrong(message)
+    return wrong(f"not quite ({value:.4g}): write Var[x_l] in terms of Var[x_(l-1)] for one block first.")
+
+
+residual_growth = exercise(
+    "ch5.residual-growth",
+    "By what factor does the standard deviation of the residual stream grow over 30 blocks x + W relu(x), "
+    "He-initialized, without normalization?",
+    solution=lambda: 2.0**15,
+    wrong_answers=[(2.0**30, "variance"), (math.sqrt(30), "multiply"), (31.0, "power of 2"), (1.0, "ReZero"),
+                   (1.5**15, "factor per block is 2"), (1000.0, "not quite"), ("big", "plain number")],
+)(_check_residual_growth)
+
+
+def _check_filter_scale(answer):
+    """The factor filter normalization applies to one filter of a random direction."""
+    try:
+        value = as_number(answer, "a number (the factor)")
+    except TypeError as error:
+        return wrong(f"{error}. Give the factor as a plain number.")
+    expected = 2.5
+    if math.isclose(value, expected, rel_tol=1e-3):
+        return correct("||theta_j|| / ||d_j|| = 5 / 2 = 2.5: the filter of the direction becomes (0, 5), as long as the weights' filter.")
+    hints = [
+        (0.4, "inverted: the direction is scaled *to* the weights' norm, ||theta_j|| / ||d_j||."),
+        (5.0, "that is ||theta_j||; divide by ||d_j|| = 2 as well."),
+        (3.5, "that is the sum of the entries of theta_j over 2; use the Euclidean (Frobenius) norms."),
+        (7.0 / 2, "use the Euclidean norm ||(3, 4)|| = 5, not the sum of the entries."),
+        (25 / 4, "use norms, not squared norms."),
+    ]
+    for typical, message in hints:
+        if math.isclose(value, typical, rel_tol=1e-3):
+            return wrong(message)
+    return wrong(f"not quite ({value:.4g}): compute ||theta_j|| and ||d_j|| and take their ratio.")
+
+
+filter_scale = exercise(
+    "ch5.filter-scale",
+    "A filter of the trained weights is theta_j = (3, 4) and the same filter of a random direction is d_j = (0, 2). "
+    "By what factor does filter normalization multiply d_j?",
+    solution=lambda: 2.5,
+    wrong_answers=[(0.4, "inverted"), (5.0, "divide"), (25 / 4, "squared"), (1.0, "not quite"), ("x", "plain number")],
+)(_check_filter_scale)
