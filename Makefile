@@ -35,16 +35,22 @@ $(STAMP): requirements.txt code/pyproject.toml
 	$(BIN)/python -c "import torch, tensorflow, godeep, nbval, jupyter_book"
 	touch $(STAMP)
 
+# Two pytest-xdist workers (WORKERS=0: a single process): every test file, and so every notebook's
+# kernel, stays on one worker (tests/conftest.py groups them); each kernel runs on one thread.
+WORKERS ?= 2
+
 test: setup
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider -rs --durations=15
+		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider -rs --durations=15 \
+		-n $(WORKERS) --dist loadgroup
 
 unit: setup
 	$(BIN)/python -m pytest tests -p no:cacheprovider
 
 nbval: setup
 	$(BIN)/python -m pytest $(NOTEBOOKS) --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider
+		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider \
+		-n $(WORKERS) --dist loadgroup
 
 book: setup
 	$(BIN)/jupyter-book build . -W -n --keep-going

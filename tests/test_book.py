@@ -8,6 +8,11 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
+# one pytest-xdist worker runs the book and browser tests, so the book is built once
+pytestmark = pytest.mark.xdist_group("book")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -28,7 +28,8 @@ site = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(site)
 
 REASON = site.why_no_browser()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=f"browser tests skipped: {REASON}")
+pytestmark = [pytest.mark.skipif(REASON is not None, reason=f"browser tests skipped: {REASON}"),
+              pytest.mark.xdist_group("book")]  # the worker that builds the book for tests/test_book.py
 
 TAB_STORAGE_KEY = "sphinx-design-tab-id-framework"  # sphinx-design's prefix + our sync group
 PAGES = site.toc_files()
