@@ -64,3 +64,40 @@ def test_close_to_messages():
     assert "sign" in close_to(-1.0, 1.0).message
     assert "plain number" in close_to("one", 1.0).message
     assert "finite" in close_to(float("inf"), 1.0).message
+
+
+@pytest.fixture(scope="module")
+def lesion_answer():
+    return EXERCISES["ch5.own-lesion"].solution()
+
+
+def test_own_lesion_checks_the_model_itself(lesion_answer):
+    from godeep import resmlp, signals
+
+    ex = EXERCISES["ch5.own-lesion"]
+    model, scores = lesion_answer
+    assert ex.check((model, scores)).correct and "intact" in ex.check((model, scores)).message
+    tampered = {**scores, "none": scores["none"] - 0.05}
+    assert "do not match" in ex.check((model, tampered)).message
+    assert "every block" in ex.check((model, {"none": scores["none"]})).message
+    plain = resmlp.residual_mlp(64, 16, 8, 10, plain=True)
+    assert "plain" in ex.check((plain, {})).message
+    assert "at least 6" in ex.check((resmlp.residual_mlp(64, 16, 4, 10), {})).message
+    assert "64 pixels" in ex.check((resmlp.residual_mlp(32, 16, 8, 10), {})).message
+    untrained = resmlp.residual_mlp(64, 16, 8, 10).eval()
+    names = list(resmlp.blocks(untrained))
+    fresh = signals.lesion_study(untrained, names, lambda m: 0.1)
+    assert "train it first" in ex.check((untrained, fresh)).message
+
+
+def test_own_lesion_accepts_a_keras_net(lesion_answer):
+    from godeep.keras import models as kmodels, resmlp as kresmlp, signals as ksignals
+    from godeep.exercises.ch5 import _digits_accuracy
+
+    ex = EXERCISES["ch5.own-lesion"]
+    model, _ = lesion_answer
+    twin = kmodels.copy_from_torch(kresmlp.residual_mlp(64, 32, 10, 10, batch_norm=True), model)
+    scores = ksignals.lesion_study(twin, list(kresmlp.blocks(twin)), _digits_accuracy)
+    feedback = ex.check((twin, scores))
+    assert feedback.correct, feedback.message
+    assert "plain" in ex.check((kresmlp.residual_mlp(64, 16, 8, 10, plain=True), {})).message

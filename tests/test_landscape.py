@@ -64,3 +64,34 @@ def test_surfaces_match_direct_evaluation_and_restore_parameters():
     torch.testing.assert_close(model.weight.detach(), before, rtol=0, atol=1e-14)
     with pytest.raises(ValueError, match="1-D"):
         landscape.loss_surface_1d(model, loss, d1, np.zeros((2, 2)))
+
+
+def test_surface_restores_parameters_when_the_loss_raises():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2).double()
+    before = [p.detach().clone() for p in model.parameters()]
+    d = landscape.filter_normalize(landscape.random_direction(model, 0), model, ignore_1d=False)
+    calls = []
+
+    def failing(m):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("loss failed")
+        return 0.0
+
+    with pytest.raises(RuntimeError, match="loss failed"):
+        landscape.loss_surface_1d(model, failing, d, [0.5, 1.0, 1.5])
+    for p, b in zip(model.parameters(), before):  # theta + alpha d - alpha d: restored up to rounding
+        torch.testing.assert_close(p.detach(), b, rtol=0, atol=1e-14)
+
+
+def test_surfaces_reject_a_direction_that_does_not_fit_the_model():
+    model = small_net()
+    d = landscape.random_direction(model, seed=4)
+    loss = lambda m: 0.0
+    with pytest.raises(ValueError, match="parameters"):
+        landscape.loss_surface_1d(model, loss, d[:-1], [0.0, 1.0])       # would silently skip a layer
+    with pytest.raises(ValueError, match="d2 tensor of shape"):
+        landscape.loss_surface_2d(model, loss, d, [t.T if t.dim() == 2 else t for t in d], [0.0])
+    with pytest.raises(TypeError, match="list of tensors"):
+        landscape.loss_surface_1d(model, loss, d[0], [0.0])

@@ -131,3 +131,55 @@ def test_keras_layers_get_independent_weights(init):
     godeep.seed_everything(0)
     again = kmodels.mlp(16, 16, 3, 16, init=init)
     np.testing.assert_array_equal(again.get_layer("fc2").kernel.numpy(), kernels[0])  # yet reproducible
+
+
+# ------------------------------------------------------------------ residual MLPs: lesions, path gradients (5.6)
+
+
+def trained_resmlp_twins(plain: bool, dtype: str = "float32", depth: int = 6):
+    """A PyTorch residual_mlp with batch norm, briefly trained (so that its BN statistics are
+    not the defaults), in eval mode, and its Keras copy."""
+    from godeep import resmlp
+
+    kresmlp = pytest.importorskip("godeep.keras.resmlp")
+    ds = data.digits().subset(400, 200)
+    godeep.seed_everything(0)
+    pt = resmlp.residual_mlp(64, 32, depth, 10, plain=plain, batch_norm=True, dtype=dtype)
+    train.fit(pt, ds, epochs=1, lr=1e-3, optimizer="adam", batch_size=32, seed=0)
+    pt.eval()
+    km = kmodels.copy_from_torch(kresmlp.residual_mlp(64, 32, depth, 10, plain=plain, batch_norm=True, dtype=dtype), pt)
+    return ds, pt, km
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_lesion_study_parity(plain):
+    from godeep import resmlp
+
+    kresmlp = pytest.importorskip("godeep.keras.resmlp")
+    ds, pt, km = trained_resmlp_twins(plain)
+    names = list(resmlp.blocks(pt))
+    assert list(kresmlp.blocks(km)) == names
+    a = signals.lesion_study(pt, names, lambda m: train.evaluate(m, ds.x_test, ds.y_test)[1])
+    b = ksignals.lesion_study(km, names, lambda m: ktrain.evaluate(m, ds.x_test, ds.y_test)[1])
+    assert list(a) == list(b) == ["none"] + names
+    np.testing.assert_allclose(list(b.values()), list(a.values()), atol=1.01 / len(ds.y_test))  # float32: at most one flip
+    assert len(set(a.values())) > 2  # the lesions do change the accuracy
+    # several blocks at once, same outputs (float32 rounding)
+    x = ds.x_test[:50]
+    with signals.lesioned(pt, names[1::2]), ksignals.lesioned(km, names[1::2]):
+        np.testing.assert_allclose(np.asarray(km(x, training=False)), pt(torch.as_tensor(x, dtype=torch.float32)).detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(km(x, training=False)), pt(torch.as_tensor(x, dtype=torch.float32)).detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_path_gradient_norms_parity():
+    from godeep import resmlp
+
+    kresmlp = pytest.importorskip("godeep.keras.resmlp")
+    ds, pt, km = trained_resmlp_twins(False, dtype="float64", depth=8)
+    x, y = ds.x_test[:64], ds.y_test[:64]
+    for length in (0, 1, 3, 8):
+        a = resmlp.path_gradient_norms(pt, x, y, length, samples=4, seed=length)
+        b = kresmlp.path_gradient_norms(km, x, y, length, samples=4, seed=length)
+        np.testing.assert_allclose(b, a, rtol=1e-9)
+    assert a[0] < resmlp.path_gradient_norms(pt, x, y, 0, samples=1)[0]  # the long path carries less
+    assert all(blk.route == "both" for blk in kresmlp.blocks(km).values())

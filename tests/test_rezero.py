@@ -79,3 +79,38 @@ def test_keras_branch_scale_structure_and_errors():
     assert kresmlp.stream_layers(model) == ["block1.add", "block2.add"]
     with pytest.raises(ValueError, match="plain=False"):
         kresmlp.residual_mlp(6, 8, 2, 4, plain=True, branch_scale=0.0)
+
+
+def test_zero_init_residual_starts_every_block_as_the_identity_and_learns():
+    godeep.seed_everything(0)
+    model = resmlp.residual_mlp(5, 8, 4, 3, zero_init_residual=True, init=0.5)
+    for block in resmlp.blocks(model).values():
+        assert not block.fc.weight.any() and not block.fc.bias.any()
+    x, y = torch.randn(16, 5), torch.randint(0, 3, (16,))
+    torch.testing.assert_close(model(x), model.out(model.inp(x)))
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    # unlike ReZero's alpha = 0, a zero weight matrix gets a gradient at once: relu(x)^T dE/dx_l
+    assert all(float(b.fc.weight.grad.abs().max()) > 0 for b in resmlp.blocks(model).values())
+    # the other layers keep their initialization
+    assert float(model.inp.weight.detach().std()) == pytest.approx(0.5, rel=0.3)
+
+
+def test_zero_init_residual_rejects_bad_input():
+    with pytest.raises(ValueError, match="plain=False"):
+        resmlp.residual_mlp(5, 8, 3, 2, plain=True, zero_init_residual=True)
+    with pytest.raises(TypeError, match="zero_init_residual"):
+        resmlp.residual_mlp(5, 8, 3, 2, zero_init_residual=1)
+    with pytest.raises(ValueError, match="plain=False"):
+        kresmlp.residual_mlp(5, 8, 3, 2, plain=True, zero_init_residual=True)
+
+
+def test_keras_zero_init_residual_matches_pytorch():
+    godeep.seed_everything(0)
+    torch_net = resmlp.residual_mlp(6, 8, 3, 4, zero_init_residual=True, init=0.3)
+    keras_net = kresmlp.residual_mlp(6, 8, 3, 4, zero_init_residual=True)
+    for l in (1, 2, 3):
+        kernel, bias = keras_net.get_layer(f"block{l}.fc").get_weights()
+        assert not kernel.any() and not bias.any()
+    kmodels.copy_from_torch(keras_net, torch_net)
+    x = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(keras_net(x)), torch_net(torch.as_tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-5)

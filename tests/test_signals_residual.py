@@ -181,3 +181,108 @@ def test_keras_resmlp_parity(plain, batch_norm):
     if batch_norm:  # moving statistics restored
         bn = [l for l in k1.layers if l.name.endswith(".norm")][0]
         assert np.allclose(np.asarray(bn.moving_mean), 0) and np.allclose(np.asarray(bn.moving_variance), 1) and bn.momentum == 0.9
+
+
+def test_keras_block_outputs_and_routes():
+    godeep.seed_everything(6)
+    for plain in (False, True):
+        km = kresmlp.residual_mlp(4, 5, 3, 2, plain=plain, batch_norm=True, dtype="float64")
+        found = kresmlp.blocks(km)
+        assert list(found) == ["block1", "block2", "block3"]
+        assert [b.name for b in found.values()] == [f"block{l}.{'out' if plain else 'add'}" for l in (1, 2, 3)]
+        assert all(b.residual is not plain and b.route == "both" and not b.deleted for b in found.values())
+        assert km.count_params() == kresmlp.residual_mlp(4, 5, 3, 2, plain=plain, batch_norm=True).count_params()
+    # routes change only the backward pass; "shortcut" everywhere leaves d out / d x = W_in W_out
+    km = kresmlp.residual_mlp(4, 5, 3, 2, batch_norm=True, dtype="float64")
+    x = np.random.default_rng(0).standard_normal((6, 4))
+    reference = np.asarray(km(x, training=False))
+    for route in ("branch", "shortcut"):
+        for b in kresmlp.blocks(km).values():
+            b.route = route
+        np.testing.assert_allclose(np.asarray(km(x, training=False)), reference, rtol=0, atol=0)
+    xt = ksignals.tf.constant(x)
+    with ksignals.tf.GradientTape() as tape:
+        tape.watch(xt)
+        total = ksignals.tf.reduce_sum(km(xt, training=False))
+    w = km.get_layer("inp").kernel.numpy() @ km.get_layer("out").kernel.numpy()
+    np.testing.assert_allclose(tape.gradient(total, xt).numpy(), np.tile(w.sum(axis=1), (6, 1)), rtol=1e-12)
+    kresmlp.blocks(km)["block1"].route = "sideways"
+    with pytest.raises(ValueError, match="route"):
+        km(x, training=False)
+    with pytest.raises(ValueError, match="BlockOutput"):
+        kresmlp.blocks(kmodels.mlp(4, 5, 2, 2))
+    with pytest.raises(TypeError, match="keras.Model"):
+        kresmlp.blocks(resmlp.residual_mlp(4, 5, 2, 2))
+
+
+def test_keras_lesions():
+    godeep.seed_everything(7)
+    for plain in (False, True):
+        km = kresmlp.residual_mlp(3, 4, 3, 2, plain=plain, batch_norm=False, dtype="float64")
+        x = np.random.default_rng(1).standard_normal((5, 3))
+        intact = np.asarray(km(x))
+        np.testing.assert_allclose(km.predict(x, verbose=0), intact, rtol=1e-5, atol=1e-6)  # traces predict
+        layer = lambda n: km.get_layer(n)
+        with ksignals.lesioned(km, ["block2"]) as lesioned_net:
+            assert lesioned_net is km and kresmlp.blocks(km)["block2"].deleted
+            h = layer("inp")(x)
+            for l in (1, 3):  # block 2 is the identity: x_2 = x_1
+                branch = layer(f"block{l}.fc")(layer(f"block{l}.act")(h))
+                h = branch if plain else h + branch
+            np.testing.assert_allclose(np.asarray(km(x)), np.asarray(layer("out")(h)), rtol=1e-12)
+            np.testing.assert_allclose(km.predict(x, verbose=0), np.asarray(layer("out")(h)), rtol=1e-5, atol=1e-6)  # not the stale trace
+        assert not any(b.deleted for b in kresmlp.blocks(km).values())
+        np.testing.assert_allclose(np.asarray(km(x)), intact, rtol=0, atol=0)
+        np.testing.assert_allclose(km.predict(x, verbose=0), intact, rtol=1e-5, atol=1e-6)
+        with pytest.raises(RuntimeError, match="boom"):  # restored on error too
+            with ksignals.lesioned(km, "block1"):
+                raise RuntimeError("boom")
+        assert not kresmlp.blocks(km)["block1"].deleted
+    with ksignals.lesioned(km, ["block1"]):
+        with ksignals.lesioned(km, ["block1", "block3"]):
+            assert [b.deleted for b in kresmlp.blocks(km).values()] == [True, False, True]
+        assert [b.deleted for b in kresmlp.blocks(km).values()] == [True, False, False]
+    with pytest.raises(ValueError, match="not found"):
+        ksignals.lesioned(km, ["block9"])
+    with pytest.raises(TypeError, match="names"):
+        ksignals.lesioned(km, [3])
+    calls = []
+    scores = ksignals.lesion_study(km, ["block1", "block3"], lambda m: calls.append([b.deleted for b in kresmlp.blocks(m).values()]) or len(calls))
+    assert scores == {"none": 1.0, "block1": 2.0, "block3": 3.0}
+    assert calls == [[False] * 3, [True, False, False], [False, False, True]]
+    with pytest.raises(ValueError, match="at least one"):
+        ksignals.lesion_study(km, [], lambda m: 0.0)
+    with pytest.raises(ValueError, match="not found"):  # checked before the first evaluation
+        ksignals.lesion_study(km, ["block1", "block7"], lambda m: calls.append("called") or 0.0)
+    assert calls[-1] != "called"
+
+
+def test_keras_path_gradient_of_length_zero_is_the_shortcut_only_gradient():
+    godeep.seed_everything(8)
+    km = kresmlp.residual_mlp(4, 5, 3, 3, batch_norm=True, dtype="float64")
+    x, y = np.random.default_rng(0).standard_normal((7, 4)), np.array([0, 1, 2, 0, 1, 2, 0])
+    (norm,) = kresmlp.path_gradient_norms(km, x, y, 0, samples=1)
+    logits = np.asarray(km(x, training=False))
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    g_out = (p - np.eye(3)[y]) / len(y)  # d mean cross-entropy / d logits
+    w = km.get_layer("inp").kernel.numpy() @ km.get_layer("out").kernel.numpy()
+    assert norm == pytest.approx(float(np.linalg.norm(g_out @ w.T)), rel=1e-10)
+    assert all(b.route == "both" for b in kresmlp.blocks(km).values())
+    full = kresmlp.path_gradient_norms(km, x, y, 3, samples=2)
+    assert full[0] == pytest.approx(full[1])  # only one path of length 3
+    with pytest.raises(ValueError, match="length"):
+        kresmlp.path_gradient_norms(km, x, y, 4)
+    with pytest.raises(ValueError, match="length"):
+        kresmlp.path_gradient_norms(km, x, y, True)
+    with pytest.raises(ValueError, match="samples"):
+        kresmlp.path_gradient_norms(km, x, y, 1, samples=0)
+    with pytest.raises(ValueError, match="residual"):
+        kresmlp.path_gradient_norms(kresmlp.residual_mlp(4, 5, 2, 3, plain=True), x, y, 1)
+    with pytest.raises(ValueError, match="class labels"):
+        kresmlp.path_gradient_norms(km, x, np.array([0, 1, 7, 0, 1, 2, 0]), 2)
+    with pytest.raises(ValueError, match="one per row"):
+        kresmlp.path_gradient_norms(km, x, y[:3], 2)
+    with pytest.raises(Exception):  # routes restored after an error inside the loop (wrong input width)
+        kresmlp.path_gradient_norms(km, np.ones((7, 5)), y, 2)
+    assert all(b.route == "both" for b in kresmlp.blocks(km).values())

@@ -37,6 +37,17 @@ def random_direction(model: nn.Module, seed: int = 0) -> list[torch.Tensor]:
     return [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in model.parameters()]
 
 
+def _check_direction(direction, params: list, name: str = "direction") -> None:
+    """``direction`` must hold one tensor per parameter, each of the parameter's shape."""
+    if isinstance(direction, torch.Tensor) or not isinstance(direction, (list, tuple)):
+        raise TypeError(f"{name} must be a list of tensors, one per parameter, got {type(direction).__name__}")
+    if len(direction) != len(params):
+        raise ValueError(f"{name} has {len(direction)} tensors, the model has {len(params)} parameters")
+    for d, p in zip(direction, params):
+        if tuple(d.shape) != tuple(p.shape):
+            raise ValueError(f"{name} tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}")
+
+
 def filter_normalize(direction: Sequence[torch.Tensor], model: nn.Module, ignore_1d: bool = True) -> list[torch.Tensor]:
     """Rescale ``direction`` filter by filter to the norms of ``model``'s parameters (a new list).
 
@@ -45,12 +56,9 @@ def filter_normalize(direction: Sequence[torch.Tensor], model: nn.Module, ignore
     parameters get zeros if ``ignore_1d``, else are scaled as a whole to ``||theta||``.
     """
     params = list(model.parameters())
-    if len(direction) != len(params):
-        raise ValueError(f"direction has {len(direction)} tensors, the model has {len(params)} parameters")
+    _check_direction(direction, params)
     out = []
     for d, p in zip(direction, params):
-        if tuple(d.shape) != tuple(p.shape):
-            raise ValueError(f"direction tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}")
         theta = p.detach()
         if theta.dim() <= 1:
             if ignore_1d:
@@ -86,6 +94,7 @@ def loss_surface_1d(model: nn.Module, loss: Callable[[nn.Module], float], direct
     alphas = np.asarray(alphas, dtype=np.float64)
     if alphas.ndim != 1:
         raise ValueError(f"alphas must be 1-D, got shape {alphas.shape}")
+    _check_direction(direction, list(model.parameters()))
     return np.array([_evaluate_at(model, [a * d for d in direction], loss) for a in alphas])
 
 
@@ -102,4 +111,7 @@ def loss_surface_2d(
     betas = alphas if betas is None else np.asarray(betas, dtype=np.float64)
     if alphas.ndim != 1 or betas.ndim != 1:
         raise ValueError("alphas and betas must be 1-D")
+    params = list(model.parameters())
+    _check_direction(d1, params, "d1")
+    _check_direction(d2, params, "d2")
     return np.array([[_evaluate_at(model, [a * u + b * v for u, v in zip(d1, d2)], loss) for b in betas] for a in alphas])

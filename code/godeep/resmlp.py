@@ -8,7 +8,9 @@ with the branch ``F_l(x) = W_l relu(BN(x)) + b_l`` (the pre-activation order of 
 2016b; ``BN`` only if ``batch_norm``). With ``branch_scale=a`` every block computes
 ``x_l = x_{l-1} + alpha_l F_l(x_{l-1})`` with a learnable scalar ``alpha_l`` that starts at ``a``:
 ``a = 0`` is ReZero (Bachlechner et al. 2021) / SkipInit (De & Smith 2020), every block starts
-as the identity. Its *plain* twin drops the shortcuts,
+as the identity. With ``zero_init_residual=True`` every branch's layer ``W_l`` starts at zero
+instead, Fixup's rule for the last layer of each branch (Zhang et al. 2019; a one-layer branch
+has no other layer to rescale): again every block starts as the identity. Its *plain* twin drops the shortcuts,
 ``x_l = F_l(x_{l-1})``: the same layers, an ordinary feed-forward net. Small and fast, these
 nets let chapter 5 reach 50-100 blocks on a laptop CPU in seconds, with the residual
 stream ``x_l`` exposed as the output of module ``block{l}``.
@@ -79,6 +81,7 @@ def residual_mlp(
     bias: bool = True,
     dtype: str = "float32",
     branch_scale: Optional[float] = None,
+    zero_init_residual: bool = False,
 ) -> nn.Sequential:
     """A residual MLP (``plain=False``) or its plain twin (``plain=True``) with ``depth`` blocks.
 
@@ -87,11 +90,15 @@ def residual_mlp(
     a callable applied to each weight), applied to every Linear layer, biases then zero.
     ``branch_scale``: ``None`` (no scalar), or the starting value ``a`` of a learnable scalar
     ``alpha`` per block, ``x + alpha F(x)``; ``0.0`` gives ReZero / SkipInit. Residual nets only.
+    ``zero_init_residual``: start every branch's ``fc`` (weight and bias) at zero, so that
+    ``F_l(x) = 0`` and ``x_l = x_0`` at initialization (Fixup's zero-initialized last layer).
+    Residual nets only.
     """
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     check_architecture(in_features, width, depth, out_features, "relu")
     branch_scale = _check_branch_scale(branch_scale, plain)
+    zero_init_residual = _check_zero_init(zero_init_residual, plain)
     layers: "OrderedDict[str, nn.Module]" = OrderedDict(inp=nn.Linear(in_features, width, bias=bias))
     for l in range(1, depth + 1):
         layers[f"block{l}"] = Block(width, residual=not plain, batch_norm=batch_norm, bias=bias,
@@ -101,6 +108,12 @@ def residual_mlp(
     for module in model.modules():
         if isinstance(module, nn.Linear):
             _initialize(module, init)
+    if zero_init_residual:
+        with torch.no_grad():
+            for block in blocks(model).values():
+                block.fc.weight.zero_()
+                if block.fc.bias is not None:
+                    block.fc.bias.zero_()
     return model
 
 
@@ -115,6 +128,16 @@ def _check_branch_scale(branch_scale, plain: bool) -> Optional[float]:
     if plain:
         raise ValueError("branch_scale scales the residual branch: it needs plain=False")
     return float(branch_scale)
+
+
+def _check_zero_init(zero_init_residual, plain: bool) -> bool:
+    """Validate ``zero_init_residual``: a bool, and True only for residual nets."""
+    if not isinstance(zero_init_residual, (bool, np.bool_)):
+        raise TypeError(f"zero_init_residual must be a bool, got {type(zero_init_residual).__name__}")
+    if zero_init_residual and plain:
+        raise ValueError("zero_init_residual zeroes the residual branch: it needs plain=False "
+                         "(a plain net with zero layers outputs zeros and never learns)")
+    return bool(zero_init_residual)
 
 
 def blocks(model: nn.Module) -> "OrderedDict[str, Block]":

@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Iterable, Iterator, Optional, TypeVar
 
 import numpy as np
 
-__all__ = ["History", "batches", "check_fit_args", "fit", "evaluate", "log_epoch", "progress", "progress_enabled"]
+__all__ = ["History", "batches", "check_fit_args", "epoch_plan", "fit", "evaluate", "log_epoch", "progress", "progress_enabled"]
 
 T = TypeVar("T")
 
@@ -74,8 +75,13 @@ def batches(n: int, batch_size: int, epochs: int, seed: int) -> Iterator[tuple[i
             yield epoch, order[start : start + batch_size]
 
 
-def check_fit_args(epochs: int, lr: float, batch_size: int, optimizer: str, loss: str) -> None:
+def check_fit_args(epochs: int, lr: float, batch_size: int, optimizer: str, loss: str,
+                   steps: Optional[int] = None, eval_epochs: bool = True) -> None:
     """Validate the arguments shared by both frameworks' :func:`fit`."""
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps must be None or a positive int, got {steps!r}")
+    if not isinstance(eval_epochs, bool):
+        raise TypeError(f"eval_epochs must be a bool, got {type(eval_epochs).__name__}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -131,6 +137,8 @@ def fit(
     seed: int = 0,
     monitor=None,
     desc: Optional[str] = None,
+    steps: Optional[int] = None,
+    eval_epochs: bool = True,
 ) -> History:
     """Train a PyTorch ``model`` on ``data`` (a :class:`godeep.data.Dataset`) and return a :class:`History`.
 
@@ -140,12 +148,19 @@ def fit(
         seed: seeds the order of the minibatches (not the model's initialization).
         monitor: a :class:`godeep.signals.TrainingMonitor` that logs per-layer gradient norms
             and update-to-weight ratios every ``monitor.every`` steps.
+        steps: if given, run exactly this many minibatch steps instead of ``epochs`` whole
+            epochs (``epochs`` is then not used): the minibatches run on through as many
+            shuffled epochs as needed, in the order of :func:`batches`, so ``steps = k *
+            ceil(N / batch_size)`` trains exactly as ``epochs = k``.
+        eval_epochs: evaluate the training (and test) loss and accuracy at the end of every
+            complete epoch into the history; ``False`` records only ``step_loss``, which
+            saves the evaluation passes in short experiments.
     """
     import torch
 
     from .models import weight_layers
 
-    check_fit_args(epochs, lr, batch_size, optimizer, loss)
+    check_fit_args(epochs, lr, batch_size, optimizer, loss, steps, eval_epochs)
     params = list(model.parameters())
     opt = (
         torch.optim.SGD(params, lr=lr, momentum=momentum)
@@ -162,9 +177,9 @@ def fit(
     history = History()
     n = len(x_all)
     steps_per_epoch = math.ceil(n / batch_size)
+    epochs, total = epoch_plan(n, batch_size, epochs, steps)
     model.train()
-    current = 0
-    for step, (epoch, idx) in enumerate(progress(batches(n, batch_size, epochs, seed), total=epochs * steps_per_epoch, desc=desc)):
+    for step, (epoch, idx) in enumerate(progress(islice(batches(n, batch_size, epochs, seed), total), total=total, desc=desc)):
         index = torch.as_tensor(idx)
         xb, yb = x_all[index], y_all[index]
         opt.zero_grad()
@@ -180,9 +195,21 @@ def fit(
             weight = {n_: float(before[n_].norm()) for n_, m in watched.items()}
             monitor.log(step, grad_norm, weight, update)
         history.step_loss.append(float(batch_loss.detach()))
-        if step + 1 == (epoch + 1) * steps_per_epoch:
+        if eval_epochs and step + 1 == (epoch + 1) * steps_per_epoch:
             log_epoch(history, evaluate, model, data, loss)
     return history
+
+
+def epoch_plan(n: int, batch_size: int, epochs: int, steps: Optional[int]) -> tuple[int, int]:
+    """``(epochs of shuffled batches to draw, steps to run)`` for ``n`` examples.
+
+    Without ``steps``: ``(epochs, epochs * ceil(n / batch_size))``; with it:
+    ``(ceil(steps / ceil(n / batch_size)), steps)``. Shared by both frameworks' :func:`fit`.
+    """
+    steps_per_epoch = math.ceil(n / batch_size)
+    if steps is None:
+        return epochs, epochs * steps_per_epoch
+    return math.ceil(steps / steps_per_epoch), steps
 
 
 def log_epoch(history: History, evaluate, model, data, loss: str) -> None:

@@ -4,21 +4,70 @@ Same layer names as the PyTorch modules: ``inp``, ``block{l}.norm`` (BatchNormal
 PyTorch's epsilon 1e-5 and momentum 0.1, i.e. Keras ``momentum=0.9``), ``block{l}.act``,
 ``block{l}.fc``, ``block{l}.add`` (the shortcut's sum; residual nets only), ``out``. The
 residual stream ``x_l`` is the output of ``block{l}.add`` (residual) or ``block{l}.fc`` (plain).
+Every block ends in a weightless :class:`BlockOutput` layer (``block{l}.add``; in a plain net
+``block{l}.out``, which passes ``block{l}.fc`` on) that holds the block's two switches, as
+PyTorch's ``Block`` does: ``deleted`` (the lesion of :func:`godeep.keras.signals.lesioned`) and
+``route`` (the single-path gradients of :func:`path_gradient_norms`).
 Weights copy across with :func:`godeep.keras.models.copy_from_torch`. With ``branch_scale`` a
 :class:`BranchScale` layer ``block{l}.scale`` multiplies each branch by a learnable scalar
-``alpha`` (ReZero / SkipInit when it starts at 0), as ``Block.alpha`` does in PyTorch.
+``alpha`` (ReZero / SkipInit when it starts at 0), as ``Block.alpha`` does in PyTorch; with
+``zero_init_residual`` every ``block{l}.fc`` starts at zero (Fixup's zero-initialized last layer).
 """
 
 from __future__ import annotations
 
-from . import tf  # noqa: F401  (quiet TensorFlow import)
+from collections import OrderedDict
+
+import numpy as np
+
+from . import tf
 import keras
 
 from ..models import check_architecture
-from ..resmlp import _check_branch_scale
+from ..resmlp import ROUTES, _check_branch_scale, _check_zero_init
 from .models import Init, _initializer
 
-__all__ = ["BranchScale", "residual_mlp", "stream_layers"]
+__all__ = ["BlockOutput", "BranchScale", "residual_mlp", "stream_layers", "blocks", "path_gradient_norms"]
+
+
+class BlockOutput(keras.layers.Layer):
+    """The end of block ``l``: from ``[x_{l-1}, F(x_{l-1})]``, the stream ``x_l``.
+
+        x_l = x_{l-1} + F(x_{l-1})   (residual),      x_l = F(x_{l-1})   (plain)
+
+    Two switches, plain Python attributes read each time the layer is called (eagerly, as
+    :func:`godeep.keras.train.evaluate` does; a ``tf.function`` traced earlier keeps the old
+    graph): ``deleted`` (``True``: ``x_l = x_{l-1}``, the block is lesioned, residual or plain,
+    as replacing PyTorch's ``Block`` by ``nn.Identity`` does) and ``route``, which changes only
+    the backward pass of a residual block, as ``godeep.resmlp.Block.route`` does: ``"both"``,
+    ``"branch"`` (``stop_gradient(x) + F(x)``) or ``"shortcut"`` (``x + stop_gradient(F(x))``).
+    """
+
+    def __init__(self, residual: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.residual = bool(residual)
+        self.deleted = False
+        self.route = "both"
+
+    def call(self, inputs):
+        x, branch = inputs
+        if self.deleted:
+            return x
+        if not self.residual:
+            return branch
+        if self.route == "branch":  # same value; the gradient flows back through F only
+            return keras.ops.stop_gradient(x) + branch
+        if self.route == "shortcut":  # same value; the gradient flows back through the identity only
+            return x + keras.ops.stop_gradient(branch)
+        if self.route != "both":
+            raise ValueError(f"route must be one of {ROUTES}, got {self.route!r}")
+        return x + branch
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "residual": self.residual}
 
 
 class BranchScale(keras.layers.Layer):
@@ -49,12 +98,15 @@ def residual_mlp(
     bias: bool = True,
     dtype: str = "float32",
     branch_scale=None,
+    zero_init_residual: bool = False,
 ) -> keras.Model:
     """A residual MLP or its plain twin; see :func:`godeep.resmlp.residual_mlp`."""
     check_architecture(in_features, width, depth, out_features, "relu")
     branch_scale = _check_branch_scale(branch_scale, plain)
+    zero_init_residual = _check_zero_init(zero_init_residual, plain)
     _initializer(init)  # validate before building
-    dense = lambda units, name: keras.layers.Dense(units, use_bias=bias, kernel_initializer=_initializer(init), name=name, dtype=dtype)
+    dense = lambda units, name, zero=False: keras.layers.Dense(
+        units, use_bias=bias, kernel_initializer="zeros" if zero else _initializer(init), name=name, dtype=dtype)
     inputs = keras.Input(shape=(in_features,), dtype=dtype)
     x = dense(width, "inp")(inputs)
     for l in range(1, depth + 1):
@@ -62,10 +114,10 @@ def residual_mlp(
         if batch_norm:
             h = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"block{l}.norm", dtype=dtype)(h)
         h = keras.layers.Activation("relu", name=f"block{l}.act", dtype=dtype)(h)
-        h = dense(width, f"block{l}.fc")(h)
+        h = dense(width, f"block{l}.fc", zero=zero_init_residual)(h)
         if branch_scale is not None:
             h = BranchScale(branch_scale, name=f"block{l}.scale", dtype=dtype)(h)
-        x = h if plain else keras.layers.Add(name=f"block{l}.add", dtype=dtype)([x, h])
+        x = BlockOutput(residual=not plain, name=f"block{l}.{'out' if plain else 'add'}", dtype=dtype)([x, h])
     outputs = dense(out_features, "out")(x)
     return keras.Model(inputs, outputs, name=f"{'plain' if plain else 'residual'}_mlp{depth}")
 
@@ -75,3 +127,60 @@ def stream_layers(model: keras.Model) -> list[str]:
     names = [l.name for l in model.layers]
     adds = [n for n in names if n.endswith(".add")]
     return adds if adds else [n for n in names if n.startswith("block") and n.endswith(".fc")]
+
+
+def blocks(model: keras.Model) -> "OrderedDict[str, BlockOutput]":
+    """The blocks of a :func:`residual_mlp`, in order, by name (``block1``, ...).
+
+    The twin of :func:`godeep.resmlp.blocks`: each block is represented by its
+    :class:`BlockOutput` layer, which carries the block's switches ``deleted`` and ``route``.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    found = OrderedDict((layer.name.rsplit(".", 1)[0], layer) for layer in model.layers if isinstance(layer, BlockOutput))
+    if not found:
+        raise ValueError("model has no BlockOutput layers: build it with godeep.keras.resmlp.residual_mlp")
+    return found
+
+
+def path_gradient_norms(model: keras.Model, x, y, length: int, samples: int = 10, seed: int = 0) -> np.ndarray:
+    """Norms of the gradient that reaches the input along single paths of ``length`` branches.
+
+    The twin of :func:`godeep.resmlp.path_gradient_norms` (Veit et al. 2016, section 5), with
+    the same random paths for the same ``seed``: the batch goes forward through the whole
+    residual network (inference mode, ``training=False``); on the way back, only the branches
+    of ``length`` random blocks and only the shortcuts of the others pass the gradient
+    (``tf.stop_gradient`` on the other term of each sum, :class:`BlockOutput`). Returns, for
+    each of ``samples`` paths, ``||dE/dx||`` at the input, ``E`` the cross-entropy averaged
+    over the batch. The blocks' routes are restored afterwards, even on error.
+    """
+    found = list(blocks(model).values())
+    if any(not b.residual for b in found):
+        raise ValueError("path gradients are defined for residual nets only (plain=False)")
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 0 <= length <= len(found):
+        raise ValueError(f"length must be an int in [0, {len(found)}], got {length!r}")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise ValueError(f"samples must be a positive int, got {samples!r}")
+    labels, classes = np.asarray(y), model.outputs[0].shape[-1]
+    if labels.ndim != 1 or len(labels) != len(x) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"y must be {len(x)} integer class labels, one per row of x, got shape {labels.shape}")
+    if labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(f"y must hold class labels in [0, {classes}), got {labels.min()} to {labels.max()}")
+    rng = np.random.default_rng(seed)
+    inputs = tf.convert_to_tensor(np.asarray(x), dtype=model.inputs[0].dtype)
+    targets = tf.convert_to_tensor(labels)
+    norms = np.empty(samples)
+    try:
+        for s in range(samples):
+            chosen = set(rng.choice(len(found), size=int(length), replace=False).tolist())
+            for i, b in enumerate(found):
+                b.route = "branch" if i in chosen else "shortcut"
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                logits = model(inputs, training=False)
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+            norms[s] = float(tf.norm(tape.gradient(loss, inputs)))
+    finally:
+        for b in found:
+            b.route = "both"
+    return norms

@@ -8,7 +8,7 @@ kernel.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -30,7 +30,19 @@ from ..signals import (  # noqa: F401  (re-exported: the framework-neutral part)
 )
 from .models import weight_layers
 
-__all__ = ["LayerStats", "SignalReport", "TrainingMonitor", "WeightStats", "diagnose", "record", "autocorrelation", "input_gradients", "path_length_distribution"]
+__all__ = [
+    "LayerStats",
+    "SignalReport",
+    "TrainingMonitor",
+    "WeightStats",
+    "diagnose",
+    "record",
+    "autocorrelation",
+    "input_gradients",
+    "lesioned",
+    "lesion_study",
+    "path_length_distribution",
+]
 
 
 def _kind(layer) -> Optional[str]:
@@ -139,3 +151,69 @@ def _flat(model):
             yield from _flat(layer)
         else:
             yield layer
+
+
+def _forget_compiled(model: keras.Model) -> None:
+    """Drop the functions ``model.predict`` / ``evaluate`` traced with the old switches."""
+    for attr in ("predict_function", "test_function", "train_function"):
+        if getattr(model, attr, None) is not None:
+            setattr(model, attr, None)
+
+
+class lesioned:
+    """Context manager: the blocks named ``names`` are deleted (``x_l = x_{l-1}``), then restored.
+
+    The twin of :class:`godeep.signals.lesioned` for a :func:`godeep.keras.resmlp.residual_mlp`:
+    deleting a residual block ``x + F(x)`` leaves its shortcut, ``x``; deleting a block of a plain
+    net passes its input straight on. This is the lesion of Veit et al. (2016). The model itself
+    is changed in place (its blocks' ``BlockOutput.deleted`` switches), so code that calls
+    ``model`` inside the ``with`` sees the lesioned network. Names are block names
+    (``"block7"``), as :func:`godeep.keras.resmlp.blocks` lists them.
+
+        with signals.lesioned(model, ["block7"]):
+            accuracy = evaluate(model)
+    """
+
+    def __init__(self, model: keras.Model, names: Union[str, Sequence[str]]) -> None:
+        from .resmlp import blocks
+
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise TypeError(f"names must be a block name or a list of block names, got {names!r}")
+        found = blocks(model)  # fail before touching anything
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise ValueError(f"blocks {missing} not found in the model; available: {list(found)}")
+        self.model, self.names = model, list(names)
+        self._targets = [found[n] for n in self.names]
+        self._saved: list = []
+
+    def __enter__(self) -> keras.Model:
+        for layer in self._targets:
+            self._saved.append((layer, layer.deleted))
+            layer.deleted = True
+        _forget_compiled(self.model)
+        return self.model
+
+    def __exit__(self, *exc) -> None:
+        for layer, deleted in reversed(self._saved):
+            layer.deleted = deleted
+        self._saved.clear()
+        _forget_compiled(self.model)
+
+
+def lesion_study(model: keras.Model, names: Sequence[str], evaluate: Callable[[keras.Model], float]) -> dict[str, float]:
+    """``evaluate(model)`` with each block of ``names`` deleted in turn (see :class:`lesioned`).
+
+    Returns ``{"none": baseline, name_1: score without name_1, ...}``; the model is left intact.
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    if not names:
+        raise ValueError("names must list at least one block to delete")
+    lesioned(model, names)  # check every name before the first evaluation
+    scores = {"none": float(evaluate(model))}
+    for n in names:
+        with lesioned(model, [n]):
+            scores[n] = float(evaluate(model))
+    return scores

@@ -4,12 +4,16 @@ A custom loop with ``tf.GradientTape`` rather than ``model.fit`` so that every s
 visible and matches the PyTorch loop: the same minibatch order (:func:`godeep.train.batches`),
 the same update rules (SGD with momentum written as ``v <- mu v + g; W <- W - eta v``, which
 Keras' ``SGD`` matches for a constant learning rate; Adam with PyTorch's ``eps = 1e-8``
-instead of Keras' default 1e-7), the same losses, averaged over the batch.
+instead of Keras' default 1e-7), the same losses, averaged over the batch. Keras' Adam adds
+``eps`` to the uncorrected ``sqrt(v)`` where PyTorch adds it to the bias-corrected one, so the two
+steps differ where a gradient is as small as ``eps`` (a few 1e-8); for exact parity see the
+written-out Adam of :func:`godeep.keras.transformer.train_on_task`.
 """
 
 from __future__ import annotations
 
 import math
+from itertools import islice
 from typing import Optional
 
 import numpy as np
@@ -17,7 +21,7 @@ import numpy as np
 from . import tf
 import keras
 
-from ..train import History, batches, check_fit_args, log_epoch, progress, progress_enabled  # noqa: F401
+from ..train import History, batches, check_fit_args, epoch_plan, log_epoch, progress, progress_enabled  # noqa: F401
 from .models import weight_layers
 
 __all__ = ["History", "fit", "evaluate", "progress", "progress_enabled"]
@@ -61,9 +65,15 @@ def fit(
     seed: int = 0,
     monitor=None,
     desc: Optional[str] = None,
+    steps: Optional[int] = None,
+    eval_epochs: bool = True,
 ) -> History:
-    """Train a Keras ``model`` on ``data``; same arguments and result as :func:`godeep.train.fit`."""
-    check_fit_args(epochs, lr, batch_size, optimizer, loss)
+    """Train a Keras ``model`` on ``data``; same arguments and result as :func:`godeep.train.fit`.
+
+    The optimizer's slots are created (``opt.build``) before the step is traced, so that
+    ``tf.function`` traces it once rather than twice.
+    """
+    check_fit_args(epochs, lr, batch_size, optimizer, loss, steps, eval_epochs)
     opt = (
         keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
         if optimizer == "sgd"
@@ -75,6 +85,7 @@ def fit(
     x_all = np.asarray(data.x_train)
     y_all = np.asarray(data.y_train)
     variables = model.trainable_variables
+    opt.build(variables)
 
     @tf.function(reduce_retracing=True)
     def train_step(xb, yb):
@@ -87,8 +98,9 @@ def fit(
     history = History()
     n = len(x_all)
     steps_per_epoch = math.ceil(n / batch_size)
+    epochs, total = epoch_plan(n, batch_size, epochs, steps)
     index_of = {id(v): i for i, v in enumerate(variables)}
-    for step, (epoch, idx) in enumerate(progress(batches(n, batch_size, epochs, seed), total=epochs * steps_per_epoch, desc=desc)):
+    for step, (epoch, idx) in enumerate(progress(islice(batches(n, batch_size, epochs, seed), total), total=total, desc=desc)):
         xb = tf.convert_to_tensor(x_all[idx], dtype=dtype)
         yb = tf.convert_to_tensor(y_all[idx], dtype=dtype if loss == "mse" else None)
         logging = monitor is not None and monitor.wants(step)
@@ -101,6 +113,6 @@ def fit(
             weight = {name: float(np.linalg.norm(before[name])) for name in kernels}
             monitor.log(step, grad_norm, weight, update)
         history.step_loss.append(float(batch_loss))
-        if step + 1 == (epoch + 1) * steps_per_epoch:
+        if eval_epochs and step + 1 == (epoch + 1) * steps_per_epoch:
             log_epoch(history, evaluate, model, data, loss)
     return history

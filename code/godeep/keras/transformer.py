@@ -19,7 +19,7 @@ import keras
 
 from ..transformer import LN_EPS, NORMS, TASKS, check_block, sequence_task, warmup_lr, _positive_int  # noqa: F401
 
-__all__ = ["MultiHeadSelfAttention", "MLP", "TransformerBlock", "TinyTransformer", "copy_from_torch", "sequence_task", "warmup_lr", "block_grad_norms"]
+__all__ = ["MultiHeadSelfAttention", "MLP", "TransformerBlock", "TinyTransformer", "copy_from_torch", "sequence_task", "warmup_lr", "block_grad_norms", "train_on_task"]
 
 
 def _dense(units: int, name: str, dtype) -> keras.layers.Dense:
@@ -35,6 +35,10 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.n_heads, self.d_head, self.d_model = n_heads, d_model // n_heads, d_model
         self.q, self.k, self.v, self.out = (_dense(d_model, n, self.dtype_policy) for n in ("q", "k", "v", "out"))
         self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+
+    def build(self, input_shape) -> None:
+        for dense in (self.q, self.k, self.v, self.out):
+            dense.build((None, None, self.d_model))
 
     def call(self, x, causal: bool = False, training=None):
         if len(x.shape) != 3:
@@ -59,7 +63,12 @@ class MLP(keras.layers.Layer):
 
     def __init__(self, d_model: int, d_ff: int, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.d_model, self.d_ff = d_model, d_ff
         self.fc1, self.fc2 = _dense(d_ff, "fc1", self.dtype_policy), _dense(d_model, "fc2", self.dtype_policy)
+
+    def build(self, input_shape) -> None:
+        self.fc1.build((None, None, self.d_model))
+        self.fc2.build((None, None, self.d_ff))
 
     def call(self, x):
         h = self.fc1(x)
@@ -82,6 +91,10 @@ class TransformerBlock(keras.layers.Layer):
         self.mlp = MLP(d_model, d_ff, name="mlp", dtype=self.dtype_policy)
         self.ln2 = keras.layers.LayerNormalization(epsilon=LN_EPS, name="ln2", dtype=self.dtype_policy)
         self.drop = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+
+    def build(self, input_shape) -> None:
+        for layer in (self.attn, self.ln1, self.mlp, self.ln2):
+            layer.build(input_shape)
 
     def call(self, x, causal: bool = False, training=None):
         if self.norm == "pre":
@@ -132,7 +145,12 @@ class TinyTransformer(keras.Model):
         self.ln_f = keras.layers.LayerNormalization(epsilon=LN_EPS, name="ln_f", dtype=dtype) if self.final_norm else None
         self.head = _dense(n_out, "head", dtype)
         self.drop = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
-        self(np.zeros((1, 1), dtype=np.int64))  # build every weight
+        # build every weight now, layer by layer (a first call would trace the whole model: seconds)
+        self.tok.build()
+        self.pos.build()
+        for layer in (*self.blocks, *([self.ln_f] if self.final_norm else []), self.head):
+            layer.build((None, None, d_model))
+        self.built = True
         if scaled_init:
             scale = 1.0 / math.sqrt(2 * n_layers)
             for block in self.blocks:
@@ -208,3 +226,101 @@ def block_grad_norms(model: TinyTransformer, x, y) -> dict[str, np.ndarray]:
     for part, blocks in parts.items():
         out[part] = np.array([math.sqrt(sum(float(tf.reduce_sum(tf.square(next(grads))))  for _ in block)) for block in blocks])
     return out
+
+
+def _adam_step(variables: list, grads: list, m, v, t, lr, beta1: float = 0.9, beta2: float = 0.98, eps: float = 1e-8) -> None:
+    """One Adam step as ``torch.optim.Adam`` computes it, on all weights flattened into one vector.
+
+    With ``g`` the gradient, ``t`` the step count (1 at the first step)::
+
+        m <- beta1 m + (1 - beta1) g,      v <- beta2 v + (1 - beta2) g^2
+        W <- W - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    Written out rather than ``keras.optimizers.Adam`` for three reasons: Keras adds ``eps`` to
+    the *uncorrected* ``sqrt(v)`` (PyTorch's update with ``eps / sqrt(1 - beta2^t)``, which no
+    constant ``epsilon`` matches); applied to the ``IndexedSlices`` gradient of an embedding,
+    it squares each token occurrence's slice and adds them, instead of squaring their sum; and
+    its per-weight update takes seconds to trace for a 12-block model. ``m``, ``v`` (flat) and
+    ``t`` are variables updated in place.
+    """
+    dtype = m.dtype
+    g = tf.concat([tf.reshape(tf.convert_to_tensor(g), [-1]) for g in grads], axis=0)  # IndexedSlices -> dense (duplicates summed)
+    t.assign_add(1)
+    step = tf.cast(t, dtype)
+    m.assign(beta1 * m + (1 - beta1) * g)
+    v.assign(beta2 * v + (1 - beta2) * tf.square(g))
+    c1 = 1 - tf.pow(tf.constant(beta1, dtype), step)
+    c2 = 1 - tf.pow(tf.constant(beta2, dtype), step)
+    update = (lr / c1) * m / (tf.sqrt(v) / tf.sqrt(c2) + eps)
+    for w, u in zip(variables, tf.split(update, [int(np.prod(w.shape)) for w in variables])):
+        w.assign_sub(tf.reshape(u, w.shape))
+
+
+def _train_step(model: TinyTransformer, batch_size: int, length: int):
+    """The traced training step of ``model`` for batches of shape ``(batch_size, length)``, with its Adam state.
+
+    Tracing takes seconds for a 12-block model, so the step is traced once per model and
+    batch shape and kept on the model: training it again (for instance after new weights were
+    copied in with :func:`copy_from_torch`) reuses it. Returns ``(step, (m, v, t))``;
+    ``step(x, y, lr)`` takes one Adam step (:func:`_adam_step`) and returns the loss.
+    """
+    cache = model.__dict__.get("_godeep_train_steps")
+    if cache is None:  # set around Keras' attribute tracking: the Adam state is not a model weight
+        cache = {}
+        object.__setattr__(model, "_godeep_train_steps", cache)
+    if (batch_size, length) not in cache:
+        variables = model.trainable_variables
+        dtype = variables[0].dtype
+        n = sum(int(np.prod(w.shape)) for w in variables)
+        state = tf.Variable(tf.zeros(n, dtype)), tf.Variable(tf.zeros(n, dtype)), tf.Variable(0, dtype=tf.int64)
+        spec = tf.TensorSpec((batch_size, length), tf.int64)
+
+        @tf.function(input_signature=[spec, spec, tf.TensorSpec((), dtype)], autograph=False)
+        def step(x, y, lr):
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+            _adam_step(variables, tape.gradient(loss, variables), *state, lr)
+            return loss
+
+        cache[(batch_size, length)] = step, state
+    return cache[(batch_size, length)]
+
+
+def train_on_task(
+    model: TinyTransformer,
+    task: str,
+    steps: int,
+    lr: float = 1e-3,
+    warmup: int = 0,
+    batch_size: int = 64,
+    length: int = 8,
+    seed: int = 0,
+) -> np.ndarray:
+    """Train ``model`` with Adam (betas 0.9, 0.98) on fresh batches of :func:`sequence_task`; see :func:`godeep.transformer.train_on_task`.
+
+    The same batches as the PyTorch function (one :func:`sequence_task` draw per step, seeded
+    from ``numpy.random.default_rng(seed)``), the same learning rate :func:`warmup_lr` at
+    step ``s`` (``lr * min(1, (s + 1) / warmup)``), the same Adam update with PyTorch's
+    ``eps = 1e-8`` and its placement (:func:`_adam_step`), its state reset at every call, and
+    the same loss, the cross-entropy averaged over all positions. One ``tf.function`` step,
+    traced at the first call on a model (about 3 s for 12 blocks, see :func:`_train_step`).
+    Returns the training loss at every step.
+    """
+    steps, batch_size, length = _positive_int("steps", steps), _positive_int("batch_size", batch_size), _positive_int("length", length)
+    warmup_lr(0, lr, warmup)  # validates warmup
+    vocab = model.tok.input_dim
+    if model.head.units != vocab:
+        raise ValueError(f"the tasks predict input tokens: the model needs n_out == vocab_size, got {model.head.units} and {vocab}")
+    if length > model.max_len:
+        raise ValueError(f"length {length} exceeds the model's max_len={model.max_len}")
+    step_fn, state = _train_step(model, batch_size, length)
+    for variable in state:  # a fresh Adam, as torch.optim.Adam at every call of the PyTorch function
+        variable.assign(tf.zeros_like(variable))
+    dtype = state[0].dtype
+    rng = np.random.default_rng(seed)
+    losses = np.empty(steps)
+    for step in range(steps):
+        x, y = sequence_task(task, batch_size, length, vocab, seed=int(rng.integers(2**31)))
+        losses[step] = float(step_fn(tf.constant(x), tf.constant(y), tf.constant(warmup_lr(step, lr, warmup), dtype)))
+    return losses

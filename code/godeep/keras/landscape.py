@@ -1,0 +1,182 @@
+"""Loss landscapes along filter-normalized random directions (Li et al. 2018), for Keras models.
+
+The twin of :mod:`godeep.landscape`, with the same public names and meaning. A loss surface is
+the loss along one or two directions ``d1, d2`` in parameter space, around the trained
+parameters ``theta``:
+
+    f(alpha)        = L(theta + alpha d1)                      (1-D)
+    f(alpha, beta)  = L(theta + alpha d1 + beta d2)            (2-D)
+
+**Filter normalization** rescales a random direction filter by filter, so that each filter of
+``d`` has the norm of the corresponding filter of ``theta``:
+
+    d_{i,j}  <-  d_{i,j} / ||d_{i,j}|| * ||theta_{i,j}||
+
+Convention differences from PyTorch:
+
+* the parameters are the model's ``trainable_weights``, in Keras' order; BatchNormalization's
+  moving mean and variance are non-trainable weights (PyTorch's buffers), so they are never
+  perturbed, as in PyTorch;
+* a filter ``j`` is a slice along the **last** axis: a Dense kernel is ``(in, out)`` and a Conv2D
+  kernel ``(kh, kw, in, out)``, where PyTorch's filters are slices along the first axis of
+  ``(out, in)`` and ``(out, in, kh, kw)``;
+* :func:`random_direction` draws from NumPy's generator, so the same seed gives other numbers
+  than in PyTorch; :func:`direction_from_torch` converts a PyTorch direction to Keras' layout
+  to compare the two frameworks along the same direction;
+* the surfaces restore the weights exactly (they assign the saved ``theta`` back), where the
+  PyTorch module adds and subtracts the step.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from . import tf
+import keras
+
+__all__ = ["random_direction", "filter_normalize", "loss_surface_1d", "loss_surface_2d", "direction_from_torch"]
+
+
+def _parameters(model: keras.layers.Layer) -> list:
+    """The trainable weights of ``model``: the parameters a direction moves."""
+    if not isinstance(model, keras.layers.Layer):  # a keras.Model is a Layer too
+        raise TypeError(f"model must be a Keras model or layer, got {type(model).__name__}")
+    params = list(model.trainable_weights)
+    if not params:
+        raise ValueError("model has no trainable weights (build it first, e.g. by calling it once)")
+    return params
+
+
+def _check_direction(direction, params: list, name: str = "direction") -> list[np.ndarray]:
+    """``direction`` as NumPy arrays, one per parameter, with matching shapes."""
+    if not isinstance(direction, (list, tuple)):
+        raise TypeError(f"{name} must be a list of arrays, one per trainable weight, got {type(direction).__name__}")
+    if len(direction) != len(params):
+        raise ValueError(f"{name} has {len(direction)} tensors, the model has {len(params)} trainable weights (parameters)")
+    arrays = []
+    for d, p in zip(direction, params):
+        d = np.asarray(d)
+        if tuple(d.shape) != tuple(p.shape):
+            raise ValueError(f"{name} tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}")
+        arrays.append(d)
+    return arrays
+
+
+def _check_steps(name: str, steps) -> np.ndarray:
+    steps = np.asarray(steps, dtype=np.float64)
+    if steps.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {steps.shape}")
+    return steps
+
+
+def random_direction(model: keras.layers.Layer, seed: int = 0) -> list[tf.Tensor]:
+    """A Gaussian random direction ``d ~ N(0, I)``, one tensor per trainable weight of ``model``
+    (same shapes and dtypes), drawn from ``numpy.random.default_rng(seed)``."""
+    rng = np.random.default_rng(int(seed))
+    return [tf.convert_to_tensor(rng.standard_normal(tuple(p.shape)), dtype=p.dtype) for p in _parameters(model)]
+
+
+def filter_normalize(direction: Sequence, model: keras.layers.Layer, ignore_1d: bool = True) -> list[tf.Tensor]:
+    """Rescale ``direction`` filter by filter to the norms of ``model``'s trainable weights (a new list).
+
+    For a weight with 2 or more dimensions, each slice along the last axis (a filter: one
+    output channel or output unit) is scaled to the norm of the same slice of the weight,
+    ``d_j <- d_j / ||d_j|| * ||theta_j||``. One-dimensional weights (biases, BN's gamma and
+    beta) get zeros if ``ignore_1d``, else are scaled as a whole to ``||theta||``.
+    """
+    params = _parameters(model)
+    arrays = _check_direction(direction, params)
+    out = []
+    for d, p in zip(arrays, params):
+        theta = np.asarray(p.numpy(), dtype=np.float64)
+        d = d.astype(np.float64)
+        if theta.ndim <= 1:
+            scaled = np.zeros_like(theta) if ignore_1d else d * (np.linalg.norm(theta) / (np.linalg.norm(d) + 1e-12))
+        else:
+            d_flat, t_flat = d.reshape(-1, d.shape[-1]), theta.reshape(-1, theta.shape[-1])
+            scale = np.linalg.norm(t_flat, axis=0) / (np.linalg.norm(d_flat, axis=0) + 1e-12)
+            scaled = (d_flat * scale).reshape(d.shape)
+        out.append(tf.convert_to_tensor(scaled, dtype=p.dtype))
+    return out
+
+
+def _surface(model: keras.layers.Layer, loss: Callable, offsets: Callable[[int], list[np.ndarray]], count: int) -> list[float]:
+    """``[loss(model at theta + offsets(k)) for k < count]``, then ``theta`` assigned back (even on error)."""
+    params = _parameters(model)
+    theta = [p.numpy() for p in params]
+    try:
+        values = []
+        for k in range(count):
+            for p, t, o in zip(params, theta, offsets(k)):
+                p.assign(t + o.astype(t.dtype))
+            values.append(float(loss(model)))
+        return values
+    finally:
+        for p, t in zip(params, theta):
+            p.assign(t)
+
+
+def loss_surface_1d(model: keras.layers.Layer, loss: Callable, direction: Sequence, alphas) -> np.ndarray:
+    """``[loss(theta + alpha d) for alpha in alphas]``; ``loss(model)`` evaluates the model
+    (call it with ``training=False`` yourself, so that BN uses its moving statistics).
+
+    The trainable weights are restored exactly afterwards, also if ``loss`` raises.
+    """
+    d = _check_direction(direction, _parameters(model))
+    alphas = _check_steps("alphas", alphas)
+    return np.array(_surface(model, loss, lambda k: [alphas[k] * u for u in d], len(alphas)))
+
+
+def loss_surface_2d(model: keras.layers.Layer, loss: Callable, d1: Sequence, d2: Sequence, alphas,
+                    betas: Optional[Sequence[float]] = None) -> np.ndarray:
+    """``surface[i, j] = loss(theta + alphas[i] d1 + betas[j] d2)`` (``betas`` default to ``alphas``)."""
+    params = _parameters(model)
+    u, v = _check_direction(d1, params, "d1"), _check_direction(d2, params, "d2")
+    alphas = _check_steps("alphas", alphas)
+    betas = alphas if betas is None else _check_steps("betas", betas)
+    nb = len(betas)
+    values = _surface(model, loss, lambda k: [alphas[k // nb] * a + betas[k % nb] * b for a, b in zip(u, v)],
+                      len(alphas) * nb)
+    return np.array(values).reshape(len(alphas), nb)
+
+
+def direction_from_torch(direction: Sequence, torch_model, keras_model: keras.layers.Layer,
+                         copy: Callable) -> list[np.ndarray]:
+    """A PyTorch direction (one tensor per ``torch_model.parameters()``) in Keras' layout and
+    order (one array per ``keras_model.trainable_weights``).
+
+    ``copy(keras_model, torch_model)`` is the weight-copying function of the twin networks
+    (e.g. :func:`godeep.keras.residual.copy_from_torch`): the direction is loaded as the
+    parameters of a copy of ``torch_model``, copied into ``keras_model`` by ``copy``, which
+    converts the layouts, and read back from its trainable weights. ``keras_model``'s weights
+    (all of them, BN statistics included) are restored afterwards.
+    """
+    params = list(torch_model.parameters())
+    if not isinstance(direction, (list, tuple)):
+        raise TypeError(f"direction must be a list of tensors, one per parameter, got {type(direction).__name__}")
+    if len(direction) != len(params):
+        raise ValueError(f"direction has {len(direction)} tensors, the PyTorch model has {len(params)} parameters")
+    holder = _copy.deepcopy(torch_model)
+    import torch
+
+    with torch.no_grad():
+        for p, d in zip(holder.parameters(), direction):
+            if tuple(d.shape) != tuple(p.shape):
+                raise ValueError(f"direction tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}")
+            p.copy_(torch.as_tensor(d))
+    saved = keras_model.get_weights()
+    try:
+        targets = _parameters(keras_model)
+        for p in targets:  # NaN marks a weight that ``copy`` does not reach
+            p.assign(np.full(tuple(p.shape), np.nan, dtype=p.dtype))
+        copy(keras_model, holder)
+        out = [p.numpy().copy() for p in targets]
+        missed = [p.path if hasattr(p, "path") else p.name for p, o in zip(targets, out) if np.isnan(o).any()]
+        if missed:
+            raise ValueError(f"copy did not set the trainable weights {missed}: it does not fit these models")
+        return out
+    finally:
+        keras_model.set_weights(saved)
