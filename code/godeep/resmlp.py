@@ -148,6 +148,17 @@ def blocks(model: nn.Module) -> "OrderedDict[str, Block]":
     return found
 
 
+def route_random_path(found: list, length: int, rng: np.random.Generator) -> None:
+    """Route the gradient through the branches of ``length`` random blocks and the shortcuts of the rest.
+
+    ``found`` are blocks with a ``route`` switch (PyTorch ``Block``s or Keras ``BlockOutput``s);
+    the same ``rng`` state picks the same path in both frameworks.
+    """
+    chosen = set(rng.choice(len(found), size=int(length), replace=False).tolist())
+    for i, b in enumerate(found):
+        b.route = "branch" if i in chosen else "shortcut"
+
+
 def path_gradient_norms(model: nn.Module, x, y, length: int, samples: int = 10, seed: int = 0) -> np.ndarray:
     """Norms of the gradient that reaches the input along single paths of ``length`` branches.
 
@@ -171,9 +182,7 @@ def path_gradient_norms(model: nn.Module, x, y, length: int, samples: int = 10, 
     norms = np.empty(samples)
     try:
         for s in range(samples):
-            chosen = set(rng.choice(len(found), size=int(length), replace=False).tolist())
-            for i, b in enumerate(found):
-                b.route = "branch" if i in chosen else "shortcut"
+            route_random_path(found, length, rng)
             inputs_s = inputs.clone().requires_grad_(True)
             loss = F.cross_entropy(model(inputs_s), targets)
             (grad,) = torch.autograd.grad(loss, inputs_s)

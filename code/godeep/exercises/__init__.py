@@ -137,11 +137,23 @@ def as_number(answer: Any, what: str = "a number") -> float:
     return value
 
 
-def close_to(answer: Any, expected: float, rtol: float = 1e-2, hints: Optional[list[tuple[float, str]]] = None, what: str = "the value") -> Feedback:
+def close_to(
+    answer: Any,
+    expected: float,
+    rtol: float = 1e-2,
+    hints: Optional[list[tuple[float, str]]] = None,
+    what: str = "the value",
+    right: Optional[str] = None,
+    advice: Optional[str] = None,
+    hint_rtol: Optional[float] = None,
+    fraction: bool = False,
+) -> Feedback:
     """Compare a numeric answer with ``expected`` (relative tolerance ``rtol``).
 
-    ``hints`` maps typical wrong values to specific messages; otherwise the message says
-    whether the answer is too large or too small, and by what factor.
+    ``hints`` maps typical wrong values to specific messages (matched within ``hint_rtol``,
+    default ``rtol``). ``right`` replaces the message for a correct answer. Otherwise the
+    message says whether the answer is too large or too small, and by what factor, or, with
+    ``advice``, "not quite (value): advice". ``fraction``: an answer outside [0, 1] is told so.
     """
     try:
         value = as_number(answer)
@@ -150,10 +162,15 @@ def close_to(answer: Any, expected: float, rtol: float = 1e-2, hints: Optional[l
     if not math.isfinite(value):
         return wrong(f"{what} should be a finite number, got {value}.")
     if math.isclose(value, expected, rel_tol=rtol, abs_tol=0.0):
-        return correct(f"{what} is {expected:.4g}.")
+        return correct(right if right is not None else f"{what} is {expected:.4g}.")
     for typical, message in hints or []:
-        if math.isclose(value, typical, rel_tol=rtol, abs_tol=1e-12):
+        # an absolute tolerance only for a hint at 0 (tiny hints such as 0.5**54 must stay distinct)
+        if math.isclose(value, typical, rel_tol=rtol if hint_rtol is None else hint_rtol, abs_tol=1e-12 if typical == 0 else 0.0):
             return wrong(message)
+    if fraction and not 0 <= value <= 1:
+        return wrong(f"{what} is a fraction: it lies between 0 and 1.")
+    if advice is not None:
+        return wrong(f"not quite ({value:.4g}): {advice}")
     if expected != 0 and value != 0 and np.sign(value) == np.sign(expected):
         factor = value / expected
         size = "too large" if factor > 1 else "too small"

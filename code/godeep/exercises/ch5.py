@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from . import as_number, correct, exercise, wrong
+from . import as_number, close_to, correct, exercise, wrong
 
 
 def _check_lambda_power(answer):
@@ -43,23 +43,15 @@ lambda_power = exercise(
 
 
 def _check_gpt2_scale(answer):
-    try:
-        value = as_number(answer, "a number (the factor)")
-    except TypeError as error:
-        return wrong(f"{error}. Give the factor as a plain number.")
     expected = 1 / math.sqrt(24)
-    if math.isclose(value, expected, rel_tol=1e-2):
-        return correct(f"N = 2 x 12 = 24 residual layers, factor 1/sqrt(24) = {expected:.3f}.")
-    hints = [
+    return close_to(answer, expected, what="the factor",
+                    right=f"N = 2 x 12 = 24 residual layers, factor 1/sqrt(24) = {expected:.3f}.",
+                    advice="GPT-2 scales by 1/sqrt(N), N the number of residual layers.", hints=[
         (1 / math.sqrt(12), "each block has two residual layers (attention and MLP): N = 24, not 12."),
         (1 / 24, "the factor is 1/sqrt(N), not 1/N: it keeps the *variance* of a sum of N branches in check."),
         (1 / 12, "the factor is 1/sqrt(N), with N = 24 residual layers."),
         (math.sqrt(24), "the weights are scaled down, not up: 1/sqrt(N)."),
-    ]
-    for typical, message in hints:
-        if math.isclose(value, typical, rel_tol=1e-2):
-            return wrong(message)
-    return wrong(f"not quite: GPT-2 scales by 1/sqrt(N), N the number of residual layers (got {value:.3g}).")
+    ])
 
 
 gpt2_scale = exercise(
@@ -78,24 +70,16 @@ def _autocorrelation_solution() -> float:
 
 
 def _check_autocorrelation(answer):
-    try:
-        value = as_number(answer, "a number (rho(1))")
-    except TypeError as error:
-        return wrong(f"{error}. Give rho(1) as a plain number.")
     expected = _autocorrelation_solution()  # 0.16 / 2.8
-    if math.isclose(value, expected, rel_tol=1e-3):
-        return correct(f"rho(1) = 0.16 / 2.8 = {expected:.4f}: centred, and normalized by the total energy.")
     g = [1.0, 2.0, 3.0, 2.0, 1.0]
-    hints = [
+    return close_to(answer, expected, rtol=1e-3, what="rho(1)",
+                    right=f"rho(1) = 0.16 / 2.8 = {expected:.4f}: centred, and normalized by the total energy.",
+                    advice="centre g, multiply neighbours, sum, and divide by the sum of squares.", hints=[
         (sum(a * b for a, b in zip(g[:-1], g[1:])) / sum(v * v for v in g), "subtract the mean first: rho is computed on g - mean(g)."),
         (0.0, "that is np.corrcoef(g[:-1], g[1:]): it centres and normalizes each shifted piece separately; the definition uses one mean and the whole signal's energy."),
         (0.16 / 2.8 * 5 / 4, "normalize by the total energy sum (g_i - mean)^2, without rescaling by n / (n - k)."),
         (1.0, "rho(0) = 1 always; the question asks for lag k = 1."),
-    ]
-    for typical, message in hints:
-        if math.isclose(value, typical, rel_tol=1e-3):
-            return wrong(message)
-    return wrong(f"not quite ({value:.4g}): centre g, multiply neighbours, sum, and divide by the sum of squares.")
+    ])
 
 
 autocorrelation_lag1 = exercise(
@@ -111,26 +95,16 @@ def _short_paths_solution() -> float:
 
 
 def _check_short_paths(answer):
-    try:
-        value = as_number(answer, "a number (a fraction between 0 and 1)")
-    except TypeError as error:
-        return wrong(f"{error}. Give the fraction as a plain number.")
     expected = _short_paths_solution()
-    if math.isclose(value, expected, rel_tol=1e-3):
-        return correct(f"sum_(k<=5) C(20, k) / 2^20 = {expected:.4f}: about 2% of the paths are that short.")
-    hints = [
+    return close_to(answer, expected, rtol=1e-3, what="the fraction", fraction=True,
+                    right=f"sum_(k<=5) C(20, k) / 2^20 = {expected:.4f}: about 2% of the paths are that short.",
+                    advice="count C(20, k) paths of each length k = 0..5 and divide by 2^20.", hints=[
         (sum(math.comb(20, k) for k in range(5)) / 2**20, "'at most 5' includes paths of length 5: sum k = 0..5."),
         (math.comb(20, 5) / 2**20, "that is the share of length exactly 5; the question asks for lengths 0 to 5."),
         (sum(math.comb(20, k) for k in range(1, 6)) / 2**20, "the path through no branch at all (k = 0, all shortcuts) counts too."),
         (6 / 21, "path lengths are not uniform: there are C(20, k) paths of length k."),
         (expected * 100, "give a fraction, not a percentage."),
-    ]
-    for typical, message in hints:
-        if math.isclose(value, typical, rel_tol=1e-3):
-            return wrong(message)
-    if not 0 <= value <= 1:
-        return wrong("a fraction of paths lies between 0 and 1.")
-    return wrong(f"not quite ({value:.4g}): count C(20, k) paths of each length k = 0..5 and divide by 2^20.")
+    ])
 
 
 short_paths = exercise(
@@ -193,24 +167,16 @@ def _gate_factor_solution() -> float:
 
 
 def _check_gate_factor(answer):
-    try:
-        value = as_number(answer, "a number (the factor)")
-    except TypeError as error:
-        return wrong(f"{error}. Give the factor as a plain number.")
     expected = _gate_factor_solution()
-    if math.isclose(value, expected, rel_tol=1e-3):
-        return correct(f"(1 - sigmoid(-6))^54 = 0.99753^54 = {expected:.3f}: the direct path keeps most of the signal.")
     sig = 1 / (1 + math.exp(6.0))
-    hints = [
+    return close_to(answer, expected, rtol=1e-3, hint_rtol=1e-2, what="the factor",
+                    right=f"(1 - sigmoid(-6))^54 = 0.99753^54 = {expected:.3f}: the direct path keeps most of the signal.",
+                    advice="one block multiplies the direct path by 1 - sigmoid(b_g); take the 54th power.", hints=[
         (sig**54, "that is g^54, the gate on F; the shortcut is multiplied by 1 - g."),
         (1 - sig, "that is one block's factor; the direct path goes through 54 of them."),
         ((1 - 1 / (1 + math.exp(-6.0))) ** 54, "sigmoid(-6) is small (0.0025), not close to 1: check the sign."),
         (0.5**54, "that would be a gate of 1/2, i.e. b_g = 0; here b_g = -6."),
-    ]
-    for typical, message in hints:
-        if math.isclose(value, typical, rel_tol=1e-2):
-            return wrong(message)
-    return wrong(f"not quite ({value:.4g}): one block multiplies the direct path by 1 - sigmoid(b_g); take the 54th power.")
+    ])
 
 
 gate_factor = exercise(
@@ -223,26 +189,16 @@ gate_factor = exercise(
 
 
 def _check_open_paths(answer):
-    try:
-        value = as_number(answer, "a number (a fraction between 0 and 1)")
-    except TypeError as error:
-        return wrong(f"{error}. Give the fraction as a plain number.")
     expected = 0.9**54
-    if math.isclose(value, expected, rel_tol=1e-3):
-        return correct(f"0.9^54 = {expected:.3g}: a ReLU that blocks only 10% per block still closes almost every direct path.")
-    hints = [
+    return close_to(answer, expected, rtol=1e-3, hint_rtol=1e-2, what="the fraction", fraction=True,
+                    right=f"0.9^54 = {expected:.3g}: a ReLU that blocks only 10% per block still closes almost every direct path.",
+                    advice="the path is open only if no block's ReLU cuts it: multiply 54 probabilities.", hints=[
         (0.1**54, "0.1 is the chance of being blocked at one block; the path stays open with probability 0.9 per block."),
         (1 - 0.1 * 54, "the blocks multiply probabilities; they do not subtract 10% each."),
         (1 - 0.9**54, "that is the fraction *closed*; the question asks for the open ones."),
         (0.9, "that is one block; the direct path crosses 54 of them."),
         (expected * 100, "give a fraction, not a percentage."),
-    ]
-    for typical, message in hints:
-        if math.isclose(value, typical, rel_tol=1e-2):
-            return wrong(message)
-    if not 0 <= value <= 1:
-        return wrong("a fraction lies between 0 and 1.")
-    return wrong(f"not quite ({value:.4g}): the path is open only if no block's ReLU cuts it: multiply 54 probabilities.")
+    ])
 
 
 open_paths = exercise(
@@ -257,24 +213,16 @@ open_paths = exercise(
 
 def _check_residual_growth(answer):
     """Growth of the standard deviation of x_L over 30 He-initialized blocks without normalization."""
-    try:
-        value = as_number(answer, "a number (the factor)")
-    except TypeError as error:
-        return wrong(f"{error}. Give the factor as a plain number.")
     expected = 2.0**15
-    if math.isclose(value, expected, rel_tol=1e-2):
-        return correct(f"Var doubles per block, 2^30 in all, so the standard deviation grows by 2^15 = {expected:.0f}.")
-    hints = [
+    return close_to(answer, expected, what="the factor",
+                    right=f"Var doubles per block, 2^30 in all, so the standard deviation grows by 2^15 = {expected:.0f}.",
+                    advice="write Var[x_l] in terms of Var[x_(l-1)] for one block first.", hints=[
         (2.0**30, "that is the growth of the *variance*; the standard deviation grows by its square root."),
         (math.sqrt(30), "the variances add up to 2x per block, they do not grow by one unit each: multiply, do not add."),
         (31.0, "each block doubles the variance (x + F(x) with Var[F(x)] = Var[x]): the growth is a power of 2."),
         (1.0, "that is ReZero's factor (alpha = 0); here the branches are on from the start."),
         (1.5**15, "with He initialization Var[F(x)] = Var[x] (the ReLU halves, the weights' 2/n doubles): the factor per block is 2."),
-    ]
-    for typical, message in hints:
-        if math.isclose(value, typical, rel_tol=1e-2):
-            return wrong(message)
-    return wrong(f"not quite ({value:.4g}): write Var[x_l] in terms of Var[x_(l-1)] for one block first.")
+    ])
 
 
 residual_growth = exercise(
@@ -289,24 +237,15 @@ residual_growth = exercise(
 
 def _check_filter_scale(answer):
     """The factor filter normalization applies to one filter of a random direction."""
-    try:
-        value = as_number(answer, "a number (the factor)")
-    except TypeError as error:
-        return wrong(f"{error}. Give the factor as a plain number.")
-    expected = 2.5
-    if math.isclose(value, expected, rel_tol=1e-3):
-        return correct("||theta_j|| / ||d_j|| = 5 / 2 = 2.5: the filter of the direction becomes (0, 5), as long as the weights' filter.")
-    hints = [
+    return close_to(answer, 2.5, rtol=1e-3, what="the factor",
+                    right="||theta_j|| / ||d_j|| = 5 / 2 = 2.5: the filter of the direction becomes (0, 5), as long as the weights' filter.",
+                    advice="compute ||theta_j|| and ||d_j|| and take their ratio.", hints=[
         (0.4, "inverted: the direction is scaled *to* the weights' norm, ||theta_j|| / ||d_j||."),
         (5.0, "that is ||theta_j||; divide by ||d_j|| = 2 as well."),
         (3.5, "that is the sum of the entries of theta_j over 2; use the Euclidean (Frobenius) norms."),
         (7.0 / 2, "use the Euclidean norm ||(3, 4)|| = 5, not the sum of the entries."),
         (25 / 4, "use norms, not squared norms."),
-    ]
-    for typical, message in hints:
-        if math.isclose(value, typical, rel_tol=1e-3):
-            return wrong(message)
-    return wrong(f"not quite ({value:.4g}): compute ||theta_j|| and ||d_j|| and take their ratio.")
+    ])
 
 
 filter_scale = exercise(

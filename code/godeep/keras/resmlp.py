@@ -24,7 +24,7 @@ from . import tf
 import keras
 
 from ..models import check_architecture
-from ..resmlp import ROUTES, _check_branch_scale, _check_zero_init
+from ..resmlp import ROUTES, _check_branch_scale, _check_zero_init, route_random_path
 from .models import Init, _initializer
 
 __all__ = ["BlockOutput", "BranchScale", "residual_mlp", "stream_layers", "blocks", "path_gradient_norms"]
@@ -172,9 +172,7 @@ def path_gradient_norms(model: keras.Model, x, y, length: int, samples: int = 10
     norms = np.empty(samples)
     try:
         for s in range(samples):
-            chosen = set(rng.choice(len(found), size=int(length), replace=False).tolist())
-            for i, b in enumerate(found):
-                b.route = "branch" if i in chosen else "shortcut"
+            route_random_path(found, length, rng)
             with tf.GradientTape() as tape:
                 tape.watch(inputs)
                 logits = model(inputs, training=False)

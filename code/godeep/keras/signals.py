@@ -28,7 +28,7 @@ from ..signals import (  # noqa: F401  (re-exported: the framework-neutral part)
     path_length_distribution,
     saturation_fraction,
 )
-from .models import weight_layers
+from .models import _flat_layers, weight_layers
 
 __all__ = [
     "LayerStats",
@@ -123,7 +123,7 @@ def input_gradients(model: keras.Model, grid) -> np.ndarray:
         raise ValueError(f"grid must be a 1-D array of input values, got shape {x.shape}")
     dtype = model.inputs[0].dtype if getattr(model, "inputs", None) else "float32"
     inputs = tf.convert_to_tensor(x.reshape(-1, 1), dtype=dtype)
-    norms = [l for l in _flat(model) if isinstance(l, keras.layers.BatchNormalization)]
+    norms = [l for l in _flat_layers(model) if isinstance(l, keras.layers.BatchNormalization)]
     saved = [(l, l.momentum, np.asarray(l.moving_mean), np.asarray(l.moving_variance)) for l in norms]
     try:
         if norms:
@@ -143,14 +143,6 @@ def input_gradients(model: keras.Model, grid) -> np.ndarray:
             l.moving_mean.assign(mean)
             l.moving_variance.assign(var)
     return np.asarray(grad, dtype=np.float64).ravel()
-
-
-def _flat(model):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _flat(layer)
-        else:
-            yield layer
 
 
 def _forget_compiled(model: keras.Model) -> None:
