@@ -487,7 +487,13 @@ def cifar_records(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, bytes]:
     return images, labels, blob
 
 
-def write_cifar_archive(path: Path, n_per_batch=2, n_test=3) -> dict[str, tuple]:
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batch files of 2 records instead of CIFAR-10's 10000, so that archives stay tiny."""
+    monkeypatch.setattr(data, "_CIFAR_BATCH_RECORDS", 2)
+
+
+def write_cifar_archive(path: Path, n_per_batch=2, n_test=2) -> dict[str, tuple]:
     batches = {f"data_batch_{i}.bin": cifar_records(n_per_batch, i) for i in range(1, 6)}
     batches["test_batch.bin"] = cifar_records(n_test, 99)
     with tarfile.open(path, "w:gz") as tar:
@@ -499,14 +505,14 @@ def write_cifar_archive(path: Path, n_per_batch=2, n_test=3) -> dict[str, tuple]
     return batches
 
 
-def test_load_cifar10_downloads_extracts_and_parses(tmp_path, remote):
+def test_load_cifar10_downloads_extracts_and_parses(tmp_path, remote, small_batches):
     archive = tmp_path / "cifar-10-binary.tar.gz"
     batches = write_cifar_archive(archive)
     remote(archive)
     cache = tmp_path / "cache"
     ds = data.load_cifar10(root=cache)
     assert ds.name == "cifar10" and ds.classes == 10
-    assert ds.x_train.shape == (10, 3, 32, 32) and ds.x_test.shape == (3, 3, 32, 32)
+    assert ds.x_train.shape == (10, 3, 32, 32) and ds.x_test.shape == (2, 3, 32, 32)
     assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int64
     train_images = np.concatenate([batches[f"data_batch_{i}.bin"][0] for i in range(1, 6)])
     train_labels = np.concatenate([batches[f"data_batch_{i}.bin"][1] for i in range(1, 6)])
@@ -525,7 +531,7 @@ def test_load_cifar10_downloads_extracts_and_parses(tmp_path, remote):
     assert len(remote.calls) == 1
 
 
-def test_load_cifar10_checksum_mismatch(tmp_path, remote):
+def test_load_cifar10_checksum_mismatch(tmp_path, remote, small_batches):
     archive = tmp_path / "cifar-10-binary.tar.gz"
     write_cifar_archive(archive)
     remote(archive, checksum="f" * 32)
@@ -535,7 +541,8 @@ def test_load_cifar10_checksum_mismatch(tmp_path, remote):
     assert list((cache / "cifar10").iterdir()) == []
 
 
-def test_load_cifar10_rejects_truncated_batches(tmp_path):
+def test_load_cifar10_rejects_truncated_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_CIFAR_BATCH_RECORDS", 1)
     folder = tmp_path / "cifar10" / "cifar-10-batches-bin"
     folder.mkdir(parents=True)
     for i in range(1, 6):
@@ -545,10 +552,10 @@ def test_load_cifar10_rejects_truncated_batches(tmp_path):
         data.load_cifar10(root=tmp_path, download=False)
 
 
-def test_load_cifar10_missing_member(tmp_path, remote):
+def test_load_cifar10_missing_member(tmp_path, remote, small_batches):
     archive = tmp_path / "cifar-10-binary.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        blob = cifar_records(1, 0)[2]
+        blob = cifar_records(2, 0)[2]
         info = tarfile.TarInfo("cifar-10-batches-bin/data_batch_1.bin")
         info.size = len(blob)
         tar.addfile(info, io.BytesIO(blob))

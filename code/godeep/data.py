@@ -22,6 +22,7 @@ import functools
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import random
 import shutil
@@ -29,10 +30,14 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
+
+from . import validate
 
 __all__ = [
     "Dataset",
@@ -62,7 +67,10 @@ class Dataset:
     """A train/test split of a classification dataset.
 
     ``x_*`` are float32 arrays of shape ``(N, ...)`` (images NCHW), ``y_*`` int64 labels in
-    ``0 .. classes-1`` of shape ``(N,)``. Inputs are coerced to these dtypes on construction.
+    ``0 .. classes-1`` of shape ``(N,)``. Inputs are converted to these dtypes on construction,
+    after checks: ``classes`` is an int >= 1; labels are whole numbers (integer dtype, or floats
+    with no fraction and no NaN) in ``0 .. classes-1``; ``x`` holds numbers, one row per label.
+    A split may be empty.
     """
 
     x_train: np.ndarray
@@ -73,11 +81,12 @@ class Dataset:
     classes: int
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a str, got {type(self.name).__name__}")
+        object.__setattr__(self, "classes", validate.positive_int("classes", self.classes))
         for split in ("train", "test"):
-            x = np.asarray(getattr(self, f"x_{split}"), dtype=np.float32)
-            y = np.asarray(getattr(self, f"y_{split}"), dtype=np.int64)
-            if y.ndim != 1:
-                raise ValueError(f"y_{split} must be 1-D, got shape {y.shape}")
+            x = _features(f"x_{split}", getattr(self, f"x_{split}"))
+            y = _labels(f"y_{split}", getattr(self, f"y_{split}"), self.classes)
             if x.ndim < 2 or len(x) != len(y):
                 raise ValueError(
                     f"x_{split} must have shape (N, ...) with N = len(y_{split}) = {len(y)}, "
@@ -125,6 +134,33 @@ class Dataset:
         )
 
 
+def _features(name: str, x: object) -> np.ndarray:
+    """``x`` as float32, refusing what is not numbers (strings, objects, complex)."""
+    raw = np.asarray(x)
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {raw.dtype}")
+    return np.asarray(raw, dtype=np.float32)
+
+
+def _labels(name: str, y: object, classes: int) -> np.ndarray:
+    """``y`` as int64 class labels in ``[0, classes)``: no fraction, no NaN, nothing out of range."""
+    raw = np.asarray(y)
+    if raw.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {raw.shape}")
+    if raw.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {raw.dtype}")
+    if raw.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(raw) | (raw != np.round(raw)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{name} must hold whole-number class labels, got {raw[i]} at index {i}")
+    bad = np.flatnonzero((raw < 0) | (raw >= classes))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{name} must hold labels in [0, {classes}) (classes={classes}), got {raw[i]} at index {i}")
+    return raw.astype(np.int64)
+
+
 class DatasetUnavailableError(RuntimeError):
     """A dataset file is missing and could not be downloaded (or failed its checksum)."""
 
@@ -139,12 +175,7 @@ class ChecksumError(DatasetUnavailableError):
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low or (high is not None and value > high):
-        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bounds}, got {value}")
-    return int(value)
+    return validate.integer(name, value, low, high)
 
 
 def _check_fraction(name: str, value: object) -> float:
@@ -400,7 +431,7 @@ def parse_idx(data: bytes) -> np.ndarray:
         raise ValueError(f"data is truncated: {len(data)} bytes, the header alone needs {header}")
     shape = tuple(int(n) for n in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(data) != expected:
         raise ValueError(
             f"data has {len(data)} bytes, an IDX array of shape {shape} and dtype {dtype} "
@@ -410,9 +441,22 @@ def parse_idx(data: bytes) -> np.ndarray:
     return values.astype(dtype.newbyteorder("="))  # a writable copy
 
 
+#: what a truncated or damaged gzip (or tar.gz) archive raises while it is read
+_ARCHIVE_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, tarfile.TarError)
+
+
 def _read_idx_gz(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        return parse_idx(f.read())
+    try:
+        with gzip.open(path, "rb") as f:
+            blob = f.read()
+    except _ARCHIVE_ERRORS as exc:
+        raise DatasetUnavailableError(
+            f"{path} is truncated or corrupt ({exc}); delete it and retry. {_OFFLINE_HINT}"
+        ) from exc
+    try:
+        return parse_idx(blob)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def load_mnist(root: str | os.PathLike[str] | None = None, download: bool = True) -> Dataset:
@@ -432,6 +476,11 @@ def load_mnist(root: str | os.PathLike[str] | None = None, download: bool = True
                 f"MNIST {split} files in {directory} are inconsistent: images {images.shape}, "
                 f"labels {labels.shape}"
             )
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise ValueError(
+                f"{directory / f'{split}-labels-idx1-ubyte.gz'} holds labels from {labels.min()} "
+                f"to {labels.max()}, MNIST's are 0..9"
+            )
         x = (images.astype(np.float32) / 255.0)[:, None]
         arrays[split] = (x, labels.astype(np.int64))
     return Dataset(*arrays["train"], *arrays["t10k"], name="mnist", classes=10)
@@ -445,6 +494,12 @@ _CIFAR_FOLDER = "cifar-10-batches-bin"
 _CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
 _CIFAR_TEST = ["test_batch.bin"]
 _CIFAR_RECORD = 1 + 3 * 32 * 32
+#: records in each of the six batch files (so 50000 training and 10000 test images)
+_CIFAR_BATCH_RECORDS = 10000
+
+
+def _cifar_batch_bytes() -> int:
+    return _CIFAR_BATCH_RECORDS * _CIFAR_RECORD
 
 
 def _extract_cifar(archive: Path, directory: Path) -> Path:
@@ -455,35 +510,61 @@ def _extract_cifar(archive: Path, directory: Path) -> Path:
     """
     target = directory / _CIFAR_FOLDER
     tmp = Path(tempfile.mkdtemp(prefix=f".{_CIFAR_FOLDER}.", dir=directory))
+    size = _cifar_batch_bytes()
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for name in _CIFAR_TRAIN + _CIFAR_TEST:
-                try:
-                    member = tar.getmember(f"{_CIFAR_FOLDER}/{name}")
-                except KeyError:
-                    raise DatasetUnavailableError(
-                        f"{archive} has no member {_CIFAR_FOLDER}/{name}; delete it and retry. "
-                        f"{_OFFLINE_HINT}"
-                    ) from None
-                source = tar.extractfile(member)
-                if source is None:
-                    raise DatasetUnavailableError(f"{archive}: {member.name} is not a file")
-                with source, open(tmp / name, "wb") as out:
-                    shutil.copyfileobj(source, out, length=1 << 20)
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                for name in _CIFAR_TRAIN + _CIFAR_TEST:
+                    try:
+                        member = tar.getmember(f"{_CIFAR_FOLDER}/{name}")
+                    except KeyError:
+                        raise DatasetUnavailableError(
+                            f"{archive} has no member {_CIFAR_FOLDER}/{name}; delete it and retry. "
+                            f"{_OFFLINE_HINT}"
+                        ) from None
+                    if member.size != size:
+                        raise DatasetUnavailableError(
+                            f"{archive}: {member.name} has {member.size} bytes, a CIFAR-10 batch has "
+                            f"{size}; delete the archive and retry. {_OFFLINE_HINT}"
+                        )
+                    source = tar.extractfile(member)
+                    if source is None:
+                        raise DatasetUnavailableError(f"{archive}: {member.name} is not a file")
+                    with source, open(tmp / name, "wb") as out:
+                        shutil.copyfileobj(source, out, length=1 << 20)
+        except _ARCHIVE_ERRORS as exc:
+            raise DatasetUnavailableError(
+                f"{archive} is truncated or corrupt ({exc}); delete it and retry. {_OFFLINE_HINT}"
+            ) from exc
+        for name in _CIFAR_TRAIN + _CIFAR_TEST:  # the extracted files, not only the archive
+            _check_cifar_batch(tmp / name, what=f"{name} extracted from {archive}")
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
+def _check_cifar_batch(path: Path, what: Optional[str] = None) -> None:
+    """Raise ``ValueError`` unless ``path`` holds exactly one batch: 10000 records of 3073 bytes."""
+    size, expected = path.stat().st_size, _cifar_batch_bytes()
+    if size != expected:
+        raise ValueError(
+            f"{what or path} is not a CIFAR-10 binary batch: {size} bytes, expected {expected} "
+            f"({_CIFAR_BATCH_RECORDS} records of {_CIFAR_RECORD} bytes); delete {path.parent} "
+            "to extract the archive again"
+        )
+
+
 def _read_cifar_batches(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-    """Records of 1 label byte + 3072 pixel bytes (R, G, B planes, rows in order) -> x, y."""
+    """Records of 1 label byte + 3072 pixel bytes (R, G, B planes, rows in order) -> x, y.
+
+    Every file must hold exactly one batch of 10000 records (each size is checked first).
+    """
+    for path in paths:
+        _check_cifar_batch(path)
     records = []
     for path in paths:
         raw = np.fromfile(path, dtype=np.uint8)
-        if raw.size % _CIFAR_RECORD:
-            raise ValueError(f"{path} is not a CIFAR-10 binary batch: {raw.size} bytes is not "
-                             f"a multiple of the {_CIFAR_RECORD}-byte record")
         records.append(raw.reshape(-1, _CIFAR_RECORD))
     table = np.concatenate(records)
     y = table[:, 0].astype(np.int64)
