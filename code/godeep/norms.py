@@ -26,6 +26,8 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
+from . import validate
+
 __all__ = [
     "SUPPORT",
     "moments",
@@ -83,13 +85,28 @@ def moments(x: Tensor, kind: str, num_groups: Optional[int] = None) -> tuple[Ten
 # ------------------------------------------------------------------------------- checks
 
 
-def _check_tensor(name: str, t: Optional[Tensor], shape: Sequence[int], input: Tensor) -> None:
+def _check_tensor(name: str, t: Optional[Tensor], shape: Sequence[int], input: Tensor, same_dtype: bool = True) -> None:
     if t is None:
         return
     if not isinstance(t, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or None, got {type(t).__name__}")
     if tuple(t.shape) != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)} to match input of shape {tuple(input.shape)}, got {tuple(t.shape)}")
+    # as torch on the CPU: one dtype for all, except float32 parameters of a half/bfloat16 input
+    low_precision = input.dtype in (torch.float16, torch.bfloat16) and t.dtype == torch.float32
+    if same_dtype and t.dtype != input.dtype and not low_precision:
+        raise TypeError(f"{name} must have the input's dtype {input.dtype}, got {t.dtype}")
+
+
+def _check_scalars(momentum: object, eps: object) -> None:
+    """``momentum`` a number in [0, 1] (the functions keep no batch count, so no None) and ``eps >= 0``."""
+    if momentum is None:
+        raise TypeError(
+            "momentum must be a float in [0, 1], got None (as in torch.nn.functional; the modules' "
+            "momentum=None, a cumulative moving average, needs their batch count)"
+        )
+    validate.number("momentum", momentum, 0.0, 1.0)
+    validate.number("eps", eps, low=0.0)
 
 
 def _check_input(input: Tensor, min_dim: int, what: str) -> None:
@@ -145,6 +162,7 @@ def batch_norm(
     Inference (``training=False``): the running statistics replace mu and sigma^2.
     """
     _check_input(input, 2, "batch_norm")
+    _check_scalars(momentum, eps)
     C = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         _check_tensor(name, t, (C,), input)
@@ -152,9 +170,11 @@ def batch_norm(
         raise ValueError("running_mean and running_var must both be tensors or both be None")
     shape = (1, C) + (1,) * (input.dim() - 2)
     if training:
-        m = input.numel() // C
-        if m <= 1:
+        m = input.shape[0] * math.prod(input.shape[2:])
+        if m == 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape {tuple(input.shape)}")
+        if m == 0:  # as torch: an empty output, running statistics left alone
+            return _affine(input.clone(), weight, bias, shape)
         dims = (0,) + tuple(range(2, input.dim()))
         x_hat, mean, var = _normalize(input, dims, eps)
         if running_mean is not None:
@@ -183,9 +203,10 @@ def layer_norm(
     and inference time: there are no running statistics.
     """
     _check_input(input, 1, "layer_norm")
-    if isinstance(normalized_shape, int):
+    validate.number("eps", eps, low=0.0)
+    if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
         normalized_shape = (normalized_shape,)
-    normalized_shape = tuple(int(s) for s in normalized_shape)
+    normalized_shape = validate.positive_ints("normalized_shape", normalized_shape)
     k = len(normalized_shape)
     if k == 0 or k > input.dim() or tuple(input.shape[-k:]) != normalized_shape:
         raise ValueError(f"layer_norm: normalized_shape {normalized_shape} must equal the last dimensions of input of shape {tuple(input.shape)}")
@@ -211,12 +232,13 @@ def group_norm(
     _check_input(input, 2, "group_norm")
     if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
         raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
+    validate.number("eps", eps, low=0.0)
     N, C = input.shape[:2]
     if C % num_groups:
         raise ValueError(f"group_norm: the number of channels {C} must be divisible by num_groups={num_groups}")
     _check_tensor("weight", weight, (C,), input)
     _check_tensor("bias", bias, (C,), input)
-    grouped = input.reshape(N, num_groups, -1)  # (N, G, C/G * prod(*))
+    grouped = input.reshape(N, num_groups, C // num_groups * math.prod(input.shape[2:]))  # (N, G, C/G * prod(*)), N may be 0
     x_hat, _, _ = _normalize(grouped, (2,), eps)
     return _affine(x_hat.reshape(input.shape), weight, bias, (1, C) + (1,) * (input.dim() - 2))
 
@@ -238,11 +260,15 @@ def instance_norm(
     running statistics given, they are updated in place like :func:`batch_norm`'s, with the
     per-instance means and unbiased variances averaged over the batch. With
     ``use_input_stats=False`` the running statistics are used instead.
+
+    One deliberate difference from torch: an empty batch (N = 0) leaves the running statistics
+    alone, where ``torch.nn.functional.instance_norm`` sets them to NaN (the mean of no means).
     """
     _check_input(input, 3, "instance_norm")
+    _check_scalars(momentum, eps)
     C = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        _check_tensor(name, t, (C,), input)
+        _check_tensor(name, t, (C,), input, same_dtype=name in ("weight", "bias"))  # torch casts the stats
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must both be tensors or both be None")
     shape = (1, C) + (1,) * (input.dim() - 2)
@@ -251,7 +277,7 @@ def instance_norm(
         if m <= 1:
             raise ValueError(f"instance_norm: expected more than 1 spatial element when training, got input of shape {tuple(input.shape)}")
         x_hat, mean, var = _normalize(input, tuple(range(2, input.dim())), eps)
-        if running_mean is not None:
+        if running_mean is not None and input.shape[0] > 0:  # torch would average N = 0 means into NaN
             with torch.no_grad():
                 batch_mean = mean.reshape(input.shape[0], C).mean(0)
                 batch_var = (var.reshape(input.shape[0], C) * m / (m - 1)).mean(0)
@@ -285,8 +311,9 @@ def ghost_batch_norm(
     """
     if isinstance(virtual_batch_size, bool) or not isinstance(virtual_batch_size, int) or virtual_batch_size < 1:
         raise ValueError(f"virtual_batch_size must be a positive int, got {virtual_batch_size!r}")
-    if not training:
-        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    _check_input(input, 2, "ghost_batch_norm")
+    if not training or len(input) == 0:
+        return batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
     chunks = torch.split(input, virtual_batch_size, dim=0)
     return torch.cat([batch_norm(c, running_mean, running_var, weight, bias, True, momentum, eps) for c in chunks], dim=0)
 
@@ -301,10 +328,9 @@ class _RunningStatsNorm(nn.Module):
         super().__init__()
         if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
             raise ValueError(f"num_features must be a positive int, got {num_features!r}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1] or None, got {momentum!r}")
-        if eps <= 0:
-            raise ValueError(f"eps must be > 0, got {eps!r}")
+        if momentum is not None:
+            validate.number("momentum", momentum, 0.0, 1.0)
+        validate.number("eps", eps, low=0.0, low_open=True)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -391,10 +417,10 @@ class LayerNorm(nn.Module):
 
     def __init__(self, normalized_shape: Union[int, Sequence[int]], eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True) -> None:
         super().__init__()
-        if isinstance(normalized_shape, int):
+        if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(int(s) for s in normalized_shape)
-        if not self.normalized_shape or any(s < 1 for s in self.normalized_shape):
+        self.normalized_shape = validate.positive_ints("normalized_shape", normalized_shape)
+        if not self.normalized_shape:
             raise ValueError(f"normalized_shape must be positive sizes, got {normalized_shape!r}")
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self.weight = nn.Parameter(torch.ones(self.normalized_shape)) if elementwise_affine else None
@@ -414,6 +440,7 @@ class GroupNorm(nn.Module):
         super().__init__()
         if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
             raise ValueError(f"num_groups must be a positive int, got {num_groups!r}")
+        validate.positive_int("num_channels", num_channels)
         if num_channels % num_groups:
             raise ValueError(f"num_channels={num_channels} must be divisible by num_groups={num_groups}")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine

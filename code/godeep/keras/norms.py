@@ -26,6 +26,8 @@ from typing import Optional, Sequence, Union
 from . import tf  # noqa: F401  (quiet TensorFlow import)
 import keras
 
+from .. import validate
+
 __all__ = ["SUPPORT", "moments", "BatchNorm", "GhostBatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm"]
 
 #: The support sets as einsums over a channels-last NHWC tensor (see :data:`godeep.norms.SUPPORT`).
@@ -73,9 +75,17 @@ class _Affine(keras.layers.Layer):
 
     def __init__(self, epsilon: float, center: bool, scale: bool, **kwargs) -> None:
         super().__init__(**kwargs)
-        if epsilon <= 0:
-            raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
+        validate.number("epsilon", epsilon, low=0.0, low_open=True)
         self.epsilon, self.center, self.scale = float(epsilon), center, scale
+
+    def _float_input(self, inputs):
+        """Integer input cast to the layer's compute dtype (float32), as Keras' own norm layers do."""
+        inputs = tf.convert_to_tensor(inputs)
+        if inputs.dtype.is_floating:
+            return inputs
+        if not (inputs.dtype.is_integer or inputs.dtype.is_bool):
+            raise TypeError(f"{type(self).__name__}: input must hold numbers, got dtype {inputs.dtype.name}")
+        return tf.cast(inputs, self.compute_dtype)
 
     def _build_affine(self, shape) -> None:
         self.gamma = self.add_weight(shape=shape, initializer="ones", name="gamma") if self.scale else None
@@ -105,9 +115,7 @@ class BatchNorm(_Affine):
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs) -> None:
         super().__init__(epsilon, center, scale, **kwargs)
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = validate.number("momentum", momentum, 0.0, 1.0)
 
     def build(self, input_shape) -> None:
         C = self._channels(input_shape)
@@ -120,6 +128,7 @@ class BatchNorm(_Affine):
         return _normalize(x, axes, self.epsilon)
 
     def call(self, inputs, training=None):
+        inputs = self._float_input(inputs)
         if training and self.trainable:
             x_hat, mean, var = self._batch_moments(inputs)
             self._update(tf.reshape(mean, (-1, mean.shape[-1])), tf.reshape(var, (-1, var.shape[-1])))
@@ -191,9 +200,9 @@ class LayerNorm(_Affine):
 
     def __init__(self, normalized_shape: Union[None, int, Sequence[int]] = None, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs) -> None:
         super().__init__(epsilon, center, scale, **kwargs)
-        if isinstance(normalized_shape, int):
+        if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = None if normalized_shape is None else tuple(int(s) for s in normalized_shape)
+        self.normalized_shape = None if normalized_shape is None else validate.positive_ints("normalized_shape", normalized_shape)
 
     def build(self, input_shape) -> None:
         shape = self.normalized_shape or (self._channels(input_shape),)
@@ -204,6 +213,7 @@ class LayerNorm(_Affine):
         self._build_affine(shape)
 
     def call(self, inputs):
+        inputs = self._float_input(inputs)
         k = len(self.normalized_shape)
         rank = len(inputs.shape)
         x_hat, _, _ = _normalize(inputs, list(range(rank - k, rank)), self.epsilon)
@@ -233,6 +243,7 @@ class GroupNorm(_Affine):
         self._build_affine((C,))
 
     def call(self, inputs):
+        inputs = self._float_input(inputs)
         shape = tf.shape(inputs)
         C = inputs.shape[-1]
         grouped = tf.reshape(inputs, tf.concat([shape[:-1], [self.groups, C // self.groups]], axis=0))  # (N, ..., G, C/G)
