@@ -19,7 +19,10 @@ from typing import Iterable, Iterator, Optional, TypeVar
 
 import numpy as np
 
-__all__ = ["History", "batches", "check_fit_args", "epoch_plan", "fit", "evaluate", "log_epoch", "progress", "progress_enabled"]
+from . import validate
+
+__all__ = ["History", "batches", "check_fit_args", "check_fit_data", "check_eval_args", "epoch_plan", "fit", "evaluate",
+           "log_epoch", "progress", "progress_enabled"]
 
 T = TypeVar("T")
 
@@ -76,8 +79,11 @@ def batches(n: int, batch_size: int, epochs: int, seed: int) -> Iterator[tuple[i
 
 
 def check_fit_args(epochs: int, lr: float, batch_size: int, optimizer: str, loss: str,
-                   steps: Optional[int] = None, eval_epochs: bool = True) -> None:
+                   steps: Optional[int] = None, eval_epochs: bool = True, *, momentum: float = 0.0,
+                   seed: int = 0) -> None:
     """Validate the arguments shared by both frameworks' :func:`fit`."""
+    validate.number("momentum", momentum, low=0.0)
+    validate.integer("seed", seed, low=0)
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise ValueError(f"steps must be None or a positive int, got {steps!r}")
     if not isinstance(eval_epochs, bool):
@@ -94,6 +100,38 @@ def check_fit_args(epochs: int, lr: float, batch_size: int, optimizer: str, loss
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
 
 
+def _length(name: str, x) -> int:
+    if x is None or not hasattr(x, "__len__"):
+        raise TypeError(f"{name} must be an array of examples, got {type(x).__name__}")
+    return len(x)
+
+
+def check_fit_data(data) -> int:
+    """``data`` must be a :class:`godeep.data.Dataset` (or have its four arrays) with a non-empty
+    training split of as many labels as examples; returns the number of training examples."""
+    missing = [a for a in ("x_train", "y_train", "x_test", "y_test") if not hasattr(data, a)]
+    if missing:
+        raise TypeError(f"data must be a godeep.data.Dataset (x_train, y_train, x_test, y_test), got {type(data).__name__}")
+    n, m = _length("data.x_train", data.x_train), _length("data.y_train", data.y_train)
+    if n != m:
+        raise ValueError(f"data.x_train has {n} examples but data.y_train has {m} labels")
+    if n == 0:
+        raise ValueError("data.x_train is empty: fit needs at least one training example")
+    return n
+
+
+def check_eval_args(x, y, loss: str, batch_size: int) -> int:
+    """Validate :func:`evaluate`'s arguments (both frameworks); returns the number of examples."""
+    n, m = _length("x", x), _length("y", y)
+    if n != m:
+        raise ValueError(f"x has {n} examples but y has {m} labels")
+    if n == 0:
+        raise ValueError("x is empty: evaluate needs at least one example")
+    validate.one_of("loss", loss, LOSSES)
+    validate.positive_int("batch_size", batch_size)
+    return n
+
+
 def _loss_fn(loss: str):
     import torch.nn.functional as F
 
@@ -104,7 +142,8 @@ def evaluate(model, x, y, loss: str = "cross_entropy", batch_size: int = 1024) -
     """Mean loss and accuracy (NaN for ``mse``) of ``model`` on ``(x, y)``, without gradients."""
     import torch
 
-    param = next(model.parameters())
+    check_eval_args(x, y, loss, batch_size)
+    param = _parameters(model)[0]
     fn = _loss_fn(loss)
     total, correct, n = 0.0, 0, len(x)
     was_training = model.training
@@ -160,8 +199,9 @@ def fit(
 
     from .models import weight_layers
 
-    check_fit_args(epochs, lr, batch_size, optimizer, loss, steps, eval_epochs)
-    params = list(model.parameters())
+    check_fit_args(epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed)
+    check_fit_data(data)
+    params = _parameters(model)
     opt = (
         torch.optim.SGD(params, lr=lr, momentum=momentum)
         if optimizer == "sgd"
@@ -198,6 +238,17 @@ def fit(
         if eval_epochs and step + 1 == (epoch + 1) * steps_per_epoch:
             log_epoch(history, evaluate, model, data, loss)
     return history
+
+
+def _parameters(model) -> list:
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    params = list(model.parameters())
+    if not params:
+        raise ValueError(f"model ({type(model).__name__}) has no parameters")
+    return params
 
 
 def epoch_plan(n: int, batch_size: int, epochs: int, steps: Optional[int]) -> tuple[int, int]:

@@ -21,7 +21,8 @@ import numpy as np
 from . import tf
 import keras
 
-from ..train import History, batches, check_fit_args, epoch_plan, log_epoch, progress, progress_enabled  # noqa: F401
+from ..train import (History, batches, check_eval_args, check_fit_args, check_fit_data, epoch_plan,  # noqa: F401
+                     log_epoch, progress, progress_enabled)
 from .models import weight_layers
 
 __all__ = ["History", "fit", "evaluate", "progress", "progress_enabled"]
@@ -34,8 +35,19 @@ def _loss_fn(loss: str):
     return lambda y, out: tf.reduce_mean(tf.square(tf.cast(y, out.dtype) - out))
 
 
+def _check_model(model, train: bool = False) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    if not getattr(model, "inputs", None):
+        raise ValueError(f"model {model.name!r} has no known input: build it from a keras.Input")
+    if train and not model.trainable_variables:
+        raise ValueError(f"model {model.name!r} has no trainable weights")
+
+
 def evaluate(model: keras.Model, x, y, loss: str = "cross_entropy", batch_size: int = 1024) -> tuple[float, float]:
     """Mean loss and accuracy (NaN for ``mse``) of ``model`` on ``(x, y)`` in inference mode."""
+    check_eval_args(x, y, loss, batch_size)
+    _check_model(model)
     dtype = model.inputs[0].dtype
     total, correct, n = 0.0, 0, len(x)
     for start in range(0, n, batch_size):
@@ -73,7 +85,9 @@ def fit(
     The optimizer's slots are created (``opt.build``) before the step is traced, so that
     ``tf.function`` traces it once rather than twice.
     """
-    check_fit_args(epochs, lr, batch_size, optimizer, loss, steps, eval_epochs)
+    check_fit_args(epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed)
+    check_fit_data(data)
+    _check_model(model, train=True)
     opt = (
         keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
         if optimizer == "sgd"
