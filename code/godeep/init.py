@@ -14,12 +14,20 @@ its bound is ``a = sqrt(3) * std``.
 Names, defaults and fan conventions mirror ``torch.nn.init`` (weights in PyTorch layout
 ``(out, in, *kernel)``: ``fan_in = in * prod(kernel)``, ``fan_out = out * prod(kernel)``);
 the in-place initializers are written from these formulas and do not call ``torch.nn.init``.
+
+Edge cases as in ``torch.nn.init``: ``mode`` is case-insensitive (``"FAN_OUT"``); a weight with
+fewer than 2 dimensions has no fans (``ValueError``); the in-place initializers leave a tensor
+with no elements as it is, with torch's warning "Initializing zero-element tensors is a no-op"
+(torch's Xavier initializers return such a tensor without the warning, and raise
+``ZeroDivisionError`` on a ``(0, 0)`` weight). :func:`fans` and the ``*_std`` functions refuse a
+zero dimension, where torch would divide by a zero fan.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Optional, Sequence, Union
 
 __all__ = [
@@ -47,7 +55,7 @@ MODES = ("fan_in", "fan_out")
 Shape = Union[Sequence[int], "torch.Size", "torch.Tensor"]  # noqa: F821
 
 
-def _shape(shape, layout: str = "(out, in, *kernel)", what: str = "weight") -> tuple[int, ...]:
+def _shape(shape, layout: str = "(out, in, *kernel)", what: str = "weight", min_dims: int = 2) -> tuple[int, ...]:
     """A tuple of positive ints from a shape or from a tensor (its ``.shape``).
 
     ``layout`` and ``what`` only word the error messages (Keras kernels are ``(*kernel, in, out)``).
@@ -62,7 +70,7 @@ def _shape(shape, layout: str = "(out, in, *kernel)", what: str = "weight") -> t
         if isinstance(d, bool) or not isinstance(d, numbers.Integral):
             raise TypeError(f"shape must contain ints, got {dims!r}")
     dims = tuple(int(d) for d in dims)
-    if len(dims) < 2:
+    if len(dims) < min_dims:
         raise ValueError(
             f"fans need a {what} with at least 2 dimensions {layout}, got shape {dims}: "
             "a bias or a scalar has no fan-in and fan-out"
@@ -123,11 +131,18 @@ def kaiming_std(shape: Shape, mode: str = "fan_in", nonlinearity: str = "relu", 
     With a ReLU, ``gain = sqrt(2)``, i.e. ``Var[w] = 2 / fan``. ``mode="fan_in"`` keeps the
     forward signal's variance, ``"fan_out"`` the backward gradient's.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    mode = _mode(mode)
     fan_in, fan_out = fans(shape)
     fan = fan_in if mode == "fan_in" else fan_out
     return gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def _mode(mode: str) -> str:
+    """``mode`` lower-cased (as torch), checked against :data:`MODES`."""
+    lowered = mode.lower() if isinstance(mode, str) else mode
+    if lowered not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return lowered
 
 
 def uniform_bound(std: float) -> float:
@@ -145,6 +160,15 @@ def _check_tensor(tensor) -> None:
         raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
     if not tensor.is_floating_point():
         raise TypeError(f"tensor must have a floating-point dtype, got {tensor.dtype}")
+
+
+def _empty(tensor) -> bool:
+    """True (with torch's warning) for a tensor with no elements, which is left as it is."""
+    _check_tensor(tensor)
+    if tensor.dim() >= 2 and tensor.numel() == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
 
 
 def _normal_(tensor, std: float, generator=None):
@@ -165,11 +189,15 @@ def _uniform_(tensor, bound: float, generator=None):
 
 def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     """Fill ``tensor`` in place from ``N(0, std^2)``, ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
+    if _empty(tensor):
+        return tensor
     return _normal_(tensor, xavier_std(tensor, gain), generator)
 
 
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """Fill ``tensor`` in place from ``U(-a, a)``, ``a = gain * sqrt(6 / (fan_in + fan_out))``."""
+    if _empty(tensor):
+        return tensor
     return _uniform_(tensor, uniform_bound(xavier_std(tensor, gain)), generator)
 
 
@@ -179,6 +207,8 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: 
     Defaults as ``torch.nn.init.kaiming_normal_``: leaky_relu with ``a = 0`` is the ReLU,
     ``std = sqrt(2 / fan_in)``.
     """
+    if _empty(tensor):
+        return tensor
     return _normal_(tensor, kaiming_std(tensor, mode, nonlinearity, a), generator)
 
 
@@ -188,4 +218,6 @@ def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity:
     With the defaults (ReLU) ``b = sqrt(6 / fan_in)``. PyTorch's ``nn.Linear`` and ``nn.Conv2d``
     reset their weights with ``a = sqrt(5)``: ``gain^2 = 2 / 6``, ``Var[w] = 1 / (3 fan_in)``.
     """
+    if _empty(tensor):
+        return tensor
     return _uniform_(tensor, uniform_bound(kaiming_std(tensor, mode, nonlinearity, a)), generator)

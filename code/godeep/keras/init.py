@@ -14,6 +14,11 @@ instance, so sharing one between layers gives every layer identical weights.
 
 Unlike Keras' ``HeNormal`` and ``GlorotNormal`` (a truncated normal, rescaled), the normal
 initializers here draw from an untruncated normal, as ``torch.nn.init`` does.
+
+Shapes of fewer than 2 dimensions are handled as Keras' ``compute_fans`` does: a 1-D shape
+``(n,)`` has ``fan_in = fan_out = n``, a scalar ``()`` has 1 and 1. A shape with a zero
+dimension gets an empty tensor, as from Keras' initializers (:func:`fans` itself refuses it).
+``mode`` is case-insensitive, as in :mod:`godeep.init`.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Optional
 from . import tf  # noqa: F401  (quiet TensorFlow import)
 import keras
 
-from ..init import MODES, NONLINEARITIES, _shape, gain, uniform_bound  # noqa: F401  (framework-neutral)
+from ..init import MODES, NONLINEARITIES, _mode, _shape, gain, uniform_bound  # noqa: F401  (framework-neutral)
 
 __all__ = [
     "NONLINEARITIES",
@@ -58,8 +63,12 @@ def fans(shape) -> tuple[int, int]:
 
     ``Dense``: ``(in, out)``; ``Conv2D``: ``(K_h, K_w, C_in, C_out)``, so
     ``fan_in = C_in K_h K_w`` and ``fan_out = C_out K_h K_w``. ``shape`` may be a tensor or variable.
+    As Keras: ``(n,)`` gives ``(n, n)`` and ``()`` gives ``(1, 1)``.
     """
-    dims = _shape(shape, layout="(*kernel, in, out)", what="kernel")
+    dims = _shape(shape, layout="(*kernel, in, out)", what="kernel", min_dims=0)
+    if len(dims) < 2:
+        n = dims[0] if dims else 1
+        return n, n
     receptive_field = math.prod(dims[:-2])
     return dims[-2] * receptive_field, dims[-1] * receptive_field
 
@@ -78,10 +87,19 @@ def xavier_std(shape, gain: float = 1.0) -> float:
 
 def kaiming_std(shape, mode: str = "fan_in", nonlinearity: str = "relu", a: float = 0.0) -> float:
     """``gain(nonlinearity, a) / sqrt(fan)`` with Keras' fans; see :func:`godeep.init.kaiming_std`."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    mode = _mode(mode)
     fan_in, fan_out = fans(shape)
     return gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
+
+
+def _dims(shape) -> Optional[tuple]:
+    """``shape`` as a tuple of ints, or None when it is not one (the std functions then explain)."""
+    try:
+        dims = tuple(shape.shape) if hasattr(shape, "shape") and not isinstance(shape, (tuple, list)) else tuple(shape)
+    except TypeError:
+        return None
+    ints = all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims)
+    return tuple(int(d) for d in dims) if ints else None
 
 
 class _VarianceInitializer(keras.initializers.Initializer):
@@ -100,6 +118,9 @@ class _VarianceInitializer(keras.initializers.Initializer):
         raise NotImplementedError
 
     def __call__(self, shape, dtype=None):
+        dims = _dims(shape)
+        if dims is not None and 0 in dims:
+            return keras.ops.zeros(dims, dtype=dtype)  # no elements to draw: empty, as from Keras
         std = self.std(shape)
         if self.distribution == "normal":
             return keras.random.normal(shape, mean=0.0, stddev=std, dtype=dtype, seed=self._generator)
