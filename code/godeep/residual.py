@@ -40,12 +40,15 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 from collections import OrderedDict
 from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from . import validate
 
 __all__ = [
     "Add",
@@ -94,11 +97,28 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 
 
 def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
+    return validate.positive_int(name, value)
+
+
+def check_variant_options(variant: str, factory: Callable, options: object, skip: int = 0) -> dict:
+    """``options`` as a dict whose keys are parameters of ``factory`` (after the first ``skip``);
+    shared by both frameworks' ``cifar_resnet(variant=..., variant_options=...)``."""
+    names = [n for n, p in inspect.signature(factory).parameters.items()
+             if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)][skip:]
+    return validate.known_keys(f"variant_options of {variant!r}", options, names)
+
+
+def _check_images(x: object, conv: nn.Conv2d) -> None:
+    """``x`` a batch of NCHW images with ``conv``'s input channels and weight dtype."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1] != conv.in_channels:
+        raise ValueError(f"expected a batch of images (N, {conv.in_channels}, H, W), got shape {tuple(x.shape)}")
+    if x.dtype != conv.weight.dtype:
+        raise TypeError(
+            f"x must have the model's dtype {conv.weight.dtype}, got {x.dtype}: convert it with "
+            f"x.to({conv.weight.dtype})"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,8 +366,9 @@ class ResNet(nn.Module):
         self.shortcut_kind = shortcut
         _check_positive_int("num_classes", num_classes)
         _check_positive_int("in_channels", in_channels)
-        if len(layers) != 4:
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) != 4:
             raise ValueError(f"layers must list the blocks of 4 stages, got {layers!r}")
+        layers = validate.positive_ints("layers", layers)
         self.inplanes = 64
         self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -380,6 +401,7 @@ class ResNet(nn.Module):
         return residual_blocks(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_images(x, self.conv1)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         for stage in self.stages:
             x = stage(x)
@@ -449,8 +471,8 @@ class CifarResNet(nn.Module):
         widths = tuple(widths)
         if len(widths) != 3:
             raise ValueError(f"widths must give the channels of 3 stages, got {widths!r}")
-        for w in widths:
-            _check_positive_int("widths[i]", w)
+        for i, w in enumerate(widths):
+            _check_positive_int(f"widths[{i}]", w)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {tuple(SHORTCUTS)}, got {shortcut!r}")
         if not isinstance(plain, bool):
@@ -496,10 +518,7 @@ class CifarResNet(nn.Module):
         return residual_blocks(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != self.conv1.in_channels:
-            raise ValueError(
-                f"expected a batch of images (N, {self.conv1.in_channels}, H, W), got shape {tuple(x.shape)}"
-            )
+        _check_images(x, self.conv1)
         x = self.relu(self.bn1(self.conv1(x)))
         for stage in self.stages:
             x = stage(x)
@@ -663,6 +682,19 @@ def dense_resnet(features: int, blocks: int, plain: bool = False, zero_init_resi
     ))
 
 
+def check_article_convnet(in_channels, image_size, num_classes, widths, hidden, residual) -> tuple[int, int]:
+    """Validate :func:`article_convnet`'s arguments (both frameworks); returns the two widths."""
+    for name, value in (("in_channels", in_channels), ("image_size", image_size), ("num_classes", num_classes),
+                        ("hidden", hidden)):
+        _check_positive_int(name, value)
+    if image_size % 4:
+        raise ValueError(f"image_size must be a multiple of 4 (two 2x2 poolings), got {image_size}")
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) != 2:
+        raise ValueError(f"widths must give the channels of 2 stages, got {widths!r}")
+    validate.boolean("residual", residual)
+    return validate.positive_ints("widths", widths)
+
+
 class ConvResidualBlock(nn.Module):
     """The article's convolutional block: ``y = relu(W2 * relu(W1 * x + b1) + b2 + x)``.
 
@@ -693,10 +725,7 @@ def article_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int
     block, 2x2 max pool, flatten, dense 128 + ReLU, dense ``num_classes`` (logits: the softmax
     is in the loss). ``residual=False`` removes the two shortcuts. ``image_size`` must be a
     multiple of 4 (28 for MNIST, 8 for the 8x8 digits)."""
-    _check_positive_int("image_size", image_size)
-    if image_size % 4:
-        raise ValueError(f"image_size must be a multiple of 4 (two 2x2 poolings), got {image_size}")
-    w1, w2 = widths
+    w1, w2 = check_article_convnet(in_channels, image_size, num_classes, widths, hidden, residual)
     side = image_size // 4
     return nn.Sequential(OrderedDict([
         ("conv1", nn.Conv2d(in_channels, w1, 3, padding=1)), ("relu1", nn.ReLU()),
@@ -911,8 +940,8 @@ def _variant_and_activation(variant, variant_options, activation, shortcut, bloc
         if merge is not None:
             raise ValueError("give either variant or merge, not both")
         spec = SHORTCUT_VARIANTS[variant]
-        options = dict(variant_options or {})
-        spec.merge(1, **options)  # bad option names or values fail here, with their own message
+        options = check_variant_options(variant, spec.merge, variant_options, skip=1)
+        spec.merge(1, **options)  # bad option values fail here, with their own message
         if spec.shortcut is not None:
             shortcut = spec.shortcut
         merge_for = lambda planes: spec.merge(planes, **options)  # noqa: E731

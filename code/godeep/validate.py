@@ -113,7 +113,8 @@ def one_of(name: str, value: Any, choices: Iterable[Any]) -> Any:
 
 
 def known_keys(name: str, mapping: Any, valid: Iterable[str]) -> dict:
-    """``dict(mapping)`` if every key is in ``valid``; the error lists the valid keys."""
+    """``dict(mapping)`` if every key is in ``valid``; else a ``TypeError`` (as for an unexpected
+    keyword argument) that lists the valid keys."""
     if mapping is None:
         return {}
     if not hasattr(mapping, "keys"):
@@ -121,5 +122,5 @@ def known_keys(name: str, mapping: Any, valid: Iterable[str]) -> dict:
     valid = tuple(valid)
     unknown = sorted(str(k) for k in mapping if k not in valid)
     if unknown:
-        raise ValueError(f"{name} has unknown key(s) {unknown}; valid keys: {list(valid)}")
+        raise TypeError(f"{name} has unknown key(s) {unknown}; valid keys: {list(valid)}")
     return dict(mapping)

@@ -35,7 +35,8 @@ import numpy as np
 from . import tf
 import keras
 
-from ..residual import ACTIVATION_ORDERS, RESNET_LAYERS, _blocks_per_stage, _check_positive_int
+from ..residual import (ACTIVATION_ORDERS, RESNET_LAYERS, _blocks_per_stage, _check_positive_int, check_article_convnet,
+                        check_variant_options)
 
 __all__ = [
     "Add",
@@ -378,8 +379,8 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
             raise ValueError("give either variant or merge, not both")
         if plain:
             raise ValueError("a plain net (plain=True) has no shortcut to vary")
-        options = dict(variant_options or {})
-        SHORTCUT_VARIANTS[variant](**options)  # bad options fail here
+        options = check_variant_options(variant, SHORTCUT_VARIANTS[variant], variant_options)
+        SHORTCUT_VARIANTS[variant](**options)  # bad option values fail here
         merge = lambda: SHORTCUT_VARIANTS[variant](**options)  # noqa: E731
     elif variant_options:
         raise ValueError("variant_options needs a variant")
@@ -389,6 +390,8 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
     widths = tuple(widths)
     if len(widths) != 3:
         raise ValueError(f"widths must give the channels of 3 stages, got {widths!r}")
+    for i, w in enumerate(widths):
+        _check_positive_int(f"widths[{i}]", w)
     if shortcut not in SHORTCUTS:
         raise ValueError(f"shortcut must be one of {tuple(SHORTCUTS)}, got {shortcut!r}")
     if not isinstance(plain, bool):
@@ -634,10 +637,7 @@ class ConvResidualBlock(keras.layers.Layer):
 def article_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
                     widths: Sequence[int] = (32, 64), hidden: int = 128, residual: bool = True) -> keras.Sequential:
     """The article's MNIST model (NHWC, logits out); see :func:`godeep.residual.article_convnet`."""
-    _check_positive_int("image_size", image_size)
-    if image_size % 4:
-        raise ValueError(f"image_size must be a multiple of 4 (two 2x2 poolings), got {image_size}")
-    w1, w2 = widths
+    w1, w2 = check_article_convnet(in_channels, image_size, num_classes, widths, hidden, residual)
     return keras.Sequential([
         keras.Input(shape=(image_size, image_size, in_channels)),
         keras.layers.Conv2D(w1, 3, padding="same", activation="relu", name="conv1"),
