@@ -20,7 +20,7 @@ from typing import Callable, Optional, Union
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "NORMS", "check_architecture", "check_norm", "mlp", "convnet", "norm_layer", "weight_layers"]
+__all__ = ["ACTIVATIONS", "NORMS", "check_architecture", "check_convnet", "check_dtype", "check_norm", "mlp", "convnet", "norm_layer", "weight_layers"]
 
 #: Activation names understood by both frameworks' builders.
 ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu")
@@ -39,6 +39,24 @@ def check_architecture(in_features: int, width: int, depth: int, out_features: i
             raise ValueError(f"{name} must be >= {low}, got {value}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+
+
+def check_convnet(in_channels: int, image_size: int, classes: int, channels: tuple, hidden: int) -> None:
+    """Validate the sizes shared by both frameworks' :func:`convnet`."""
+    from . import validate
+
+    for name, value in (("in_channels", in_channels), ("classes", classes), ("hidden", hidden)):
+        validate.positive_int(name, value)
+    validate.integer("image_size", image_size, low=6)
+    if isinstance(channels, (str, bytes)) or not hasattr(channels, "__len__") or len(channels) != 2:
+        raise ValueError(f"channels must be two sizes, got {channels!r}")
+    validate.positive_ints("channels", channels)
+
+
+def check_dtype(dtype: str) -> None:
+    """The builders of both frameworks take ``dtype="float32"`` or ``"float64"``."""
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
 
 
 def _activation(name: str) -> nn.Module:
@@ -95,6 +113,8 @@ def mlp(
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     check_architecture(in_features, width, depth, out_features, activation)
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
     check_norm(norm, norm_position, norm_kwargs)
     layers: "OrderedDict[str, nn.Module]" = OrderedDict()
     fan_in = in_features
@@ -193,8 +213,7 @@ def convnet(
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     check_norm(norm, norm_position, norm_kwargs)
-    if len(channels) != 2 or image_size < 6:
-        raise ValueError(f"channels must be two sizes and image_size >= 6, got {channels!r}, {image_size}")
+    check_convnet(in_channels, image_size, classes, channels, hidden)
     pooled = (image_size - 4) // 2
     layers: "OrderedDict[str, nn.Module]" = OrderedDict()
 

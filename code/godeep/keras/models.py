@@ -14,7 +14,7 @@ import numpy as np
 from . import tf  # noqa: F401  (quiet TensorFlow import)
 import keras
 
-from ..models import ACTIVATIONS, NORMS, check_architecture, check_norm
+from ..models import ACTIVATIONS, NORMS, check_architecture, check_convnet, check_dtype, check_norm
 
 __all__ = ["ACTIVATIONS", "NORMS", "mlp", "convnet", "norm_layer", "weight_layers", "copy_from_torch"]
 
@@ -61,7 +61,10 @@ def mlp(
     ``norm``, ``norm_position``: as in :func:`godeep.models.mlp` (layers ``norm{l}`` from
     :mod:`godeep.keras.norms`, with PyTorch's momentum and epsilon, see :func:`norm_layer`).
     """
+    check_dtype(dtype)
     check_architecture(in_features, width, depth, out_features, activation)
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
     check_norm(norm, norm_position, norm_kwargs)
     _initializer(init)  # validate once, before building anything
     layers: list = [keras.Input(shape=(in_features,), dtype=dtype)]
@@ -153,9 +156,9 @@ def convnet(
     **norm_kwargs,
 ) -> keras.Sequential:
     """The Keras twin of :func:`godeep.models.convnet`, for NHWC images (same layer names)."""
+    check_dtype(dtype)
     check_norm(norm, norm_position, norm_kwargs)
-    if len(channels) != 2 or image_size < 6:
-        raise ValueError(f"channels must be two sizes and image_size >= 6, got {channels!r}, {image_size}")
+    check_convnet(in_channels, image_size, classes, channels, hidden)
     layers: list = [keras.Input(shape=(image_size, image_size, in_channels), dtype=dtype)]
 
     def block(l: int, layer, spatial: bool) -> None:
