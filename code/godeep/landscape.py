@@ -28,13 +28,21 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import validate
+
 __all__ = ["random_direction", "filter_normalize", "loss_surface_1d", "loss_surface_2d"]
 
 
 def random_direction(model: nn.Module, seed: int = 0) -> list[torch.Tensor]:
     """A Gaussian random direction with one tensor per parameter of ``model`` (same shapes and dtypes)."""
-    generator = torch.Generator().manual_seed(int(seed))
-    return [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in model.parameters()]
+    generator = torch.Generator().manual_seed(validate.integer("seed", seed))
+    return [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in _parameters(model)]
+
+
+def _parameters(model: nn.Module) -> list:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return list(model.parameters())
 
 
 def _check_direction(direction, params: list, name: str = "direction") -> None:
@@ -43,7 +51,9 @@ def _check_direction(direction, params: list, name: str = "direction") -> None:
         raise TypeError(f"{name} must be a list of tensors, one per parameter, got {type(direction).__name__}")
     if len(direction) != len(params):
         raise ValueError(f"{name} has {len(direction)} tensors, the model has {len(params)} parameters")
-    for d, p in zip(direction, params):
+    for i, (d, p) in enumerate(zip(direction, params)):
+        if not isinstance(d, torch.Tensor):
+            raise TypeError(f"{name}[{i}] must be a torch.Tensor, got {type(d).__name__}")
         if tuple(d.shape) != tuple(p.shape):
             raise ValueError(f"{name} tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}")
 
@@ -55,7 +65,7 @@ def filter_normalize(direction: Sequence[torch.Tensor], model: nn.Module, ignore
     output channel or output unit) is scaled to ``||d_j|| = ||theta_j||``. One-dimensional
     parameters get zeros if ``ignore_1d``, else are scaled as a whole to ``||theta||``.
     """
-    params = list(model.parameters())
+    params = _parameters(model)
     _check_direction(direction, params)
     out = []
     for d, p in zip(direction, params):
@@ -91,10 +101,9 @@ def loss_surface_1d(model: nn.Module, loss: Callable[[nn.Module], float], direct
     The parameters are restored after each evaluation (up to floating-point rounding of
     ``theta + alpha d - alpha d``).
     """
-    alphas = np.asarray(alphas, dtype=np.float64)
-    if alphas.ndim != 1:
-        raise ValueError(f"alphas must be 1-D, got shape {alphas.shape}")
-    _check_direction(direction, list(model.parameters()))
+    validate.function("loss", loss)
+    alphas = validate.finite_vector("alphas", alphas)  # a NaN step would leave the parameters NaN
+    _check_direction(direction, _parameters(model))
     return np.array([_evaluate_at(model, [a * d for d in direction], loss) for a in alphas])
 
 
@@ -107,11 +116,10 @@ def loss_surface_2d(
     betas: Optional[Sequence[float]] = None,
 ) -> np.ndarray:
     """``surface[i, j] = loss(theta + alphas[i] d1 + betas[j] d2)`` (``betas`` default to ``alphas``)."""
-    alphas = np.asarray(alphas, dtype=np.float64)
-    betas = alphas if betas is None else np.asarray(betas, dtype=np.float64)
-    if alphas.ndim != 1 or betas.ndim != 1:
-        raise ValueError("alphas and betas must be 1-D")
-    params = list(model.parameters())
+    validate.function("loss", loss)
+    alphas = validate.finite_vector("alphas", alphas)
+    betas = alphas if betas is None else validate.finite_vector("betas", betas)
+    params = _parameters(model)
     _check_direction(d1, params, "d1")
     _check_direction(d2, params, "d2")
     return np.array([[_evaluate_at(model, [a * u + b * v for u, v in zip(d1, d2)], loss) for b in betas] for a in alphas])

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import Init, _initialize, check_architecture
+from . import validate
+from .models import Init, _initialize, check_architecture, check_dtype
 
 __all__ = ["Block", "residual_mlp", "blocks", "path_gradient_norms"]
 
@@ -94,9 +95,9 @@ def residual_mlp(
     ``F_l(x) = 0`` and ``x_l = x_0`` at initialization (Fixup's zero-initialized last layer).
     Residual nets only.
     """
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    check_dtype(dtype)
     check_architecture(in_features, width, depth, out_features, "relu")
+    check_flags(plain=plain, batch_norm=batch_norm, bias=bias)
     branch_scale = _check_branch_scale(branch_scale, plain)
     zero_init_residual = _check_zero_init(zero_init_residual, plain)
     layers: "OrderedDict[str, nn.Module]" = OrderedDict(inp=nn.Linear(in_features, width, bias=bias))
@@ -115,6 +116,31 @@ def residual_mlp(
                 if block.fc.bias is not None:
                     block.fc.bias.zero_()
     return model
+
+
+def check_flags(**flags) -> None:
+    """Each keyword argument must be a bool (``plain``, ``batch_norm``, ``bias``; both frameworks)."""
+    for name, value in flags.items():
+        validate.boolean(name, value)
+
+
+def check_path_args(found: list, x, y, length, samples, seed, classes: int) -> np.ndarray:
+    """Validate :func:`path_gradient_norms`' arguments (both frameworks); returns ``y`` as an array."""
+    if any(not b.residual for b in found):
+        raise ValueError("path gradients are defined for residual nets only (plain=False)")
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 0 <= length <= len(found):
+        raise ValueError(f"length must be an int in [0, {len(found)}], got {length!r}")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise ValueError(f"samples must be a positive int, got {samples!r}")
+    validate.integer("seed", seed, low=0)
+    if x is None or not hasattr(x, "__len__") or len(x) == 0:
+        raise ValueError(f"x must be a non-empty batch of inputs, got {x if x is None else np.shape(x)}")
+    labels = np.asarray(y)
+    if labels.ndim != 1 or len(labels) != len(x) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"y must be {len(x)} integer class labels, one per row of x, got shape {labels.shape}")
+    if labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(f"y must hold class labels in [0, {classes}), got {labels.min()} to {labels.max()}")
+    return labels
 
 
 def _check_branch_scale(branch_scale, plain: bool) -> Optional[float]:
@@ -171,14 +197,12 @@ def path_gradient_norms(model: nn.Module, x, y, length: int, samples: int = 10, 
     import torch.nn.functional as F
 
     found = list(blocks(model).values())
-    if any(not b.residual for b in found):
-        raise ValueError("path gradients are defined for residual nets only (plain=False)")
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 0 <= length <= len(found):
-        raise ValueError(f"length must be an int in [0, {len(found)}], got {length!r}")
+    classes = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+    labels = check_path_args(found, x, y, length, samples, seed, classes)
     rng = np.random.default_rng(seed)
     param = next(model.parameters())
     inputs = torch.as_tensor(np.asarray(x), dtype=param.dtype)
-    targets = torch.as_tensor(np.asarray(y))
+    targets = torch.as_tensor(labels)
     norms = np.empty(samples)
     try:
         for s in range(samples):

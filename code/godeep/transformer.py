@@ -30,6 +30,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import validate
+
 __all__ = [
     "NORMS",
     "MultiHeadSelfAttention",
@@ -51,11 +53,20 @@ LN_EPS = 1e-5
 
 
 def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
+    return validate.positive_int(name, value)
+
+
+def check_tokens(tokens, vocab: int) -> None:
+    """Token values must index the embedding: ``0 <= token < vocab`` (both frameworks, eager)."""
+    values = np.asarray(tokens)
+    if values.size and (values.min() < 0 or values.max() >= vocab):
+        raise ValueError(f"tokens must be in [0, {vocab}) (vocab_size={vocab}), got {values.min()} to {values.max()}")
+
+
+def check_pairs(x, y) -> None:
+    """``x`` tokens and ``y`` targets of one shape ``(batch, length)`` (both frameworks)."""
+    if np.shape(x) != np.shape(y) or len(np.shape(x)) != 2:
+        raise ValueError(f"x and y must both have shape (batch, length), got {np.shape(x)} and {np.shape(y)}")
 
 
 def check_block(d_model: int, n_heads: int, d_ff: Optional[int], norm: str, dropout: float) -> int:
@@ -192,6 +203,10 @@ class TinyTransformer(nn.Module):
         _positive_int("n_layers", n_layers)
         _positive_int("max_len", max_len)
         n_out = vocab_size if n_out is None else _positive_int("n_out", n_out)
+        validate.boolean("scaled_init", scaled_init)
+        validate.boolean("causal", causal)
+        if final_norm is not None:
+            validate.boolean("final_norm", final_norm)
         self.norm, self.causal, self.max_len = norm, bool(causal), max_len
         self.tok = nn.Embedding(vocab_size, d_model)
         self.pos = nn.Embedding(max_len, d_model)
@@ -210,6 +225,8 @@ class TinyTransformer(nn.Module):
                     block.mlp.fc2.weight.mul_(scale)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if not isinstance(tokens, torch.Tensor):
+            raise TypeError(f"tokens must be a torch.Tensor, got {type(tokens).__name__}")
         if tokens.ndim != 2:
             raise ValueError(f"tokens must have shape (batch, length), got {tuple(tokens.shape)}")
         if tokens.dtype not in (torch.int64, torch.int32):
@@ -217,6 +234,7 @@ class TinyTransformer(nn.Module):
         t = tokens.shape[1]
         if t > self.max_len:
             raise ValueError(f"sequence length {t} exceeds max_len={self.max_len}")
+        check_tokens(tokens.detach().cpu(), self.tok.num_embeddings)
         x = self.drop(self.tok(tokens) + self.pos(torch.arange(t, device=tokens.device)))
         for block in self.blocks:
             x = block(x, self.causal)
@@ -240,6 +258,7 @@ def sequence_task(kind: str, n: int, length: int = 8, vocab: int = 10, seed: int
     if kind not in TASKS:
         raise ValueError(f"kind must be one of {TASKS}, got {kind!r}")
     n, length, vocab = _positive_int("n", n), _positive_int("length", length), _positive_int("vocab", vocab)
+    validate.integer("seed", seed, low=0)
     x = np.random.default_rng(seed).integers(0, vocab, size=(n, length), dtype=np.int64)
     y = {"copy": x.copy(), "reverse": x[:, ::-1].copy(), "sort": np.sort(x, axis=1)}[kind]
     return x, y
@@ -247,8 +266,9 @@ def sequence_task(kind: str, n: int, length: int = 8, vocab: int = 10, seed: int
 
 def warmup_lr(step: int, peak: float, warmup: int) -> float:
     """Linear learning-rate warm-up: ``peak * min(1, (step + 1) / warmup)``; ``warmup=0`` means none."""
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    validate.integer("step", step, low=0)
+    validate.number("peak", peak, low=0.0)
+    validate.integer("warmup", warmup, low=0)
     if warmup == 0:
         return float(peak)
     return float(peak) * min(1.0, (step + 1) / warmup)
@@ -262,6 +282,7 @@ def block_grad_norms(model: TinyTransformer, x, y) -> dict[str, np.ndarray]:
     of its MLP branch (``fc1, fc2``), the quantity Xiong et al. (2020) plot per layer. The
     model's parameter gradients are left as they were.
     """
+    check_pairs(x, y)
     x = torch.as_tensor(np.asarray(x), dtype=torch.int64)
     y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
     weights = {
@@ -297,7 +318,12 @@ def train_on_task(
 
         m <- 0.9 m + 0.1 g,   v <- 0.98 v + 0.02 g^2,   W <- W - (lr / c1) m / (sqrt(v) / sqrt(c2) + eps)
     """
+    if not isinstance(model, TinyTransformer):
+        raise TypeError(f"model must be a TinyTransformer, got {type(model).__name__}")
     steps, batch_size = _positive_int("steps", steps), _positive_int("batch_size", batch_size)
+    warmup_lr(0, lr, warmup)  # validates lr and warmup
+    validate.number("lr", lr, low=0.0, low_open=True)
+    validate.integer("seed", seed, low=0)
     vocab = model.tok.num_embeddings
     if model.head.out_features != vocab:
         raise ValueError(f"the tasks predict input tokens: the model needs n_out == vocab_size, got {model.head.out_features} and {vocab}")

@@ -27,6 +27,8 @@ __all__ = [
     "number",
     "one_of",
     "known_keys",
+    "finite_vector",
+    "function",
 ]
 
 
@@ -124,3 +126,24 @@ def known_keys(name: str, mapping: Any, valid: Iterable[str]) -> dict:
     if unknown:
         raise TypeError(f"{name} has unknown key(s) {unknown}; valid keys: {list(valid)}")
     return dict(mapping)
+
+
+def finite_vector(name: str, values: Any) -> np.ndarray:
+    """``values`` as a 1-D float64 array of finite numbers."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a 1-D array of numbers, got {type(values).__name__}") from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ValueError(f"{name} must be finite, got {array[bad[0]]} at index {int(bad[0])}")
+    return array
+
+
+def function(name: str, value: Any) -> Any:
+    """``value`` if it is callable."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    return value

@@ -37,6 +37,8 @@ import numpy as np
 from . import tf
 import keras
 
+from .. import validate
+
 __all__ = ["random_direction", "filter_normalize", "loss_surface_1d", "loss_surface_2d", "direction_from_torch"]
 
 
@@ -66,16 +68,13 @@ def _check_direction(direction, params: list, name: str = "direction") -> list[n
 
 
 def _check_steps(name: str, steps) -> np.ndarray:
-    steps = np.asarray(steps, dtype=np.float64)
-    if steps.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {steps.shape}")
-    return steps
+    return validate.finite_vector(name, steps)  # a NaN step would leave the weights NaN
 
 
 def random_direction(model: keras.layers.Layer, seed: int = 0) -> list[tf.Tensor]:
     """A Gaussian random direction ``d ~ N(0, I)``, one tensor per trainable weight of ``model``
     (same shapes and dtypes), drawn from ``numpy.random.default_rng(seed)``."""
-    rng = np.random.default_rng(int(seed))
+    rng = np.random.default_rng(validate.integer("seed", seed, low=0))
     return [tf.convert_to_tensor(rng.standard_normal(tuple(p.shape)), dtype=p.dtype) for p in _parameters(model)]
 
 
@@ -125,6 +124,7 @@ def loss_surface_1d(model: keras.layers.Layer, loss: Callable, direction: Sequen
 
     The trainable weights are restored exactly afterwards, also if ``loss`` raises.
     """
+    validate.function("loss", loss)
     d = _check_direction(direction, _parameters(model))
     alphas = _check_steps("alphas", alphas)
     return np.array(_surface(model, loss, lambda k: [alphas[k] * u for u in d], len(alphas)))
@@ -133,6 +133,7 @@ def loss_surface_1d(model: keras.layers.Layer, loss: Callable, direction: Sequen
 def loss_surface_2d(model: keras.layers.Layer, loss: Callable, d1: Sequence, d2: Sequence, alphas,
                     betas: Optional[Sequence[float]] = None) -> np.ndarray:
     """``surface[i, j] = loss(theta + alphas[i] d1 + betas[j] d2)`` (``betas`` default to ``alphas``)."""
+    validate.function("loss", loss)
     params = _parameters(model)
     u, v = _check_direction(d1, params, "d1"), _check_direction(d2, params, "d2")
     alphas = _check_steps("alphas", alphas)

@@ -23,8 +23,8 @@ import numpy as np
 from . import tf
 import keras
 
-from ..models import check_architecture
-from ..resmlp import ROUTES, _check_branch_scale, _check_zero_init, route_random_path
+from ..models import check_architecture, check_dtype
+from ..resmlp import ROUTES, _check_branch_scale, _check_zero_init, check_flags, check_path_args, route_random_path
 from .models import Init, _initializer
 
 __all__ = ["BlockOutput", "BranchScale", "residual_mlp", "stream_layers", "blocks", "path_gradient_norms"]
@@ -101,7 +101,9 @@ def residual_mlp(
     zero_init_residual: bool = False,
 ) -> keras.Model:
     """A residual MLP or its plain twin; see :func:`godeep.resmlp.residual_mlp`."""
+    check_dtype(dtype)
     check_architecture(in_features, width, depth, out_features, "relu")
+    check_flags(plain=plain, batch_norm=batch_norm, bias=bias)
     branch_scale = _check_branch_scale(branch_scale, plain)
     zero_init_residual = _check_zero_init(zero_init_residual, plain)
     _initializer(init)  # validate before building
@@ -155,17 +157,7 @@ def path_gradient_norms(model: keras.Model, x, y, length: int, samples: int = 10
     over the batch. The blocks' routes are restored afterwards, even on error.
     """
     found = list(blocks(model).values())
-    if any(not b.residual for b in found):
-        raise ValueError("path gradients are defined for residual nets only (plain=False)")
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 0 <= length <= len(found):
-        raise ValueError(f"length must be an int in [0, {len(found)}], got {length!r}")
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise ValueError(f"samples must be a positive int, got {samples!r}")
-    labels, classes = np.asarray(y), model.outputs[0].shape[-1]
-    if labels.ndim != 1 or len(labels) != len(x) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"y must be {len(x)} integer class labels, one per row of x, got shape {labels.shape}")
-    if labels.min() < 0 or labels.max() >= classes:
-        raise ValueError(f"y must hold class labels in [0, {classes}), got {labels.min()} to {labels.max()}")
+    labels = check_path_args(found, x, y, length, samples, seed, model.outputs[0].shape[-1])
     rng = np.random.default_rng(seed)
     inputs = tf.convert_to_tensor(np.asarray(x), dtype=model.inputs[0].dtype)
     targets = tf.convert_to_tensor(labels)

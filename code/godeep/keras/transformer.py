@@ -17,7 +17,9 @@ import numpy as np
 from . import tf
 import keras
 
-from ..transformer import LN_EPS, NORMS, TASKS, check_block, sequence_task, warmup_lr, _positive_int  # noqa: F401
+from .. import validate
+from ..transformer import (LN_EPS, NORMS, TASKS, check_block, check_pairs, check_tokens, sequence_task,  # noqa: F401
+                           warmup_lr, _positive_int)
 
 __all__ = ["MultiHeadSelfAttention", "MLP", "TransformerBlock", "TinyTransformer", "copy_from_torch", "sequence_task", "warmup_lr", "block_grad_norms", "train_on_task"]
 
@@ -136,6 +138,10 @@ class TinyTransformer(keras.Model):
         _positive_int("n_layers", n_layers)
         _positive_int("max_len", max_len)
         n_out = vocab_size if n_out is None else _positive_int("n_out", n_out)
+        validate.boolean("scaled_init", scaled_init)
+        validate.boolean("causal", causal)
+        if final_norm is not None:
+            validate.boolean("final_norm", final_norm)
         self.norm, self.causal, self.max_len = norm, bool(causal), max_len
         normal = lambda: keras.initializers.RandomNormal(stddev=1.0)
         self.tok = keras.layers.Embedding(vocab_size, d_model, embeddings_initializer=normal(), name="tok", dtype=dtype)
@@ -165,6 +171,8 @@ class TinyTransformer(keras.Model):
         t = tokens.shape[1]
         if t is not None and t > self.max_len:
             raise ValueError(f"sequence length {t} exceeds max_len={self.max_len}")
+        if tf.executing_eagerly():  # traced steps get their tokens from sequence_task, in range
+            check_tokens(tokens, self.tok.input_dim)
         x = self.tok(tokens) + self.pos(tf.range(tf.shape(tokens)[1]))[None]
         x = self.drop(x, training=training)
         for block in self.blocks:
@@ -211,6 +219,7 @@ def copy_from_torch(model: TinyTransformer, torch_model) -> TinyTransformer:
 
 def block_grad_norms(model: TinyTransformer, x, y) -> dict[str, np.ndarray]:
     """Per-block gradient norms of the attention and MLP weights; see :func:`godeep.transformer.block_grad_norms`."""
+    check_pairs(x, y)
     x = tf.convert_to_tensor(np.asarray(x), dtype=tf.int64)
     y = tf.convert_to_tensor(np.asarray(y), dtype=tf.int64)
     parts = {
@@ -307,8 +316,12 @@ def train_on_task(
     traced at the first call on a model (about 3 s for 12 blocks, see :func:`_train_step`).
     Returns the training loss at every step.
     """
+    if not isinstance(model, TinyTransformer):
+        raise TypeError(f"model must be a TinyTransformer, got {type(model).__name__}")
     steps, batch_size, length = _positive_int("steps", steps), _positive_int("batch_size", batch_size), _positive_int("length", length)
-    warmup_lr(0, lr, warmup)  # validates warmup
+    warmup_lr(0, lr, warmup)  # validates lr and warmup
+    validate.number("lr", lr, low=0.0, low_open=True)
+    validate.integer("seed", seed, low=0)
     vocab = model.tok.input_dim
     if model.head.units != vocab:
         raise ValueError(f"the tasks predict input tokens: the model needs n_out == vocab_size, got {model.head.units} and {vocab}")
