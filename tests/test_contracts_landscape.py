@@ -34,11 +34,10 @@ def bad_cases():
         (lambda: ls.loss_surface_2d(model, None, d, d, [0.0]), TypeError, "loss must be callable, got NoneType"),
         (lambda: ls.random_direction(model, seed=1.5), TypeError, "seed must be an int, got float"),
         (lambda: ls.random_direction(None), TypeError, "model must be a torch.nn.Module, got NoneType"),
-        (lambda: ls.filter_normalize(d, "model"), TypeError, "model must be a torch.nn.Module, got str"),
     ]
 
 
-@pytest.mark.parametrize("index", range(12))
+@pytest.mark.parametrize("index", range(11))
 def test_landscape_rejects_and_leaves_the_model(index):
     model, _, cases = bad_cases()
     before = [p.detach().clone() for p in model.parameters()]

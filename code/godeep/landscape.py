@@ -65,7 +65,7 @@ def filter_normalize(direction: Sequence[torch.Tensor], model: nn.Module, ignore
     output channel or output unit) is scaled to ``||d_j|| = ||theta_j||``. One-dimensional
     parameters get zeros if ``ignore_1d``, else are scaled as a whole to ``||theta||``.
     """
-    params = _parameters(model)
+    params = list(model.parameters())
     _check_direction(direction, params)
     out = []
     for d, p in zip(direction, params):

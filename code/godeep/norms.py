@@ -20,8 +20,9 @@ exchanged), and :class:`GhostBatchNorm` normalizes over sub-batches ("ghost batc
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
@@ -162,7 +163,6 @@ def batch_norm(
     Inference (``training=False``): the running statistics replace mu and sigma^2.
     """
     _check_input(input, 2, "batch_norm")
-    _check_scalars(momentum, eps)
     C = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         _check_tensor(name, t, (C,), input)
@@ -170,11 +170,9 @@ def batch_norm(
         raise ValueError("running_mean and running_var must both be tensors or both be None")
     shape = (1, C) + (1,) * (input.dim() - 2)
     if training:
-        m = input.shape[0] * math.prod(input.shape[2:])
-        if m == 1:
+        m = input.numel() // C
+        if m <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape {tuple(input.shape)}")
-        if m == 0:  # as torch: an empty output, running statistics left alone
-            return _affine(input.clone(), weight, bias, shape)
         dims = (0,) + tuple(range(2, input.dim()))
         x_hat, mean, var = _normalize(input, dims, eps)
         if running_mean is not None:
@@ -232,15 +230,61 @@ def group_norm(
     _check_input(input, 2, "group_norm")
     if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
         raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
-    validate.number("eps", eps, low=0.0)
     N, C = input.shape[:2]
     if C % num_groups:
         raise ValueError(f"group_norm: the number of channels {C} must be divisible by num_groups={num_groups}")
     _check_tensor("weight", weight, (C,), input)
     _check_tensor("bias", bias, (C,), input)
-    grouped = input.reshape(N, num_groups, C // num_groups * math.prod(input.shape[2:]))  # (N, G, C/G * prod(*)), N may be 0
+    grouped = input.reshape(N, num_groups, -1)  # (N, G, C/G * prod(*))
     x_hat, _, _ = _normalize(grouped, (2,), eps)
     return _affine(x_hat.reshape(input.shape), weight, bias, (1, C) + (1,) * (input.dim() - 2))
+
+
+# The two definitions above are printed in Chapter 3 and stay the equations. What they do not
+# show is added around them here: scalar arguments checked, and an empty batch (N = 0) answered
+# with an empty tensor, as torch.nn.functional does (inspect.getsource still shows the definition).
+
+
+def _empty_batch(input: Tensor, what: str, tensors: dict, weight: Optional[Tensor], bias: Optional[Tensor]) -> Tensor:
+    """The (empty) output for an input with no elements, after the definition's own checks."""
+    _check_input(input, 2, what)
+    C = input.shape[1]
+    for name, t in tensors.items():
+        _check_tensor(name, t, (C,), input)
+    return _affine(input.clone(), weight, bias, (1, C) + (1,) * (input.dim() - 2))
+
+
+def _with_batch_norm_contract(definition: Callable) -> Callable:
+    @functools.wraps(definition)
+    def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+        _check_scalars(momentum, eps)
+        if training and isinstance(input, Tensor) and input.dim() >= 2 and input.numel() == 0:
+            if (running_mean is None) != (running_var is None):
+                raise ValueError("running_mean and running_var must both be tensors or both be None")
+            tensors = {"running_mean": running_mean, "running_var": running_var, "weight": weight, "bias": bias}
+            return _empty_batch(input, "batch_norm", tensors, weight, bias)  # running statistics untouched
+        return definition(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+    return batch_norm
+
+
+def _with_group_norm_contract(definition: Callable) -> Callable:
+    @functools.wraps(definition)
+    def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+        validate.number("eps", eps, low=0.0)
+        if isinstance(input, Tensor) and input.dim() >= 2 and input.numel() == 0:
+            if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
+                raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
+            if input.shape[1] % num_groups:
+                raise ValueError(f"group_norm: the number of channels {input.shape[1]} must be divisible by num_groups={num_groups}")
+            return _empty_batch(input, "group_norm", {"weight": weight, "bias": bias}, weight, bias)
+        return definition(input, num_groups, weight, bias, eps)
+
+    return group_norm
+
+
+batch_norm = _with_batch_norm_contract(batch_norm)
+group_norm = _with_group_norm_contract(group_norm)
 
 
 def instance_norm(
