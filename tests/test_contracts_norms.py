@@ -231,3 +231,9 @@ KERAS_BAD = [
 def test_keras_norms_reject(keras_norms, call, error, fragment):
     with pytest.raises(error, match=fragment):
         call(keras_norms)
+
+
+def test_layer_norm_takes_numpy_ints_as_torch_takes_ints():
+    x = torch.randn(4, 6)
+    same(norms.LayerNorm(np.int64(6))(x), torch.nn.LayerNorm(6)(x))
+    same(norms.layer_norm(x, np.int64(6)), F.layer_norm(x, (6,)))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from typing import Callable, Optional, Sequence, Union
 
 import torch
@@ -202,7 +203,7 @@ def layer_norm(
     """
     _check_input(input, 1, "layer_norm")
     validate.number("eps", eps, low=0.0)
-    if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
+    if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
         normalized_shape = (normalized_shape,)
     normalized_shape = validate.positive_ints("normalized_shape", normalized_shape)
     k = len(normalized_shape)
@@ -461,7 +462,7 @@ class LayerNorm(nn.Module):
 
     def __init__(self, normalized_shape: Union[int, Sequence[int]], eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True) -> None:
         super().__init__()
-        if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
+        if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = validate.positive_ints("normalized_shape", normalized_shape)
         if not self.normalized_shape:

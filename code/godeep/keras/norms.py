@@ -21,6 +21,7 @@ frozen layer               still uses batch statistics in       ``trainable=Fals
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional, Sequence, Union
 
 from . import tf  # noqa: F401  (quiet TensorFlow import)
@@ -200,7 +201,7 @@ class LayerNorm(_Affine):
 
     def __init__(self, normalized_shape: Union[None, int, Sequence[int]] = None, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs) -> None:
         super().__init__(epsilon, center, scale, **kwargs)
-        if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
+        if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = None if normalized_shape is None else validate.positive_ints("normalized_shape", normalized_shape)
 
