@@ -158,7 +158,7 @@ def _labels(name: str, y: object, classes: int) -> np.ndarray:
     if bad.size:
         i = int(bad[0])
         raise ValueError(f"{name} must hold labels in [0, {classes}) (classes={classes}), got {raw[i]} at index {i}")
-    return raw.astype(np.int64)
+    return np.asarray(raw, dtype=np.int64)  # no copy when already int64
 
 
 class DatasetUnavailableError(RuntimeError):
