@@ -238,3 +238,11 @@ def test_cifar_extracted_files_are_verified(tmp_path, two_records, trusted, monk
     monkeypatch.setattr(data.shutil, "copyfileobj", short_copy)
     with pytest.raises(ValueError, match="data_batch_4.bin extracted from .*cifar-10-binary.tar.gz is not a CIFAR-10 binary batch: 100 bytes"):
         data.load_cifar10(root=tmp_path, download=False)
+
+
+@pytest.mark.parametrize("loader", [data.load_mnist, data.load_cifar10])
+def test_loaders_refuse_a_non_bool_download(tmp_path, loader):
+    """download="no" is truthy: it must not start a download."""
+    with pytest.raises(TypeError, match="download must be a bool, got str"):
+        loader(root=tmp_path, download="no")
+    assert list(tmp_path.iterdir()) == []

@@ -51,6 +51,9 @@ FUNCTION_BAD = [
     (lambda: norms.ghost_batch_norm(X, 2, *stats(), training=True, momentum=None), TypeError, "momentum must be a float"),
     (lambda: norms.ghost_batch_norm([1.0], 2, None, None, training=True), TypeError, "input must be a torch.Tensor, got list"),
     (lambda: norms.ghost_batch_norm(X, 0, None, None), ValueError, "virtual_batch_size must be a positive int, got 0"),
+    (lambda: norms.moments(X.numpy(), "batch"), TypeError, "x must be a torch.Tensor, got ndarray"),
+    (lambda: norms.moments(X, "token"), ValueError, "kind must be one of"),
+    (lambda: norms.moments(torch.zeros(2, 4, 3, 3), "group"), ValueError, "num_groups must divide the 4 channels, got None"),
 ]
 
 

@@ -41,6 +41,24 @@ BAD = [
     (lambda: r.cifar_resnet(8)(torch.zeros(1, 16, 16, 3)), ValueError, r"expected a batch of images \(N, 3, H, W\), got shape \(1, 16, 16, 3\)"),
     (lambda: r.resnet18(num_classes=10)(torch.zeros(1, 3, 32, 32, dtype=torch.float64)), TypeError, "x must have the model's dtype torch.float32"),
     (lambda: r.resnet18(num_classes=10)(torch.zeros(3, 32, 32)), ValueError, r"expected a batch of images \(N, 3, H, W\)"),
+    (lambda: r.BasicBlock(0, 4), ValueError, "inplanes must be >= 1, got 0"),
+    (lambda: r.BasicBlock(4, 4, stride=0), ValueError, "stride must be >= 1, got 0"),
+    (lambda: r.Bottleneck(4, 2.0), TypeError, "planes must be an int, got float"),
+    (lambda: r.PreActBasicBlock(4, -4), ValueError, "planes must be >= 1, got -4"),
+    (lambda: r.ZeroPadShortcut(4, 8, 0), ValueError, "stride must be >= 1, got 0"),
+    (lambda: r.ConvResidualBlock(4, kernel_size=3.0), TypeError, "kernel_size must be an int, got float"),
+    (lambda: r.ConvResidualBlock(4, kernel_size=-1), ValueError, "kernel_size must be >= 1, got -1"),
+    (lambda: r.ConstantScaling(float("nan")), ValueError, "shortcut must be a finite number, got nan"),
+    (lambda: r.ExclusiveGating(4, bias=float("inf")), ValueError, "bias must be a finite number, got inf"),
+    (lambda: r.count_macs(r.cifar_resnet(8), None), TypeError, "input_shape must be a sequence of ints, got NoneType"),
+    (lambda: r.count_macs(r.cifar_resnet(8), (32, 32)), ValueError, r"input_shape must have 3 items, got 2: \(32, 32\)"),
+    (lambda: r.count_macs(None, (3, 32, 32)), TypeError, "model must be a torch.nn.Module, got NoneType"),
+    (lambda: r.zero_init_residual_(None), TypeError, "model must be a torch.nn.Module, got NoneType"),
+    (lambda: r.count_parameters("resnet"), TypeError, "model must be a torch.nn.Module, got str"),
+    (lambda: r.cifar_depths(0), ValueError, "n_max must be >= 1, got 0"),
+    (lambda: r.cifar_depths(2.5), TypeError, "n_max must be an int, got float"),
+    (lambda: r.cifar_resnet(8, zero_init_residual=1), TypeError, "zero_init_residual must be a bool, got int"),
+    (lambda: r.ResNet(r.BasicBlock, (1, 1, 1, 1), zero_init_residual="yes"), TypeError, "zero_init_residual must be a bool, got str"),
 ]
 
 
@@ -86,6 +104,12 @@ KERAS_BAD = [
     (lambda k: k.article_convnet(hidden=-1), ValueError, "hidden must be >= 1, got -1"),
     (lambda k: k.article_convnet(num_classes=1.0), TypeError, "num_classes must be an int, got float"),
     (lambda k: k.dense_resnet(4, 0), ValueError, "blocks must be >= 1, got 0"),
+    (lambda k: k.BasicBlock(0, 4), ValueError, "inplanes must be >= 1, got 0"),
+    (lambda k: k.Bottleneck(4, 4, stride=0), ValueError, "stride must be >= 1, got 0"),
+    (lambda k: k.PreActBasicBlock(4, 4.0), TypeError, "planes must be an int, got float"),
+    (lambda k: k.ZeroPadShortcut(4, 8, -2), ValueError, "stride must be >= 1, got -2"),
+    (lambda k: k.ConstantScaling(branch=float("nan")), ValueError, "branch must be a finite number, got nan"),
+    (lambda k: k.cifar_resnet(8, zero_init_residual=0), TypeError, "zero_init_residual must be a bool, got int"),
 ]
 
 

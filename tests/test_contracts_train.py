@@ -122,3 +122,17 @@ def test_keras_evaluate_rejects(keras_parts, changes, error, fragment):
     kmodels, ktrain = keras_parts
     with pytest.raises(error, match=fragment):
         ktrain.evaluate(kmodels.mlp(5, 4, 1, 3), **eval_kwargs(changes))
+
+
+@pytest.mark.parametrize(
+    "call, error, fragment",
+    [
+        (lambda: train.epoch_plan(0, 32, 1, None), ValueError, "n must be >= 1, got 0"),
+        (lambda: train.epoch_plan(10, 0, 1, None), ValueError, "batch_size must be >= 1, got 0"),
+        (lambda: list(train.batches(10, 0, 1, 0)), ValueError, "batch_size must be >= 1, got 0"),
+        (lambda: list(train.batches(-1, 4, 1, 0)), ValueError, "n must be >= 0, got -1"),
+    ],
+)
+def test_batch_plans_reject(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()

@@ -466,6 +466,7 @@ def load_mnist(root: str | os.PathLike[str] | None = None, download: bool = True
     from torchvision's mirror and checked against torchvision's MD5s. Pixels are scaled to
     ``[0, 1]``: ``x = byte / 255``. Raises :class:`DatasetUnavailableError` when offline.
     """
+    validate.boolean("download", download)
     directory = data_dir(root) / "mnist"
     arrays = {}
     for split in ("train", "t10k"):
@@ -582,6 +583,7 @@ def load_cifar10(root: str | os.PathLike[str] | None = None, download: bool = Tr
     ``x = byte / 255``. The float32 arrays take about 740 MB. Raises
     :class:`DatasetUnavailableError` when the archive is missing and cannot be downloaded.
     """
+    validate.boolean("download", download)
     directory = data_dir(root) / "cifar10"
     folder = directory / _CIFAR_FOLDER
     if not all((folder / name).is_file() for name in _CIFAR_TRAIN + _CIFAR_TEST):

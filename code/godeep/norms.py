@@ -67,6 +67,8 @@ def moments(x: Tensor, kind: str, num_groups: Optional[int] = None) -> tuple[Ten
     """
     if kind not in SUPPORT:
         raise ValueError(f"kind must be one of {tuple(SUPPORT)}, got {kind!r}")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     spec = SUPPORT[kind]
     dims = 3 if kind == "layer-token" else 4
     if x.dim() != dims:

@@ -100,6 +100,18 @@ def _check_positive_int(name: str, value: object) -> int:
     return validate.positive_int(name, value)
 
 
+def _check_block(inplanes: object, planes: object, stride: object) -> None:
+    """A block's channels and stride: ints >= 1 (both frameworks)."""
+    for name, value in (("inplanes", inplanes), ("planes", planes), ("stride", stride)):
+        validate.positive_int(name, value)
+
+
+def _check_module(model: object) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
 def check_variant_options(variant: str, factory: Callable, options: object, skip: int = 0) -> dict:
     """``options`` as a dict whose keys are parameters of ``factory`` (after the first ``skip``);
     shared by both frameworks' ``cifar_resnet(variant=..., variant_options=...)``."""
@@ -145,6 +157,7 @@ class ZeroPadShortcut(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
         super().__init__()
+        _check_block(in_channels, out_channels, stride)
         if out_channels < in_channels:
             raise ValueError(f"option A cannot reduce channels: {in_channels} -> {out_channels}")
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
@@ -259,6 +272,7 @@ class BasicBlock(_Block):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
                  *, shortcut: bool = True, merge: Optional[nn.Module] = None):
         super().__init__()
+        _check_block(inplanes, planes, stride)
         self.conv1 = conv3x3(inplanes, planes, stride)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = conv3x3(planes, planes)
@@ -288,6 +302,7 @@ class Bottleneck(_Block):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
                  *, shortcut: bool = True, merge: Optional[nn.Module] = None):
         super().__init__()
+        _check_block(inplanes, planes, stride)
         width = planes
         self.conv1 = conv1x1(inplanes, width)
         self.bn1 = nn.BatchNorm2d(width)
@@ -310,7 +325,7 @@ class Bottleneck(_Block):
 
 def residual_blocks(model: nn.Module) -> list[nn.Module]:
     """Every residual (or plain) block of ``model``, in the order of the forward pass."""
-    return [m for m in model.modules() if isinstance(m, _Block)]
+    return [m for m in _check_module(model).modules() if isinstance(m, _Block)]
 
 
 def zero_init_residual_(model: nn.Module) -> nn.Module:
@@ -366,6 +381,7 @@ class ResNet(nn.Module):
         self.shortcut_kind = shortcut
         _check_positive_int("num_classes", num_classes)
         _check_positive_int("in_channels", in_channels)
+        validate.boolean("zero_init_residual", zero_init_residual)
         if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) != 4:
             raise ValueError(f"layers must list the blocks of 4 stages, got {layers!r}")
         layers = validate.positive_ints("layers", layers)
@@ -445,6 +461,7 @@ def resnet152(num_classes: int = 1000, zero_init_residual: bool = False) -> ResN
 
 def cifar_depths(n_max: int = 18) -> list[int]:
     """The valid depths 6n+2 for n = 1 .. n_max (8, 14, 20, ...)."""
+    n_max = validate.positive_int("n_max", n_max)
     return [6 * n + 2 for n in range(1, n_max + 1)]
 
 
@@ -477,6 +494,7 @@ class CifarResNet(nn.Module):
             raise ValueError(f"shortcut must be one of {tuple(SHORTCUTS)}, got {shortcut!r}")
         if not isinstance(plain, bool):
             raise TypeError(f"plain must be a bool, got {type(plain).__name__}")
+        validate.boolean("zero_init_residual", zero_init_residual)
         if plain and zero_init_residual:
             raise ValueError("zero_init_residual=True would silence every layer of a plain net (plain=True)")
         if plain and merge is not None:
@@ -572,6 +590,7 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """The number of (trainable) parameters; BN running statistics are buffers, not counted."""
+    _check_module(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -581,6 +600,8 @@ def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
     Counts convolutions (``k_h k_w C_in/groups`` per output element) and fully connected layers
     (``in * out``), the layers the paper's "FLOPs" (multiply-adds, Table 1) count.
     """
+    _check_module(model)
+    input_shape = validate.positive_ints("input_shape", input_shape, length=3)
     total = 0
 
     def conv_hook(module: nn.Conv2d, inputs, output):
@@ -705,6 +726,7 @@ class ConvResidualBlock(nn.Module):
     def __init__(self, channels: int, kernel_size: int = 3, *, shortcut: bool = True):
         super().__init__()
         _check_positive_int("channels", channels)
+        _check_positive_int("kernel_size", kernel_size)
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
         self.conv1 = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)
@@ -745,9 +767,7 @@ def article_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int
 
 
 def _check_real(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    return float(value)
+    return validate.number(name, value)  # finite: a NaN scale or bias would make every output NaN
 
 
 class ConstantScaling(nn.Module):
@@ -885,6 +905,7 @@ class PreActBasicBlock(_Block):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
                  *, shortcut: bool = True, merge: Optional[nn.Module] = None, order: str = "full_preact"):
         super().__init__()
+        _check_block(inplanes, planes, stride)
         if order not in ACTIVATION_ORDERS:
             raise ValueError(f"order must be one of {tuple(ACTIVATION_ORDERS)}, got {order!r}")
         self.order = order

@@ -71,6 +71,8 @@ class History:
 
 def batches(n: int, batch_size: int, epochs: int, seed: int) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(epoch, indices)`` for shuffled minibatches; identical for both frameworks."""
+    validate.nonnegative_int("n", n)
+    validate.positive_int("batch_size", batch_size)
     rng = np.random.default_rng(seed)
     for epoch in range(epochs):
         order = rng.permutation(n)
@@ -257,6 +259,8 @@ def epoch_plan(n: int, batch_size: int, epochs: int, steps: Optional[int]) -> tu
     Without ``steps``: ``(epochs, epochs * ceil(n / batch_size))``; with it:
     ``(ceil(steps / ceil(n / batch_size)), steps)``. Shared by both frameworks' :func:`fit`.
     """
+    validate.positive_int("n", n)
+    validate.positive_int("batch_size", batch_size)
     steps_per_epoch = math.ceil(n / batch_size)
     if steps is None:
         return epochs, epochs * steps_per_epoch

@@ -35,8 +35,9 @@ import numpy as np
 from . import tf
 import keras
 
-from ..residual import (ACTIVATION_ORDERS, RESNET_LAYERS, _blocks_per_stage, _check_positive_int, check_article_convnet,
-                        check_variant_options)
+from .. import validate
+from ..residual import (ACTIVATION_ORDERS, RESNET_LAYERS, _blocks_per_stage, _check_block, _check_positive_int,
+                        check_article_convnet, check_variant_options)
 
 __all__ = [
     "Add",
@@ -103,8 +104,7 @@ class ConstantScaling(keras.layers.Layer):
     def __init__(self, shortcut: float = 0.5, branch: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("shortcut", shortcut), ("branch", branch)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+            validate.number(name, value)
         self.shortcut_scale, self.branch_scale = float(shortcut), float(branch)
 
     def call(self, f, s, x):  # noqa: ARG002
@@ -124,6 +124,7 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, **kwargs):
         super().__init__(**kwargs)
+        _check_block(in_channels, out_channels, stride)
         if out_channels < in_channels:
             raise ValueError(f"option A cannot reduce channels: {in_channels} -> {out_channels}")
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
@@ -230,6 +231,7 @@ class BasicBlock(_Block):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
                  shortcut: bool = True, merge=None, zero_init_residual: bool = False, **kwargs):
         super().__init__(**kwargs)
+        _check_block(inplanes, planes, stride)
         self.inplanes, self.planes, self.stride = inplanes, planes, stride
         self.pad1 = keras.layers.ZeroPadding2D(1, name="pad1")
         self.conv1 = _conv(planes, 3, stride, "conv1")
@@ -259,6 +261,7 @@ class PreActBasicBlock(_Block):
                  shortcut: bool = True, merge=None, zero_init_residual: bool = False,
                  order: str = "full_preact", **kwargs):
         super().__init__(**kwargs)
+        _check_block(inplanes, planes, stride)
         if order not in ACTIVATION_ORDERS:
             raise ValueError(f"order must be one of {tuple(ACTIVATION_ORDERS)}, got {order!r}")
         self.order = order
@@ -328,6 +331,7 @@ class Bottleneck(_Block):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
                  shortcut: bool = True, merge=None, zero_init_residual: bool = False, **kwargs):
         super().__init__(**kwargs)
+        _check_block(inplanes, planes, stride)
         self.inplanes, self.planes, self.stride = inplanes, planes, stride
         self.conv1 = _conv(planes, 1, 1, "conv1")
         self.bn1 = _bn("bn1")
@@ -396,6 +400,7 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
         raise ValueError(f"shortcut must be one of {tuple(SHORTCUTS)}, got {shortcut!r}")
     if not isinstance(plain, bool):
         raise TypeError(f"plain must be a bool, got {type(plain).__name__}")
+    validate.boolean("zero_init_residual", zero_init_residual)
     if plain and zero_init_residual:
         raise ValueError("zero_init_residual=True would silence every layer of a plain net (plain=True)")
     if plain and merge is not None:
