@@ -73,6 +73,16 @@ def test_float64_model_takes_float64_input():
     assert model(torch.zeros(2, 3, 8, 8, dtype=torch.float64)).dtype == torch.float64
 
 
+def test_autocast_input_of_another_dtype_runs_as_torch():
+    model = r.cifar_resnet(8).eval()
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+        out = model(x.bfloat16())  # torch casts inside autocast; so does the check
+    with torch.no_grad():
+        ref = model(x)
+    torch.testing.assert_close(out.float(), ref, rtol=0.1, atol=0.1)
+
+
 def test_valid_variant_options_still_work():
     model = r.cifar_resnet(8, variant="exclusive_gating", variant_options={"bias": -3.0})
     assert all(float(b.merge.gate.bias[0].detach()) == -3.0 for b in model.blocks)

@@ -126,7 +126,8 @@ def _check_images(x: object, conv: nn.Conv2d) -> None:
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4 or x.shape[1] != conv.in_channels:
         raise ValueError(f"expected a batch of images (N, {conv.in_channels}, H, W), got shape {tuple(x.shape)}")
-    if x.dtype != conv.weight.dtype:
+    autocast = x.is_floating_point() and torch.is_autocast_enabled(x.device.type)  # torch casts there
+    if x.dtype != conv.weight.dtype and not autocast:
         raise TypeError(
             f"x must have the model's dtype {conv.weight.dtype}, got {x.dtype}: convert it with "
             f"x.to({conv.weight.dtype})"
