@@ -38,6 +38,7 @@ help:
 	@echo "make profile      execute notebooks; wall time, CPU time and peak memory to _build/profile.md (NB=...)"
 	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab, a notebook via its kernel)"
 	@echo "make clean        remove _build/"
+	@echo "make help         this list"
 
 setup: $(STAMP)
 
