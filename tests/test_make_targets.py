@@ -29,9 +29,10 @@ NOTEBOOK_TARGETS = ("nbval", "notebooks", "check-notebooks", "profile")
 
 
 def clean_env() -> dict[str, str]:
-    """This environment less what marks the caller as a pytest(-xdist) run of its own."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("PYTEST_XDIST_", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST"))}
+    """This environment less what marks the caller as a pytest(-xdist) run or a make of its own
+    (`make test WORKERS=0` passes WORKERS=0 to every make below it through MAKEFLAGS)."""
+    drop = ("PYTEST_XDIST_", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
 
 
 def make(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
