@@ -84,8 +84,9 @@ screenshots: book
 	$(BIN)/python -m tools.screenshots _build/html _build/screenshots
 
 # A reader's session: progress bars and explore() widgets on, whatever this Makefile exports.
+# (--allow-root only where make runs as root, as in containers.)
 lab: setup
-	GODEEP_PROGRESS=1 GODEEP_INTERACTIVE=1 $(BIN)/jupyter lab $(NB)
+	GODEEP_PROGRESS=1 GODEEP_INTERACTIVE=1 $(BIN)/jupyter lab $(NB) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 notebooks: setup
 	mkdir -p _build
