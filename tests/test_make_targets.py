@@ -24,7 +24,7 @@ BIN = Path(sys.executable).parent
 #: Never rebuild the set-up stamp from a test: that would reinstall the environment.
 MAKE = ["make", "--no-print-directory", "-C", str(ROOT), "-o", ".venv/.installed", f"BIN={BIN}"]
 #: Targets too long (or interactive) for every CI run; run by hand before a release.
-LONG = {"lab", "notebooks", "clean"}
+LONG = {"lab", "notebooks", "clean", "bench"}  # bench: a benchmark, if the Makefile has one
 NOTEBOOK_TARGETS = ("nbval", "notebooks", "check-notebooks", "profile")
 
 
