@@ -9,9 +9,9 @@ given: `pytest tests`, `pytest chapters -n 2`, `pytest chapters/03-normalization
   the distribution is `loadgroup` (xdist's default, `load`, ignores groups and spreads a
   notebook's cells over workers, where they fail with NameError).
 * **Strict CI.** With `CI=true` (GitHub Actions and `.ci/run` set it), a skipped test in a file
-  of `STRICT_IN_CI` is a failure: the parity tests skip when TensorFlow is missing, the browser
-  tests when Chromium is, the workflow lint when actionlint is, and CI must not go green with
-  one of those suites unrun.
+  of `STRICT_IN_CI`, or any test skipped by `pytest.importorskip`, is a failure: the parity
+  tests skip when TensorFlow is missing, the browser tests when Chromium is, the workflow lint
+  when actionlint is, and CI must not go green with one of those suites unrun.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ STRICT_IN_CI = (
     "tests/test_workflows.py",
     "tests/test_make_targets.py",
 )
+#: What pytest.importorskip says: in CI a missing framework (TensorFlow for the Keras twins) fails.
+IMPORT_SKIP = "could not import"
 #: Distributions that ignore xdist groups; `loadgroup` replaces them.
 GROUP_BLIND = ("load", "worksteal")
 
@@ -74,10 +76,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _fail_skip(report) -> None:
-    """Turn a skipped report of a strict file into a failure that says why (CI only)."""
-    if not (in_ci() and report.skipped and strict_in_ci(report.nodeid)) or hasattr(report, "wasxfail"):
+    """Turn a skip of a strict file, or of a missing import anywhere (pytest.importorskip),
+    into a failure that says why (CI only)."""
+    if not (in_ci() and report.skipped) or hasattr(report, "wasxfail"):
         return
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if not (strict_in_ci(report.nodeid) or IMPORT_SKIP in reason):
+        return
     report.outcome = "failed"
     report.longrepr = f"skipped in CI, where this suite must run (CI=true): {reason}"
 
