@@ -139,11 +139,11 @@ def test_pytest_keeps_a_notebooks_cells_on_one_worker(chained, entry):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(target.relative_to(ROOT)), "--nbval", "-n", "2",
          "-p", "no:cacheprovider", "-q"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env=clean_env(),
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=clean_env(),
     )
     _passed(result)
 
 
 def test_make_nbval_keeps_a_notebooks_cells_on_one_worker(chained):
-    result = make("nbval", f"NB={chained.relative_to(ROOT)}", "WORKERS=2", timeout=300)
+    result = make("nbval", f"NB={chained.relative_to(ROOT)}", "WORKERS=2", timeout=600)
     _passed(result)
