@@ -15,15 +15,30 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help setup test unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check clean
 
+# NB: the notebooks the notebook targets work on (nbval, notebooks, check-notebooks, profile,
+# lab): a notebook, a folder or a shell pattern, e.g.
+#   make nbval NB=chapters/03-normalization/05-batch-size.ipynb
+#   make profile NB='chapters/03-normalization/0[45]-*.ipynb'
+NB ?= $(NOTEBOOKS)
+# TESTS: the test files or folders of `make unit`; K: a pytest -k expression to select by name
+TESTS ?= tests
+K ?=
+
 help:
-	@echo "make test       set up, then run every test (unit, strict nbval over $(NOTEBOOKS)/, the book build)"
-	@echo "make book       set up, then build the HTML book into _build/html"
-	@echo "make browser    build the book and test it in headless Chromium (tests/test_browser.py)"
+	@echo "make test         set up, then tools/nb.py check and every test (unit, strict nbval over $(NOTEBOOKS)/, the book build)"
+	@echo "make unit         the tests in tests/ only (TESTS=tests/test_init.py K=expression to select)"
+	@echo "make nbval        strict nbval: re-run notebooks, compare with stored outputs (NB=path or pattern)"
+	@echo "make check-notebooks  list notebooks to re-execute or fix (NB=path or pattern)"
+	@echo "make book         set up, then build the HTML book into _build/html"
+	@echo "make book-check   build the book with warnings as errors and test its pages (tests/test_book.py)"
+	@echo "make browser      build the book and test it in headless Chromium (tests/test_browser.py)"
 	@echo "make screenshots  build the book; light and dark screenshots to _build/screenshots/"
-	@echo "make lab        JupyterLab on the notebooks (widgets and progress bars on)"
-	@echo "make notebooks  re-execute and normalize every notebook in place"
-	@echo "make profile    execute every notebook; wall time and peak memory to _build/profile.md"
+	@echo "make lab          JupyterLab on the notebooks (widgets and progress bars on)"
+	@echo "make notebooks    re-execute and normalize notebooks in place (NB=path or pattern)"
+	@echo "make profile      execute notebooks; wall time, CPU time and peak memory to _build/profile.md (NB=...)"
 	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab, a notebook via its kernel)"
+	@echo "make clean        remove _build/"
+	@echo "make help         this list"
 
 setup: $(STAMP)
 
@@ -36,19 +51,21 @@ $(STAMP): requirements.txt code/pyproject.toml
 	touch $(STAMP)
 
 # Two pytest-xdist workers (WORKERS=0: a single process): every test file, and so every notebook's
-# kernel, stays on one worker (tests/conftest.py groups them); each kernel runs on one thread.
+# kernel, stays on one worker (the root conftest.py groups them, for any pytest command); each
+# kernel runs on one thread.
 WORKERS ?= 2
 
 test: setup
+	$(BIN)/python tools/nb.py check $(NOTEBOOKS)
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider -rs --durations=15 \
 		-n $(WORKERS) --dist loadgroup
 
 unit: setup
-	$(BIN)/python -m pytest tests -p no:cacheprovider
+	$(BIN)/python -m pytest $(TESTS) $(if $(K),-k "$(K)") -p no:cacheprovider -rs
 
 nbval: setup
-	$(BIN)/python -m pytest $(NOTEBOOKS) --nbval --nbval-current-env \
+	$(BIN)/python -m pytest $(NB) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider \
 		-n $(WORKERS) --dist loadgroup
 
@@ -56,29 +73,36 @@ book: setup
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
+# The build of tests/test_book.py: -W -n into a temporary folder, then its pages are checked.
+book-check: setup
+	$(BIN)/python -m pytest tests/test_book.py -p no:cacheprovider -rs
+
 browser: setup
 	$(BIN)/python -m pytest tests/test_book.py tests/test_browser.py -p no:cacheprovider -rs
 
 screenshots: book
-	$(BIN)/python tools/screenshots.py _build/html _build/screenshots
+	$(BIN)/python -m tools.screenshots _build/html _build/screenshots
 
 # A reader's session: progress bars and explore() widgets on, whatever this Makefile exports.
+# (--allow-root only where make runs as root, as in containers.)
 lab: setup
-	GODEEP_PROGRESS=1 GODEEP_INTERACTIVE=1 $(BIN)/jupyter lab $(NOTEBOOKS)
+	GODEEP_PROGRESS=1 GODEEP_INTERACTIVE=1 $(BIN)/jupyter lab $(NB) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 notebooks: setup
 	mkdir -p _build
-	$(BIN)/python tools/nb.py execute $(NOTEBOOKS) --report _build/profile.md
+	$(BIN)/python tools/nb.py execute $(NB) --report _build/profile.md
 
 check-notebooks: setup
-	$(BIN)/python tools/nb.py check $(NOTEBOOKS)
+	$(BIN)/python tools/nb.py check $(NB)
 
 profile: setup
 	mkdir -p _build
-	$(BIN)/python tools/nb.py profile $(NOTEBOOKS) --report _build/profile.md
+	$(BIN)/python tools/nb.py profile $(NB) --report _build/profile.md
 
+# One notebook (BINDER_NB) run in the Binder environment; needs python3.11 and a package source.
+BINDER_NB ?= chapters/01-signal-propagation/01-chain-rule.ipynb
 binder-check:
-	BINDER_CHECK_OFFLINE_TORCH=1 bash tools/binder_check.sh chapters/01-signal-propagation/01-chain-rule.ipynb
+	BINDER_CHECK_OFFLINE_TORCH=1 bash tools/binder_check.sh $(BINDER_NB)
 
 clean:
 	rm -rf _build

@@ -1,4 +1,8 @@
-"""Shared test set-up: quiet progress bars, static explore() figures, deterministic seeds, TensorFlow loaded lazily."""
+"""Shared test set-up: quiet progress bars, static explore() figures, the book built once.
+
+Grouping tests by file on pytest-xdist workers, and the strict skips of CI, are in the
+repository's root conftest.py, which every pytest invocation loads.
+"""
 
 import os
 
@@ -34,22 +38,3 @@ def built_book(tmp_path_factory):
         capture_output=True, text=True, timeout=900,
     )
     return result, out / "_build" / "html"
-
-
-def pytest_configure(config):
-    # registered here too, so the mark is known when pytest-xdist is not loaded (-p no:xdist)
-    config.addinivalue_line("markers", "xdist_group(name): run the marked tests on one pytest-xdist worker")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Keep each file's tests on one pytest-xdist worker (`make test` runs `-n 2 --dist loadgroup`).
-
-    A notebook's cells share one kernel and must run in order on one worker, so every test
-    is grouped by its file; tests/test_book.py and tests/test_browser.py share the group
-    "book" (set in those files), so the `built_book` fixture builds the site once.
-    Runs before xdist's own hook, which turns the groups into node-id suffixes.
-    """
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

@@ -56,8 +56,10 @@ import sys  # noqa: E402
 import nbformat  # noqa: E402
 from nbformat import v4  # noqa: E402
 
-CONF = """
-extensions = ["myst_nb", "godeep.book"]
+CONF = f"""
+import sys
+sys.path.insert(0, {str(ROOT / "_ext")!r})
+extensions = ["myst_nb", "godeep_book"]
 nb_execution_mode = "off"
 html_theme = "basic"
 mathjax_path = "mathjax/tex-mml-chtml.js"
@@ -131,6 +133,50 @@ def test_a_lonely_framework_cell_becomes_one_labelled_tab(tmp_path):
 def test_a_cell_with_both_tags_is_a_warning(tmp_path):
     result, _ = build_notebook(tmp_path, [code("a", "framework-pytorch", "framework-tensorflow")])
     assert "carries both framework tags" in result.stderr, result.stderr
+
+
+# ------------------------------------------------------------ the seam into MyST-NB's private API
+
+
+@pytest.fixture
+def mystnb_seam(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "_ext"))
+    from godeep_book import mystnb
+
+    return mystnb
+
+
+def test_mystnb_is_the_version_the_seam_was_checked_against(mystnb_seam):
+    """Raising MyST-NB past the checked minor version means re-checking the seam first."""
+    installed = mystnb_seam.installed_version().split(".")[:2]
+    assert installed == mystnb_seam.CHECKED_WITH.split(".")[:2], (
+        f"MyST-NB {mystnb_seam.installed_version()} is installed; _ext/godeep_book/mystnb.py "
+        f"was checked against {mystnb_seam.CHECKED_WITH}"
+    )
+
+
+def test_the_seam_wraps_once_and_refuses_a_changed_method(mystnb_seam, monkeypatch):
+    from myst_nb.core.render import MditRenderMixin
+    from sphinx.errors import ExtensionError
+
+    def plain(self, token):
+        return ("original", token)
+
+    monkeypatch.setattr(MditRenderMixin, "render_nb_cell_markdown", plain)
+    calls = []
+
+    def wrapper(original, renderer, token):
+        calls.append(token)
+        return original(renderer, token)
+
+    assert mystnb_seam.wrap_markdown_cells(wrapper) is True
+    assert mystnb_seam.wrap_markdown_cells(wrapper) is False  # already installed
+    assert MditRenderMixin.render_nb_cell_markdown(None, "tok") == ("original", "tok")
+    assert calls == ["tok"]
+
+    monkeypatch.setattr(MditRenderMixin, "render_nb_cell_markdown", lambda self, token, extra: None)
+    with pytest.raises(ExtensionError, match="checked against"):
+        mystnb_seam.wrap_markdown_cells(wrapper)
 
 
 def test_stored_outputs_hold_no_progress_bars_or_widgets():

@@ -7,7 +7,7 @@ the page and of the next page; launch buttons open this very notebook on Binder 
 and the download button gives it; the search page finds a chapter by a keyword.
 
 Playwright's Python API drives Debian's `chromium` through `executable_path` (see
-tools/site.py): unlike Selenium it needs no separate chromedriver, and it reports console
+tools/website.py): unlike Selenium it needs no separate chromedriver, and it reports console
 messages, page errors and failed requests as events. Without Playwright or Chromium the
 tests are skipped with the reason (they never pass silently); `.ci/run` installs Chromium.
 The book is the one built by the session fixture `built_book` (tests/conftest.py).
@@ -15,25 +15,23 @@ The book is the one built by the session fixture `built_book` (tests/conftest.py
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("site_tool", ROOT / "tools" / "site.py")
-site = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(site)
+from tools import website
 
-REASON = site.why_no_browser()
+ROOT = Path(__file__).resolve().parents[1]
+
+REASON = website.why_no_browser()
 pytestmark = [pytest.mark.skipif(REASON is not None, reason=f"browser tests skipped: {REASON}"),
               pytest.mark.xdist_group("book")]  # the worker that builds the book for tests/test_book.py
 
 TAB_STORAGE_KEY = "sphinx-design-tab-id-framework"  # sphinx-design's prefix + our sync group
-PAGES = site.toc_files()
-NOTEBOOK_PAGES = [p for p in PAGES if site.source_suffix(p) == ".ipynb"]
+PAGES = website.toc_files()
+NOTEBOOK_PAGES = [p for p in PAGES if website.source_suffix(p) == ".ipynb"]
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +39,13 @@ def url(built_book):
     result, html = built_book
     if not (html / "index.html").exists():  # warnings alone are test_book.py's to report
         pytest.fail("the book did not build (see test_book.py):\n" + result.stdout[-2000:])
-    with site.serve(html) as base:
+    with website.serve(html) as base:
         yield base
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    with site.browser() as instance:
+    with website.browser() as instance:
         yield instance
 
 
@@ -182,7 +180,7 @@ def test_tensorflow_tab_switches_all_tabs_and_persists(reader):
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
 def test_launch_buttons_open_this_notebook(reader, page):
-    cfg = site.config()
+    cfg = website.config()
     repo = urlparse(cfg["repository"]["url"]).path.strip("/")
     branch = cfg["repository"]["branch"]
     book = cfg["repository"].get("path_to_book", "").strip("/")

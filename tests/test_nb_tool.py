@@ -1,6 +1,5 @@
 """Tests of tools/nb.py on tiny notebooks made in tmp_path (three kernel starts, a few seconds)."""
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -8,10 +7,9 @@ import nbformat
 import pytest
 from nbformat import v4
 
+from tools import nb as nb_tool
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("nb_tool", ROOT / "tools" / "nb.py")
-nb_tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(nb_tool)
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 

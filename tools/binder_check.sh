@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Prove the Binder files (binder/) the closest way possible without Docker:
-#   1. binder/requirements.txt lists the same packages as requirements.txt, less `-e ./code`
-#      and the lines marked `# site-only` (book build and browser tests only);
+#   1. binder/requirements.txt is what code/pyproject.toml gives (tools/deps.py --check);
 #   2. a fresh virtual environment gets exactly `pip install -r binder/requirements.txt`;
 #   3. binder/postBuild runs from the repository root with that environment's pip on PATH
 #      (as repo2docker does: `RUN ./binder/postBuild` in the repository folder);
@@ -41,11 +40,8 @@ step() { printf '\n== [%4ds] %s\n' "$SECONDS" "$*"; }
 export JUPYTER_CONFIG_DIR="$WORK/jupyter/config" JUPYTER_DATA_DIR="$WORK/jupyter/data" \
        JUPYTER_RUNTIME_DIR="$WORK/jupyter/runtime"
 
-step "binder/requirements.txt matches requirements.txt (less -e ./code and site-only packages)"
-# Lines marked "# site-only" (MathJax files, Playwright) serve the book build and its browser
-# tests, which never run on Binder.
-packages() { grep -Ev '^\s*(#|$|-e |--)' "$1" | grep -v '# site-only' | sort; }
-diff <(packages "$ROOT/requirements.txt") <(packages "$ROOT/binder/requirements.txt")
+step "binder/requirements.txt is generated from code/pyproject.toml"
+"$PYTHON" "$ROOT/tools/deps.py" --check
 
 step "fresh venv ($("$PYTHON" --version)) from binder/requirements.txt"
 "$PYTHON" -m venv "$WORK/venv"

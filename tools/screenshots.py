@@ -1,24 +1,20 @@
 #!/usr/bin/env python3
 """Screenshots of the built book in light and dark mode (`make screenshots`).
 
-    python tools/screenshots.py [_build/html] [_build/screenshots]
+    python -m tools.screenshots [_build/html] [_build/screenshots]   # from the repository root
 
 Takes the preface, the "Setting up" page, the first page of every chapter in _toc.yml, and the
 first notebook page with framework tabs after choosing TensorFlow (scrolled to the tabs), each in
 light and dark mode, as 1280x900 PNGs named <page>-<mode>.png. Uses the same server and
-Chromium as the browser tests (tools/site.py).
+Chromium as the browser tests (tools/website.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("site_tool", HERE / "site.py")
-site = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(site)
+from tools import website
 
 MODES = ("light", "dark")
 VIEWPORT = {"width": 1280, "height": 900}
@@ -33,9 +29,9 @@ def settle(page) -> None:
 
 
 def shoot(chromium, base: str, out: Path) -> list[Path]:
-    pages = [site.toc_files()[0]]
-    pages += [p for p in site.toc_files() if p == "setting-up"]
-    pages += site.chapter_first_pages()
+    pages = [website.toc_files()[0]]
+    pages += [p for p in website.toc_files() if p == "setting-up"]
+    pages += website.chapter_first_pages()
     saved = []
     for mode in MODES:
         context = chromium.new_context(viewport=VIEWPORT, color_scheme=mode)
@@ -50,8 +46,8 @@ def shoot(chromium, base: str, out: Path) -> list[Path]:
             settle(page)
             saved.append(out / f"{name.replace('/', '__')}-{mode}.png")
             page.screenshot(path=str(saved[-1]))
-        for name in site.toc_files():
-            if not name.startswith("chapters/") or site.source_suffix(name) != ".ipynb":
+        for name in website.toc_files():
+            if not name.startswith("chapters/") or website.source_suffix(name) != ".ipynb":
                 continue
             page.goto(f"{base}{name}.html")
             settle(page)
@@ -74,12 +70,12 @@ def main(argv: list[str]) -> int:
     if not (html / "index.html").exists():
         print(f"screenshots: no built book at {html} (run `make book` first)")
         return 1
-    reason = site.why_no_browser()
+    reason = website.why_no_browser()
     if reason:
         print(f"screenshots: {reason}")
         return 1
     out.mkdir(parents=True, exist_ok=True)
-    with site.serve(html) as base, site.browser() as chromium:
+    with website.serve(html) as base, website.browser() as chromium:
         for path in shoot(chromium, base, out):
             print(path)
     return 0

@@ -1,13 +1,14 @@
-"""The course's Sphinx extension: synced framework tabs and offline MathJax for the book.
+"""The book's Sphinx extension: synced framework tabs and offline MathJax.
 
-Registered in ``_config.yml`` (``sphinx.extra_extensions: [godeep.book]``). Two parts:
+It belongs to the book, not to the course package learners install: it lives in ``_ext/`` and
+``_config.yml`` loads it with ``sphinx.local_extensions: {godeep_book: _ext/}``. Parts:
 
-* :mod:`godeep.book.tabs` turns every group of notebook cells tagged ``framework-pytorch`` /
+* :mod:`godeep_book.tabs` turns every group of notebook cells tagged ``framework-pytorch`` /
   ``framework-tensorflow`` into sphinx-design tabs of the sync group ``framework``;
-* :mod:`godeep.book.offline` copies MathJax 3 (from the ``django-static-mathjax`` wheel) into
+* :mod:`godeep_book.mystnb` is the one seam into MyST-NB's private API (it names the MyST-NB
+  version it was checked against);
+* :mod:`godeep_book.offline` copies MathJax 3 (from the ``django-static-mathjax`` wheel) into
   the built site and points Sphinx at it, so that pages typeset maths with no internet.
-
-Importing this package imports neither PyTorch nor TensorFlow.
 """
 
 from __future__ import annotations

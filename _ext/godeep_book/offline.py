@@ -31,14 +31,14 @@ def mathjax_source() -> Path:
         import mathjax  # the django-static-mathjax distribution
     except ImportError as error:
         raise ExtensionError(
-            "godeep.book: MathJax is not installed; `pip install django-static-mathjax` "
+            "godeep_book: MathJax is not installed; `pip install django-static-mathjax` "
             "(it is in requirements.txt) so that the site typesets maths offline"
         ) from error
     roots = [Path(p) / "static" / "mathjax" / "es5" for p in mathjax.__path__]
     for root in roots:
         if (root / "tex-mml-chtml.js").is_file():
             return root
-    raise ExtensionError(f"godeep.book: no MathJax es5 build found under {roots}")
+    raise ExtensionError(f"godeep_book: no MathJax es5 build found under {roots}")
 
 
 def _local(app) -> bool:

@@ -19,7 +19,8 @@ already renders every code cell as a container that carries the cell's tags
 
 Markdown cells may carry the tags too (text that belongs to one framework): MyST-NB renders
 markdown cells without a container, so this module wraps tagged ones in a container while
-they are parsed. Such a cell must not hold a heading (a section cannot live inside a tab).
+they are parsed (through the one seam into MyST-NB's private API, :mod:`godeep_book.mystnb`).
+Such a cell must not hold a heading (a section cannot live inside a tab).
 
 A group with cells of one framework only (an experiment run in one framework, say) becomes a
 single tab labelled "PyTorch only" or "TensorFlow only". Problems are Sphinx warnings (the book
@@ -34,7 +35,7 @@ from docutils import nodes
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
-__all__ = ["FRAMEWORKS", "SYNC_GROUP", "FrameworkTabs", "cell_framework", "setup"]
+__all__ = ["FRAMEWORKS", "SYNC_GROUP", "FrameworkTabs", "cell_framework", "render_tagged_markdown", "setup"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -128,37 +129,33 @@ class FrameworkTabs(SphinxTransform):
                 parent.insert(index, _tab_set(group))
 
 
-def _wrap_tagged_markdown() -> None:
-    """Make MyST-NB wrap framework-tagged markdown cells in a container the transform can see."""
-    from myst_nb.core.render import MditRenderMixin
+def render_tagged_markdown(original, renderer, token) -> None:
+    """Render a framework-tagged markdown cell inside a container the transform can see.
 
-    original = MditRenderMixin.render_nb_cell_markdown
-    if getattr(original, "_godeep_wrapped", False):
-        return
-
-    def render_nb_cell_markdown(self, token) -> None:
-        metadata = token.meta.get("metadata", {})
-        if not any(tag in ORDER for tag in metadata.get("tags", [])):
-            return original(self, token)
-        container = nodes.container(
-            nb_element="cell_markdown", cell_index=token.meta.get("index"),
-            cell_metadata=metadata, classes=["cell", "godeep-markdown-cell"],
+    Installed in MyST-NB by :func:`godeep_book.mystnb.wrap_markdown_cells`; any other cell
+    goes to MyST-NB's own ``original`` renderer.
+    """
+    metadata = token.meta.get("metadata", {})
+    if not any(tag in ORDER for tag in metadata.get("tags", [])):
+        return original(renderer, token)
+    container = nodes.container(
+        nb_element="cell_markdown", cell_index=token.meta.get("index"),
+        cell_metadata=metadata, classes=["cell", "godeep-markdown-cell"],
+    )
+    renderer.add_line_and_source_path(container, token)
+    with renderer.current_node_context(container, append=True):
+        renderer.render_children(token)
+    if any(isinstance(n, nodes.section) for n in container.findall(nodes.section)):
+        LOGGER.warning(
+            "markdown cell %s is tagged for one framework but holds a heading; move the "
+            "heading to an untagged cell", token.meta.get("index"),
+            location=container, type="godeep", subtype="tabs",
         )
-        self.add_line_and_source_path(container, token)
-        with self.current_node_context(container, append=True):
-            self.render_children(token)
-        if any(isinstance(n, nodes.section) for n in container.findall(nodes.section)):
-            LOGGER.warning(
-                "markdown cell %s is tagged for one framework but holds a heading; move the "
-                "heading to an untagged cell", token.meta.get("index"),
-                location=container, type="godeep", subtype="tabs",
-            )
-
-    render_nb_cell_markdown._godeep_wrapped = True  # type: ignore[attr-defined]
-    MditRenderMixin.render_nb_cell_markdown = render_nb_cell_markdown
 
 
 def setup(app) -> None:
-    _wrap_tagged_markdown()
+    from .mystnb import wrap_markdown_cells
+
+    wrap_markdown_cells(render_tagged_markdown)
     app.add_transform(FrameworkTabs)
     app.add_css_file("godeep-tabs.css")

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The built book as a reader sees it: serve _build/html on localhost, open it in Chromium.
 
-Shared by tests/test_browser.py and tools/screenshots.py. The browser is Debian's
+Shared by tests/test_browser.py and tools/screenshots.py (named so as not to shadow the
+standard library's `site`). The browser is Debian's
 `chromium` (/usr/bin/chromium, or $GODEEP_CHROMIUM) driven by Playwright's Python API with
 `executable_path`, so Playwright never downloads a browser of its own.
 
-    python tools/site.py [_build/html]     # serve the book on http://127.0.0.1:8000/
+    python -m tools.website [_build/html]     # serve the book on http://127.0.0.1:8000/
 """
 
 from __future__ import annotations

@@ -1,0 +1,99 @@
+"""pytest set-up for every invocation in this repository (tests/, chapters/, one notebook, ...).
+
+It lives at the repository root, next to pytest.ini, so pytest loads it whatever paths are
+given: `pytest tests`, `pytest chapters -n 2`, `pytest chapters/03-normalization/05-batch-size.ipynb`,
+`make nbval NB=...`. (A conftest.py under tests/ is seen only when tests/ is collected.)
+
+* **One worker per file.** A notebook's cells share one kernel and must run in order in one
+  process, so every test is put in the pytest-xdist group of its file, and with workers (`-n`)
+  the distribution is `loadgroup` (xdist's default, `load`, ignores groups and spreads a
+  notebook's cells over workers, where they fail with NameError).
+* **Strict CI.** With `CI=true` (GitHub Actions and `.ci/run` set it), a skipped test in a file
+  of `STRICT_IN_CI`, or any test skipped by `pytest.importorskip`, is a failure: the parity
+  tests skip when TensorFlow is missing, the browser tests when Chromium is, the workflow lint
+  when actionlint is, and CI must not go green with one of those suites unrun.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+
+import pytest
+
+#: Files (relative to the repository root) whose skips fail the run when CI=true.
+STRICT_IN_CI = (
+    "tests/test_parity_*.py",
+    "tests/test_browser.py",
+    "tests/test_book.py",
+    "tests/test_workflows.py",
+    "tests/test_make_targets.py",
+)
+#: What pytest.importorskip says: in CI a missing framework (TensorFlow for the Keras twins) fails.
+IMPORT_SKIP = "could not import"
+#: Distributions that ignore xdist groups; `loadgroup` replaces them.
+GROUP_BLIND = ("load", "worksteal")
+
+
+def in_ci() -> bool:
+    """True when the environment says this is a CI run (CI=true, as GitHub Actions sets)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def strict_in_ci(nodeid: str) -> bool:
+    """Whether a skip of this test (or collector) id counts as a failure in CI."""
+    path = nodeid.split("::")[0]
+    return any(fnmatch.fnmatch(path, pattern) for pattern in STRICT_IN_CI)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # registered here too, so the mark is known when pytest-xdist is not loaded (-p no:xdist)
+    config.addinivalue_line("markers", "xdist_group(name): run the marked tests on one pytest-xdist worker")
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") in ("no", *GROUP_BLIND):
+        config.option.dist = "loadgroup"
+    if getattr(config, "workerinput", {}).get("godeep_loadgroup"):
+        config.option.loadgroup = True  # a worker: name-suffix the groups, as for `--dist loadgroup`
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Tell each xdist worker that groups are on (it re-reads only the command line)."""
+    node.workerinput["godeep_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each test in the xdist group of its file, unless it names a group itself.
+
+    tests/test_book.py and tests/test_browser.py share the group "book" (set in those files),
+    so the `built_book` fixture builds the site once. Runs before xdist's own hook, which turns
+    the groups into node-id suffixes.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def _fail_skip(report) -> None:
+    """Turn a skip of a strict file, or of a missing import anywhere (pytest.importorskip),
+    into a failure that says why (CI only)."""
+    if not (in_ci() and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if not (strict_in_ci(report.nodeid) or IMPORT_SKIP in reason):
+        return
+    report.outcome = "failed"
+    report.longrepr = f"skipped in CI, where this suite must run (CI=true): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_skip(outcome.get_result())

@@ -1,0 +1,149 @@
+"""The documented commands: every target README, CONTRIBUTING and `make help` name exists and
+takes the documented variables; a notebook's cells stay on one pytest-xdist worker whatever
+the entry point (pytest on a folder, pytest on one notebook, `make nbval NB=...`).
+
+The cheap targets themselves are run by `.ci/run` after `make test`; the last test here checks
+that it runs every documented one except the long ones named in LONG.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat import v4
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+#: Never rebuild the set-up stamp from a test: that would reinstall the environment.
+MAKE = ["make", "--no-print-directory", "-C", str(ROOT), "-o", ".venv/.installed", f"BIN={BIN}"]
+#: Targets too long (or interactive) for every CI run; run by hand before a release.
+LONG = {"lab", "notebooks", "clean", "bench"}  # bench: a benchmark, if the Makefile has one
+NOTEBOOK_TARGETS = ("nbval", "notebooks", "check-notebooks", "profile")
+
+
+def clean_env() -> dict[str, str]:
+    """This environment less what marks the caller as a pytest(-xdist) run or a make of its own
+    (`make test WORKERS=0` passes WORKERS=0 to every make below it through MAKEFLAGS)."""
+    drop = ("PYTEST_XDIST_", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+
+
+def make(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([*MAKE, *args], capture_output=True, text=True, timeout=timeout, env=clean_env())
+
+
+def rules() -> set[str]:
+    """Targets of the Makefile that have a rule (a line `name: ...`, not a variable)."""
+    text = (ROOT / "Makefile").read_text()
+    return set(re.findall(r"^([a-z][a-z-]*):(?!=)", text, flags=re.M))
+
+
+def phony() -> set[str]:
+    line = re.search(r"^\.PHONY:(.*)$", (ROOT / "Makefile").read_text(), flags=re.M).group(1)
+    return set(line.split())
+
+
+def help_targets() -> list[str]:
+    result = make("help")
+    assert result.returncode == 0, result.stderr
+    return re.findall(r"^make ([a-z-]+)", result.stdout, flags=re.M)
+
+
+def documented() -> set[str]:
+    """`make X` in README.md, CONTRIBUTING.md and setting-up.md."""
+    names: set[str] = set()
+    for doc in ("README.md", "CONTRIBUTING.md", "setting-up.md"):
+        names |= set(re.findall(r"`make ([a-z][a-z-]*)", (ROOT / doc).read_text()))
+        names |= set(re.findall(r"^make ([a-z][a-z-]*)", (ROOT / doc).read_text(), flags=re.M))
+    return names
+
+
+def test_every_phony_or_documented_target_has_a_rule():
+    missing = (phony() | documented() | set(help_targets())) - rules()
+    assert not missing, f"targets named but without a rule: {sorted(missing)}"
+
+
+def test_help_lists_every_target_once():
+    listed = help_targets()
+    assert len(listed) == len(set(listed)), listed
+    assert set(listed) == rules() - {"setup"}, "`make help` and the Makefile's rules differ"
+
+
+@pytest.mark.parametrize("target", NOTEBOOK_TARGETS)
+def test_notebook_targets_take_nb(target):
+    one = "chapters/03-normalization/05-batch-size.ipynb"
+    result = make("-n", target, f"NB={one}")
+    assert result.returncode == 0, result.stderr
+    assert one in result.stdout, result.stdout
+    assert not re.search(r"\schapters(\s|$)", result.stdout), "NB did not replace chapters/"
+
+
+def test_unit_takes_a_selection():
+    result = make("-n", "unit", "TESTS=tests/test_init.py", "K=fans")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"pytest tests/test_init.py -k \"?fans\"?", result.stdout), result.stdout
+
+
+def test_ci_runs_every_cheap_documented_target():
+    """.ci/run calls `make test`, then each documented target but the long ones."""
+    script = (ROOT / ".ci" / "run").read_text()
+    called = set(re.findall(r"^\s*(?:timed\s+)?make ([a-z][a-z-]*)", script, flags=re.M))
+    assert (documented() | set(help_targets())) - LONG - {"setup"} <= called, sorted(called)
+
+
+# ------------------------------------------------------------ a notebook's cells, one worker
+
+CELLS = 8
+
+
+def chained_notebook(folder: Path) -> Path:
+    """A notebook whose every cell needs the one before (x counts up): split over two kernels,
+    at least one cell fails with NameError or a wrong value."""
+    cells = [v4.new_code_cell("x = 1", execution_count=1)]
+    for count in range(2, CELLS + 1):
+        cell = v4.new_code_cell("x = x + 1\nprint(x)", execution_count=count)
+        cell.outputs = [v4.new_output("stream", name="stdout", text=f"{count}\n")]
+        cells.append(cell)
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "chained.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def chained():
+    """The notebook inside the repository (in _build/, ignored by git and the book), so pytest
+    finds pytest.ini and the root conftest.py exactly as for chapters/."""
+    (ROOT / "_build").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="grouping-", dir=ROOT / "_build") as folder:
+        yield chained_notebook(Path(folder))
+
+
+def _passed(result: subprocess.CompletedProcess) -> None:
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert re.search(rf"\b{CELLS} passed\b", out), out[-3000:]
+
+
+@pytest.mark.parametrize("entry", ["folder", "notebook"])
+def test_pytest_keeps_a_notebooks_cells_on_one_worker(chained, entry):
+    target = chained.parent if entry == "folder" else chained
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(target.relative_to(ROOT)), "--nbval", "-n", "2",
+         "-p", "no:cacheprovider", "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=clean_env(),
+    )
+    _passed(result)
+
+
+def test_make_nbval_keeps_a_notebooks_cells_on_one_worker(chained):
+    result = make("nbval", f"NB={chained.relative_to(ROOT)}", "WORKERS=2", timeout=600)
+    _passed(result)
