@@ -223,7 +223,7 @@ def diagnose(
         worst = min(collapsed, key=lambda s: s.unit_std / s.std)
         warnings.append(
             f"activations collapse in {len(collapsed)} layer(s) from {collapsed[0].name}: units barely "
-            f"vary across the batch ({worst.name}: per-unit std {worst.unit_std:.2g}, pooled std "
+            f"vary across the batch ({worst.name}: per-unit std {worst.unit_std:.1g}, pooled std "
             f"{worst.std:.2g}), so the output hardly depends on the input"
         )
     return warnings
