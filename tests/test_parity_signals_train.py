@@ -48,7 +48,7 @@ def test_record_parity(activation, with_labels):
     a = signals.record(pt, x, y, keep=True)
     b = ksignals.record(tf_model, x, y, keep=True)
     assert a.names == b.names
-    for field in ("mean", "std", "grad_std", "saturated", "dead"):
+    for field in ("mean", "std", "grad_std", "saturated", "dead", "unit_std"):
         np.testing.assert_allclose(b.column(field), a.column(field), rtol=1e-7, atol=1e-12)  # Keras clips log-softmax at ~1e-7 relative
     np.testing.assert_allclose(b.weight_column("grad_norm"), a.weight_column("grad_norm"), rtol=1e-7)
     np.testing.assert_allclose(b.weight_column("norm"), a.weight_column("norm"), rtol=1e-12)

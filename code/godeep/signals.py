@@ -2,7 +2,9 @@
 
 For a stack of layers ``h_l = f(W_l h_{l-1})`` we record, at each watched layer ``l``:
 
-* the forward signal: mean and standard deviation of the activations ``h_l``;
+* the forward signal: mean and standard deviation of the activations ``h_l``, pooled over
+  units and examples, and the *per-unit* standard deviation across the examples of the batch
+  (:func:`unit_std`), which alone says whether the layer's output still depends on the input;
 * the backward signal: the standard deviation of ``dE/dh_l``, the gradient of the loss
   ``E`` with respect to those activations;
 * how much of the layer is *saturated* (the activation's slope ``f'(z)`` is below
@@ -31,6 +33,7 @@ __all__ = [
     "TrainingMonitor",
     "saturation_fraction",
     "dead_fraction",
+    "unit_std",
     "layer_stats",
     "diagnose",
     "record",
@@ -73,9 +76,37 @@ def dead_fraction(h: np.ndarray) -> float:
     return float(np.mean(np.all(units == 0, axis=0)))
 
 
+def unit_std(h: np.ndarray) -> float:
+    """Per-unit standard deviation across the batch, as a root mean square over the units.
+
+    For activations ``h`` of shape ``(batch, *units)`` (every axis but the first is a unit)::
+
+        unit_std = sqrt( mean_u Var_b[h_{b,u}] )
+
+    It splits the pooled variance of :func:`layer_stats`' ``std``::
+
+        std^2 = unit_std^2 + Var_u( mean_b h_{b,u} )
+
+    (across examples, within a unit) + (between the units' means). A layer whose units are
+    constant over the batch (its output no longer depends on the input) has ``unit_std = 0``
+    however large its pooled ``std`` is. NaN for a batch of one example.
+    """
+    h = np.asarray(h, dtype=np.float64)
+    if h.ndim < 2:
+        raise ValueError(f"activations must have a batch axis and at least one unit axis, got shape {h.shape}")
+    if h.shape[0] < 2:
+        return math.nan
+    units = h.reshape(h.shape[0], -1)
+    return float(np.sqrt(np.mean(np.var(units, axis=0))))
+
+
 @dataclass(frozen=True)
 class LayerStats:
-    """Statistics of one watched layer: forward signal, backward signal, saturation."""
+    """Statistics of one watched layer: forward signal, backward signal, saturation.
+
+    ``std`` is pooled over units and examples; ``unit_std`` (:func:`unit_std`) is the spread
+    of each unit across the examples only.
+    """
 
     name: str
     kind: Optional[str]
@@ -84,6 +115,7 @@ class LayerStats:
     grad_std: float
     saturated: float
     dead: float
+    unit_std: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -107,6 +139,7 @@ def layer_stats(name: str, kind: Optional[str], h: np.ndarray, grad: Optional[np
         grad_std=g_std,
         saturated=saturation_fraction(h64, kind),
         dead=dead_fraction(h64) if h64.ndim >= 2 else 0.0,
+        unit_std=unit_std(h64) if h64.ndim >= 2 else math.nan,
     )
 
 
@@ -143,13 +176,26 @@ class SignalReport:
         return frame.map(lambda v: float(f"{v:.{digits}g}") if isinstance(v, float) else v)
 
 
-def diagnose(report: SignalReport, vanish: float = 1e-3, explode: float = 1e3, saturated: float = 0.5, dead: float = 0.5) -> list[str]:
+def diagnose(
+    report: SignalReport,
+    vanish: float = 1e-3,
+    explode: float = 1e3,
+    saturated: float = 0.5,
+    dead: float = 0.5,
+    collapse: float = 1e-2,
+) -> list[str]:
     """Plain-language warnings about a :class:`SignalReport`; an empty list means healthy.
 
     Compares the first and last watched layers: a forward or backward signal that shrinks
     below ``vanish`` times (or grows beyond ``explode`` times) its size at the other end, and
     layers where more than ``saturated`` of the units are saturated or ``dead`` of them dead.
+    A layer *collapses* when its units barely vary across the batch: per-unit std
+    (:func:`unit_std`) below ``collapse`` times the pooled ``std``, i.e. the layer's output
+    hardly depends on the input, which the pooled std alone cannot see.
     """
+    for name, value in (("vanish", vanish), ("explode", explode), ("collapse", collapse)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
     warnings: list[str] = []
     if len(report.layers) < 2:
         return warnings
@@ -165,11 +211,21 @@ def diagnose(report: SignalReport, vanish: float = 1e-3, explode: float = 1e3, s
             warnings.append(f"{what} vanishes {direction}: x{ratio:.2g}")
         elif ratio > explode:
             warnings.append(f"{what} explodes {direction}: x{ratio:.2g}")
+    collapsed = []
     for s in report.layers:
         if s.saturated > saturated:
             warnings.append(f"{s.name}: {s.saturated:.0%} of units saturated")
         if s.dead > dead:
             warnings.append(f"{s.name}: {s.dead:.0%} of units dead")
+        if s.std > 0 and np.isfinite(s.unit_std) and s.unit_std < collapse * s.std:
+            collapsed.append(s)
+    if collapsed:
+        worst = min(collapsed, key=lambda s: s.unit_std / s.std)
+        warnings.append(
+            f"activations collapse in {len(collapsed)} layer(s) from {collapsed[0].name}: units barely "
+            f"vary across the batch ({worst.name}: per-unit std {worst.unit_std:.1g}, pooled std "
+            f"{worst.std:.2g}), so the output hardly depends on the input"
+        )
     return warnings
 
 

@@ -36,6 +36,11 @@ depth_to_vanish = exercise(
 )(_check_depth)
 
 
+#: max over x_0 and |w_l| <= 1 of |d x_10 / d x_0| for x_l = sigmoid(w_l x_{l-1}), found by dynamic
+#: programming on a grid (Section 1.1 computes it): about 0.69 of the per-layer bound 4^-10.
+SIGMOID_CHAIN_SUPREMUM = 6.553e-7
+
+
 def _check_sigmoid_bound(answer):
     expected = 0.25**10
     return close_to(
@@ -48,15 +53,27 @@ def _check_sigmoid_bound(answer):
             (0.5**10, "sigmoid'(0) is 1/4, not 1/2: sigmoid'(z) = sigmoid(z) (1 - sigmoid(z)) = 1/2 * 1/2 at z = 0."),
             (1.0, "sigmoid' is at most 1/4, so each layer contributes a factor of at most 1/4 when |w| <= 1."),
             (0.25, "that is one layer's factor: there are ten of them in the product."),
+            (
+                SIGMOID_CHAIN_SUPREMUM,
+                "that is the largest value a chain actually reaches (computed in the section), "
+                "tighter than asked: bound each layer's factor by its own largest value, 1/4.",
+            ),
         ],
+        hint_rtol=1e-2,
     )
 
 
 sigmoid_bound = exercise(
     "ch1.sigmoid-bound",
-    "Upper bound on |d x_10 / d x_0| through 10 scalar sigmoid layers x_l = sigmoid(w_l x_{l-1}) with |w_l| <= 1.",
+    "Upper bound from the per-layer maxima on |d x_10 / d x_0| through 10 scalar sigmoid layers x_l = sigmoid(w_l x_{l-1}) with |w_l| <= 1.",
     solution=lambda: 0.25**10,
-    wrong_answers=[(2.5, "added"), (0.5**10, "not 1/2"), (0.25, "one layer"), (1e-3, "too large by a factor")],
+    wrong_answers=[
+        (2.5, "added"),
+        (0.5**10, "not 1/2"),
+        (0.25, "one layer"),
+        (1e-3, "too large by a factor"),
+        (6.55e-7, "largest value a chain actually reaches"),
+    ],
 )(_check_sigmoid_bound)
 
 

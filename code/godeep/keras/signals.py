@@ -27,6 +27,7 @@ from ..signals import (  # noqa: F401  (re-exported: the framework-neutral part)
     layer_stats,
     path_length_distribution,
     saturation_fraction,
+    unit_std,
 )
 from .models import _flat_layers, weight_layers
 
@@ -37,6 +38,7 @@ __all__ = [
     "WeightStats",
     "diagnose",
     "record",
+    "unit_std",
     "autocorrelation",
     "input_gradients",
     "lesioned",
