@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-from . import Feedback, close_to, correct, exercise, wrong
+from typing import Optional
+
+from . import Feedback, as_number, chapter_getattr, close_to, correct, exercise, framework_of, wrong
 
 # ---------------------------------------------------------------------------------------------
 # 1. Build a bottleneck block
@@ -66,24 +68,124 @@ def _wrong_bottleneck(kind: str):
                 return self.bn3(self.conv3(out)).relu()
 
             block.forward = forward
+        elif kind in _VARIANT_HINTS:
+            block.forward = lambda x, self=block: _variant_forward(self, x, kind)
+        elif kind == "library":
+            from ..residual import Bottleneck
+
+            return Bottleneck(inplanes, planes)
+        elif kind == "library-subclass":
+            from ..residual import Bottleneck
+
+            class Mine(Bottleneck):
+                pass
+
+            return Mine(inplanes, planes)
         return block
 
     return build
 
 
-def _check_bottleneck(make) -> Feedback:
+#: how a typical wrong forward differs from relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1 x))))))) + x)
+_VARIANT_HINTS = {
+    "no-final-relu": "your block returns F(x) + x without the final ReLU: it must compute relu(F(x) + x) "
+    "(on inputs with negative entries your output is negative where the reference is 0).",
+    "relu-before-add": "you applied the last ReLU before adding the shortcut: relu(F(x)) + x. "
+    "Add first, then apply the ReLU: relu(F(x) + x).",
+    "no-inner-relus": "the ReLUs inside the branch are missing: apply one after bn1 and one after bn2.",
+    "no-relu1": "the ReLU after bn1 is missing: relu(bn1(conv1(x))).",
+    "no-relu2": "the ReLU after bn2 is missing: relu(bn2(conv2(out))).",
+    "skip-bn1": "bn1 is created but not used: apply it after conv1 (conv -> BN -> ReLU).",
+    "skip-bn2": "bn2 is created but not used: apply it after conv2 (conv -> BN -> ReLU).",
+    "bn-after-relu": "BN and ReLU are swapped in the branch: each convolution is followed by BN, then the ReLU.",
+}
+
+
+def _variant_forward(block, x, kind: str = "right"):
+    """The reference forward on ``block``'s layers, or one of the typical mistakes in it."""
+    import torch
+
+    def unit(conv, bn, relu: bool, use_bn: bool = True):
+        def apply(h):
+            h = conv(h)
+            if kind == "bn-after-relu" and relu:
+                return bn(torch.relu(h))
+            h = bn(h) if use_bn else h
+            return torch.relu(h) if relu else h
+
+        return apply
+
+    out = unit(block.conv1, block.bn1, kind not in ("no-inner-relus", "no-relu1"), kind != "skip-bn1")(x)
+    out = unit(block.conv2, block.bn2, kind not in ("no-inner-relus", "no-relu2"), kind != "skip-bn2")(out)
+    f = block.bn3(block.conv3(out))
+    if kind == "no-final-relu":
+        return f + x
+    if kind == "relu-before-add":
+        return torch.relu(f) + x
+    return torch.relu(f + x)
+
+
+_BOTTLENECK_FORBIDDEN = (
+    ("godeep.residual", "Bottleneck", "godeep.residual.Bottleneck"),
+    ("torchvision.models.resnet", "Bottleneck", "torchvision.models.resnet.Bottleneck"),
+    ("godeep.keras.residual", "Bottleneck", "godeep.keras.residual.Bottleneck"),
+)
+
+
+def _find_layers(block):
+    """The reader's three convolutions (by weight shape) and BNs (64, 64, 256 channels, in order), or a message."""
+    from torch import nn
+
+    planes = _BOTTLENECK_ARGS[1]
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    by_shape = {tuple(c.weight.shape): c for c in convs}
+    shapes = {"conv1": (planes, 4 * planes, 1, 1), "conv2": (planes, planes, 3, 3), "conv3": (4 * planes, planes, 1, 1)}
+    if len(convs) != 3 or any(shape not in by_shape for shape in shapes.values()):
+        found = ", ".join(str(tuple(c.weight.shape)) for c in convs) or "none"
+        return (f"the checker compares your block with the reference on the same weights, so it looks for three "
+                f"nn.Conv2d modules with weights {', '.join(map(str, shapes.values()))}; found {found}.")
+    bns = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
+    narrow = [b for b in bns if b.num_features == planes]
+    wide = [b for b in bns if b.num_features == 4 * planes]
+    if len(bns) != 3 or len(narrow) != 2 or len(wide) != 1 or not all(b.affine for b in bns):
+        return "the checker looks for three nn.BatchNorm2d modules (with their default affine=True): two of planes = 64 channels and one of 4 * planes = 256."
+    return {name: by_shape[shape] for name, shape in shapes.items()}, narrow, wide[0]
+
+
+def _reference_on(layers, bn_order) -> "object":
+    """The reference block holding copies of the reader's weights (BN eps and momentum included)."""
+    import copy
+
+    convs, narrow, wide = layers
+    ref = _bottleneck_solution()(*_BOTTLENECK_ARGS)
+    for name, conv in convs.items():
+        setattr(ref, name, copy.deepcopy(conv))
+    ref.bn1, ref.bn2 = (copy.deepcopy(narrow[i]) for i in bn_order)
+    ref.bn3 = copy.deepcopy(wide)
+    return ref
+
+
+def _close(a, b) -> bool:
+    import torch
+
+    return tuple(a.shape) == tuple(b.shape) and torch.allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def _check_bottleneck_torch(make) -> Feedback:
     import torch
     from torch import nn
 
     if isinstance(make, nn.Module):
         return wrong("give the class (or a function (inplanes, planes) -> module), not an instance: the checker builds it.")
-    if not callable(make):
-        return wrong("give a class or function: Bottleneck(inplanes, planes) -> nn.Module.")
     block = make(*_BOTTLENECK_ARGS)
     if block is None:
         return Feedback(False, "your function returns None: build and return the block.", answered=False)
     if not isinstance(block, nn.Module):
         return wrong(f"Bottleneck(256, 64) should be an nn.Module, got {type(block).__name__}.")
+    from ..residual import _Block
+
+    if any(isinstance(m, _Block) for m in block.modules()):
+        return wrong("your block is (or contains) godeep.residual.Bottleneck: the exercise asks you to write it yourself.")
     torch.manual_seed(0)
     x = torch.relu(torch.randn(2, 256, 8, 8))
     block.train()
@@ -91,6 +193,8 @@ def _check_bottleneck(make) -> Feedback:
         y = block(x)
     except RuntimeError as error:
         return wrong(f"Bottleneck(256, 64) fails on a (2, 256, 8, 8) input: {error}. The block must output 4 * planes = 256 channels.")
+    if not isinstance(y, torch.Tensor):
+        return wrong(f"the block's forward returned {type(y).__name__}: return the output tensor.")
     if tuple(y.shape) != (2, 256, 8, 8):
         return wrong(f"output shape {tuple(y.shape)}, expected (2, 256, 8, 8): the last 1x1 conv expands to 4 * planes channels.")
     n = sum(p.numel() for p in block.parameters())
@@ -102,15 +206,73 @@ def _check_bottleneck(make) -> Feedback:
         if n > expected:
             return wrong(f"{n:,} parameters, expected {expected:,}: the first and last convolutions are 1x1 (they only mix channels); only the middle one is 3x3.")
         return wrong(f"{n:,} parameters, expected {expected:,}: 1x1 conv 256->64, 3x3 conv 64->64, 1x1 conv 64->256, each followed by a BN (2 parameters per channel).")
+    layers = _find_layers(block)
+    if isinstance(layers, str):
+        return wrong(layers)
+    convs, narrow, wide = layers
     # the shortcut: zero the last BN's gamma and beta, then the block must be the identity on x >= 0
-    bns = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
     with torch.no_grad():
-        bns[-1].weight.zero_()
-        bns[-1].bias.zero_()
+        keep = wide.weight.clone(), wide.bias.clone()
+        wide.weight.zero_()
+        wide.bias.zero_()
         y0 = block(x)
-    if not torch.allclose(y0, x, atol=1e-6):
+        wide.weight.copy_(keep[0])
+        wide.bias.copy_(keep[1])
+    if not _close(y0, x):
         return wrong("with the last BN's gamma and beta set to 0 the block should compute relu(0 + x) = x for x >= 0: did you add the shortcut x before the final ReLU?")
-    return correct(f"shapes (2, 256, 8, 8) -> (2, 256, 8, 8), {n:,} parameters, and a zeroed last BN gives the identity: a bottleneck block.")
+    # behaviour: random BN parameters, an input with negative entries, the reference on the same weights
+    names = {id(m): name for name, m in block.named_modules()}
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(1)
+        for bn in (*narrow, wide):
+            bn.weight.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
+            bn.bias.copy_(torch.randn(bn.num_features, generator=gen) * 0.5)
+        x = torch.randn(2, 256, 6, 6, generator=gen)
+        y = block(x)
+        for bn in (*narrow, wide):  # zero each BN's gamma in turn: the output must change
+            keep = bn.weight.clone()
+            bn.weight.zero_()
+            changed = not _close(block(x), y)
+            bn.weight.copy_(keep)
+            if not changed:
+                name = names.get(id(bn), "a BN")
+                return wrong(f"zeroing the gamma of {name} does not change the block's output: {name} is created but not used in forward (a BN follows each convolution).")
+        matches = [order for order in ((0, 1), (1, 0)) if _close(y, _reference_on(layers, order).train()(x))]
+        if not matches:
+            ref = _reference_on(layers, (0, 1)).train()
+            for kind, hint in _VARIANT_HINTS.items():
+                if _close(y, _variant_forward(ref, x, kind)):
+                    return wrong(hint)
+            if (y < 0).any():
+                return wrong("your output has negative entries: the block ends with a ReLU applied after the addition, relu(F(x) + x).")
+            gap = (y - ref(x)).abs().max().item()
+            return wrong(f"on the same weights your block differs from the reference by up to {gap:.3g}: "
+                         "compute relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))) + x).")
+        block.eval()  # inference mode: the running statistics, as the reference's
+        ref = _reference_on(layers, matches[0]).eval()
+        same = _close(block(x), ref(x))
+        block.train()
+    if not same:
+        return wrong("in training mode your block matches the reference, but not in eval mode: use nn.BatchNorm2d modules "
+                     "(which switch to their running statistics in eval mode), not batch statistics computed by hand.")
+    return correct(f"{n:,} parameters, and on random weights your block computes relu(F(x) + x) exactly like the reference, "
+                   "in training and in eval mode; every BN and ReLU is where it belongs.")
+
+
+def _check_bottleneck(make) -> Feedback:
+    if not callable(make) and framework_of(make) != "torch":
+        return wrong("give a class or function: Bottleneck(inplanes, planes) -> nn.Module.")
+    if framework_of(make) == "keras":
+        return _check_bottleneck_keras(make)
+    if not callable(make):
+        return wrong("give a class or function: Bottleneck(inplanes, planes) -> nn.Module.")
+    return _check_bottleneck_torch(make)
+
+
+def _check_bottleneck_keras(make) -> Feedback:
+    """Keras answers are recognised; this exercise is posed for PyTorch (see the prompt)."""
+    return wrong("this checker tests a PyTorch module (class Bottleneck(torch.nn.Module)); "
+                 "the Keras twin of the block is godeep.keras.residual.Bottleneck, shown in the Keras tab.")
 
 
 bottleneck_block = exercise(
@@ -122,7 +284,18 @@ bottleneck_block = exercise(
         (_wrong_bottleneck("biases"), "bias=False"),
         (_wrong_bottleneck("all-3x3"), "1x1"),
         (_wrong_bottleneck("no-shortcut"), "shortcut"),
+        (_wrong_bottleneck("no-final-relu"), "without the final ReLU"),
+        (_wrong_bottleneck("relu-before-add"), "before adding the shortcut"),
+        (_wrong_bottleneck("no-inner-relus"), "ReLUs inside the branch are missing"),
+        (_wrong_bottleneck("no-relu1"), "ReLU after bn1"),
+        (_wrong_bottleneck("skip-bn1"), "bn1 is created but not used"),
+        (_wrong_bottleneck("skip-bn2"), "bn2 is created but not used"),
+        (_wrong_bottleneck("bn-after-relu"), "swapped"),
+        (_wrong_bottleneck("library"), "godeep.residual.Bottleneck"),
+        (_wrong_bottleneck("library-subclass"), "godeep.residual.Bottleneck"),
+        ("a block", "class or function"),
     ],
+    forbidden=_BOTTLENECK_FORBIDDEN,
 )(_check_bottleneck)
 
 
@@ -152,10 +325,14 @@ def _check_resnet20(answer) -> Feedback:
         (expected - 10, "you forgot the bias of the final fully connected layer (10 values)."),
         (expected + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64), "you added 1x1 projection shortcuts (option B); the CIFAR ResNets use option A, which has no parameters."),
     ]
+    if isinstance(answer, (str, bytes)):
+        return wrong(f"give the count as an integer, not the string {answer!r}: drop the quotes.")
     try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return wrong(f"give the count as an integer, not {type(answer).__name__}.")
+        value = as_number(answer, "an integer")
+    except TypeError as error:
+        return wrong(f"{error}: give the count as an integer.")
+    if not math.isfinite(value) or not value.is_integer():
+        return wrong(f"a number of parameters is a whole number, not {value:.10g}.")
     if value == expected:
         return correct(f"{expected:,} parameters, which the paper rounds to 0.27M.")
     for typical, message in hints:
@@ -176,6 +353,10 @@ resnet20_params = exercise(
         (_resnet20_params() - 10, "bias"),
         (_resnet20_params() + 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64, "option A"),
         (270_000, "not exact"),
+        ("269722", "not the string"),
+        (269722.5, "whole number"),
+        ([269722], "integer"),
+        (0.27e6 + 0.5, "whole number"),
     ],
 )(_check_resnet20)
 
@@ -216,12 +397,18 @@ def _wrong_option_a(kind: str):
     return shortcut_a
 
 
+_OPTION_A_FORBIDDEN = (
+    ("godeep.residual", "ZeroPadShortcut", "godeep.residual.ZeroPadShortcut"),
+    ("godeep.residual", "make_shortcut", "godeep.residual.make_shortcut"),
+    ("godeep.keras.residual", "ZeroPadShortcut", "godeep.keras.residual.ZeroPadShortcut"),
+)
+
+
 def _check_option_a(fn) -> Feedback:
     import torch
 
-    from ..residual import ZeroPadShortcut
-
-    if not callable(fn):
+    reference = _option_a_solution()  # equal to godeep.residual.ZeroPadShortcut (tested)
+    if not callable(fn) or isinstance(fn, type) or framework_of(fn) is not None:
         return wrong("give a function shortcut_a(x, out_channels, stride) returning a tensor.")
     torch.manual_seed(0)
     for c_in, c_out, stride, size in ((16, 32, 2, 8), (8, 8, 1, 5), (4, 16, 2, 6)):
@@ -229,8 +416,9 @@ def _check_option_a(fn) -> Feedback:
         got = fn(x.clone(), c_out, stride)
         if got is None:
             return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
-        got = torch.as_tensor(got)
-        expected = ZeroPadShortcut(c_in, c_out, stride)(x)
+        if not isinstance(got, torch.Tensor):
+            return wrong(f"your function returned {type(got).__name__}: return a tensor of shape (N, out_channels, H / stride, W / stride).")
+        expected = reference(x, c_out, stride)
         if tuple(got.shape) != tuple(expected.shape):
             if stride > 1 and got.shape[-1] == size:
                 return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: subsample the feature map by the stride (x[:, :, ::stride, ::stride]).")
@@ -242,6 +430,12 @@ def _check_option_a(fn) -> Feedback:
     return correct("your shortcut matches godeep.residual.ZeroPadShortcut: subsample by the stride, append zero channels.")
 
 
+def _option_a_library(x, out_channels: int, stride: int):
+    from ..residual import ZeroPadShortcut
+
+    return ZeroPadShortcut(x.shape[1], out_channels, stride)(x)
+
+
 option_a = exercise(
     "ch4.option-a",
     "Implement the option-A shortcut: shortcut_a(x, out_channels, stride) for NCHW tensors.",
@@ -251,7 +445,10 @@ option_a = exercise(
         (_wrong_option_a("avgpool"), "does not average"),
         (_wrong_option_a("repeat"), "zeros"),
         (_wrong_option_a("pad-spatial"), "dim 1"),
+        (_option_a_library, "calls godeep.residual.ZeroPadShortcut"),
+        (lambda x, out_channels, stride: x.numpy().tolist(), "return a tensor"),
     ],
+    forbidden=_OPTION_A_FORBIDDEN,
 )(_check_option_a)
 
 
@@ -262,9 +459,11 @@ option_a = exercise(
 
 def _check_identity_ratio(answer) -> Feedback:
     try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return wrong(f"give the ratio as a number, not {type(answer).__name__}.")
+        value = as_number(answer, "the ratio as a number")
+    except TypeError as error:
+        return wrong(f"{error}. Give the ratio as a plain number.")
+    if not math.isfinite(value):
+        return wrong("a ratio of two losses is a finite positive number.")
     if math.isclose(value, 1.0, rel_tol=1e-3):
         return correct(
             "the constructed 56-layer net computes exactly the 20-layer net's function, so its training loss is "
@@ -285,7 +484,7 @@ identity_ratio = exercise(
     "Copy a trained plain-20 into a 56-layer net whose 36 extra layers compute the identity: "
     "the ratio of its training loss to plain-20's?",
     solution=lambda: 1.0,
-    wrong_answers=[(56 / 20, "scale with the number"), (1.5, "not forced"), (0.5, "add nothing"), ("one", "as a number")],
+    wrong_answers=[(56 / 20, "scale with the number"), (1.5, "not forced"), (0.5, "add nothing"), ("one", "as a number"), ("1", "as a number")],
 )(_check_identity_ratio)
 
 
@@ -324,3 +523,5 @@ stem_macs = exercise(
 )(_check_stem_macs)
 
 __all__ = ["bottleneck_block", "resnet20_params", "option_a", "identity_ratio", "stem_macs"]
+
+__getattr__ = chapter_getattr(__name__)
