@@ -251,12 +251,15 @@ def _forbidden_message(label: str) -> str:
 
 
 def _resolve(module: str, path: str) -> Optional[tuple[Any, str, Any]]:
-    """``(owner, attribute, object)`` for ``module.path``, if its package is already imported.
+    """``(owner, attribute, object)`` for ``module.path``, if its parent package is imported.
 
     A framework that the session has not imported is not imported just to forbid it (the
-    reader's code cannot have used it then); a submodule of an imported package is.
+    reader's code cannot have used it then); a submodule of an imported package is (so
+    ``godeep.init`` is patched once ``godeep`` is loaded, ``godeep.keras.init`` only once
+    ``godeep.keras`` is).
     """
-    if module.split(".")[0] not in sys.modules:
+    parent = module.rsplit(".", 1)[0]
+    if module not in sys.modules and parent not in sys.modules:
         return None
     try:
         owner: Any = importlib.import_module(module)
