@@ -346,3 +346,16 @@ def test_unknown_attribute_of_a_chapter_lists_its_exercises():
     assert not hasattr(ch2, "kaiming_uniforms") and getattr(ch2, "nope", None) is None
     with pytest.raises(AttributeError):  # dunder probes keep the plain error
         ch2.__wrapped__
+
+
+def test_a_keras_bottleneck_is_checked_the_same_way():
+    pytest.importorskip("keras")
+    ex = EXERCISES["ch4.bottleneck-block"]
+    feedback = ex.check(ch4._bottleneck_keras_solution())
+    assert feedback.correct and "Keras block" in feedback.message, feedback.message
+    from godeep.keras.residual import Bottleneck
+
+    for library in (Bottleneck, lambda inplanes, planes: Bottleneck(inplanes, planes)):
+        feedback = ex.check(library)
+        assert not feedback.correct and "godeep.keras.residual.Bottleneck" in feedback.message, feedback.message
+    assert "bn2 is created but not used" in ex.check(ch4._wrong_bottleneck_keras("skip-bn2")).message

@@ -308,12 +308,16 @@ class _Forbid:
                     return label
         return None
 
-    def _raiser(self, label: str) -> Callable[..., Any]:
+    def _raiser(self, label: str, method: bool) -> Callable[..., Any]:
         def forbidden(*args: Any, **kwargs: Any) -> Any:
             self.called.append(label)
             raise ForbiddenCall(label)
 
-        return forbidden
+        def forbidden_method(this: Any, *args: Any, **kwargs: Any) -> Any:  # Keras inspects __init__'s first arg
+            self.called.append(label)
+            raise ForbiddenCall(label)
+
+        return forbidden_method if method else forbidden
 
     def __enter__(self) -> "_Forbid":
         try:
@@ -327,7 +331,7 @@ class _Forbid:
                 had = isinstance(owner, type) and attribute in vars(owner)
                 keep = vars(owner)[attribute] if had else getattr(owner, attribute)
                 self._undo.append((owner, attribute, keep, had or not isinstance(owner, type)))
-                setattr(owner, attribute, self._raiser(label))
+                setattr(owner, attribute, self._raiser(label, isinstance(owner, type)))
         except BaseException:
             self.__exit__(None, None, None)
             raise
