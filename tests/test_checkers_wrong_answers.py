@@ -359,3 +359,46 @@ def test_a_keras_bottleneck_is_checked_the_same_way():
         feedback = ex.check(library)
         assert not feedback.correct and "godeep.keras.residual.Bottleneck" in feedback.message, feedback.message
     assert "bn2 is created but not used" in ex.check(ch4._wrong_bottleneck_keras("skip-bn2")).message
+
+
+def test_functions_that_use_torch_are_answers_not_instances():
+    Good = ch4._bottleneck_solution()
+
+    def make(inplanes, planes):
+        torch.manual_seed(0)
+        return Good(inplanes, planes)
+
+    assert framework_of(make) == "torch"
+    assert EXERCISES["ch4.bottleneck-block"].check(make).correct
+    assert EXERCISES["ch4.option-a"].check(ch4._option_a_solution()).correct
+
+
+def test_a_keras_evaluate_is_checked_in_inference_mode():
+    pytest.importorskip("keras")
+    ex = EXERCISES["ch3.find-the-bug"]
+    assert framework_of(ch3._reference_evaluate_keras) == "keras"
+    assert ex.check(ch3._reference_evaluate_keras).correct
+    assert "training=True" in ex.check(ch3._buggy_evaluate_keras).message
+
+    def constant(model, x, y):
+        import keras  # noqa: F401 - marks the answer as Keras
+
+        return 1.0
+
+    assert "of these labels right" in ex.check(constant).message
+
+
+def test_a_group_norm_written_with_keras_ops_is_accepted():
+    keras = pytest.importorskip("keras")
+
+    def group_norm(x, num_groups, eps=1e-5):
+        n, c, h, w = x.shape
+        g = keras.ops.reshape(keras.ops.convert_to_tensor(x), (n, num_groups, c // num_groups, h, w))
+        count = c // num_groups * h * w
+        mean = keras.ops.einsum("ngchw->ng", g) / count
+        centred = g - mean[:, :, None, None, None]
+        var = keras.ops.einsum("ngchw,ngchw->ng", centred, centred) / count
+        return keras.ops.reshape(centred / keras.ops.sqrt(var[:, :, None, None, None] + eps), (n, c, h, w))
+
+    feedback = EXERCISES["ch3.group-norm-einsum"].check(group_norm)
+    assert feedback.correct, feedback.message

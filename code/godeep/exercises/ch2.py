@@ -160,7 +160,7 @@ def _check_kaiming_uniform(fn) -> Feedback:
         return _check_kaiming_keras(fn)
     import torch
 
-    if framework_of(fn) == "torch" or isinstance(fn, torch.Tensor):
+    if framework_of(type(fn)) == "torch" or isinstance(fn, torch.Tensor):
         return wrong("give the function kaiming_uniform_ itself (def kaiming_uniform_(tensor): ...), not a tensor or a module.")
     torch.manual_seed(0)
     for shape in _KAIMING_SHAPES:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import Feedback, as_number, chapter_getattr, close_to, correct, exercise, wrong
+from . import Feedback, as_number, chapter_getattr, close_to, correct, exercise, framework_of, wrong
 
 # ------------------------------------------------------------------ 3.1 the largest stable learning rate
 
@@ -403,8 +403,10 @@ def _check_evaluate(fn) -> Feedback:
 
     import torch
 
-    if not callable(fn) or isinstance(fn, (type, torch.nn.Module)):
+    if not callable(fn) or isinstance(fn, type) or isinstance(fn, torch.nn.Module):
         return wrong("give a function: def evaluate(model, x, y): ... returning the accuracy (a float).")
+    if framework_of(fn) == "keras":
+        return _check_evaluate_keras(fn)
     model, x, y = _bn_case()
     half = y.clone()
     half[::2] = (half[::2] + 1) % 3  # every other label wrong: inference-mode accuracy exactly 1/2
@@ -436,6 +438,64 @@ def _check_evaluate(fn) -> Feedback:
                 return wrong("right accuracy, but the model is left in eval mode: the next training epoch would silently use running statistics. Restore the mode (model.train(was_training)).")
             return wrong("right accuracy, but a model that came in eval mode leaves in training mode: restore the mode it had (was_training = model.training ... model.train(was_training)).")
     return correct("inference mode for the evaluation, running statistics untouched, training mode restored afterwards.")
+
+
+def _reference_evaluate_keras(model, x, y) -> float:
+    """Accuracy of a Keras model in inference mode: model(x, training=False) (Keras has no mode to restore)."""
+    import keras
+
+    predictions = np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), axis=1)
+    return float(np.mean(predictions == np.asarray(y)))
+
+
+def _buggy_evaluate_keras(model, x, y) -> float:
+    import keras
+
+    predictions = np.argmax(keras.ops.convert_to_numpy(model(x, training=True)), axis=1)
+    return float(np.mean(predictions == np.asarray(y)))
+
+
+def _bn_case_keras():
+    """The Keras twin of :func:`_bn_case`: moving statistics from centred inputs, test inputs shifted."""
+    import keras
+
+    from ..keras import models as kmodels
+
+    keras.utils.set_random_seed(0)
+    model = kmodels.mlp(6, 8, 2, 3, "relu", norm="batch", dtype="float64")
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        model(rng.standard_normal((32, 6)), training=True)
+    x = rng.standard_normal((200, 6)) + 1.5
+    y = np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), axis=1)
+    return model, x, y
+
+
+def _check_evaluate_keras(fn) -> Feedback:
+    """The Keras form: inference with training=False, moving statistics untouched (same probes)."""
+    import keras
+
+    model, x, y = _bn_case_keras()
+    half = y.copy()
+    half[::2] = (half[::2] + 1) % 3
+    for labels in (y, half):
+        expected = _reference_evaluate_keras(model, x, labels)
+        before = [np.array(keras.ops.convert_to_numpy(w)) for w in model.non_trainable_weights]
+        accuracy = fn(model, x, labels)
+        if accuracy is None:
+            return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
+        try:
+            value = as_number(accuracy, "the accuracy as a number")
+        except TypeError as error:
+            return wrong(f"{error}: return the accuracy as a float.")
+        after = [np.array(keras.ops.convert_to_numpy(w)) for w in model.non_trainable_weights]
+        if any(not np.array_equal(a, b) for a, b in zip(before, after)):
+            return wrong("evaluating changed the BatchNormalization moving statistics: the model ran with training=True. Call model(x, training=False) (or model.predict).")
+        if not math.isclose(value, expected, abs_tol=1e-9):
+            if math.isclose(value, 100 * expected, rel_tol=1e-9):
+                return wrong("give the accuracy as a fraction between 0 and 1, not a percentage.")
+            return wrong(f"your function returns {value:.3f}, but in inference mode the model gets {expected:.3f} of these labels right: compute it from model(x, training=False) and y.")
+    return correct("inference mode (training=False) for the evaluation, moving statistics untouched.")
 
 
 def _evaluate_always_train(model, x, y) -> float:
@@ -470,6 +530,7 @@ find_the_bug = exercise(
         (_evaluate_on_a_copy_in_train_mode, "training-mode one"),
         (lambda model, x, y: "100%", "string"),
         (lambda model, x, y: 100 * _reference_evaluate(model, x, y), "percentage"),
+        (_buggy_evaluate_keras, "training=True"),
     ],
 )(_check_evaluate)
 

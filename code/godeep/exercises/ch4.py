@@ -254,7 +254,7 @@ def _check_bottleneck_torch(block) -> Feedback:
 
 def _check_bottleneck(make) -> Feedback:
     """Build ``make(256, 64)`` and judge it in its own framework (PyTorch module or Keras layer)."""
-    if not isinstance(make, type) and framework_of(make) is not None:
+    if not isinstance(make, type) and framework_of(type(make)) is not None:
         return wrong("give the class (or a function (inplanes, planes) -> module), not an instance: the checker builds it.")
     if not callable(make):
         return wrong("give a class or function: Bottleneck(inplanes, planes) -> nn.Module (or a Keras layer).")
@@ -578,7 +578,7 @@ def _check_option_a(fn) -> Feedback:
     import torch
 
     reference = _option_a_solution()  # equal to godeep.residual.ZeroPadShortcut (tested)
-    if not callable(fn) or isinstance(fn, type) or framework_of(fn) is not None:
+    if not callable(fn) or isinstance(fn, type) or framework_of(type(fn)) is not None:
         return wrong("give a function shortcut_a(x, out_channels, stride) returning a tensor.")
     torch.manual_seed(0)
     for c_in, c_out, stride, size in ((16, 32, 2, 8), (8, 8, 1, 5), (4, 16, 2, 6)):
