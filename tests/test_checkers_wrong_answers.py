@@ -402,3 +402,17 @@ def test_a_group_norm_written_with_keras_ops_is_accepted():
 
     feedback = EXERCISES["ch3.group-norm-einsum"].check(group_norm)
     assert feedback.correct, feedback.message
+
+
+def test_a_bottleneck_that_overwrites_its_input_in_place_is_rejected():
+    Good = ch4._bottleneck_solution()
+
+    class InPlace(Good):
+        def forward(self, x):
+            residual = x  # an alias: relu_ below changes it too (section 4.2's silent pitfall)
+            out = torch.relu(self.bn1(self.conv1(torch.relu_(x))))
+            out = torch.relu(self.bn2(self.conv2(out)))
+            return torch.relu(self.bn3(self.conv3(out)) + residual)
+
+    feedback = EXERCISES["ch4.bottleneck-block"].check(InPlace)
+    assert not feedback.correct and "differs from the reference" in feedback.message, feedback.message

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Optional
 
 from . import Feedback, as_number, chapter_getattr, close_to, correct, exercise, framework_of, wrong
 
@@ -152,7 +151,7 @@ def _find_layers(block):
     return {name: by_shape[shape] for name, shape in shapes.items()}, narrow, wide[0]
 
 
-def _reference_on(layers, bn_order) -> "object":
+def _reference_on(layers, bn_order) -> "torch.nn.Module":
     """The reference block holding copies of the reader's weights (BN eps and momentum included)."""
     import copy
 
@@ -183,7 +182,7 @@ def _check_bottleneck_torch(block) -> Feedback:
     x = torch.relu(torch.randn(2, 256, 8, 8))
     block.train()
     try:
-        y = block(x)
+        y = block(x.clone())
     except RuntimeError as error:
         return wrong(f"Bottleneck(256, 64) fails on a (2, 256, 8, 8) input: {error}. The block must output 4 * planes = 256 channels.")
     if not isinstance(y, torch.Tensor):
@@ -208,7 +207,7 @@ def _check_bottleneck_torch(block) -> Feedback:
         keep = wide.weight.clone(), wide.bias.clone()
         wide.weight.zero_()
         wide.bias.zero_()
-        y0 = block(x)
+        y0 = block(x.clone())
         wide.weight.copy_(keep[0])
         wide.bias.copy_(keep[1])
     if not _close(y0, x):
@@ -221,11 +220,11 @@ def _check_bottleneck_torch(block) -> Feedback:
             bn.weight.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
             bn.bias.copy_(torch.randn(bn.num_features, generator=gen) * 0.5)
         x = torch.randn(2, 256, 6, 6, generator=gen)
-        y = block(x)
+        y = block(x.clone())
         for bn in (*narrow, wide):  # zero each BN's gamma in turn: the output must change
             keep = bn.weight.clone()
             bn.weight.zero_()
-            changed = not _close(block(x), y)
+            changed = not _close(block(x.clone()), y)
             bn.weight.copy_(keep)
             if not changed:
                 name = names.get(id(bn), "a BN")
@@ -243,7 +242,7 @@ def _check_bottleneck_torch(block) -> Feedback:
                          "compute relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))) + x).")
         block.eval()  # inference mode: the running statistics, as the reference's
         ref = _reference_on(layers, matches[0]).eval()
-        same = _close(block(x), ref(x))
+        same = _close(block(x.clone()), ref(x))
         block.train()
     if not same:
         return wrong("in training mode your block matches the reference, but not in eval mode: use nn.BatchNorm2d modules "
