@@ -416,3 +416,9 @@ def test_a_bottleneck_that_overwrites_its_input_in_place_is_rejected():
 
     feedback = EXERCISES["ch4.bottleneck-block"].check(InPlace)
     assert not feedback.correct and "differs from the reference" in feedback.message, feedback.message
+
+
+def test_a_keras_option_a_shortcut_is_checked_on_nhwc_tensors():
+    pytest.importorskip("keras")
+    feedback = EXERCISES["ch4.option-a"].check(ch4._option_a_keras_solution())
+    assert feedback.correct and "Keras twin" in feedback.message, feedback.message

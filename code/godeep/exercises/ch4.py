@@ -574,29 +574,76 @@ _OPTION_A_FORBIDDEN = (
 
 
 def _check_option_a(fn) -> Feedback:
+    """PyTorch answers get NCHW tensors; an answer whose code uses Keras/TF gets NHWC tensors."""
+    import numpy as np
     import torch
 
     reference = _option_a_solution()  # equal to godeep.residual.ZeroPadShortcut (tested)
     if not callable(fn) or isinstance(fn, type) or framework_of(type(fn)) is not None:
         return wrong("give a function shortcut_a(x, out_channels, stride) returning a tensor.")
+    keras_answer = framework_of(fn) == "keras"
+    if keras_answer:
+        import keras
+
+        layout, subsample, axis = "(N, H / stride, W / stride, out_channels)", "x[:, ::stride, ::stride, :]", "the last axis (channels, NHWC)"
+    else:
+        layout, subsample, axis = "(N, out_channels, H / stride, W / stride)", "x[:, :, ::stride, ::stride]", "dim 1 (F.pad pads the last dimensions first)"
     torch.manual_seed(0)
     for c_in, c_out, stride, size in ((16, 32, 2, 8), (8, 8, 1, 5), (4, 16, 2, 6)):
         x = torch.randn(3, c_in, size, size)
-        got = fn(x.clone(), c_out, stride)
+        expected = reference(x, c_out, stride).numpy()
+        if keras_answer:
+            got = fn(keras.ops.convert_to_tensor(x.numpy().transpose(0, 2, 3, 1)), c_out, stride)
+        else:
+            got = fn(x.clone(), c_out, stride)
         if got is None:
             return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
-        if not isinstance(got, torch.Tensor):
-            return wrong(f"your function returned {type(got).__name__}: return a tensor of shape (N, out_channels, H / stride, W / stride).")
-        expected = reference(x, c_out, stride)
+        if keras_answer:
+            try:
+                got = np.asarray(keras.ops.convert_to_numpy(got), dtype=np.float32)
+            except (TypeError, ValueError):
+                return wrong(f"your function returned {type(got).__name__}: return a tensor of shape {layout}.")
+            expected = expected.transpose(0, 2, 3, 1)
+        elif isinstance(got, torch.Tensor):
+            got = got.detach().numpy()
+        else:
+            return wrong(f"your function returned {type(got).__name__}: return a tensor of shape {layout}.")
         if tuple(got.shape) != tuple(expected.shape):
-            if stride > 1 and got.shape[-1] == size:
-                return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: subsample the feature map by the stride (x[:, :, ::stride, ::stride]).")
-            return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: the new channels are zeros appended along dim 1 (F.pad pads the last dimensions first).")
-        if not torch.allclose(got, expected):
-            if torch.count_nonzero(got[:, c_in:]) > 0:
+            spatial = got.shape[1:3] if keras_answer else got.shape[2:4]
+            if stride > 1 and size in spatial:
+                return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: subsample the feature map by the stride ({subsample}).")
+            return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: the new channels are zeros appended along {axis}.")
+        if not np.allclose(got, expected):
+            extra = got[..., c_in:] if keras_answer else got[:, c_in:]
+            if np.count_nonzero(extra) > 0:
                 return wrong("the extra channels must be zeros: option A adds no information and no parameters.")
-            return wrong("the kept channels differ from x[:, :, ::stride, ::stride]: option A subsamples (keeps every stride-th pixel), it does not average.")
-    return correct("your shortcut matches godeep.residual.ZeroPadShortcut: subsample by the stride, append zero channels.")
+            return wrong(f"the kept channels differ from {subsample}: option A subsamples (keeps every stride-th pixel), it does not average.")
+    twin = "its Keras twin (NHWC)" if keras_answer else "godeep.residual.ZeroPadShortcut"
+    return correct(f"your shortcut matches {twin}: subsample by the stride, append zero channels.")
+
+
+def _option_a_keras_solution():
+    import keras
+
+    def shortcut_a(x, out_channels: int, stride: int):
+        x = x[:, ::stride, ::stride, :]
+        return keras.ops.pad(x, ((0, 0), (0, 0), (0, 0), (0, out_channels - x.shape[-1])))
+
+    return shortcut_a
+
+
+def _option_a_keras_no_subsample(x, out_channels: int, stride: int):
+    import keras
+
+    return keras.ops.pad(x, ((0, 0), (0, 0), (0, 0), (0, out_channels - x.shape[-1])))
+
+
+def _option_a_keras_channels_first(x, out_channels: int, stride: int):
+    """Pads axis 1 (PyTorch's channel axis), which is H in Keras' NHWC."""
+    import keras
+
+    x = x[:, ::stride, ::stride, :]
+    return keras.ops.pad(x, ((0, 0), (0, out_channels - x.shape[-1]), (0, 0), (0, 0)))
 
 
 def _option_a_library(x, out_channels: int, stride: int):
@@ -616,6 +663,8 @@ option_a = exercise(
         (_wrong_option_a("pad-spatial"), "dim 1"),
         (_option_a_library, "calls godeep.residual.ZeroPadShortcut"),
         (lambda x, out_channels, stride: x.numpy().tolist(), "return a tensor"),
+        (_option_a_keras_no_subsample, "x[:, ::stride, ::stride, :]"),
+        (_option_a_keras_channels_first, "last axis"),
     ],
     forbidden=_OPTION_A_FORBIDDEN,
 )(_check_option_a)
