@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import Feedback, close_to, correct, exercise, wrong
+from . import Feedback, chapter_getattr, close_to, correct, exercise, wrong
 
 
 def _depth_solution() -> int:
@@ -170,3 +170,6 @@ slowest_layer = exercise(
     solution=lambda: "fc1",
     wrong_answers=[("out", "learns fastest"), ("act1", "no weights"), ("fc5", "not the slowest"), ("layer1", "no layer called"), (1, "string")],
 )(_check_slowest_layer)
+
+
+__getattr__ = chapter_getattr(__name__)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import Feedback, close_to, correct, exercise, wrong
+from . import Feedback, as_number, chapter_getattr, close_to, correct, exercise, framework_of, wrong
 
 # ------------------------------------------------------------------ 3.1 the largest stable learning rate
 
@@ -99,20 +99,29 @@ def _reference_group_norm(x: np.ndarray, num_groups: int, eps: float = 1e-5) -> 
     return (centred / np.sqrt(var[:, :, None, None, None] + eps)).reshape(N, C, H, W)
 
 
-def _check_group_norm(fn) -> Feedback:
-    if not callable(fn):
-        return wrong("give a function: def group_norm(x, num_groups, eps=1e-5): ... returning an array of x's shape.")
-    import torch
-    import torch.nn.functional as F
+_GROUP_NORM_FORBIDDEN = (
+    ("torch.nn.functional", "group_norm", "torch.nn.functional.group_norm"),
+    ("torch", "group_norm", "torch.group_norm"),
+    ("torch.nn", "GroupNorm", "torch.nn.GroupNorm"),
+    ("keras.layers", "GroupNormalization", "keras.layers.GroupNormalization"),
+    ("godeep.norms", "group_norm", "godeep.norms.group_norm"),
+)
 
+
+def _check_group_norm(fn) -> Feedback:
+    if not callable(fn) or isinstance(fn, type):
+        return wrong("give a function: def group_norm(x, num_groups, eps=1e-5): ... returning an array of x's shape.")
     rng = np.random.default_rng(0)
     for shape, G in (((2, 6, 3, 3), 3), ((3, 8, 2, 4), 2), ((2, 4, 3, 3), 4), ((2, 4, 3, 3), 1)):
         x = rng.standard_normal(shape) * 2 + 1
         got = fn(x.copy(), G)
         if got is None:
             return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
-        got = np.asarray(got, dtype=np.float64)
-        expected = F.group_norm(torch.as_tensor(x), G).numpy()
+        try:
+            got = np.asarray(got, dtype=np.float64)
+        except (TypeError, ValueError):
+            return wrong(f"your function returned {type(got).__name__}: return a NumPy array of x's shape.")
+        expected = _reference_group_norm(x, G)  # equal to torch.nn.functional.group_norm (tested)
         if got.shape != expected.shape:
             return wrong(f"the output must have the input's shape {shape}, got {got.shape}.")
         if np.allclose(got, expected, atol=1e-6):
@@ -126,8 +135,31 @@ def _check_group_norm(fn) -> Feedback:
             return wrong("you used the unbiased variance (ddof=1): normalization layers divide by the count |S|.")
         if G not in (1, shape[1]) and np.allclose(got, _wrong_interleaved(x, G), atol=1e-6):
             return wrong("your groups interleave the channels: group g holds the C/G *consecutive* channels g*C/G ... (g+1)*C/G - 1 (reshape to (N, G, C/G, H, W)).")
-        return wrong(f"on an input of shape {shape} with num_groups={G} your output differs from torch.nn.functional.group_norm by up to {np.abs(got - expected).max():.2g}.")
+        return wrong(f"on an input of shape {shape} with num_groups={G} your output differs from torch.nn.functional.group_norm by up to {np.nanmax(np.abs(got - expected)):.2g}.")
     return correct("your function matches torch.nn.functional.group_norm for G = 1 (LayerNorm), G = C (InstanceNorm) and in between.")
+
+
+def _calls_f_group_norm(x, G, eps=1e-5):
+    import torch
+    import torch.nn.functional as F
+
+    return F.group_norm(torch.as_tensor(x), G, eps=eps).numpy()
+
+
+def _calls_torch_group_norm(x, G, eps=1e-5):
+    import torch
+
+    return torch.group_norm(torch.as_tensor(x), G, eps=eps).numpy()
+
+
+def _calls_group_norm_module(x, G, eps=1e-5):
+    import torch
+
+    return torch.nn.GroupNorm(G, x.shape[1], eps=eps, affine=False)(torch.as_tensor(x)).detach().numpy()
+
+
+def _returns_a_string(x, G, eps=1e-5):
+    return "normalized"
 
 
 def _wrong_instance(x, G, eps=1e-5):
@@ -152,7 +184,18 @@ group_norm_einsum = exercise(
     "ch3.group-norm-einsum",
     "Write group_norm(x, num_groups, eps=1e-5) for an NCHW array (no affine), with the statistics computed by einsum.",
     solution=lambda: _reference_group_norm,
-    wrong_answers=[(_wrong_instance, "InstanceNorm"), (_wrong_unbiased, "unbiased"), (_wrong_interleaved, "interleave"), ("einsum", "give a function")],
+    wrong_answers=[
+        (_wrong_instance, "InstanceNorm"),
+        (_wrong_unbiased, "unbiased"),
+        (_wrong_interleaved, "interleave"),
+        ("einsum", "give a function"),
+        (_calls_f_group_norm, "calls torch.nn.functional.group_norm"),
+        (_calls_torch_group_norm, "calls torch.group_norm"),
+        (_calls_group_norm_module, "calls torch.nn.GroupNorm"),
+        (lambda x, G, eps=1e-5: x[:1], "input's shape"),
+        (_returns_a_string, "return a NumPy array"),
+    ],
+    forbidden=_GROUP_NORM_FORBIDDEN,
 )(_check_group_norm)
 
 
@@ -199,8 +242,20 @@ def _numerical_gradients(dy, x, gamma, beta, h=1e-5):
     return grads
 
 
+_AUTOGRAD_FORBIDDEN = (
+    ("torch.autograd", "grad", "torch.autograd.grad"),
+    ("torch.autograd", "backward", "torch.autograd.backward"),
+    ("torch", "Tensor.backward", "Tensor.backward (autograd)"),
+    ("torch.func", "grad", "torch.func.grad"),
+    ("torch.func", "vjp", "torch.func.vjp"),
+    ("tensorflow", "GradientTape.gradient", "tf.GradientTape (autodiff)"),
+    ("jax", "grad", "jax.grad"),
+    ("jax", "vjp", "jax.vjp"),
+)
+
+
 def _check_bn_backward(fn) -> Feedback:
-    if not callable(fn):
+    if not callable(fn) or isinstance(fn, type):
         return wrong("give a function: def bn_backward(dy, x, gamma, eps=1e-5): ... returning (dx, dgamma, dbeta).")
     rng = np.random.default_rng(0)
     worst = 0.0
@@ -212,10 +267,12 @@ def _check_bn_backward(fn) -> Feedback:
         out = fn(dy.copy(), x.copy(), gamma.copy())
         if out is None:
             return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
+        if isinstance(out, (str, bytes, dict)) or not hasattr(out, "__len__") or len(out) != 3:
+            return wrong("return three arrays: (dx, dgamma, dbeta).")
         try:
             dx, dgamma, dbeta = (np.asarray(v, dtype=np.float64) for v in out)
         except (TypeError, ValueError):
-            return wrong("return three arrays: (dx, dgamma, dbeta).")
+            return wrong("return three arrays of numbers: (dx, dgamma, dbeta).")
         num_dx, num_dgamma, num_dbeta = _numerical_gradients(dy, x, gamma, beta)
         for name, got, ref in (("dbeta", dbeta, num_dbeta), ("dgamma", dgamma, num_dgamma), ("dx", dx, num_dx)):
             if got.shape != ref.shape:
@@ -249,11 +306,43 @@ def _wrong_dgamma(dy, x, gamma, eps=1e-5):
     return dx, (dy * x).sum(0), dbeta
 
 
+def _autograd_bn_backward(dy, x, gamma, eps=1e-5):
+    """The gradients by autograd: right numbers, but not 'by hand'."""
+    import torch
+
+    x_t = torch.tensor(x, requires_grad=True)
+    g_t = torch.tensor(gamma, requires_grad=True)
+    b_t = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    y = g_t * (x_t - x_t.mean(0)) / torch.sqrt(x_t.var(0, unbiased=False) + eps) + b_t
+    (torch.as_tensor(dy) * y).sum().backward()
+    return x_t.grad.numpy(), g_t.grad.numpy(), b_t.grad.numpy()
+
+
+def _autograd_grad_bn_backward(dy, x, gamma, eps=1e-5):
+    import torch
+
+    x_t = torch.tensor(x, requires_grad=True)
+    g_t = torch.tensor(gamma, requires_grad=True)
+    b_t = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    y = g_t * (x_t - x_t.mean(0)) / torch.sqrt(x_t.var(0, unbiased=False) + eps) + b_t
+    return tuple(g.numpy() for g in torch.autograd.grad((torch.as_tensor(dy) * y).sum(), (x_t, g_t, b_t)))
+
+
 bn_backward = exercise(
     "ch3.bn-backward",
     "Write bn_backward(dy, x, gamma, eps=1e-5) -> (dx, dgamma, dbeta) for BatchNorm in training mode on an (N, D) batch.",
     solution=lambda: _reference_bn_backward,
-    wrong_answers=[(_wrong_constant_stats, "as constants"), (_wrong_mean_only, "not through the variance"), (_wrong_dgamma, "dgamma fails"), (3, "give a function")],
+    wrong_answers=[
+        (_wrong_constant_stats, "as constants"),
+        (_wrong_mean_only, "not through the variance"),
+        (_wrong_dgamma, "dgamma fails"),
+        (3, "give a function"),
+        (_autograd_bn_backward, "calls Tensor.backward"),
+        (_autograd_grad_bn_backward, "calls torch.autograd.grad"),
+        (lambda dy, x, gamma, eps=1e-5: (dy, gamma), "three arrays"),
+        (lambda dy, x, gamma, eps=1e-5: (dy, gamma, "beta"), "arrays of numbers"),
+    ],
+    forbidden=_AUTOGRAD_FORBIDDEN,
 )(_check_bn_backward)
 
 
@@ -309,28 +398,140 @@ def _bn_case():
 
 
 def _check_evaluate(fn) -> Feedback:
-    if not callable(fn):
+    """Three probes: labels the model gets all right, half right, and a model that arrives in eval mode."""
+    import copy
+
+    import torch
+
+    if not callable(fn) or isinstance(fn, type) or isinstance(fn, torch.nn.Module):
         return wrong("give a function: def evaluate(model, x, y): ... returning the accuracy (a float).")
+    if framework_of(fn) == "keras":
+        return _check_evaluate_keras(fn)
     model, x, y = _bn_case()
-    before = [b.clone() for b in model.buffers()]
-    accuracy = fn(model, x, y)
-    if accuracy is None:
-        return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
-    changed = any(not (a == b).all() for a, b in zip(before, model.buffers()))
-    if changed:
-        return wrong("evaluating changed the BatchNorm running statistics: the model ran in training mode (torch.no_grad() does not switch BatchNorm to inference; model.eval() does).")
-    if not math.isclose(float(accuracy), 1.0, abs_tol=1e-12):
-        return wrong(f"your accuracy is {float(accuracy):.3f} on a test set the model classifies perfectly in inference mode: use the running statistics (model.eval()).")
-    if not model.training:
-        return wrong("right accuracy, but the model is left in eval mode: the next training epoch would silently use running statistics. Restore the mode (model.train(was_training)).")
+    half = y.clone()
+    half[::2] = (half[::2] + 1) % 3  # every other label wrong: inference-mode accuracy exactly 1/2
+    for labels, start_training in ((y, True), (half, True), (half, False)):
+        model.train(start_training)
+        with torch.no_grad():
+            expected = _reference_evaluate(model, x, labels)
+            batch_stats = copy.deepcopy(model).train()
+            in_training_mode = (batch_stats(x).argmax(1) == labels).double().mean().item()
+        before = [b.clone() for b in model.buffers()]
+        accuracy = fn(model, x, labels)
+        if accuracy is None:
+            return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
+        try:
+            value = as_number(accuracy, "the accuracy as a number")
+        except TypeError as error:
+            return wrong(f"{error}: return the accuracy as a float, e.g. (pred == y).double().mean().item().")
+        changed = any(not torch.equal(a, b) for a, b in zip(before, model.buffers()))
+        if changed:
+            return wrong("evaluating changed the BatchNorm running statistics: the model ran in training mode (torch.no_grad() does not switch BatchNorm to inference; model.eval() does).")
+        if not math.isclose(value, expected, abs_tol=1e-9):
+            if math.isclose(value, in_training_mode, abs_tol=1e-9):
+                return wrong(f"your accuracy {value:.3f} is the training-mode one (batch statistics); in inference mode the model gets {expected:.3f}: use the running statistics (model.eval()).")
+            if math.isclose(value, 100 * expected, rel_tol=1e-9):
+                return wrong("give the accuracy as a fraction between 0 and 1, not a percentage.")
+            return wrong(f"your function returns {value:.3f}, but in inference mode the model gets {expected:.3f} of these labels right: compute it from model(x) and y, as the fraction of argmax predictions equal to y.")
+        if model.training != start_training:
+            if start_training:
+                return wrong("right accuracy, but the model is left in eval mode: the next training epoch would silently use running statistics. Restore the mode (model.train(was_training)).")
+            return wrong("right accuracy, but a model that came in eval mode leaves in training mode: restore the mode it had (was_training = model.training ... model.train(was_training)).")
     return correct("inference mode for the evaluation, running statistics untouched, training mode restored afterwards.")
+
+
+def _reference_evaluate_keras(model, x, y) -> float:
+    """Accuracy of a Keras model in inference mode: model(x, training=False) (Keras has no mode to restore)."""
+    import keras
+
+    predictions = np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), axis=1)
+    return float(np.mean(predictions == np.asarray(y)))
+
+
+def _buggy_evaluate_keras(model, x, y) -> float:
+    import keras
+
+    predictions = np.argmax(keras.ops.convert_to_numpy(model(x, training=True)), axis=1)
+    return float(np.mean(predictions == np.asarray(y)))
+
+
+def _bn_case_keras():
+    """The Keras twin of :func:`_bn_case`: moving statistics from centred inputs, test inputs shifted."""
+    import keras
+
+    from ..keras import models as kmodels
+
+    keras.utils.set_random_seed(0)
+    model = kmodels.mlp(6, 8, 2, 3, "relu", norm="batch", dtype="float64")
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        model(rng.standard_normal((32, 6)), training=True)
+    x = rng.standard_normal((200, 6)) + 1.5
+    y = np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), axis=1)
+    return model, x, y
+
+
+def _check_evaluate_keras(fn) -> Feedback:
+    """The Keras form: inference with training=False, moving statistics untouched (same probes)."""
+    import keras
+
+    model, x, y = _bn_case_keras()
+    half = y.copy()
+    half[::2] = (half[::2] + 1) % 3
+    for labels in (y, half):
+        expected = _reference_evaluate_keras(model, x, labels)
+        before = [np.array(keras.ops.convert_to_numpy(w)) for w in model.non_trainable_weights]
+        accuracy = fn(model, x, labels)
+        if accuracy is None:
+            return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
+        try:
+            value = as_number(accuracy, "the accuracy as a number")
+        except TypeError as error:
+            return wrong(f"{error}: return the accuracy as a float.")
+        after = [np.array(keras.ops.convert_to_numpy(w)) for w in model.non_trainable_weights]
+        if any(not np.array_equal(a, b) for a, b in zip(before, after)):
+            return wrong("evaluating changed the BatchNormalization moving statistics: the model ran with training=True. Call model(x, training=False) (or model.predict).")
+        if not math.isclose(value, expected, abs_tol=1e-9):
+            if math.isclose(value, 100 * expected, rel_tol=1e-9):
+                return wrong("give the accuracy as a fraction between 0 and 1, not a percentage.")
+            return wrong(f"your function returns {value:.3f}, but in inference mode the model gets {expected:.3f} of these labels right: compute it from model(x, training=False) and y.")
+    return correct("inference mode (training=False) for the evaluation, moving statistics untouched.")
+
+
+def _evaluate_always_train(model, x, y) -> float:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(x).argmax(1) == y).double().mean().item()
+    model.train()
+    return accuracy
+
+
+def _evaluate_on_a_copy_in_train_mode(model, x, y) -> float:
+    import copy
+
+    import torch
+
+    with torch.no_grad():
+        return (copy.deepcopy(model)(x).argmax(1) == y).double().mean().item()
 
 
 find_the_bug = exercise(
     "ch3.find-the-bug",
     "Fix evaluate(model, x, y) so that it measures a BatchNorm network's accuracy in inference mode, without side effects.",
     solution=lambda: _reference_evaluate,
-    wrong_answers=[(_buggy_evaluate, "does not switch BatchNorm"), (_evaluate_no_restore, "left in eval mode"), (0.9, "give a function")],
+    wrong_answers=[
+        (_buggy_evaluate, "does not switch BatchNorm"),
+        (_evaluate_no_restore, "left in eval mode"),
+        (0.9, "give a function"),
+        (lambda model, x, y: 1.0, "of these labels right"),
+        (_evaluate_always_train, "came in eval mode"),
+        (_evaluate_on_a_copy_in_train_mode, "training-mode one"),
+        (lambda model, x, y: "100%", "string"),
+        (lambda model, x, y: 100 * _reference_evaluate(model, x, y), "percentage"),
+        (_buggy_evaluate_keras, "training=True"),
+    ],
 )(_check_evaluate)
 
 
@@ -358,3 +559,5 @@ keras_momentum = exercise(
     solution=lambda: 0.95,
     wrong_answers=[(0.05, "weights the old average"), (0.99, "Keras' default"), (0.9, "converts PyTorch's default"), (20.0, "not 1 / momentum")],
 )(_check_keras_momentum)
+
+__getattr__ = chapter_getattr(__name__)

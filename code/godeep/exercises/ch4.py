@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import sys
 
-from . import Feedback, close_to, correct, exercise, wrong
+from . import Feedback, as_number, chapter_getattr, close_to, correct, exercise, framework_of, wrong
 
 # ---------------------------------------------------------------------------------------------
 # 1. Build a bottleneck block
@@ -66,31 +67,126 @@ def _wrong_bottleneck(kind: str):
                 return self.bn3(self.conv3(out)).relu()
 
             block.forward = forward
+        elif kind in _VARIANT_HINTS:
+            block.forward = lambda x, self=block: _variant_forward(self, x, kind)
+        elif kind == "library":
+            from ..residual import Bottleneck
+
+            return Bottleneck(inplanes, planes)
+        elif kind == "library-subclass":
+            from ..residual import Bottleneck
+
+            class Mine(Bottleneck):
+                pass
+
+            return Mine(inplanes, planes)
         return block
 
     return build
 
 
-def _check_bottleneck(make) -> Feedback:
+#: how a typical wrong forward differs from relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1 x))))))) + x)
+_VARIANT_HINTS = {
+    "no-final-relu": "your block returns F(x) + x without the final ReLU: it must compute relu(F(x) + x) "
+    "(on inputs with negative entries your output is negative where the reference is 0).",
+    "relu-before-add": "you applied the last ReLU before adding the shortcut: relu(F(x)) + x. "
+    "Add first, then apply the ReLU: relu(F(x) + x).",
+    "no-inner-relus": "the ReLUs inside the branch are missing: apply one after bn1 and one after bn2.",
+    "no-relu1": "the ReLU after bn1 is missing: relu(bn1(conv1(x))).",
+    "no-relu2": "the ReLU after bn2 is missing: relu(bn2(conv2(out))).",
+    "skip-bn1": "bn1 is created but not used: apply it after conv1 (conv -> BN -> ReLU).",
+    "skip-bn2": "bn2 is created but not used: apply it after conv2 (conv -> BN -> ReLU).",
+    "bn-after-relu": "BN and ReLU are swapped in the branch: each convolution is followed by BN, then the ReLU.",
+}
+
+
+def _variant_forward(block, x, kind: str = "right"):
+    """The reference forward on ``block``'s layers, or one of the typical mistakes in it."""
+    import torch
+
+    def unit(conv, bn, relu: bool, use_bn: bool = True):
+        def apply(h):
+            h = conv(h)
+            if kind == "bn-after-relu" and relu:
+                return bn(torch.relu(h))
+            h = bn(h) if use_bn else h
+            return torch.relu(h) if relu else h
+
+        return apply
+
+    out = unit(block.conv1, block.bn1, kind not in ("no-inner-relus", "no-relu1"), kind != "skip-bn1")(x)
+    out = unit(block.conv2, block.bn2, kind not in ("no-inner-relus", "no-relu2"), kind != "skip-bn2")(out)
+    f = block.bn3(block.conv3(out))
+    if kind == "no-final-relu":
+        return f + x
+    if kind == "relu-before-add":
+        return torch.relu(f) + x
+    return torch.relu(f + x)
+
+
+_BOTTLENECK_FORBIDDEN = (
+    ("godeep.residual", "Bottleneck", "godeep.residual.Bottleneck"),
+    ("torchvision.models.resnet", "Bottleneck", "torchvision.models.resnet.Bottleneck"),
+    ("godeep.keras.residual", "Bottleneck", "godeep.keras.residual.Bottleneck"),
+)
+
+
+def _find_layers(block):
+    """The reader's three convolutions (by weight shape) and BNs (64, 64, 256 channels, in order), or a message."""
+    from torch import nn
+
+    planes = _BOTTLENECK_ARGS[1]
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    by_shape = {tuple(c.weight.shape): c for c in convs}
+    shapes = {"conv1": (planes, 4 * planes, 1, 1), "conv2": (planes, planes, 3, 3), "conv3": (4 * planes, planes, 1, 1)}
+    if len(convs) != 3 or any(shape not in by_shape for shape in shapes.values()):
+        found = ", ".join(str(tuple(c.weight.shape)) for c in convs) or "none"
+        return (f"the checker compares your block with the reference on the same weights, so it looks for three "
+                f"nn.Conv2d modules with weights {', '.join(map(str, shapes.values()))}; found {found}.")
+    bns = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
+    narrow = [b for b in bns if b.num_features == planes]
+    wide = [b for b in bns if b.num_features == 4 * planes]
+    if len(bns) != 3 or len(narrow) != 2 or len(wide) != 1 or not all(b.affine for b in bns):
+        return "the checker looks for three nn.BatchNorm2d modules (with their default affine=True): two of planes = 64 channels and one of 4 * planes = 256."
+    return {name: by_shape[shape] for name, shape in shapes.items()}, narrow, wide[0]
+
+
+def _reference_on(layers, bn_order) -> "torch.nn.Module":
+    """The reference block holding copies of the reader's weights (BN eps and momentum included)."""
+    import copy
+
+    convs, narrow, wide = layers
+    ref = _bottleneck_solution()(*_BOTTLENECK_ARGS)
+    for name, conv in convs.items():
+        setattr(ref, name, copy.deepcopy(conv))
+    ref.bn1, ref.bn2 = (copy.deepcopy(narrow[i]) for i in bn_order)
+    ref.bn3 = copy.deepcopy(wide)
+    return ref
+
+
+def _close(a, b) -> bool:
+    import torch
+
+    return tuple(a.shape) == tuple(b.shape) and torch.allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def _check_bottleneck_torch(block) -> Feedback:
     import torch
     from torch import nn
 
-    if isinstance(make, nn.Module):
-        return wrong("give the class (or a function (inplanes, planes) -> module), not an instance: the checker builds it.")
-    if not callable(make):
-        return wrong("give a class or function: Bottleneck(inplanes, planes) -> nn.Module.")
-    block = make(*_BOTTLENECK_ARGS)
-    if block is None:
-        return Feedback(False, "your function returns None: build and return the block.", answered=False)
-    if not isinstance(block, nn.Module):
-        return wrong(f"Bottleneck(256, 64) should be an nn.Module, got {type(block).__name__}.")
+    from ..residual import _Block
+
+    if any(isinstance(m, _Block) for m in block.modules()):
+        return wrong("your block is (or contains) godeep.residual.Bottleneck: the exercise asks you to write it yourself.")
     torch.manual_seed(0)
     x = torch.relu(torch.randn(2, 256, 8, 8))
     block.train()
     try:
-        y = block(x)
+        y = block(x.clone())
     except RuntimeError as error:
         return wrong(f"Bottleneck(256, 64) fails on a (2, 256, 8, 8) input: {error}. The block must output 4 * planes = 256 channels.")
+    if not isinstance(y, torch.Tensor):
+        return wrong(f"the block's forward returned {type(y).__name__}: return the output tensor.")
     if tuple(y.shape) != (2, 256, 8, 8):
         return wrong(f"output shape {tuple(y.shape)}, expected (2, 256, 8, 8): the last 1x1 conv expands to 4 * planes channels.")
     n = sum(p.numel() for p in block.parameters())
@@ -102,15 +198,247 @@ def _check_bottleneck(make) -> Feedback:
         if n > expected:
             return wrong(f"{n:,} parameters, expected {expected:,}: the first and last convolutions are 1x1 (they only mix channels); only the middle one is 3x3.")
         return wrong(f"{n:,} parameters, expected {expected:,}: 1x1 conv 256->64, 3x3 conv 64->64, 1x1 conv 64->256, each followed by a BN (2 parameters per channel).")
+    layers = _find_layers(block)
+    if isinstance(layers, str):
+        return wrong(layers)
+    convs, narrow, wide = layers
     # the shortcut: zero the last BN's gamma and beta, then the block must be the identity on x >= 0
-    bns = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
     with torch.no_grad():
-        bns[-1].weight.zero_()
-        bns[-1].bias.zero_()
-        y0 = block(x)
-    if not torch.allclose(y0, x, atol=1e-6):
+        keep = wide.weight.clone(), wide.bias.clone()
+        wide.weight.zero_()
+        wide.bias.zero_()
+        y0 = block(x.clone())
+        wide.weight.copy_(keep[0])
+        wide.bias.copy_(keep[1])
+    if not _close(y0, x):
         return wrong("with the last BN's gamma and beta set to 0 the block should compute relu(0 + x) = x for x >= 0: did you add the shortcut x before the final ReLU?")
-    return correct(f"shapes (2, 256, 8, 8) -> (2, 256, 8, 8), {n:,} parameters, and a zeroed last BN gives the identity: a bottleneck block.")
+    # behaviour: random BN parameters, an input with negative entries, the reference on the same weights
+    names = {id(m): name for name, m in block.named_modules()}
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(1)
+        for bn in (*narrow, wide):
+            bn.weight.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
+            bn.bias.copy_(torch.randn(bn.num_features, generator=gen) * 0.5)
+        x = torch.randn(2, 256, 6, 6, generator=gen)
+        y = block(x.clone())
+        for bn in (*narrow, wide):  # zero each BN's gamma in turn: the output must change
+            keep = bn.weight.clone()
+            bn.weight.zero_()
+            changed = not _close(block(x.clone()), y)
+            bn.weight.copy_(keep)
+            if not changed:
+                name = names.get(id(bn), "a BN")
+                return wrong(f"zeroing the gamma of {name} does not change the block's output: {name} is created but not used in forward (a BN follows each convolution).")
+        matches = [order for order in ((0, 1), (1, 0)) if _close(y, _reference_on(layers, order).train()(x))]
+        if not matches:
+            ref = _reference_on(layers, (0, 1)).train()
+            for kind, hint in _VARIANT_HINTS.items():
+                if _close(y, _variant_forward(ref, x, kind)):
+                    return wrong(hint)
+            if (y < 0).any():
+                return wrong("your output has negative entries: the block ends with a ReLU applied after the addition, relu(F(x) + x).")
+            gap = (y - ref(x)).abs().max().item()
+            return wrong(f"on the same weights your block differs from the reference by up to {gap:.3g}: "
+                         "compute relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))) + x).")
+        block.eval()  # inference mode: the running statistics, as the reference's
+        ref = _reference_on(layers, matches[0]).eval()
+        same = _close(block(x.clone()), ref(x))
+        block.train()
+    if not same:
+        return wrong("in training mode your block matches the reference, but not in eval mode: use nn.BatchNorm2d modules "
+                     "(which switch to their running statistics in eval mode), not batch statistics computed by hand.")
+    return correct(f"{n:,} parameters, and on random weights your block computes relu(F(x) + x) exactly like the reference, "
+                   "in training and in eval mode; every BN and ReLU is where it belongs.")
+
+
+def _check_bottleneck(make) -> Feedback:
+    """Build ``make(256, 64)`` and judge it in its own framework (PyTorch module or Keras layer)."""
+    if not isinstance(make, type) and framework_of(type(make)) is not None:
+        return wrong("give the class (or a function (inplanes, planes) -> module), not an instance: the checker builds it.")
+    if not callable(make):
+        return wrong("give a class or function: Bottleneck(inplanes, planes) -> nn.Module (or a Keras layer).")
+    block = make(*_BOTTLENECK_ARGS)
+    if block is None:
+        return Feedback(False, "your function returns None: build and return the block.", answered=False)
+    framework = framework_of(block)
+    if framework == "torch":
+        from torch import nn
+
+        if isinstance(block, nn.Module):
+            return _check_bottleneck_torch(block)
+    if framework == "keras":
+        import keras
+
+        if isinstance(block, keras.layers.Layer):
+            return _check_bottleneck_keras(block)
+    return wrong(f"Bottleneck(256, 64) should be an nn.Module (or a keras.layers.Layer), got {type(block).__name__}.")
+
+
+def _bottleneck_keras_solution():
+    """The Keras twin: a Layer with the same signature; kernels (kh, kw, in, out), NHWC inputs."""
+    import keras
+
+    class MyBottleneck(keras.layers.Layer):
+        def __init__(self, inplanes: int, planes: int, **kwargs):
+            super().__init__(**kwargs)
+            self.conv1 = keras.layers.Conv2D(planes, 1, use_bias=False)
+            self.bn1 = keras.layers.BatchNormalization()
+            self.conv2 = keras.layers.Conv2D(planes, 3, padding="same", use_bias=False)
+            self.bn2 = keras.layers.BatchNormalization()
+            self.conv3 = keras.layers.Conv2D(4 * planes, 1, use_bias=False)
+            self.bn3 = keras.layers.BatchNormalization()
+
+        def call(self, x, training=None):
+            out = keras.ops.relu(self.bn1(self.conv1(x), training=training))
+            out = keras.ops.relu(self.bn2(self.conv2(out), training=training))
+            return keras.ops.relu(self.bn3(self.conv3(out), training=training) + x)
+
+    return MyBottleneck
+
+
+def _wrong_bottleneck_keras(kind: str):
+    """Keras twins of the typical mistakes ("no-final-relu", "biases", "skip-bn2")."""
+
+    def build(inplanes: int, planes: int):
+        import keras
+
+        Good = _bottleneck_keras_solution()
+
+        class Wrong(Good):
+            def __init__(self, inplanes, planes, **kwargs):
+                keras.layers.Layer.__init__(self, **kwargs)
+                self.conv1 = keras.layers.Conv2D(planes, 1, use_bias=kind == "biases")
+                self.bn1 = keras.layers.BatchNormalization()
+                self.conv2 = keras.layers.Conv2D(planes, 3, padding="same", use_bias=False)
+                self.bn2 = keras.layers.BatchNormalization()
+                self.conv3 = keras.layers.Conv2D(4 * planes, 1, use_bias=False)
+                self.bn3 = keras.layers.BatchNormalization()
+
+            def call(self, x, training=None):
+                out = keras.ops.relu(self.bn1(self.conv1(x), training=training))
+                out = self.conv2(out)
+                out = keras.ops.relu(out if kind == "skip-bn2" else self.bn2(out, training=training))
+                f = self.bn3(self.conv3(out), training=training)
+                return f + x if kind == "no-final-relu" else keras.ops.relu(f + x)
+
+        return Wrong(inplanes, planes)
+
+    return build
+
+
+def _keras_reference_on(block, convs, narrow, wide, bn_order):
+    """The PyTorch reference holding the Keras block's weights (kernels transposed to (out, in, kh, kw))."""
+    import numpy as np
+    import torch
+
+    ref = _bottleneck_solution()(*_BOTTLENECK_ARGS)
+    with torch.no_grad():
+        for name, conv in convs.items():
+            kernel = np.asarray(conv.kernel.numpy() if hasattr(conv.kernel, "numpy") else conv.kernel)
+            getattr(ref, name).weight.copy_(torch.as_tensor(kernel.transpose(3, 2, 0, 1).copy()))
+        for target, bn in zip((ref.bn1, ref.bn2, ref.bn3), (narrow[bn_order[0]], narrow[bn_order[1]], wide)):
+            for t_name, k_name in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance")):
+                getattr(target, t_name).copy_(torch.as_tensor(np.asarray(getattr(bn, k_name).numpy())))
+            target.eps = float(bn.epsilon)
+    return ref
+
+
+def _check_bottleneck_keras(block) -> Feedback:
+    """The same checks as for PyTorch, on NHWC inputs, against the PyTorch reference with the same weights."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras warns about sublayers built lazily; the checks below say what matters
+        return _judge_keras_block(block)
+
+
+def _judge_keras_block(block) -> Feedback:
+    import keras
+    import numpy as np
+    import torch
+
+    if "godeep.keras.residual" in sys.modules and isinstance(block, sys.modules["godeep.keras.residual"]._Block):
+        return wrong("your block is godeep.keras.residual.Bottleneck: the exercise asks you to write it yourself.")
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.standard_normal((2, 8, 8, 256)), 0).astype("float32")
+    try:
+        y = block(x, training=True)
+    except Exception as error:  # Keras raises ValueError and TF errors alike
+        return wrong(f"Bottleneck(256, 64) fails on a (2, 8, 8, 256) input: {error}. The block must output 4 * planes = 256 channels.")
+    y = np.asarray(keras.ops.convert_to_numpy(y))
+    layers = list(block._flatten_layers(include_self=False, recursive=True))
+    attribute = {id(v): k for k, v in vars(block).items() if isinstance(v, keras.layers.Layer)}
+    unused = [attribute.get(id(l), l.name) for l in layers if not l.built and isinstance(l, (keras.layers.Conv2D, keras.layers.BatchNormalization))]
+    if unused:
+        return wrong(f"{', '.join(unused)} is created but not used in call (Keras builds a layer's weights at its first call): "
+                     "a BN follows each convolution.")
+    if tuple(y.shape) != (2, 8, 8, 256):
+        return wrong(f"output shape {tuple(y.shape)}, expected (2, 8, 8, 256): the last 1x1 conv expands to 4 * planes channels.")
+    n = int(sum(np.prod(w.shape) for w in block.trainable_weights))
+    expected = _bottleneck_params()
+    convs = [l for l in layers if isinstance(l, keras.layers.Conv2D)]
+    if n != expected:
+        if any(c.use_bias for c in convs):
+            return wrong(f"{n:,} parameters, {n - expected:,} too many: your convolutions have biases. A BN follows each conv and its beta already adds a per-channel shift: use use_bias=False.")
+        if n > expected:
+            return wrong(f"{n:,} parameters, expected {expected:,}: the first and last convolutions are 1x1 (they only mix channels); only the middle one is 3x3.")
+        return wrong(f"{n:,} parameters, expected {expected:,}: 1x1 conv 256->64, 3x3 conv 64->64, 1x1 conv 64->256, each followed by a BN (2 parameters per channel).")
+    planes = _BOTTLENECK_ARGS[1]
+    shapes = {"conv1": (1, 1, 4 * planes, planes), "conv2": (3, 3, planes, planes), "conv3": (1, 1, planes, 4 * planes)}
+    by_shape = {tuple(c.kernel.shape): c for c in convs}
+    bns = [l for l in layers if isinstance(l, keras.layers.BatchNormalization)]
+    narrow = [b for b in bns if tuple(b.gamma.shape) == (planes,)] if all(b.scale and b.center for b in bns) else []
+    wide = [b for b in bns if tuple(b.gamma.shape) == (4 * planes,)] if narrow else []
+    if len(convs) != 3 or any(shape not in by_shape for shape in shapes.values()) or len(bns) != 3 or len(narrow) != 2 or len(wide) != 1:
+        return wrong("the checker compares your block with the reference on the same weights, so it looks for three keras.layers.Conv2D "
+                     f"with kernels {', '.join(map(str, shapes.values()))} and three BatchNormalization layers (64, 64 and 256 channels).")
+    convs = {name: by_shape[shape] for name, shape in shapes.items()}
+    wide = wide[0]
+    x = np.ascontiguousarray(x)
+    keep = wide.gamma.numpy(), wide.beta.numpy()
+    wide.gamma.assign(np.zeros_like(keep[0]))
+    wide.beta.assign(np.zeros_like(keep[1]))
+    y0 = np.asarray(keras.ops.convert_to_numpy(block(x, training=True)))
+    wide.gamma.assign(keep[0])
+    wide.beta.assign(keep[1])
+    if not np.allclose(y0, x, atol=1e-4):
+        return wrong("with the last BN's gamma and beta set to 0 the block should compute relu(0 + x) = x for x >= 0: did you add the shortcut x before the final ReLU?")
+    for bn in (*narrow, wide):
+        bn.gamma.assign((rng.random(bn.gamma.shape) + 0.5).astype("float32"))
+        bn.beta.assign((rng.standard_normal(bn.beta.shape) * 0.5).astype("float32"))
+    x = rng.standard_normal((2, 6, 6, 256)).astype("float32")
+
+    def run(training: bool) -> np.ndarray:
+        return np.asarray(keras.ops.convert_to_numpy(block(x, training=training)))
+
+    y = run(True)
+    for bn in (*narrow, wide):
+        keep = bn.gamma.numpy()
+        bn.gamma.assign(np.zeros_like(keep))
+        changed = not np.allclose(run(True), y, atol=1e-4)
+        bn.gamma.assign(keep)
+        if not changed:
+            name = attribute.get(id(bn), bn.name)
+            return wrong(f"zeroing the gamma of {name} does not change the block's output: {name} is created but not used in call (a BN follows each convolution).")
+    x_t = torch.as_tensor(x.transpose(0, 3, 1, 2).copy())
+    got = torch.as_tensor(y.transpose(0, 3, 1, 2).copy())
+    with torch.no_grad():
+        orders = [o for o in ((0, 1), (1, 0)) if _close(got, _keras_reference_on(block, convs, narrow, wide, o).train()(x_t))]
+        if not orders:
+            ref = _keras_reference_on(block, convs, narrow, wide, (0, 1)).train()
+            for kind, hint in _VARIANT_HINTS.items():
+                if _close(got, _variant_forward(ref, x_t, kind)):
+                    return wrong(hint)
+            gap = (got - ref(x_t)).abs().max().item()
+            return wrong(f"on the same weights your block differs from the reference by up to {gap:.3g}: "
+                         "compute relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))) + x).")
+        ref = _keras_reference_on(block, convs, narrow, wide, orders[0]).eval()  # Keras' moving statistics, as they are now
+        same = _close(torch.as_tensor(run(False).transpose(0, 3, 1, 2).copy()), ref(x_t))
+    if not same:
+        return wrong("with training=True your block matches the reference, but not with training=False: pass training= on to every "
+                     "BatchNormalization (or let Keras propagate it), so that inference uses the moving statistics.")
+    return correct(f"{n:,} parameters, and on random weights your Keras block computes relu(F(x) + x) exactly like the reference, "
+                   "with training=True and training=False; every BN and ReLU is where it belongs.")
 
 
 bottleneck_block = exercise(
@@ -122,7 +450,21 @@ bottleneck_block = exercise(
         (_wrong_bottleneck("biases"), "bias=False"),
         (_wrong_bottleneck("all-3x3"), "1x1"),
         (_wrong_bottleneck("no-shortcut"), "shortcut"),
+        (_wrong_bottleneck("no-final-relu"), "without the final ReLU"),
+        (_wrong_bottleneck("relu-before-add"), "before adding the shortcut"),
+        (_wrong_bottleneck("no-inner-relus"), "ReLUs inside the branch are missing"),
+        (_wrong_bottleneck("no-relu1"), "ReLU after bn1"),
+        (_wrong_bottleneck("skip-bn1"), "bn1 is created but not used"),
+        (_wrong_bottleneck("skip-bn2"), "bn2 is created but not used"),
+        (_wrong_bottleneck("bn-after-relu"), "swapped"),
+        (_wrong_bottleneck("library"), "godeep.residual.Bottleneck"),
+        (_wrong_bottleneck("library-subclass"), "godeep.residual.Bottleneck"),
+        ("a block", "class or function"),
+        (_wrong_bottleneck_keras("no-final-relu"), "without the final ReLU"),
+        (_wrong_bottleneck_keras("biases"), "use_bias=False"),
+        (_wrong_bottleneck_keras("skip-bn2"), "created but not used"),
     ],
+    forbidden=_BOTTLENECK_FORBIDDEN,
 )(_check_bottleneck)
 
 
@@ -152,10 +494,14 @@ def _check_resnet20(answer) -> Feedback:
         (expected - 10, "you forgot the bias of the final fully connected layer (10 values)."),
         (expected + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64), "you added 1x1 projection shortcuts (option B); the CIFAR ResNets use option A, which has no parameters."),
     ]
+    if isinstance(answer, (str, bytes)):
+        return wrong(f"give the count as an integer, not the string {answer!r}: drop the quotes.")
     try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return wrong(f"give the count as an integer, not {type(answer).__name__}.")
+        value = as_number(answer, "an integer")
+    except TypeError as error:
+        return wrong(f"{error}: give the count as an integer.")
+    if not math.isfinite(value) or not value.is_integer():
+        return wrong(f"a number of parameters is a whole number, not {value:.10g}.")
     if value == expected:
         return correct(f"{expected:,} parameters, which the paper rounds to 0.27M.")
     for typical, message in hints:
@@ -176,6 +522,10 @@ resnet20_params = exercise(
         (_resnet20_params() - 10, "bias"),
         (_resnet20_params() + 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64, "option A"),
         (270_000, "not exact"),
+        ("269722", "not the string"),
+        (269722.5, "whole number"),
+        ([269722], "integer"),
+        (0.27e6 + 0.5, "whole number"),
     ],
 )(_check_resnet20)
 
@@ -216,30 +566,90 @@ def _wrong_option_a(kind: str):
     return shortcut_a
 
 
+_OPTION_A_FORBIDDEN = (
+    ("godeep.residual", "ZeroPadShortcut", "godeep.residual.ZeroPadShortcut"),
+    ("godeep.residual", "make_shortcut", "godeep.residual.make_shortcut"),
+    ("godeep.keras.residual", "ZeroPadShortcut", "godeep.keras.residual.ZeroPadShortcut"),
+)
+
+
 def _check_option_a(fn) -> Feedback:
+    """PyTorch answers get NCHW tensors; an answer whose code uses Keras/TF gets NHWC tensors."""
+    import numpy as np
     import torch
 
-    from ..residual import ZeroPadShortcut
-
-    if not callable(fn):
+    reference = _option_a_solution()  # equal to godeep.residual.ZeroPadShortcut (tested)
+    if not callable(fn) or isinstance(fn, type) or framework_of(type(fn)) is not None:
         return wrong("give a function shortcut_a(x, out_channels, stride) returning a tensor.")
+    keras_answer = framework_of(fn) == "keras"
+    if keras_answer:
+        import keras
+
+        layout, subsample, axis = "(N, H / stride, W / stride, out_channels)", "x[:, ::stride, ::stride, :]", "the last axis (channels, NHWC)"
+    else:
+        layout, subsample, axis = "(N, out_channels, H / stride, W / stride)", "x[:, :, ::stride, ::stride]", "dim 1 (F.pad pads the last dimensions first)"
     torch.manual_seed(0)
     for c_in, c_out, stride, size in ((16, 32, 2, 8), (8, 8, 1, 5), (4, 16, 2, 6)):
         x = torch.randn(3, c_in, size, size)
-        got = fn(x.clone(), c_out, stride)
+        expected = reference(x, c_out, stride).numpy()
+        if keras_answer:
+            got = fn(keras.ops.convert_to_tensor(x.numpy().transpose(0, 2, 3, 1)), c_out, stride)
+        else:
+            got = fn(x.clone(), c_out, stride)
         if got is None:
             return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
-        got = torch.as_tensor(got)
-        expected = ZeroPadShortcut(c_in, c_out, stride)(x)
+        if keras_answer:
+            try:
+                got = np.asarray(keras.ops.convert_to_numpy(got), dtype=np.float32)
+            except (TypeError, ValueError):
+                return wrong(f"your function returned {type(got).__name__}: return a tensor of shape {layout}.")
+            expected = expected.transpose(0, 2, 3, 1)
+        elif isinstance(got, torch.Tensor):
+            got = got.detach().numpy()
+        else:
+            return wrong(f"your function returned {type(got).__name__}: return a tensor of shape {layout}.")
         if tuple(got.shape) != tuple(expected.shape):
-            if stride > 1 and got.shape[-1] == size:
-                return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: subsample the feature map by the stride (x[:, :, ::stride, ::stride]).")
-            return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: the new channels are zeros appended along dim 1 (F.pad pads the last dimensions first).")
-        if not torch.allclose(got, expected):
-            if torch.count_nonzero(got[:, c_in:]) > 0:
+            spatial = got.shape[1:3] if keras_answer else got.shape[2:4]
+            if stride > 1 and size in spatial:
+                return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: subsample the feature map by the stride ({subsample}).")
+            return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: the new channels are zeros appended along {axis}.")
+        if not np.allclose(got, expected):
+            extra = got[..., c_in:] if keras_answer else got[:, c_in:]
+            if np.count_nonzero(extra) > 0:
                 return wrong("the extra channels must be zeros: option A adds no information and no parameters.")
-            return wrong("the kept channels differ from x[:, :, ::stride, ::stride]: option A subsamples (keeps every stride-th pixel), it does not average.")
-    return correct("your shortcut matches godeep.residual.ZeroPadShortcut: subsample by the stride, append zero channels.")
+            return wrong(f"the kept channels differ from {subsample}: option A subsamples (keeps every stride-th pixel), it does not average.")
+    twin = "its Keras twin (NHWC)" if keras_answer else "godeep.residual.ZeroPadShortcut"
+    return correct(f"your shortcut matches {twin}: subsample by the stride, append zero channels.")
+
+
+def _option_a_keras_solution():
+    import keras
+
+    def shortcut_a(x, out_channels: int, stride: int):
+        x = x[:, ::stride, ::stride, :]
+        return keras.ops.pad(x, ((0, 0), (0, 0), (0, 0), (0, out_channels - x.shape[-1])))
+
+    return shortcut_a
+
+
+def _option_a_keras_no_subsample(x, out_channels: int, stride: int):
+    import keras
+
+    return keras.ops.pad(x, ((0, 0), (0, 0), (0, 0), (0, out_channels - x.shape[-1])))
+
+
+def _option_a_keras_channels_first(x, out_channels: int, stride: int):
+    """Pads axis 1 (PyTorch's channel axis), which is H in Keras' NHWC."""
+    import keras
+
+    x = x[:, ::stride, ::stride, :]
+    return keras.ops.pad(x, ((0, 0), (0, out_channels - x.shape[-1]), (0, 0), (0, 0)))
+
+
+def _option_a_library(x, out_channels: int, stride: int):
+    from ..residual import ZeroPadShortcut
+
+    return ZeroPadShortcut(x.shape[1], out_channels, stride)(x)
 
 
 option_a = exercise(
@@ -251,7 +661,12 @@ option_a = exercise(
         (_wrong_option_a("avgpool"), "does not average"),
         (_wrong_option_a("repeat"), "zeros"),
         (_wrong_option_a("pad-spatial"), "dim 1"),
+        (_option_a_library, "calls godeep.residual.ZeroPadShortcut"),
+        (lambda x, out_channels, stride: x.numpy().tolist(), "return a tensor"),
+        (_option_a_keras_no_subsample, "x[:, ::stride, ::stride, :]"),
+        (_option_a_keras_channels_first, "last axis"),
     ],
+    forbidden=_OPTION_A_FORBIDDEN,
 )(_check_option_a)
 
 
@@ -262,9 +677,11 @@ option_a = exercise(
 
 def _check_identity_ratio(answer) -> Feedback:
     try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return wrong(f"give the ratio as a number, not {type(answer).__name__}.")
+        value = as_number(answer, "the ratio as a number")
+    except TypeError as error:
+        return wrong(f"{error}. Give the ratio as a plain number.")
+    if not math.isfinite(value):
+        return wrong("a ratio of two losses is a finite positive number.")
     if math.isclose(value, 1.0, rel_tol=1e-3):
         return correct(
             "the constructed 56-layer net computes exactly the 20-layer net's function, so its training loss is "
@@ -285,7 +702,7 @@ identity_ratio = exercise(
     "Copy a trained plain-20 into a 56-layer net whose 36 extra layers compute the identity: "
     "the ratio of its training loss to plain-20's?",
     solution=lambda: 1.0,
-    wrong_answers=[(56 / 20, "scale with the number"), (1.5, "not forced"), (0.5, "add nothing"), ("one", "as a number")],
+    wrong_answers=[(56 / 20, "scale with the number"), (1.5, "not forced"), (0.5, "add nothing"), ("one", "as a number"), ("1", "as a number")],
 )(_check_identity_ratio)
 
 
@@ -324,3 +741,5 @@ stem_macs = exercise(
 )(_check_stem_macs)
 
 __all__ = ["bottleneck_block", "resnet20_params", "option_a", "identity_ratio", "stem_macs"]
+
+__getattr__ = chapter_getattr(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from . import as_number, close_to, correct, exercise, wrong
+from . import as_number, chapter_getattr, close_to, correct, exercise, wrong
 
 
 def _check_lambda_power(answer):
@@ -370,3 +370,6 @@ own_lesion = exercise(
     solution=_own_lesion_solution,
     wrong_answers=[("a net", "pair (model, scores)"), ((1, 2), "your model"), ((None, {}), "your model")],
 )(_check_own_lesion)
+
+
+__getattr__ = chapter_getattr(__name__)

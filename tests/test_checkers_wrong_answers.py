@@ -1,0 +1,424 @@
+"""Checkers test behaviour, not shape (issue 18, part 2).
+
+* a table of typical wrong answers per checker, each of which must be rejected with its hint,
+  including every wrong answer the issue lists and every forbidden-library answer;
+* the reference solutions pass and agree with the library implementations they replace;
+* no checker raises, whatever it is given;
+* forbidden library functions are switched off during a check and restored afterwards;
+* unknown exercise names raise :class:`UnknownExercise`, listing the valid names.
+"""
+
+import math
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from godeep import exercises
+from godeep.exercises import (
+    REGISTRY,
+    Feedback,
+    ForbiddenCall,
+    UnknownExercise,
+    all_exercises,
+    framework_of,
+    get,
+)
+from godeep.exercises import ch2, ch3, ch4
+
+EXERCISES = all_exercises()
+
+
+# ------------------------------------------------------------------ answers the issue lists
+
+
+def _bottleneck(kind):
+    return ch4._wrong_bottleneck(kind)
+
+
+def _constant_accuracy(model, x, y):
+    return 1.0
+
+
+def _fills_but_returns_nothing(tensor):
+    bound = math.sqrt(6.0 / (tensor.shape[1] * math.prod(tensor.shape[2:])))
+    with torch.no_grad():
+        tensor.uniform_(-bound, bound)
+
+
+def _torch_kaiming(tensor):
+    return torch.nn.init.kaiming_uniform_(tensor, nonlinearity="relu")
+
+
+def _f_group_norm(x, num_groups, eps=1e-5):
+    return torch.nn.functional.group_norm(torch.as_tensor(x), num_groups, eps=eps).numpy()
+
+
+def _autograd_backward(dy, x, gamma, eps=1e-5):
+    x_t = torch.tensor(x, requires_grad=True)
+    g_t = torch.tensor(gamma, requires_grad=True)
+    b_t = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    y = g_t * (x_t - x_t.mean(0)) / torch.sqrt(x_t.var(0, unbiased=False) + eps) + b_t
+    (torch.as_tensor(dy) * y).sum().backward()
+    return x_t.grad.numpy(), g_t.grad.numpy(), b_t.grad.numpy()
+
+
+def _library_bottleneck(inplanes, planes):
+    from godeep.residual import Bottleneck
+
+    return Bottleneck(inplanes, planes)
+
+
+# key -> [(answer, a fragment the message must contain)]; each must be rejected (✗, answered)
+ISSUE_TABLE = {
+    "ch4.bottleneck-block": [
+        (_bottleneck("no-final-relu"), "without the final ReLU"),
+        (_bottleneck("no-inner-relus"), "ReLUs inside the branch are missing"),
+        (_bottleneck("relu-before-add"), "before adding the shortcut"),
+        (_bottleneck("skip-bn1"), "bn1 is created but not used"),
+        (_bottleneck("skip-bn2"), "bn2 is created but not used"),
+        (_library_bottleneck, "godeep.residual.Bottleneck"),
+    ],
+    "ch3.find-the-bug": [(_constant_accuracy, "of these labels right")],
+    "ch2.conv-fans": [
+        ((576.9, 1152.9), "whole number"),
+        (("576", "1152"), "not strings"),
+        ({"fan_in": 576, "fan_out": 1152}, "not a dict"),
+    ],
+    "ch4.resnet20-params": [("269722", "not the string")],
+    "ch2.kaiming-uniform": [
+        (_fills_but_returns_nothing, "returns None"),
+        (_torch_kaiming, "calls torch.nn.init.kaiming_uniform_"),
+    ],
+    "ch3.group-norm-einsum": [(_f_group_norm, "calls torch.nn.functional.group_norm")],
+    "ch3.bn-backward": [(_autograd_backward, "calls Tensor.backward")],
+}
+ISSUE_CASES = [(key, i) for key, answers in ISSUE_TABLE.items() for i in range(len(answers))]
+
+
+@pytest.mark.parametrize("key, index", ISSUE_CASES)
+def test_wrong_answers_listed_in_the_issue_are_rejected(key, index):
+    answer, says = ISSUE_TABLE[key][index]
+    feedback = EXERCISES[key].check(answer)
+    assert feedback.answered and not feedback.correct, feedback
+    assert says in feedback.message, feedback.message
+
+
+@pytest.mark.parametrize("key", sorted(k for k, ex in EXERCISES.items() if ex.forbidden))
+def test_every_forbidding_exercise_has_a_forbidden_library_answer_in_its_table(key):
+    ex = EXERCISES[key]
+    called = [w for w in ex.wrong_answers if w.says.startswith("calls ") or "Bottleneck" in w.says]
+    assert called, f"{key} forbids library functions but none of its wrong answers calls one"
+    for w in called:
+        feedback = ex.check(w.answer)
+        assert not feedback.correct and "your answer calls" in feedback.message, feedback.message
+
+
+def test_a_library_function_imported_under_another_name_is_caught():
+    from torch.nn.init import kaiming_uniform_ as fill
+
+    def kaiming_uniform_(tensor):
+        return fill(tensor, nonlinearity="relu")
+
+    feedback = EXERCISES["ch2.kaiming-uniform"].check(kaiming_uniform_)
+    assert not feedback.correct and "calls torch.nn.init.kaiming_uniform_" in feedback.message
+
+
+def test_the_library_function_itself_is_rejected():
+    feedback = EXERCISES["ch2.kaiming-uniform"].check(torch.nn.init.kaiming_uniform_)
+    assert not feedback.correct and "calls torch.nn.init.kaiming_uniform_" in feedback.message
+
+
+def test_a_swallowed_forbidden_call_is_still_rejected():
+    def group_norm(x, num_groups, eps=1e-5):
+        try:
+            return _f_group_norm(x, num_groups, eps)
+        except BaseException:  # noqa: B036 - the point of the test
+            return ch3._reference_group_norm(x, num_groups, eps)
+
+    feedback = EXERCISES["ch3.group-norm-einsum"].check(group_norm)
+    assert not feedback.correct and "calls torch.nn.functional.group_norm" in feedback.message
+
+
+def test_a_bottleneck_instance_is_not_a_class():
+    block = ch4._bottleneck_solution()(256, 64)
+    feedback = EXERCISES["ch4.bottleneck-block"].check(block)
+    assert not feedback.correct and "not an instance" in feedback.message
+
+
+def test_a_bottleneck_with_bn1_and_bn2_registered_in_swapped_order_is_right():
+    Good = ch4._bottleneck_solution()
+
+    class Swapped(torch.nn.Module):
+        def __init__(self, inplanes, planes):
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(inplanes, planes, 1, bias=False)
+            self.bn_b = torch.nn.BatchNorm2d(planes)  # used second, registered first
+            self.bn_a = torch.nn.BatchNorm2d(planes)
+            self.conv2 = torch.nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+            self.conv3 = torch.nn.Conv2d(planes, 4 * planes, 1, bias=False)
+            self.bn3 = torch.nn.BatchNorm2d(4 * planes)
+
+        def forward(self, x):
+            out = torch.relu(self.bn_a(self.conv1(x)))
+            out = torch.relu(self.bn_b(self.conv2(out)))
+            return torch.relu(self.bn3(self.conv3(out)) + x)
+
+    assert EXERCISES["ch4.bottleneck-block"].check(Swapped).correct
+    assert EXERCISES["ch4.bottleneck-block"].check(Good).correct
+
+
+# ------------------------------------------------------------------ references agree with the library
+
+
+def test_reference_group_norm_matches_torch():
+    rng = np.random.default_rng(1)
+    for shape, groups in (((2, 6, 3, 3), 3), ((2, 4, 3, 3), 1), ((2, 4, 3, 3), 4)):
+        x = rng.standard_normal(shape)
+        expected = torch.nn.functional.group_norm(torch.as_tensor(x), groups).numpy()
+        np.testing.assert_allclose(ch3._reference_group_norm(x, groups), expected, atol=1e-10)
+
+
+def test_reference_option_a_matches_zero_pad_shortcut():
+    from godeep.residual import ZeroPadShortcut
+
+    x = torch.randn(2, 16, 8, 8)
+    for c_out, stride in ((32, 2), (16, 1)):
+        expected = ZeroPadShortcut(16, c_out, stride)(x)
+        assert torch.equal(ch4._option_a_solution()(x, c_out, stride), expected)
+
+
+def test_reference_bottleneck_matches_the_library_block_on_the_same_weights():
+    from godeep.residual import Bottleneck
+
+    torch.manual_seed(0)
+    ours, library = ch4._bottleneck_solution()(64, 16), Bottleneck(64, 16)
+    library.load_state_dict(ours.state_dict(), strict=False)
+    x = torch.randn(2, 64, 5, 5)
+    assert torch.allclose(ours(x), library(x), atol=1e-6)
+
+
+def test_keras_reference_initializer_is_accepted():
+    pytest.importorskip("keras")
+    feedback = EXERCISES["ch2.kaiming-uniform"].check(ch2._reference_kaiming_keras)
+    assert feedback.correct, feedback.message
+
+
+def test_keras_initializer_subclass_is_accepted_and_library_initializers_are_not():
+    keras = pytest.importorskip("keras")
+
+    class MyHeUniform(keras.initializers.Initializer):
+        def __call__(self, shape, dtype=None):
+            bound = math.sqrt(6.0 / math.prod(shape[:-1]))
+            return keras.random.uniform(shape, minval=-bound, maxval=bound, dtype=dtype)
+
+    ex = EXERCISES["ch2.kaiming-uniform"]
+    assert ex.check(MyHeUniform()).correct
+    assert ex.check(MyHeUniform).correct  # the class: the checker instantiates it
+    for library in (keras.initializers.HeUniform(), keras.initializers.HeUniform, "he_uniform"):
+        assert not ex.check(library).correct
+
+
+def test_framework_detection():
+    assert framework_of(torch.nn.Linear) == "torch"
+    assert framework_of(torch.nn.Linear(2, 2)) == "torch"
+    assert framework_of(lambda shape: shape) is None
+    assert framework_of(3) is None
+    keras = pytest.importorskip("keras")
+    assert framework_of(keras.layers.Dense) == "keras"
+    assert framework_of(keras.initializers.HeUniform()) == "keras"
+
+
+# ------------------------------------------------------------------ no checker raises
+
+
+def _raises(*args, **kwargs):
+    raise RuntimeError("boom")
+
+
+class _Opaque:
+    pass
+
+
+JUNK = [None, "", 3, [], {}, float("nan"), _raises, lambda *a, **k: 0, _Opaque(), _Opaque, (None, None)]
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_no_checker_raises_on_junk(key):
+    ex = EXERCISES[key]
+    for junk in JUNK:
+        feedback = ex.check(junk)
+        assert isinstance(feedback, Feedback) and not feedback.correct, (junk, feedback)
+        assert feedback.message
+
+
+def test_an_exception_in_the_answer_names_it():
+    feedback = EXERCISES["ch4.bottleneck-block"].check(_raises)
+    assert not feedback.correct and "RuntimeError: boom" in feedback.message
+
+
+# ------------------------------------------------------------------ the unanswered state stays as printed in the book
+
+
+@pytest.mark.parametrize(
+    "key, params, message",
+    [
+        ("ch2.kaiming-uniform", "tensor", "your function returns None and leaves the tensor as it was"),
+        ("ch3.group-norm-einsum", "x, num_groups, eps=1e-5", "your function returns None"),
+        ("ch3.bn-backward", "dy, x, gamma, eps=1e-5", "your function returns None"),
+        ("ch3.find-the-bug", "model, x, y", "your function returns None"),
+        ("ch4.option-a", "x, out_channels, stride", "your function returns None"),
+    ],
+)
+def test_an_empty_function_is_still_unanswered(key, params, message):
+    namespace = {}
+    exec(f"def answer({params}): ...", namespace)
+    feedback = EXERCISES[key].check(namespace["answer"])
+    assert not feedback.answered and feedback.message.startswith(message), feedback
+
+
+# ------------------------------------------------------------------ forbidden calls are restored
+
+
+def test_forbidden_functions_are_restored_after_a_check_even_on_error():
+    originals = (torch.nn.init.kaiming_uniform_, torch.nn.functional.group_norm, torch.Tensor.backward)
+    for key, answer in (("ch2.kaiming-uniform", _torch_kaiming), ("ch3.group-norm-einsum", _raises),
+                        ("ch3.bn-backward", _autograd_backward)):
+        EXERCISES[key].check(answer)
+    assert (torch.nn.init.kaiming_uniform_, torch.nn.functional.group_norm, torch.Tensor.backward) == originals
+    x = torch.ones(2, requires_grad=True)
+    (x * x).sum().backward()  # autograd works again
+    assert torch.equal(x.grad, torch.full((2,), 2.0))
+
+
+def test_forbid_patches_functions_classes_and_inherited_methods(monkeypatch):
+    module = types.ModuleType("fake_framework")
+
+    class Base:
+        def __call__(self):
+            return "base"
+
+    class Child(Base):
+        pass
+
+    module.fn, module.Base, module.Child = (lambda: "fn"), Base, Child
+    monkeypatch.setitem(sys.modules, "fake_framework", module)
+    fn = module.fn
+    guard = exercises._Forbid(
+        [("fake_framework", "fn", "fn"), ("fake_framework", "Child", "Child"), ("fake_framework", "Child.__call__", "call")]
+    )
+    instance = Child.__new__(Child)
+    with pytest.raises(ForbiddenCall):
+        with guard:
+            for call in (module.fn, Child, instance):
+                with pytest.raises(ForbiddenCall):
+                    call()
+            raise ForbiddenCall("escape")
+    assert module.fn is fn and "__init__" not in vars(Child) and "__call__" not in vars(Child)
+    assert instance() == "base" and guard.called == ["fn", "Child", "call"]
+
+
+def test_a_framework_not_imported_is_not_imported_to_forbid_it():
+    assert exercises._resolve("no_such_framework_xyz", "grad") is None
+
+
+# ------------------------------------------------------------------ unknown names
+
+
+def test_unknown_exercise_names_list_the_valid_ones():
+    with pytest.raises(UnknownExercise) as info:
+        get("ch2.conv-fan")
+    error = info.value
+    assert isinstance(error, KeyError) and isinstance(error, AttributeError)
+    assert "Did you mean 'ch2.conv-fans'?" in str(error) and "ch4.bottleneck-block" in str(error)
+    with pytest.raises(KeyError, match="Valid names"):
+        REGISTRY["nope"]
+    with pytest.raises(UnknownExercise):
+        get(3)
+    assert get("ch2.conv-fans") is EXERCISES["ch2.conv-fans"]
+
+
+def test_unknown_attribute_of_a_chapter_lists_its_exercises():
+    with pytest.raises(AttributeError, match="Did you mean 'kaiming_uniform'.*conv_fans"):
+        ch2.kaiming_uniforms
+    assert not hasattr(ch2, "kaiming_uniforms") and getattr(ch2, "nope", None) is None
+    with pytest.raises(AttributeError):  # dunder probes keep the plain error
+        ch2.__wrapped__
+
+
+def test_a_keras_bottleneck_is_checked_the_same_way():
+    pytest.importorskip("keras")
+    ex = EXERCISES["ch4.bottleneck-block"]
+    feedback = ex.check(ch4._bottleneck_keras_solution())
+    assert feedback.correct and "Keras block" in feedback.message, feedback.message
+    from godeep.keras.residual import Bottleneck
+
+    for library in (Bottleneck, lambda inplanes, planes: Bottleneck(inplanes, planes)):
+        feedback = ex.check(library)
+        assert not feedback.correct and "godeep.keras.residual.Bottleneck" in feedback.message, feedback.message
+    assert "bn2 is created but not used" in ex.check(ch4._wrong_bottleneck_keras("skip-bn2")).message
+
+
+def test_functions_that_use_torch_are_answers_not_instances():
+    Good = ch4._bottleneck_solution()
+
+    def make(inplanes, planes):
+        torch.manual_seed(0)
+        return Good(inplanes, planes)
+
+    assert framework_of(make) == "torch"
+    assert EXERCISES["ch4.bottleneck-block"].check(make).correct
+    assert EXERCISES["ch4.option-a"].check(ch4._option_a_solution()).correct
+
+
+def test_a_keras_evaluate_is_checked_in_inference_mode():
+    pytest.importorskip("keras")
+    ex = EXERCISES["ch3.find-the-bug"]
+    assert framework_of(ch3._reference_evaluate_keras) == "keras"
+    assert ex.check(ch3._reference_evaluate_keras).correct
+    assert "training=True" in ex.check(ch3._buggy_evaluate_keras).message
+
+    def constant(model, x, y):
+        import keras  # noqa: F401 - marks the answer as Keras
+
+        return 1.0
+
+    assert "of these labels right" in ex.check(constant).message
+
+
+def test_a_group_norm_written_with_keras_ops_is_accepted():
+    keras = pytest.importorskip("keras")
+
+    def group_norm(x, num_groups, eps=1e-5):
+        n, c, h, w = x.shape
+        g = keras.ops.reshape(keras.ops.convert_to_tensor(x), (n, num_groups, c // num_groups, h, w))
+        count = c // num_groups * h * w
+        mean = keras.ops.einsum("ngchw->ng", g) / count
+        centred = g - mean[:, :, None, None, None]
+        var = keras.ops.einsum("ngchw,ngchw->ng", centred, centred) / count
+        return keras.ops.reshape(centred / keras.ops.sqrt(var[:, :, None, None, None] + eps), (n, c, h, w))
+
+    feedback = EXERCISES["ch3.group-norm-einsum"].check(group_norm)
+    assert feedback.correct, feedback.message
+
+
+def test_a_bottleneck_that_overwrites_its_input_in_place_is_rejected():
+    Good = ch4._bottleneck_solution()
+
+    class InPlace(Good):
+        def forward(self, x):
+            residual = x  # an alias: relu_ below changes it too (section 4.2's silent pitfall)
+            out = torch.relu(self.bn1(self.conv1(torch.relu_(x))))
+            out = torch.relu(self.bn2(self.conv2(out)))
+            return torch.relu(self.bn3(self.conv3(out)) + residual)
+
+    feedback = EXERCISES["ch4.bottleneck-block"].check(InPlace)
+    assert not feedback.correct and "differs from the reference" in feedback.message, feedback.message
+
+
+def test_a_keras_option_a_shortcut_is_checked_on_nhwc_tensors():
+    pytest.importorskip("keras")
+    feedback = EXERCISES["ch4.option-a"].check(ch4._option_a_keras_solution())
+    assert feedback.correct and "Keras twin" in feedback.message, feedback.message
