@@ -32,10 +32,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile / jit_compile")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    p.add_argument("--stop-after", type=int, help="stop (with a checkpoint) after N iterations "
+                   "of this session; --resume continues (for time-limited sessions)")
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=1000)
     p.add_argument("--checkpoint-every", type=int, default=1000)
     p.add_argument("--threads", type=int, help="CPU threads per process")
+    p.add_argument("--sync-bn", action="store_true", help="BN statistics over all devices")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,7 +54,6 @@ def parser() -> argparse.ArgumentParser:
     nb.add_argument("--norm", choices=["batch", "group"], default="batch")
     nb.add_argument("--groups", type=int, default=32, help="GN groups (at most the channels)")
     nb.add_argument("--per-device-batch", type=int, default=32)
-    nb.add_argument("--sync-bn", action="store_true", help="BN statistics over all devices")
     nb.add_argument("--epochs", type=float, default=164.0,
                     help="epochs when --steps is not given (the same for every batch size)")
     return top

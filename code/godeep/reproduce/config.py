@@ -51,6 +51,7 @@ class RunConfig:
     compile: bool = False
     seed: int = 0
     resume: bool = False
+    stop_after: int | None = None  # iterations in this session, then checkpoint and stop
     log_every: int = 100
     eval_every: int = 1000
     checkpoint_every: int = 1000
@@ -70,7 +71,7 @@ class RunConfig:
             raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
         check_depth(self.depth)
         for name in ("batch_size", "per_device_batch", "steps", "train_subset", "test_subset",
-                     "devices", "threads"):
+                     "devices", "threads", "stop_after"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")

@@ -361,11 +361,15 @@ def _run(cfg: RunConfig, where: Dist) -> dict:
             last = record
             acc.zero_()
             clock, images = time.perf_counter(), 0
-        if t.step % cfg.checkpoint_every == 0 or final:
+        stop = cfg.stop_after is not None and t.step - steps.start == cfg.stop_after
+        if t.step % cfg.checkpoint_every == 0 or final or stop:
             if where.main:
                 state = t.state(acc)
                 atomic_save(lambda p: torch.save(state, p), ckpt_path)
             clock, images = time.perf_counter(), 0
+        if stop:
+            _log(where, f"stopped after {cfg.stop_after} steps at step {t.step}; --resume continues")
+            break
     if where.main and last.get("test_err") is not None:
         paper = TABLE6.get(cfg.depth) if cfg.experiment == "cifar-resnet" and not cfg.plain else None
         note = f" (He et al. 2016, Table 6: {paper}%)" if paper else ""
