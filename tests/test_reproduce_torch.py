@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from godeep.reproduce import RunConfig, read_metrics
+from godeep.reproduce import Recipe, RunConfig, lr_at, read_metrics
 from godeep.reproduce.__main__ import main
 from godeep.reproduce.config import SetupError
 from godeep.reproduce.data import synthetic_cifar
@@ -71,14 +71,18 @@ def test_resume_refuses_a_checkpoint_of_other_settings(cifar_dir, tmp_path):
         run(small(cifar_dir, tmp_path, steps=2, depth=14, resume=True))
 
 
-def test_warmup_switches_to_full_rate_and_is_logged(cifar_dir, tmp_path):
-    # warm-up with an 80% threshold the synthetic data reaches within a few steps
-    last = run(small(cifar_dir, tmp_path, steps=12, warmup="on", lr=0.1))
-    lrs = [r["lr"] for r in read_metrics(tmp_path)]
-    assert lrs[0] == pytest.approx(0.01) and last["step"] == 12
+def test_warmup_ends_at_the_first_window_below_80_percent_and_lr_follows(cifar_dir, tmp_path):
+    run(small(cifar_dir, tmp_path, steps=60, warmup="on", lr=0.1, eval_every=60))
+    records = read_metrics(tmp_path)
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
-    end = ckpt["warmup_end"]
-    assert end is not None and end >= 20 or lrs[-1] == pytest.approx(0.01)
+    r = Recipe(**{**ckpt["recipe"], "milestones": tuple(ckpt["recipe"]["milestones"])})
+    errs = [rec["train_err"] for rec in records]  # one process, log_every=1: each batch's error
+    window = r.warmup_window
+    expected = next(s + 1 for s in range(window - 1, len(errs))
+                    if np.mean(errs[s + 1 - window : s + 1]) < r.warmup_error)
+    assert ckpt["warmup_end"] == expected
+    assert [rec["lr"] for rec in records] == [lr_at(s, r, expected) for s in range(60)]
+    assert records[0]["lr"] == pytest.approx(0.01) and max(rec["lr"] for rec in records) == 0.1
 
 
 def test_smoke_norm_batch_group_norm(cifar_dir, tmp_path):
