@@ -165,3 +165,26 @@ def test_metrics_writer_drops_lines_after_the_resumed_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="lacks"):
         w.write({"step": 1})
     json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
+
+
+def test_error_curves_and_figure6_plot_read_metrics(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from godeep.reproduce.curves import error_curves, plot_error_curves
+
+    w = MetricsWriter(tmp_path)
+    for s, test in ((10, None), (20, 0.5), (30, None), (40, 0.25)):
+        w.write({"step": s, "loss": 1.0, "lr": 0.1, "train_err": 1 - s / 50, "test_err": test,
+                 "images_per_s": 1.0})
+    c = error_curves(tmp_path)
+    np.testing.assert_array_equal(c["step"], [10, 20, 30, 40])
+    np.testing.assert_array_equal(c["test_step"], [20, 40])
+    np.testing.assert_allclose(c["test_err"], [0.5, 0.25])
+    fig, ax = plt.subplots()
+    plot_error_curves(ax, {"a": tmp_path, "b": tmp_path / "metrics.jsonl"})
+    assert len(ax.lines) == 4  # a train, a test, b train, b test
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [50, 25])  # percent
+    plt.close(fig)
