@@ -43,7 +43,7 @@ def pad(x, pad_: int = PAD):
 
 def crop_flip(padded, offsets, flips, size: int = 32):
     """Crop ``size`` x ``size`` windows at ``offsets`` from padded (N, C, H, W) images and mirror
-    the rows of those with ``flips`` set, in one gather:
+    the rows of those with ``flips`` set, as two gathers (rows, then columns):
 
     out[i, c, r, k] = padded[i, c, oy_i + r, ox_i + (size - 1 - k if flip_i else k)].
     """
@@ -59,16 +59,16 @@ def crop_flip(padded, offsets, flips, size: int = 32):
         raise ValueError(f"crop offsets must lie in [0, {h - size}] x [0, {w - size}]")
     flips = np.asarray(flips, dtype=bool)
     k = np.arange(size)
-    rows = offsets[:, :1] + k  # (n, size)
-    cols = offsets[:, 1:] + np.where(flips[:, None], size - 1 - k, k)
-    i = np.arange(n)[:, None, None, None]
-    ch = np.arange(c)[None, :, None, None]
-    if not isinstance(padded, np.ndarray):
-        import torch
+    rows = (offsets[:, :1] + k)[:, None, :, None]  # (n, 1, size, 1)
+    cols = (offsets[:, 1:] + np.where(flips[:, None], size - 1 - k, k))[:, None, None, :]
+    if isinstance(padded, np.ndarray):
+        cropped = np.take_along_axis(padded, rows, axis=2)
+        return np.take_along_axis(cropped, cols, axis=3)
+    import torch
 
-        as_t = lambda a: torch.as_tensor(a, device=padded.device)  # noqa: E731
-        i, ch, rows, cols = as_t(i), as_t(ch), as_t(rows), as_t(cols)
-    return padded[i, ch, rows[:, None, :, None], cols[:, None, None, :]]
+    rows = torch.as_tensor(rows, device=padded.device).expand(n, c, size, w)
+    cols = torch.as_tensor(cols, device=padded.device).expand(n, c, size, size)
+    return padded.gather(2, rows).gather(3, cols)
 
 
 def per_pixel_mean(x: np.ndarray) -> np.ndarray:

@@ -198,7 +198,7 @@ def run(cfg: RunConfig) -> dict:
     start = int(step_var.numpy())
     last: dict = {}
     cache: dict = {}
-    clock, images = time.perf_counter(), 0
+    clock, cpu, images = time.perf_counter(), time.process_time(), 0
     steps = range(start, recipe.steps)
     for step in progress(steps, total=len(steps), desc="train") if main else steps:
         lr = lr_at(step, recipe, warmup_end)
@@ -219,7 +219,8 @@ def run(cfg: RunConfig) -> dict:
             elapsed = time.perf_counter() - clock
             record = {"step": done, "epoch": round(done / spe, 3), "loss": acc[0] / acc[2],
                       "lr": lr, "train_err": acc[1] / acc[2], "test_err": None,
-                      "images_per_s": images / elapsed if elapsed else None}
+                      "images_per_s": images / elapsed if elapsed else None,
+                      "cpu_s": time.process_time() - cpu}
             if done % cfg.eval_every == 0 or final:
                 record["test_err"] = error(x_test, data.y_test)
                 if x_val is not None:
@@ -228,11 +229,11 @@ def run(cfg: RunConfig) -> dict:
                 writer.write(record)
             last = record
             acc = np.zeros(3)
-            clock, images = time.perf_counter(), 0
+            clock, cpu, images = time.perf_counter(), time.process_time(), 0
         stop = cfg.stop_after is not None and done - start == cfg.stop_after
         if done % cfg.checkpoint_every == 0 or final or stop:
             save()
-            clock, images = time.perf_counter(), 0
+            clock, cpu, images = time.perf_counter(), time.process_time(), 0
         if stop:
             _log(main, f"stopped after {cfg.stop_after} steps at step {done}; --resume continues")
             break

@@ -11,7 +11,8 @@ from typing import Any, Callable
 __all__ = ["MetricsWriter", "read_metrics", "atomic_save", "METRICS_FILE", "FIELDS"]
 
 METRICS_FILE = "metrics.jsonl"
-#: the fields of every line (``test_err`` and ``val_err`` are null between evaluations)
+#: the fields of every line (``test_err`` is null between evaluations; runs also log
+#: ``epoch``, ``cpu_s`` (CPU seconds of this process in the window) and ``val_err``)
 FIELDS = ("step", "loss", "lr", "train_err", "test_err", "images_per_s")
 
 

@@ -329,7 +329,7 @@ def _run(cfg: RunConfig, where: Dist) -> dict:
                 f"(/10 at {list(r.milestones)}){', warm-up at %g' % r.warmup_lr if r.warmup else ''}, "
                 f"{t.n_train} training images")
     last: dict = {}
-    clock, images = time.perf_counter(), 0
+    clock, cpu, images = time.perf_counter(), time.process_time(), 0
     steps = range(t.step, r.steps)
     for step in progress(steps, total=len(steps), desc="train") if where.main else steps:
         x, y = t.batch(step)
@@ -350,7 +350,8 @@ def _run(cfg: RunConfig, where: Dist) -> dict:
             elapsed = time.perf_counter() - clock
             record = {"step": t.step, "epoch": round(t.step / t.spe, 3), "loss": loss_sum / n,
                       "lr": lr_at(step, r, t.warmup_end), "train_err": wrong / n,
-                      "test_err": None, "images_per_s": images / elapsed if elapsed else None}
+                      "test_err": None, "images_per_s": images / elapsed if elapsed else None,
+                      "cpu_s": time.process_time() - cpu}
             if t.step % cfg.eval_every == 0 or final:
                 if where.main:
                     record["test_err"] = t.error(data.x_test, data.y_test)
@@ -360,13 +361,13 @@ def _run(cfg: RunConfig, where: Dist) -> dict:
                 writer.write(record)
             last = record
             acc.zero_()
-            clock, images = time.perf_counter(), 0
+            clock, cpu, images = time.perf_counter(), time.process_time(), 0
         stop = cfg.stop_after is not None and t.step - steps.start == cfg.stop_after
         if t.step % cfg.checkpoint_every == 0 or final or stop:
             if where.main:
                 state = t.state(acc)
                 atomic_save(lambda p: torch.save(state, p), ckpt_path)
-            clock, images = time.perf_counter(), 0
+            clock, cpu, images = time.perf_counter(), time.process_time(), 0
         if stop:
             _log(where, f"stopped after {cfg.stop_after} steps at step {t.step}; --resume continues")
             break
