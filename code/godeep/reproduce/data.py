@@ -37,7 +37,10 @@ class Prepared:
 def prepare(data_dir: str | os.PathLike[str]) -> Path:
     """Download CIFAR-10's binary archive once into ``data_dir`` (MD5-checked by
     :func:`godeep.data.load_cifar10`) and check it loads; returns the batches' folder."""
-    dataset = gd_data.load_cifar10(data_dir, download=True)
+    try:
+        dataset = gd_data.load_cifar10(data_dir, download=True)
+    except gd_data.DatasetUnavailableError as exc:
+        raise DataError(f"could not prepare CIFAR-10 in {data_dir}: {exc}") from exc
     print(f"CIFAR-10 ready in {Path(data_dir) / 'cifar10'}: {dataset}")
     return Path(data_dir) / "cifar10"
 
