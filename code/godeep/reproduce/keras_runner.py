@@ -198,11 +198,13 @@ def run(cfg: RunConfig) -> dict:
     start = int(step_var.numpy())
     last: dict = {}
     cache: dict = {}
+    current_lr = None
     clock, cpu, images = time.perf_counter(), time.process_time(), 0
     steps = range(start, recipe.steps)
     for step in progress(steps, total=len(steps), desc="train") if main else steps:
         lr = lr_at(step, recipe, warmup_end)
-        optimizer.learning_rate = lr
+        if lr != current_lr:  # an assignment is an eager op: only when the rate changes
+            optimizer.learning_rate = current_lr = lr
         x, y = batch(step, cache)
         stats = train_step(x, y).numpy()
         acc += stats
