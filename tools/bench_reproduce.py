@@ -36,6 +36,17 @@ from godeep.reproduce.augment import crop_flip, crop_flip_params, pad  # noqa: E
 from godeep.reproduce.data import load_prepared, synthetic_cifar  # noqa: E402
 
 
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), else the machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def windows_from_run(out: Path, images: int) -> list[tuple[float, float]]:
     """(images per wall second, images per CPU second) of each logged window of a reproduce
     run of ``images`` images per window, the first (warm-up) dropped."""
@@ -142,7 +153,7 @@ def main() -> None:
     if args.device == "cuda":
         hw = torch.cuda.get_device_name(0)
     else:
-        hw = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} thread(s)"
+        hw = f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} thread(s)"
     rows = []
     for fw in args.frameworks.split(","):
         ours, base = [], []
