@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import struct
 import tarfile
 import warnings
@@ -246,3 +247,35 @@ def test_loaders_refuse_a_non_bool_download(tmp_path, loader):
     with pytest.raises(TypeError, match="download must be a bool, got str"):
         loader(root=tmp_path, download="no")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ CIFAR-format stand-ins
+
+
+def test_stand_in_files_load_only_with_their_record_counts(tmp_path):
+    """Small CIFAR-format files (tests, smoke runs) pass the size checks only when their record
+    counts are given; without them every file must hold CIFAR-10's 10000 records."""
+    from godeep.reproduce.data import STAND_IN_MANIFEST, stand_in_records, synthetic_cifar
+
+    folder = synthetic_cifar(tmp_path, n_train=10, n_test=4)
+    records = stand_in_records(tmp_path)
+    assert records == {**{f"data_batch_{i}.bin": 2 for i in range(1, 6)}, "test_batch.bin": 4}
+    ds = data.load_cifar10(tmp_path, download=False, records=records)
+    assert ds.x_train.shape == (10, 3, 32, 32) and ds.x_test.shape == (4, 3, 32, 32)
+    with pytest.raises(ValueError, match="expected 30730000"):
+        data.load_cifar10(tmp_path, download=False)
+    (folder / STAND_IN_MANIFEST).unlink()
+    assert stand_in_records(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    "records, exc, fragment",
+    [
+        ([2] * 6, TypeError, "records must be a mapping"),
+        ({"data_batch_1.bin": 2}, ValueError, "exactly the files"),
+        ({**{f"data_batch_{i}.bin": 2 for i in range(1, 6)}, "test_batch.bin": 0}, ValueError, "records['test_batch.bin']"),
+    ],
+)
+def test_bad_record_counts_are_refused(tmp_path, records, exc, fragment):
+    with pytest.raises(exc, match=re.escape(fragment)):
+        data.load_cifar10(tmp_path, download=False, records=records)

@@ -33,6 +33,7 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Optional
 
 import numpy as np
@@ -545,24 +546,39 @@ def _extract_cifar(archive: Path, directory: Path) -> Path:
     return target
 
 
-def _check_cifar_batch(path: Path, what: Optional[str] = None) -> None:
-    """Raise ``ValueError`` unless ``path`` holds exactly one batch: 10000 records of 3073 bytes."""
-    size, expected = path.stat().st_size, _cifar_batch_bytes()
+def _check_cifar_batch(path: Path, what: Optional[str] = None, records: Optional[int] = None) -> None:
+    """Raise ``ValueError`` unless ``path`` holds exactly one batch: ``records`` (default
+    10000) records of 3073 bytes."""
+    records = _CIFAR_BATCH_RECORDS if records is None else records
+    size, expected = path.stat().st_size, records * _CIFAR_RECORD
     if size != expected:
         raise ValueError(
             f"{what or path} is not a CIFAR-10 binary batch: {size} bytes, expected {expected} "
-            f"({_CIFAR_BATCH_RECORDS} records of {_CIFAR_RECORD} bytes); delete {path.parent} "
+            f"({records} records of {_CIFAR_RECORD} bytes); delete {path.parent} "
             "to extract the archive again"
         )
 
 
-def _read_cifar_batches(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+def _check_records(records: Optional[Mapping[str, int]]) -> dict[str, Optional[int]]:
+    """Records expected per batch file: CIFAR-10's 10000 each, or the mapping given for every file."""
+    names = _CIFAR_TRAIN + _CIFAR_TEST
+    if records is None:
+        return dict.fromkeys(names)
+    if not isinstance(records, Mapping):
+        raise TypeError(f"records must be a mapping of batch file name to record count, got {type(records).__name__}")
+    if set(records) != set(names):
+        raise ValueError(f"records must give a count for exactly the files {names}, got {sorted(records)}")
+    return {name: validate.positive_int(f"records[{name!r}]", records[name]) for name in names}
+
+
+def _read_cifar_batches(paths: list[Path], records: Optional[dict] = None) -> tuple[np.ndarray, np.ndarray]:
     """Records of 1 label byte + 3072 pixel bytes (R, G, B planes, rows in order) -> x, y.
 
-    Every file must hold exactly one batch of 10000 records (each size is checked first).
+    Every file must hold exactly one batch of 10000 records, or the count ``records`` gives
+    for it (each size is checked first).
     """
     for path in paths:
-        _check_cifar_batch(path)
+        _check_cifar_batch(path, records=(records or {}).get(path.name))
     records = []
     for path in paths:
         raw = np.fromfile(path, dtype=np.uint8)
@@ -575,21 +591,30 @@ def _read_cifar_batches(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def load_cifar10(root: str | os.PathLike[str] | None = None, download: bool = True) -> Dataset:
+def load_cifar10(
+    root: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    *,
+    records: Optional[Mapping[str, int]] = None,
+) -> Dataset:
     """CIFAR-10: 50000 training and 10000 test 32x32 colour images, ``x`` shaped (N, 3, 32, 32).
 
     Uses the binary archive ``cifar-10-binary.tar.gz`` (MD5-checked), extracted once into
     ``data_dir(root) / "cifar10" / "cifar-10-batches-bin"``. Pixels are scaled to ``[0, 1]``:
     ``x = byte / 255``. The float32 arrays take about 740 MB. Raises
     :class:`DatasetUnavailableError` when the archive is missing and cannot be downloaded.
+
+    ``records`` is for CIFAR-format stand-ins (tests, smoke runs): the number of records each
+    of the six batch files must hold, by file name, instead of CIFAR-10's 10000.
     """
     validate.boolean("download", download)
+    expected = _check_records(records)
     directory = data_dir(root) / "cifar10"
     folder = directory / _CIFAR_FOLDER
     if not all((folder / name).is_file() for name in _CIFAR_TRAIN + _CIFAR_TEST):
         archive = _fetch("cifar-10-binary.tar.gz", directory, download)
         shutil.rmtree(folder, ignore_errors=True)  # an incomplete folder left by hand
         folder = _extract_cifar(archive, directory)
-    x_train, y_train = _read_cifar_batches([folder / name for name in _CIFAR_TRAIN])
-    x_test, y_test = _read_cifar_batches([folder / name for name in _CIFAR_TEST])
+    x_train, y_train = _read_cifar_batches([folder / name for name in _CIFAR_TRAIN], expected)
+    x_test, y_test = _read_cifar_batches([folder / name for name in _CIFAR_TEST], expected)
     return Dataset(x_train, y_train, x_test, y_test, name="cifar10", classes=10)

@@ -3,6 +3,7 @@ split and the per-pixel mean subtraction. Framework-neutral (NumPy only)."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from godeep import data as gd_data
 
 from .augment import per_pixel_mean
 
-__all__ = ["DataError", "Prepared", "load_prepared", "prepare"]
+__all__ = ["DataError", "Prepared", "STAND_IN_MANIFEST", "load_prepared", "prepare", "stand_in_records", "synthetic_cifar", "write_cifar_files"]
 
 
 class DataError(RuntimeError):
@@ -63,7 +64,7 @@ def load_prepared(
         raise DataError(f"data directory {root} does not exist; create and fill it with: "
                         f"python -m godeep.reproduce prepare-data --data-dir {root}")
     try:
-        ds = gd_data.load_cifar10(root, download=False)
+        ds = gd_data.load_cifar10(root, download=False, records=stand_in_records(root))
     except gd_data.DatasetUnavailableError as exc:
         raise DataError(f"CIFAR-10 is missing or incomplete in {root}: {exc}\nPrepare it once "
                         f"with: python -m godeep.reproduce prepare-data --data-dir {root}") from exc
@@ -93,6 +94,20 @@ def load_prepared(
 
 _TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
 _TEST_FILE = "test_batch.bin"
+#: written beside CIFAR-format files that are not CIFAR-10 (tests, smoke runs): records per file
+STAND_IN_MANIFEST = "STAND-IN.json"
+
+
+def stand_in_records(data_dir: str | os.PathLike[str]) -> dict[str, int] | None:
+    """The records per batch file of a CIFAR-format stand-in written by :func:`write_cifar_files`,
+    or None for real CIFAR-10 (no manifest), whose files must hold 10000 records each."""
+    manifest = Path(data_dir) / "cifar10" / "cifar-10-batches-bin" / STAND_IN_MANIFEST
+    if not manifest.is_file():
+        return None
+    try:
+        return dict(json.loads(manifest.read_text())["records"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{manifest} is damaged ({exc}); delete the folder and write the data again") from exc
 
 
 def write_cifar_files(
@@ -105,7 +120,9 @@ def write_cifar_files(
     """Write uint8 images (N, 3, 32, 32) and labels as CIFAR-10's binary batch files
     (record = 1 label byte + 3072 pixel bytes) under ``data_dir/cifar10/cifar-10-batches-bin``,
     the training images split over the five ``data_batch_i.bin`` files. For tests and smoke
-    runs: what :func:`godeep.data.load_cifar10` reads back is exactly these arrays / 255."""
+    runs: what :func:`godeep.data.load_cifar10` reads back is exactly these arrays / 255.
+    A manifest (:data:`STAND_IN_MANIFEST`) records the files' record counts, which
+    :func:`load_prepared` passes to the loader's size checks instead of CIFAR-10's 10000."""
     folder = Path(data_dir) / "cifar10" / "cifar-10-batches-bin"
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -119,9 +136,14 @@ def write_cifar_files(
         table = np.concatenate([y.astype(np.uint8)[:, None], x.reshape(len(x), -1)], axis=1)
         return table.tobytes()
 
+    counts = {}
     for i, part in enumerate(np.array_split(np.arange(len(labels)), 5)):
         (folder / _TRAIN_FILES[i]).write_bytes(records(images[part], labels[part]))
+        counts[_TRAIN_FILES[i]] = len(part)
     (folder / _TEST_FILE).write_bytes(records(test_images, test_labels))
+    counts[_TEST_FILE] = len(test_labels)
+    note = "not CIFAR-10: a CIFAR-format stand-in for tests and smoke runs"
+    (folder / STAND_IN_MANIFEST).write_text(json.dumps({"note": note, "records": counts}, indent=1))
     return folder
 
 
