@@ -150,9 +150,15 @@ def convnet(
     norm: Optional[str] = None,
     norm_position: str = "after",
     dtype: str = "float32",
+    dense_norm: bool = True,
     **norm_kwargs,
 ) -> keras.Sequential:
-    """The Keras twin of :func:`godeep.models.convnet`, for NHWC images (same layer names)."""
+    """The Keras twin of :func:`godeep.models.convnet`, for NHWC images (same layer names).
+
+    ``dense_norm=False``: no normalization after the dense layer (no ``norm3``), as there.
+    """
+    if not isinstance(dense_norm, bool):
+        raise TypeError(f"dense_norm must be a bool, got {type(dense_norm).__name__}")
     check_norm(norm, norm_position, norm_kwargs)
     if len(channels) != 2 or image_size < 6:
         raise ValueError(f"channels must be two sizes and image_size >= 6, got {channels!r}, {image_size}")
@@ -161,7 +167,7 @@ def convnet(
     def block(l: int, layer, spatial: bool) -> None:
         layers.append(layer)
         pair = [keras.layers.Activation("relu", name=f"act{l}", dtype=dtype)]
-        if norm is not None:
+        if norm is not None and (spatial or dense_norm):
             item = norm_layer(norm, spatial=spatial, name=f"norm{l}", dtype=dtype, **norm_kwargs)
             pair = [item] + pair if norm_position == "before" else pair + [item]
         layers.extend(pair)
