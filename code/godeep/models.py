@@ -192,7 +192,8 @@ def convnet(
     ``dense_norm=False`` normalizes the two convolutional blocks only (no ``norm3``), as in
     the ResNets of Wu & He (2018), whose only dense layer is the classifier: a BatchNorm over
     ``B`` examples sees ``m = B x H x W`` values per channel after a convolution but only
-    ``m = B`` after the dense layer (for ``B = 2``, every normalized output there is +-1).
+    ``m = B`` after the dense layer (for ``B = 2``, every normalized output there is +-1, or 0
+    where the two values are equal).
     For vectors, ``"instance"`` is the identity (no spatial positions), so with the default
     ``dense_norm=True`` an InstanceNorm model has no normalization after its dense layer.
     Layer names match :func:`godeep.keras.models.convnet`.
