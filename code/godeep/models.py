@@ -198,6 +198,7 @@ def convnet(
     norm: Optional[str] = None,
     norm_position: str = "after",
     dtype: str = "float32",
+    dense_norm: bool = True,
     **norm_kwargs,
 ) -> nn.Sequential:
     """The small ConvNet of the source article, for NCHW images of ``image_size`` pixels:
@@ -208,10 +209,19 @@ def convnet(
     (``norm_position="after"`` the ReLU, as the article; ``"before"`` swaps each norm and ReLU).
     Convolutions are "valid" (no padding), so 8x8 digits become 6x6, 4x4, then 2x2 after pooling.
     ``norm`` is ``None`` or one of :data:`NORMS`, built by :func:`norm_layer` (``norm_kwargs``).
+    ``dense_norm=False`` normalizes the two convolutional blocks only (no ``norm3``), as in
+    the ResNets of Wu & He (2018), whose only dense layer is the classifier: a BatchNorm over
+    ``B`` examples sees ``m = B x H x W`` values per channel after a convolution but only
+    ``m = B`` after the dense layer (for ``B = 2``, every normalized output there is +-1, or 0
+    where the two values are equal).
+    For vectors, ``"instance"`` is the identity (no spatial positions), so with the default
+    ``dense_norm=True`` an InstanceNorm model has no normalization after its dense layer.
     Layer names match :func:`godeep.keras.models.convnet`.
     """
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if not isinstance(dense_norm, bool):
+        raise TypeError(f"dense_norm must be a bool, got {type(dense_norm).__name__}")
     check_norm(norm, norm_position, norm_kwargs)
     check_convnet(in_channels, image_size, classes, channels, hidden)
     pooled = (image_size - 4) // 2
@@ -220,7 +230,7 @@ def convnet(
     def block(l: int, layer: nn.Module, features: int, spatial: bool) -> None:
         layers[f"{'conv' if spatial else 'fc'}{l}"] = layer
         pair = [(f"act{l}", nn.ReLU())]
-        if norm is not None:
+        if norm is not None and (spatial or dense_norm):
             item = (f"norm{l}", norm_layer(norm, features, spatial=spatial, **norm_kwargs))
             pair = [item] + pair if norm_position == "before" else pair + [item]
         layers.update(pair)

@@ -560,4 +560,53 @@ keras_momentum = exercise(
     wrong_answers=[(0.05, "weights the old average"), (0.99, "Keras' default"), (0.9, "converts PyTorch's default"), (20.0, "not 1 / momentum")],
 )(_check_keras_momentum)
 
+# ------------------------------------------------------------------ 3.5 two values per channel
+
+PAIR = np.array([0.3, 5.0])  # one channel, a normalization batch of two examples
+
+
+def _two_values_answer() -> np.ndarray:
+    """Training-mode BatchNorm of two values (eps = 0): (x - mu) / sigma, sigma biased = |a - b| / 2."""
+    return (PAIR - PAIR.mean()) / PAIR.std()
+
+
+def _check_two_values(answer) -> Feedback:
+    if isinstance(answer, (str, bytes, dict)) or (
+        isinstance(answer, (list, tuple)) and any(isinstance(v, (str, bytes)) for v in answer)
+    ):
+        return wrong("give two numbers (not text), as a list or array: [x_hat_a, x_hat_b].")
+    try:
+        got = np.asarray(answer, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return wrong("give the two normalized values as a list or array of two numbers, [x_hat_a, x_hat_b].")
+    if got.shape != (2,):
+        return wrong(f"give two numbers, one per example, got {got.size}.")
+    expected = _two_values_answer()
+    if np.allclose(got, expected, atol=1e-3):
+        return correct("-1 and +1: with two values, mu is their midpoint and sigma half their distance, "
+                       "whatever a and b are. The layer passes only which of the two is larger.")
+    if np.allclose(got, -expected, atol=1e-3):
+        return wrong("right size, wrong signs: a = 0.3 is the smaller value, so it lies below the mean.")
+    if np.allclose(got, (PAIR - PAIR.mean()) / PAIR.std(ddof=1), atol=1e-3):
+        return wrong("you divided by the unbiased standard deviation (n - 1 = 1): BatchNorm normalizes with the biased one, 1/n.")
+    if np.allclose(got, PAIR - PAIR.mean(), atol=1e-3):
+        return wrong("you centred the two values but did not divide by their standard deviation.")
+    if np.allclose(got, PAIR, atol=1e-3):
+        return wrong("in training mode BatchNorm uses the statistics of the batch, not the initial running averages (0 and 1).")
+    return wrong("compute the mean and the biased variance of the two values, then (x - mean) / sqrt(var).")
+
+
+two_values = exercise(
+    "ch3.two-values",
+    "Training-mode BatchNorm (eps = 0, no affine) of one channel over a batch of two values, 0.3 and 5.0.",
+    solution=_two_values_answer,
+    wrong_answers=[
+        (-_two_values_answer(), "wrong signs"),
+        ((PAIR - PAIR.mean()) / PAIR.std(ddof=1), "unbiased"),
+        (PAIR - PAIR.mean(), "did not divide"),
+        (PAIR, "statistics of the batch"),
+        ([1.0, 2.0, 3.0], "give two numbers"),
+    ],
+)(_check_two_values)
+
 __getattr__ = chapter_getattr(__name__)

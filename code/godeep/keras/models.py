@@ -14,6 +14,7 @@ import numpy as np
 from . import tf  # noqa: F401  (quiet TensorFlow import)
 import keras
 
+from .. import validate
 from ..models import ACTIVATIONS, NORMS, check_architecture, check_convnet, check_dtype, check_norm
 
 __all__ = ["ACTIVATIONS", "NORMS", "mlp", "convnet", "norm_layer", "weight_layers", "copy_from_torch"]
@@ -153,10 +154,15 @@ def convnet(
     norm: Optional[str] = None,
     norm_position: str = "after",
     dtype: str = "float32",
+    dense_norm: bool = True,
     **norm_kwargs,
 ) -> keras.Sequential:
-    """The Keras twin of :func:`godeep.models.convnet`, for NHWC images (same layer names)."""
+    """The Keras twin of :func:`godeep.models.convnet`, for NHWC images (same layer names).
+
+    ``dense_norm=False``: no normalization after the dense layer (no ``norm3``), as there.
+    """
     check_dtype(dtype)
+    validate.boolean("dense_norm", dense_norm)
     check_norm(norm, norm_position, norm_kwargs)
     check_convnet(in_channels, image_size, classes, channels, hidden)
     layers: list = [keras.Input(shape=(image_size, image_size, in_channels), dtype=dtype)]
@@ -164,7 +170,7 @@ def convnet(
     def block(l: int, layer, spatial: bool) -> None:
         layers.append(layer)
         pair = [keras.layers.Activation("relu", name=f"act{l}", dtype=dtype)]
-        if norm is not None:
+        if norm is not None and (spatial or dense_norm):
             item = norm_layer(norm, spatial=spatial, name=f"norm{l}", dtype=dtype, **norm_kwargs)
             pair = [item] + pair if norm_position == "before" else pair + [item]
         layers.extend(pair)
