@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup test unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check clean
+.PHONY: help setup test unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check bench clean
 
 help:
 	@echo "make test       set up, then run every test (unit, strict nbval over $(NOTEBOOKS)/, the book build)"
@@ -24,6 +24,7 @@ help:
 	@echo "make notebooks  re-execute and normalize every notebook in place"
 	@echo "make profile    execute every notebook; wall time and peak memory to _build/profile.md"
 	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab, a notebook via its kernel)"
+	@echo "make bench      whole-run time of the course's networks, PyTorch and Keras side by side, to _build/bench.md"
 
 setup: $(STAMP)
 
@@ -79,6 +80,11 @@ profile: setup
 
 binder-check:
 	BINDER_CHECK_OFFLINE_TORCH=1 bash tools/binder_check.sh chapters/01-signal-propagation/01-chain-rule.ipynb
+
+# Both frameworks in one process per experiment family, runs interleaved (tools/bench.py).
+bench: setup
+	mkdir -p _build
+	PYTHONPATH=$(CURDIR)/code $(BIN)/python tools/bench.py --report _build/bench.md
 
 clean:
 	rm -rf _build

@@ -12,6 +12,7 @@ written-out Adam of :func:`godeep.keras.transformer.train_on_task`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import types
@@ -265,6 +266,16 @@ class _LazyHistory(History):
     def __init__(self) -> None:
         self._pending: list = []
         super().__init__()
+
+    def __eq__(self, other) -> bool:  # equal to a History holding the same values
+        if not isinstance(other, History):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(History))
+
+    __hash__ = None  # as the dataclass: mutable, unhashable
+
+    def __repr__(self) -> str:
+        return "History(" + ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(History)) + ")"
 
     def _add(self, trainer: _Trainer, data, loss: str) -> None:
         self._pending.append((trainer, [v.numpy() for v in trainer.model.variables], data, loss))
