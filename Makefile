@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup test unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check bench clean
+.PHONY: help setup test unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check clean
 
 help:
 	@echo "make test       set up, then run every test (unit, strict nbval over $(NOTEBOOKS)/, the book build)"
