@@ -203,6 +203,22 @@ class _Trainer:
         self.step = _make_step(model, self.opt, _loss_fn(loss), self.variables)
         self.kernels = list(weight_layers(model).values())
         self.forward = None  # the traced inference pass, made at the first evaluation
+        self.traced_forward = True
+
+    def _forward(self, xb):
+        """``model(xb, training=False)``, traced once per architecture (and batch shape).
+
+        Run without Grappler: the graph then executes the very kernels that the eager call
+        executes, with the same numbers (with Grappler, fused kernels change the last bits),
+        in a fraction of the time of eager Keras (0.2 s instead of 0.6 s CPU for ResNet-56
+        on 1280 digits).
+        """
+        if not self.traced_forward:
+            return self.model(xb, training=False)
+        if self.forward is None:
+            self.forward = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True, autograph=False)
+        with _grappler_off():
+            return self.forward(xb)
 
     @contextmanager
     def borrowed(self, model: Optional[keras.Model] = None):
@@ -235,12 +251,29 @@ class _Trainer:
             for dst, value in zip(self.model.variables, values):
                 dst.assign(value)
             dtype = self.model.inputs[0].dtype
-            forward = lambda xb: self.model(xb, training=False)  # noqa: E731
-            train = _evaluate_with(forward, dtype, data.x_train, data.y_train, loss)
+            forward = self._forward
+            try:
+                train = _evaluate_with(forward, dtype, data.x_train, data.y_train, loss)
+            except Exception:  # a model that cannot be traced for inference: evaluate eagerly, as before
+                self.traced_forward = False
+                forward = self._forward
+                train = _evaluate_with(forward, dtype, data.x_train, data.y_train, loss)
             test = None
             if data.x_test is not None and len(data.x_test):
                 test = _evaluate_with(forward, dtype, data.x_test, data.y_test, loss)
         return train, test
+
+
+@contextmanager
+def _grappler_off():
+    """TensorFlow's graph optimizer off for the functions instantiated within (a call's options
+    are part of the key of its instantiation: functions instantiated outside stay as they are)."""
+    previous = tf.config.optimizer.get_experimental_options()
+    tf.config.optimizer.set_experimental_options({**previous, "disable_meta_optimizer": True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options(previous)
 
 
 def _trainer(model: keras.Model, optimizer: str, lr: float, momentum: float, loss: str) -> _Trainer:
