@@ -138,6 +138,18 @@ def test_monitor_sees_the_callers_layer_names_and_the_original_values():
     assert mon.steps == ref.steps and mon.grad_norm == ref.grad_norm and mon.update_ratio == ref.update_ratio
 
 
+def test_lazy_evaluation_leaves_the_call_options_of_traced_steps_alone():
+    from tensorflow.python.eager import context
+
+    ds = flat_digits()
+    h, _ = run(small_mlp, ds, 0, reuse=True, epochs=1, lr=0.1, batch_size=32)
+    options = tf.config.optimizer.get_experimental_options()
+    call_options = context.context().function_call_options
+    assert len(h.test_acc) == 1  # evaluates, with Grappler off for the inference pass only
+    assert context.context().function_call_options is call_options
+    assert tf.config.optimizer.get_experimental_options() == options
+
+
 def test_reuse_traced_steps_checks_its_argument():
     with pytest.raises(TypeError):
         with ktrain.reuse_traced_steps("yes"):

@@ -67,10 +67,10 @@ def _optimizer(optimizer: str, lr: float, momentum: float):
     return keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
 
 
-def _make_step(model: keras.Model, opt, fn, variables):
+def _make_step(model: keras.Model, opt, fn, variables, autograph: bool = True):
     """The training step, traced by ``tf.function`` at its first call (and per new batch shape)."""
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=autograph)
     def train_step(xb, yb):
         with tf.GradientTape() as tape:
             batch_loss = fn(yb, model(xb, training=True))
@@ -200,7 +200,10 @@ class _Trainer:
         self.opt = _optimizer(optimizer, lr, momentum)
         self.variables = model.trainable_variables
         self.opt.build(self.variables)
-        self.step = _make_step(model, self.opt, _loss_fn(loss), self.variables)
+        # without AutoGraph: tracing takes a third less time (5.5 -> 3.8 s CPU for ResNet-56) and
+        # emits the same ops, since AutoGraph does not convert the calls of Keras layers anyway
+        # (Python control flow on a tensor in a layer fails with it too)
+        self.step = _make_step(model, self.opt, _loss_fn(loss), self.variables, autograph=False)
         self.kernels = list(weight_layers(model).values())
         self.forward = None  # the traced inference pass, made at the first evaluation
         self.traced_forward = True
@@ -266,14 +269,28 @@ class _Trainer:
 
 @contextmanager
 def _grappler_off():
-    """TensorFlow's graph optimizer off for the functions instantiated within (a call's options
-    are part of the key of its instantiation: functions instantiated outside stay as they are)."""
-    previous = tf.config.optimizer.get_experimental_options()
-    tf.config.optimizer.set_experimental_options({**previous, "disable_meta_optimizer": True})
+    """TensorFlow's graph optimizer off for the functions called within, on this thread only.
+
+    A function call carries its thread's options (a ``ConfigProto``), and an instantiation is
+    kept per options: the block swaps in a copy of the options with the meta-optimizer
+    disabled and then puts back the very same options object, so the functions instantiated
+    outside (the training steps) are neither touched nor instantiated again. Changing the
+    global ``tf.config.optimizer`` options instead makes the next call of every traced step
+    instantiate it again (2.7 s for ResNet-56).
+    """
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.eager import context
+
+    ctx = context.context()
+    previous = ctx.function_call_options
+    config = config_pb2.ConfigProto()
+    config.ParseFromString(previous.config_proto_serialized)
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    ctx.function_call_options = context.FunctionCallOptions(executor_type=previous.executor_type, config_proto=config)
     try:
         yield
     finally:
-        tf.config.optimizer.set_experimental_options(previous)
+        ctx.function_call_options = previous
 
 
 def _trainer(model: keras.Model, optimizer: str, lr: float, momentum: float, loss: str) -> _Trainer:
