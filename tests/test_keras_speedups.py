@@ -86,6 +86,10 @@ def test_one_trace_per_architecture_and_a_new_one_for_another_architecture():
     assert traces >= 1
     run(small_mlp, ds, 1, reuse=True, **kw)
     assert trainer.step.experimental_get_tracing_count() == traces and len(ktrain._CACHE) == 1
+    # another learning rate: the same step, the new rate (a variable of the optimizer)
+    h_fast, _ = run(small_mlp, ds, 1, reuse=True, **{**kw, "lr": 0.3})
+    assert trainer.step.experimental_get_tracing_count() == traces
+    assert h_fast.step_loss == run(small_mlp, ds, 1, reuse=False, **{**kw, "lr": 0.3})[0].step_loss
     # the same shapes but another activation: another architecture, its own step and numbers
     h_tanh, _ = run(lambda: small_mlp("tanh"), ds, 1, reuse=True, **kw)
     assert len(ktrain._CACHE) == 2

@@ -8,6 +8,14 @@ instead of Keras' default 1e-7), the same losses, averaged over the batch. Keras
 ``eps`` to the uncorrected ``sqrt(v)`` where PyTorch adds it to the bias-corrected one, so the two
 steps differ where a gradient is as small as ``eps`` (a few 1e-8); for exact parity see the
 written-out Adam of :func:`godeep.keras.transformer.train_on_task`.
+
+Speed, with the same numbers (``tests/test_keras_speedups.py``): the traced step is kept per
+architecture and reused by every later model of that architecture (tracing costs seconds at
+depth 56), and the per-epoch evaluations run when the history's evaluation lists are first read,
+through a traced inference pass. ``with reuse_traced_steps(False):`` runs the original loop.
+Two models count as one architecture when their layers have the same classes and attributes
+(names aside) and their variables the same shapes; a layer attribute of an unknown kind (a
+closure, an arbitrary object) makes the model an architecture of its own.
 """
 
 from __future__ import annotations
