@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup test unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check clean
+.PHONY: help setup test unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check bench clean
 
 # NB: the notebooks the notebook targets work on (nbval, notebooks, check-notebooks, profile,
 # lab): a notebook, a folder or a shell pattern, e.g.
@@ -37,6 +37,7 @@ help:
 	@echo "make notebooks    re-execute and normalize notebooks in place (NB=path or pattern)"
 	@echo "make profile      execute notebooks; wall time, CPU time and peak memory to _build/profile.md (NB=...)"
 	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab, a notebook via its kernel)"
+	@echo "make bench        whole-run times, PyTorch and Keras side by side (_build/bench.md); godeep.reproduce's overhead (_build/bench_reproduce.md)"
 	@echo "make clean        remove _build/"
 	@echo "make help         this list"
 
@@ -103,6 +104,12 @@ profile: setup
 BINDER_NB ?= chapters/01-signal-propagation/01-chain-rule.ipynb
 binder-check:
 	BINDER_CHECK_OFFLINE_TORCH=1 bash tools/binder_check.sh $(BINDER_NB)
+
+# Both frameworks in one process per experiment family, runs interleaved (tools/bench.py).
+bench: setup
+	mkdir -p _build
+	PYTHONPATH=$(CURDIR)/code $(BIN)/python tools/bench.py --report _build/bench.md
+	PYTHONPATH=$(CURDIR)/code $(BIN)/python tools/bench_reproduce.py --report _build/bench_reproduce.md
 
 clean:
 	rm -rf _build

@@ -1,0 +1,195 @@
+"""The speed-ups of godeep.keras.train.fit and godeep.seed_everything keep every number.
+
+``fit`` keeps one traced step per architecture and evaluates lazily; the reference is the
+original code path, still there under ``reuse_traced_steps(False)`` (a new optimizer and a newly
+traced step at every call, each epoch evaluated at once). Same seeds must give bit-identical
+step losses, evaluations and final weights.
+"""
+
+import numpy as np
+import pytest
+
+import godeep
+from godeep import data
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+from godeep.keras import models as kmodels  # noqa: E402
+from godeep.keras import residual as kresidual  # noqa: E402
+from godeep.keras import train as ktrain  # noqa: E402
+from godeep.signals import TrainingMonitor  # noqa: E402
+
+
+def digits_nhwc(n=96, n_test=40):
+    d = data.digits(images=True).subset(n, n_test)
+    return data.Dataset(data.to_channels_last(d.x_train), d.y_train, data.to_channels_last(d.x_test), d.y_test, "digits", 10)
+
+
+def small_mlp(activation="relu", norm="batch"):
+    return kmodels.mlp(64, 16, 3, 10, activation=activation, init=0.2, norm=norm)
+
+
+def flat_digits():
+    return data.digits().subset(100, 30)  # 4 batches of 32 per epoch, the last one of 4
+
+
+def run(build, ds, seed, reuse, monitor=None, **kw):
+    """seed_everything, build, fit: what a notebook does for one seed."""
+    godeep.seed_everything(seed)
+    model = build()
+    with ktrain.reuse_traced_steps(reuse):
+        h = ktrain.fit(model, ds, seed=seed, monitor=monitor, **kw)
+    return h, model
+
+
+def assert_same(ha, ma, hb, mb):
+    assert ha.step_loss == hb.step_loss  # bit for bit: the same floats
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        assert getattr(ha, key) == getattr(hb, key), key
+    assert len(ma.variables) == len(mb.variables)
+    for va, vb in zip(ma.variables, mb.variables):
+        np.testing.assert_array_equal(va.numpy(), vb.numpy())
+
+
+CASES = {
+    "mlp-batchnorm-sgd": (small_mlp, flat_digits, dict(epochs=2, lr=0.1, batch_size=32, momentum=0.9)),
+    "mlp-tanh-adam": (lambda: small_mlp("tanh", None), flat_digits, dict(epochs=2, lr=1e-2, batch_size=32, optimizer="adam")),
+    "resnet8-sgd": (
+        lambda: kresidual.cifar_resnet(8, in_channels=1, widths=(4, 8, 8), input_size=8),
+        digits_nhwc,
+        dict(epochs=2, lr=0.1, batch_size=32, momentum=0.9),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_reused_step_gives_the_numbers_of_the_original_path(case):
+    build, make_data, kw = CASES[case]
+    ds = make_data()
+    ktrain.clear_step_cache()
+    reference = [run(build, ds, seed, reuse=False, **kw) for seed in (0, 1)]
+    # the first model becomes the architecture's master, the next ones borrow its traced step
+    reused = [run(build, ds, seed, reuse=True, **kw) for seed in (0, 1, 0)]
+    for (ha, ma), (hb, mb) in zip(reference + reference[:1], reused):
+        assert_same(ha, ma, hb, mb)
+    assert reference[0][0].step_loss != reference[1][0].step_loss  # the seeds do differ
+
+
+def test_one_trace_per_architecture_and_a_new_one_for_another_architecture():
+    ds = flat_digits()
+    ktrain.clear_step_cache()
+    kw = dict(epochs=1, lr=0.1, batch_size=32, momentum=0.9, eval_epochs=False)
+    run(small_mlp, ds, 0, reuse=True, **kw)
+    assert len(ktrain._CACHE) == 1
+    (trainer,) = ktrain._CACHE.values()
+    traces = trainer.step.experimental_get_tracing_count()
+    assert traces >= 1
+    run(small_mlp, ds, 1, reuse=True, **kw)
+    assert trainer.step.experimental_get_tracing_count() == traces and len(ktrain._CACHE) == 1
+    # another learning rate: the same step, the new rate (a variable of the optimizer)
+    h_fast, _ = run(small_mlp, ds, 1, reuse=True, **{**kw, "lr": 0.3})
+    assert trainer.step.experimental_get_tracing_count() == traces
+    assert h_fast.step_loss == run(small_mlp, ds, 1, reuse=False, **{**kw, "lr": 0.3})[0].step_loss
+    # the same shapes but another activation: another architecture, its own step and numbers
+    h_tanh, _ = run(lambda: small_mlp("tanh"), ds, 1, reuse=True, **kw)
+    assert len(ktrain._CACHE) == 2
+    h_ref, _ = run(lambda: small_mlp("tanh"), ds, 1, reuse=False, **kw)
+    assert h_tanh.step_loss == h_ref.step_loss
+    # another momentum: another optimizer graph
+    run(small_mlp, ds, 1, reuse=True, **{**kw, "momentum": 0.5})
+    assert len(ktrain._CACHE) == 3
+
+
+def test_training_one_model_leaves_an_earlier_model_of_the_architecture_alone():
+    ds = flat_digits()
+    ktrain.clear_step_cache()
+    kw = dict(epochs=2, lr=0.1, batch_size=32, momentum=0.9)
+    ha, ma = run(small_mlp, ds, 0, reuse=True, **kw)  # ma is the master
+    before = [v.numpy().copy() for v in ma.variables]
+    hb, mb = run(small_mlp, ds, 1, reuse=True, **kw)
+    for v, value in zip(ma.variables, before):
+        np.testing.assert_array_equal(v.numpy(), value)
+    # the lazy evaluations of the first history, read after the second run, are the original ones
+    ra, rma = run(small_mlp, ds, 0, reuse=False, **kw)
+    assert_same(ra, rma, ha, ma)
+    rb, rmb = run(small_mlp, ds, 1, reuse=False, **kw)
+    assert_same(rb, rmb, hb, mb)
+    for v, value in zip(ma.variables, before):  # reading them did not change the master either
+        np.testing.assert_array_equal(v.numpy(), value)
+
+
+def test_lazy_history_reads_like_the_eager_one():
+    ds = flat_digits()
+    kw = dict(epochs=3, lr=0.1, batch_size=32, momentum=0.9)
+    h, _ = run(small_mlp, ds, 2, reuse=True, **kw)
+    assert isinstance(h, ktrain.History)
+    ref, _ = run(small_mlp, ds, 2, reuse=False, **kw)
+    assert h.final == ref.final and len(h.test_acc) == 3
+    assert h == ref  # the dataclass comparison reads every field
+    quiet, _ = run(small_mlp, ds, 2, reuse=True, eval_epochs=False, **kw)
+    assert quiet.step_loss == ref.step_loss and quiet.train_loss == [] and quiet.test_acc == []
+
+
+def test_monitor_sees_the_callers_layer_names_and_the_original_values():
+    ds = flat_digits()
+    ktrain.clear_step_cache()
+    kw = dict(epochs=1, lr=0.1, batch_size=32, momentum=0.9)
+    run(small_mlp, ds, 0, reuse=True, **kw)  # a master exists: the next run borrows it
+    mon, ref = TrainingMonitor(every=2), TrainingMonitor(every=2)
+    run(small_mlp, ds, 1, reuse=True, monitor=mon, **kw)
+    run(small_mlp, ds, 1, reuse=False, monitor=ref, **kw)
+    assert list(mon.grad_norm) == ["fc1", "fc2", "fc3", "out"]
+    assert mon.steps == ref.steps and mon.grad_norm == ref.grad_norm and mon.update_ratio == ref.update_ratio
+
+
+def test_lazy_evaluation_leaves_the_call_options_of_traced_steps_alone():
+    from tensorflow.python.eager import context
+
+    ds = flat_digits()
+    h, _ = run(small_mlp, ds, 0, reuse=True, epochs=1, lr=0.1, batch_size=32)
+    options = tf.config.optimizer.get_experimental_options()
+    call_options = context.context().function_call_options
+    assert len(h.test_acc) == 1  # evaluates, with Grappler off for the inference pass only
+    assert context.context().function_call_options is call_options
+    assert tf.config.optimizer.get_experimental_options() == options
+
+
+def test_reuse_traced_steps_checks_its_argument():
+    with pytest.raises(TypeError):
+        with ktrain.reuse_traced_steps("yes"):
+            pass
+
+
+def _draws():
+    init = keras.initializers.GlorotUniform()  # unseeded: its seed comes from Python's random
+    return (
+        keras.random.normal((3,)).numpy(),  # Keras' global seed generator
+        init((2, 2)).numpy(),
+        tf.random.uniform((3,)).numpy(),  # a stateful eager op: TensorFlow's global seed and op counter
+        np.random.rand(2),
+    )
+
+
+def test_seed_everything_does_not_clear_tensorflows_caches(monkeypatch):
+    from tensorflow.python.eager import context
+
+    tf.zeros(1).numpy()  # TensorFlow's runtime has started: it has caches to clear
+    cleared = []
+    monkeypatch.setattr(context.pywrap_tfe, "TFE_ContextClearCaches", cleared.append)
+    keras.utils.set_random_seed(5)  # the call seed_everything used to make: it clears them
+    assert len(cleared) == 1
+    godeep.seed_everything(5)
+    godeep.seed_everything(6)
+    assert len(cleared) == 1
+
+
+@pytest.mark.parametrize("seed", [7919, 104729])  # seeds used nowhere else: fresh stateful kernels
+def test_seed_everything_draws_what_keras_set_random_seed_draws(seed):
+    godeep.seed_everything(seed)
+    got = _draws()
+    keras.utils.set_random_seed(seed)  # clears the caches: its stateful kernel starts afresh too
+    expected = _draws()
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+    godeep.seed_everything(seed + 1)
+    assert not np.array_equal(_draws()[0], got[0])
