@@ -49,6 +49,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import validate
+from .core.residual import ACTIVATION_ORDERS, RESNET_STAGES, check_article_convnet, check_variant_options, cifar_depths
+from .core.residual import blocks_per_stage as _blocks_per_stage, check_block as _check_block
+from .validate import positive_int as _check_positive_int
 
 __all__ = [
     "Add",
@@ -96,28 +99,10 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    return validate.positive_int(name, value)
-
-
-def _check_block(inplanes: object, planes: object, stride: object) -> None:
-    """A block's channels and stride: ints >= 1 (both frameworks)."""
-    for name, value in (("inplanes", inplanes), ("planes", planes), ("stride", stride)):
-        validate.positive_int(name, value)
-
-
 def _check_module(model: object) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return model
-
-
-def check_variant_options(variant: str, factory: Callable, options: object, skip: int = 0) -> dict:
-    """``options`` as a dict whose keys are parameters of ``factory`` (after the first ``skip``);
-    shared by both frameworks' ``cifar_resnet(variant=..., variant_options=...)``."""
-    names = [n for n, p in inspect.signature(factory).parameters.items()
-             if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)][skip:]
-    return validate.known_keys(f"variant_options of {variant!r}", options, names)
 
 
 def _check_images(x: object, conv: nn.Conv2d) -> None:
@@ -358,11 +343,7 @@ def _init_weights(model: nn.Module) -> None:
 
 #: blocks per stage of each ImageNet ResNet, and the block type (paper's Table 1)
 RESNET_LAYERS: dict[int, tuple[type, tuple[int, int, int, int]]] = {
-    18: (BasicBlock, (2, 2, 2, 2)),
-    34: (BasicBlock, (3, 4, 6, 3)),
-    50: (Bottleneck, (3, 4, 6, 3)),
-    101: (Bottleneck, (3, 4, 23, 3)),
-    152: (Bottleneck, (3, 8, 36, 3)),
+    depth: ({"basic": BasicBlock, "bottleneck": Bottleneck}[kind], counts) for depth, (kind, counts) in RESNET_STAGES.items()
 }
 
 
@@ -460,12 +441,6 @@ def resnet152(num_classes: int = 1000, zero_init_residual: bool = False) -> ResN
 # --------------------------------------------------------------------------------------------
 
 
-def cifar_depths(n_max: int = 18) -> list[int]:
-    """The valid depths 6n+2 for n = 1 .. n_max (8, 14, 20, ...)."""
-    n_max = validate.positive_int("n_max", n_max)
-    return [6 * n + 2 for n in range(1, n_max + 1)]
-
-
 class CifarResNet(nn.Module):
     """He et al.'s CIFAR-10 network: a 3x3 conv, 3 stages of n basic blocks, pool, fc.
 
@@ -543,14 +518,6 @@ class CifarResNet(nn.Module):
             x = stage(x)
         x = self.post(x)
         return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-def _blocks_per_stage(depth: int) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, int):
-        raise TypeError(f"depth must be an int, got {type(depth).__name__}")
-    if depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth}")
-    return (depth - 2) // 6
 
 
 def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_channels: int = 3,
@@ -702,19 +669,6 @@ def dense_resnet(features: int, blocks: int, plain: bool = False, zero_init_resi
         (f"block{i + 1}", DenseResidualBlock(features, shortcut=not plain, zero_init_residual=zero_init_residual))
         for i in range(blocks)
     ))
-
-
-def check_article_convnet(in_channels, image_size, num_classes, widths, hidden, residual) -> tuple[int, int]:
-    """Validate :func:`article_convnet`'s arguments (both frameworks); returns the two widths."""
-    for name, value in (("in_channels", in_channels), ("image_size", image_size), ("num_classes", num_classes),
-                        ("hidden", hidden)):
-        _check_positive_int(name, value)
-    if image_size % 4:
-        raise ValueError(f"image_size must be a multiple of 4 (two 2x2 poolings), got {image_size}")
-    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) != 2:
-        raise ValueError(f"widths must give the channels of 2 stages, got {widths!r}")
-    validate.boolean("residual", residual)
-    return validate.positive_ints("widths", widths)
 
 
 class ConvResidualBlock(nn.Module):
@@ -874,16 +828,6 @@ SHORTCUT_VARIANTS: dict[str, _Variant] = {
     "conv_shortcut": _Variant("C", lambda c: Add(), "2(e)"),
     "dropout_shortcut": _Variant(None, lambda c, p=0.5: DropoutShortcut(p), "2(f)"),
 }
-
-#: Where BN and ReLU sit relative to the addition (Table 2 / Fig. 4), for :class:`PreActBasicBlock`.
-ACTIVATION_ORDERS: dict[str, str] = {
-    "original": "y = relu(s + BN(W2 relu(BN(W1 x))))",
-    "bn_after_add": "y = relu(BN(s + W2 relu(BN(W1 x))))",
-    "relu_before_add": "y = s + relu(BN(W2 relu(BN(W1 x))))",
-    "relu_preact": "y = s + BN(W2 relu(BN(W1 relu(x))))",
-    "full_preact": "y = s + W2 relu(BN(W1 relu(BN(x))))",
-}
-
 
 class PreActBasicBlock(_Block):
     """A basic block with BN and ReLU placed as in Fig. 4 of He et al. (2016b), by ``order``:

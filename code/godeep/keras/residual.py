@@ -36,8 +36,11 @@ from . import tf
 import keras
 
 from .. import validate
-from ..residual import (ACTIVATION_ORDERS, RESNET_LAYERS, _blocks_per_stage, _check_block, _check_positive_int,
-                        check_article_convnet, check_variant_options)
+from ..core.residual import (ACTIVATION_ORDERS, RESNET_STAGES, blocks_per_stage, check_article_convnet, check_block,
+                             check_variant_options)
+from ..validate import positive_int as _check_positive_int
+from .convert import copy_dense_block_from_torch as copy_dense_from_torch  # noqa: F401  (re-exported)
+from .convert import copy_resnet_from_torch as copy_from_torch  # noqa: F401  (re-exported)
 
 __all__ = [
     "Add",
@@ -124,7 +127,7 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, **kwargs):
         super().__init__(**kwargs)
-        _check_block(in_channels, out_channels, stride)
+        check_block(in_channels, out_channels, stride)
         if out_channels < in_channels:
             raise ValueError(f"option A cannot reduce channels: {in_channels} -> {out_channels}")
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
@@ -231,7 +234,7 @@ class BasicBlock(_Block):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
                  shortcut: bool = True, merge=None, zero_init_residual: bool = False, **kwargs):
         super().__init__(**kwargs)
-        _check_block(inplanes, planes, stride)
+        check_block(inplanes, planes, stride)
         self.inplanes, self.planes, self.stride = inplanes, planes, stride
         self.pad1 = keras.layers.ZeroPadding2D(1, name="pad1")
         self.conv1 = _conv(planes, 3, stride, "conv1")
@@ -261,7 +264,7 @@ class PreActBasicBlock(_Block):
                  shortcut: bool = True, merge=None, zero_init_residual: bool = False,
                  order: str = "full_preact", **kwargs):
         super().__init__(**kwargs)
-        _check_block(inplanes, planes, stride)
+        check_block(inplanes, planes, stride)
         if order not in ACTIVATION_ORDERS:
             raise ValueError(f"order must be one of {tuple(ACTIVATION_ORDERS)}, got {order!r}")
         self.order = order
@@ -331,7 +334,7 @@ class Bottleneck(_Block):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
                  shortcut: bool = True, merge=None, zero_init_residual: bool = False, **kwargs):
         super().__init__(**kwargs)
-        _check_block(inplanes, planes, stride)
+        check_block(inplanes, planes, stride)
         self.inplanes, self.planes, self.stride = inplanes, planes, stride
         self.conv1 = _conv(planes, 1, 1, "conv1")
         self.bn1 = _bn("bn1")
@@ -388,7 +391,7 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
         merge = lambda: SHORTCUT_VARIANTS[variant](**options)  # noqa: E731
     elif variant_options:
         raise ValueError("variant_options needs a variant")
-    n = _blocks_per_stage(depth)
+    n = blocks_per_stage(depth)
     _check_positive_int("num_classes", num_classes)
     _check_positive_int("in_channels", in_channels)
     widths = tuple(widths)
@@ -433,8 +436,8 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
 
 def _resnet(depth: int, num_classes: int, zero_init_residual: bool, input_size: Optional[int]) -> keras.Sequential:
     _check_positive_int("num_classes", num_classes)
-    block_name, counts = RESNET_LAYERS[depth]
-    block = BasicBlock if block_name.__name__ == "BasicBlock" else Bottleneck
+    kind, counts = RESNET_STAGES[depth]
+    block = BasicBlock if kind == "basic" else Bottleneck
     layers: list = [
         keras.Input(shape=(input_size, input_size, 3)),
         keras.layers.ZeroPadding2D(3, name="conv1_pad"),
@@ -519,44 +522,6 @@ def drop_block(model: keras.Sequential, index: int) -> keras.Sequential:
         raise ValueError(f"block {index} changes the shape of its input; dropping it would break the network")
     layers = [keras.Input(shape=model.inputs[0].shape[1:])] + [layer for layer in model.layers if layer is not target]
     return keras.Sequential(layers, name=f"{model.name}_without_{target.name}")
-
-
-def _conv_kernel(weight) -> np.ndarray:
-    """(out, in, kh, kw) -> (kh, kw, in, out)."""
-    return weight.detach().cpu().numpy().transpose(2, 3, 1, 0)
-
-
-def _copy_bn(layer, bn) -> None:
-    layer.set_weights([t.detach().cpu().numpy() for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var)])
-
-
-def copy_from_torch(keras_model: keras.Sequential, torch_model) -> keras.Sequential:
-    """Copy a :mod:`godeep.residual` PyTorch network's weights (and BN statistics) into its Keras twin."""
-    from torch import nn
-
-    from .. import residual as pt
-
-    k_blocks, t_blocks = blocks(keras_model), pt.residual_blocks(torch_model)
-    if len(k_blocks) != len(t_blocks):
-        raise ValueError(f"the networks have {len(k_blocks)} and {len(t_blocks)} blocks")
-    keras_model.get_layer("conv1").set_weights([_conv_kernel(torch_model.conv1.weight)])
-    _copy_bn(keras_model.get_layer("bn1"), torch_model.bn1)
-    for kb, tb in zip(k_blocks, t_blocks):
-        names = ("1", "2", "3") if isinstance(tb, pt.Bottleneck) else ("1", "2")
-        for i in names:
-            getattr(kb, f"conv{i}").set_weights([_conv_kernel(getattr(tb, f"conv{i}").weight)])
-            _copy_bn(getattr(kb, f"bn{i}"), getattr(tb, f"bn{i}"))
-        if isinstance(tb.downsample, nn.Sequential):
-            if not isinstance(kb.downsample, Projection):
-                raise ValueError(f"block {kb.name}: projection shortcut in PyTorch only")
-            kb.downsample.conv.set_weights([_conv_kernel(tb.downsample[0].weight)])
-            _copy_bn(kb.downsample.bn, tb.downsample[1])
-    post = getattr(torch_model, "post", None)
-    if isinstance(post, nn.Sequential) and isinstance(post[0], nn.BatchNorm2d):
-        _copy_bn(keras_model.get_layer("post_bn"), post[0])
-    fc = keras_model.get_layer("fc")
-    fc.set_weights([torch_model.fc.weight.detach().numpy().T, torch_model.fc.bias.detach().numpy()])
-    return keras_model
 
 
 # --------------------------------------------------------------------------------------------
@@ -655,14 +620,3 @@ def article_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int
         keras.layers.Dense(hidden, activation="relu", name="fc1"),
         keras.layers.Dense(num_classes, name="fc2"),
     ], name="article_convnet" if residual else "article_convnet_plain")
-
-
-def copy_dense_from_torch(keras_block: DenseResidualBlock, torch_block) -> DenseResidualBlock:
-    """Copy a :class:`godeep.residual.DenseResidualBlock`'s weights and BN statistics."""
-    for name in ("fc1", "fc2"):
-        src = getattr(torch_block, name)
-        values = [src.weight.detach().numpy().T] + ([src.bias.detach().numpy()] if src.bias is not None else [])
-        getattr(keras_block, name).set_weights(values)
-    _copy_bn(keras_block.bn1, torch_block.bn1)
-    _copy_bn(keras_block.bn2, torch_block.bn2)
-    return keras_block
