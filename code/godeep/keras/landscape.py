@@ -29,7 +29,6 @@ Convention differences from PyTorch:
 
 from __future__ import annotations
 
-import copy as _copy
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -38,6 +37,7 @@ from . import tf
 import keras
 
 from .. import validate
+from .convert import direction_from_torch  # noqa: F401  (re-exported)
 
 __all__ = ["random_direction", "filter_normalize", "loss_surface_1d", "loss_surface_2d", "direction_from_torch"]
 
@@ -142,42 +142,3 @@ def loss_surface_2d(model: keras.layers.Layer, loss: Callable, d1: Sequence, d2:
     values = _surface(model, loss, lambda k: [alphas[k // nb] * a + betas[k % nb] * b for a, b in zip(u, v)],
                       len(alphas) * nb)
     return np.array(values).reshape(len(alphas), nb)
-
-
-def direction_from_torch(direction: Sequence, torch_model, keras_model: keras.layers.Layer,
-                         copy: Callable) -> list[np.ndarray]:
-    """A PyTorch direction (one tensor per ``torch_model.parameters()``) in Keras' layout and
-    order (one array per ``keras_model.trainable_weights``).
-
-    ``copy(keras_model, torch_model)`` is the weight-copying function of the twin networks
-    (e.g. :func:`godeep.keras.residual.copy_from_torch`): the direction is loaded as the
-    parameters of a copy of ``torch_model``, copied into ``keras_model`` by ``copy``, which
-    converts the layouts, and read back from its trainable weights. ``keras_model``'s weights
-    (all of them, BN statistics included) are restored afterwards.
-    """
-    params = list(torch_model.parameters())
-    if not isinstance(direction, (list, tuple)):
-        raise TypeError(f"direction must be a list of tensors, one per parameter, got {type(direction).__name__}")
-    if len(direction) != len(params):
-        raise ValueError(f"direction has {len(direction)} tensors, the PyTorch model has {len(params)} parameters")
-    holder = _copy.deepcopy(torch_model)
-    import torch
-
-    with torch.no_grad():
-        for p, d in zip(holder.parameters(), direction):
-            if tuple(d.shape) != tuple(p.shape):
-                raise ValueError(f"direction tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}")
-            p.copy_(torch.as_tensor(d))
-    saved = keras_model.get_weights()
-    try:
-        targets = _parameters(keras_model)
-        for p in targets:  # NaN marks a weight that ``copy`` does not reach
-            p.assign(np.full(tuple(p.shape), np.nan, dtype=p.dtype))
-        copy(keras_model, holder)
-        out = [p.numpy().copy() for p in targets]
-        missed = [p.path if hasattr(p, "path") else p.name for p, o in zip(targets, out) if np.isnan(o).any()]
-        if missed:
-            raise ValueError(f"copy did not set the trainable weights {missed}: it does not fit these models")
-        return out
-    finally:
-        keras_model.set_weights(saved)

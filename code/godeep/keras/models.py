@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Union
 
-import numpy as np
-
 from . import tf  # noqa: F401  (quiet TensorFlow import)
 import keras
 
 from .. import validate
-from ..models import ACTIVATIONS, NORMS, check_architecture, check_convnet, check_dtype, check_norm
+from ..core.models import ACTIVATIONS, NORMS, check_architecture, check_convnet, check_dtype, check_norm
+from .convert import copy_mlp_from_torch as copy_from_torch  # noqa: F401  (re-exported)
 
 __all__ = ["ACTIVATIONS", "NORMS", "mlp", "convnet", "norm_layer", "weight_layers", "copy_from_torch"]
 
@@ -93,31 +92,6 @@ def _flat_layers(model):
             yield layer
 
 
-def copy_from_torch(keras_model: keras.Model, torch_model) -> keras.Model:
-    """Copy the weights of a PyTorch model into a Keras model with the same layer names.
-
-    ``Linear.weight`` ``(out, in)`` becomes ``Dense.kernel`` ``(in, out)``; biases copy as is.
-    """
-    from torch import nn
-
-    targets = weight_layers(keras_model)
-    sources = {n: m for n, m in torch_model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
-    if set(targets) != set(sources):
-        raise ValueError(f"layer names differ: keras {sorted(targets)} vs torch {sorted(sources)}")
-    for name, layer in targets.items():
-        src = sources[name]
-        weight = src.weight.detach().double().numpy()
-        # Conv2d (out, in, kh, kw) -> Conv2D (kh, kw, in, out); Linear (out, in) -> Dense (in, out)
-        values = [weight.transpose(2, 3, 1, 0) if weight.ndim == 4 else weight.T]
-        if src.bias is not None:
-            values.append(src.bias.detach().double().numpy())
-        if len(values) != len(layer.get_weights()):
-            raise ValueError(f"layer {name}: bias present in one framework only")
-        layer.set_weights([np.asarray(v, dtype=w.dtype) for v, w in zip(values, layer.get_weights())])
-    _copy_norms_from_torch(keras_model, torch_model)
-    return keras_model
-
-
 # ------------------------------------------------------------------ normalization (chapter 3)
 
 
@@ -182,19 +156,3 @@ def convnet(
     block(3, keras.layers.Dense(hidden, name="fc3", dtype=dtype), False)
     layers.append(keras.layers.Dense(classes, name="out", dtype=dtype))
     return keras.Sequential(layers, name=f"convnet_{norm or 'plain'}")
-
-
-def _copy_norms_from_torch(keras_model: keras.Model, torch_model) -> None:
-    """Copy gamma/beta and running statistics of same-named normalization layers (torch -> keras)."""
-    sources = dict(torch_model.named_modules())
-    for layer in _flat_layers(keras_model):
-        src = sources.get(layer.name)
-        if src is None or not layer.weights or not hasattr(src, "eps"):
-            continue
-        names = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
-        for w in layer.weights:
-            attr = names.get(w.name)
-            value = getattr(src, attr, None) if attr else None
-            if value is None:
-                raise ValueError(f"layer {layer.name}: no {attr or w.name} in the PyTorch twin")
-            w.assign(np.asarray(value.detach().double().numpy().reshape(w.shape), dtype=w.dtype))

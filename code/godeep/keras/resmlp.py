@@ -23,8 +23,8 @@ import numpy as np
 from . import tf
 import keras
 
-from ..models import check_architecture, check_dtype
-from ..resmlp import ROUTES, _check_branch_scale, _check_zero_init, check_flags, check_path_args, route_random_path
+from ..core.models import check_architecture, check_dtype
+from ..core.resmlp import ROUTES, check_branch_scale, check_flags, check_path_args, check_zero_init, route_random_path
 from .models import Init, _initializer
 
 __all__ = ["BlockOutput", "BranchScale", "residual_mlp", "stream_layers", "blocks", "path_gradient_norms"]
@@ -104,8 +104,8 @@ def residual_mlp(
     check_dtype(dtype)
     check_architecture(in_features, width, depth, out_features, "relu")
     check_flags(plain=plain, batch_norm=batch_norm, bias=bias)
-    branch_scale = _check_branch_scale(branch_scale, plain)
-    zero_init_residual = _check_zero_init(zero_init_residual, plain)
+    branch_scale = check_branch_scale(branch_scale, plain)
+    zero_init_residual = check_zero_init(zero_init_residual, plain)
     _initializer(init)  # validate before building
     dense = lambda units, name, zero=False: keras.layers.Dense(
         units, use_bias=bias, kernel_initializer="zeros" if zero else _initializer(init), name=name, dtype=dtype)

@@ -18,8 +18,10 @@ from . import tf
 import keras
 
 from .. import validate
-from ..transformer import (LN_EPS, NORMS, TASKS, check_block, check_pairs, check_tokens, sequence_task,  # noqa: F401
-                           warmup_lr, _positive_int)
+from ..core.transformer import (LN_EPS, NORMS, TASKS, check_block, check_pairs, check_tokens,  # noqa: F401
+                                sequence_task, warmup_lr)
+from ..validate import positive_int as _positive_int
+from .convert import copy_transformer_from_torch as copy_from_torch  # noqa: F401  (re-exported)
 
 __all__ = ["MultiHeadSelfAttention", "MLP", "TransformerBlock", "TinyTransformer", "copy_from_torch", "sequence_task", "warmup_lr", "block_grad_norms", "train_on_task"]
 
@@ -180,41 +182,6 @@ class TinyTransformer(keras.Model):
         if self.ln_f is not None:
             x = self.ln_f(x)
         return self.head(x)
-
-
-def _set_dense(dense, linear) -> None:
-    dense.kernel.assign(linear.weight.detach().numpy().T)
-    dense.bias.assign(linear.bias.detach().numpy())
-
-
-def _set_ln(ln, torch_ln) -> None:
-    ln.gamma.assign(torch_ln.weight.detach().numpy())
-    ln.beta.assign(torch_ln.bias.detach().numpy())
-
-
-def copy_from_torch(model: TinyTransformer, torch_model) -> TinyTransformer:
-    """Copy every weight of a :class:`godeep.transformer.TinyTransformer` into its Keras twin (in place).
-
-    Linear weights ``(out, in)`` become Dense kernels ``(in, out)``; LayerNorm weight/bias
-    become gamma/beta. Raises ``ValueError`` if the two architectures differ.
-    """
-    if len(model.blocks) != len(torch_model.blocks) or model.norm != torch_model.norm or model.final_norm != torch_model.final_norm:
-        raise ValueError("the Keras and PyTorch models differ in n_layers, norm or final_norm")
-    if tuple(model.tok.embeddings.shape) != tuple(torch_model.tok.weight.shape) or tuple(model.pos.embeddings.shape) != tuple(torch_model.pos.weight.shape):
-        raise ValueError("the Keras and PyTorch models differ in vocab_size, d_model or max_len")
-    model.tok.embeddings.assign(torch_model.tok.weight.detach().numpy())
-    model.pos.embeddings.assign(torch_model.pos.weight.detach().numpy())
-    for kb, tb in zip(model.blocks, torch_model.blocks):
-        for name in ("q", "k", "v", "out"):
-            _set_dense(getattr(kb.attn, name), getattr(tb.attn, name))
-        _set_dense(kb.mlp.fc1, tb.mlp.fc1)
-        _set_dense(kb.mlp.fc2, tb.mlp.fc2)
-        _set_ln(kb.ln1, tb.ln1)
-        _set_ln(kb.ln2, tb.ln2)
-    if model.ln_f is not None:
-        _set_ln(model.ln_f, torch_model.ln_f)
-    _set_dense(model.head, torch_model.head)
-    return model
 
 
 def block_grad_norms(model: TinyTransformer, x, y) -> dict[str, np.ndarray]:

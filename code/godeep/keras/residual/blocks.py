@@ -1,0 +1,198 @@
+"""The Keras residual blocks and shortcut options; see :mod:`godeep.residual.blocks`."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import tf
+import keras
+
+from ...core.residual import check_block
+
+
+BN_EPSILON = 1e-5  # PyTorch's default
+BN_MOMENTUM = 0.9  # = 1 - PyTorch's momentum 0.1
+
+
+def _he_fan_out():
+    """torchvision's conv init, kaiming_normal_(mode='fan_out'): N(0, 2 / (k*k*out))."""
+    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="untruncated_normal")
+
+
+def _bn(name: str, zero: bool = False) -> keras.layers.BatchNormalization:
+    return keras.layers.BatchNormalization(
+        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, gamma_initializer="zeros" if zero else "ones", name=name
+    )
+
+
+def _conv(filters: int, kernel: int, stride: int, name: str) -> keras.layers.Conv2D:
+    return keras.layers.Conv2D(filters, kernel, strides=stride, padding="valid", use_bias=False,
+                               kernel_initializer=_he_fan_out(), name=name)
+
+
+class Add(keras.layers.Layer):
+    """The merge of a standard residual block: ``merge(f, s, x) = f + s``."""
+
+    def call(self, f, s, x):  # noqa: ARG002
+        return f + s
+
+
+class ZeroPadShortcut(keras.layers.Layer):
+    """Option A: subsample by ``stride``, append ``out - in`` zero channels (NHWC)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        check_block(in_channels, out_channels, stride)
+        if out_channels < in_channels:
+            raise ValueError(f"option A cannot reduce channels: {in_channels} -> {out_channels}")
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+
+    def call(self, x):
+        if self.stride > 1:
+            x = x[:, :: self.stride, :: self.stride, :]
+        extra = self.out_channels - self.in_channels
+        return tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, extra]]) if extra else x
+
+
+class Projection(keras.layers.Layer):
+    """Options B/C: ``W_s x``, a 1x1 conv with the block's stride, then BN (``downsample``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = _conv(out_channels, 1, stride, "conv")
+        self.bn = _bn("bn")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        self.bn.build(self.conv.compute_output_shape(input_shape))
+
+    def call(self, x, training=None):
+        return self.bn(self.conv(x), training=training)
+
+
+def _option_a(i, o, s):
+    return None if (s == 1 and i == o) else ZeroPadShortcut(i, o, s, name="downsample")
+
+
+def _option_b(i, o, s):
+    return None if (s == 1 and i == o) else Projection(i, o, s, name="downsample")
+
+
+def _option_c(i, o, s):
+    return Projection(i, o, s, name="downsample")
+
+
+#: Shortcut name -> factory ``(in, out, stride) -> layer or None`` (identity), as in PyTorch.
+SHORTCUTS: dict[str, Callable] = {"A": _option_a, "B": _option_b, "C": _option_c}
+
+
+def make_shortcut(kind: str, in_channels: int, out_channels: int, stride: int):
+    """The shortcut layer of :data:`SHORTCUTS` named ``kind`` (``None`` = identity)."""
+    if kind not in SHORTCUTS:
+        raise ValueError(f"shortcut must be one of {tuple(SHORTCUTS)}, got {kind!r}")
+    return SHORTCUTS[kind](in_channels, out_channels, stride)
+
+
+class _Block(keras.layers.Layer):
+    """y = relu(merge(F(x), s(x), x)), or relu(F(x)) for a plain block."""
+
+    expansion = 1
+
+    def _attach_shortcut(self, downsample, shortcut: bool, merge) -> None:
+        if merge is not None and not shortcut:
+            raise ValueError("a plain block (shortcut=False) has nothing to merge")
+        self.downsample = downsample
+        self.shortcut = bool(shortcut)
+        self.merge = merge if merge is not None else Add(name="merge")
+
+    def residual(self, x, training=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    #: the sublayers of the residual branch, in order (for build)
+    _branch: tuple = ()
+
+    def build(self, input_shape):
+        # build every sublayer now, so that the weights exist before the first call
+        shape = input_shape
+        for name in self._branch:
+            layer = getattr(self, name)
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        if isinstance(self.downsample, Projection):
+            self.downsample.build(input_shape)
+
+    def call(self, x, training=None):
+        out = self.residual(x, training=training)
+        if self.shortcut:
+            if self.downsample is None:
+                s = x
+            elif isinstance(self.downsample, Projection):
+                s = self.downsample(x, training=training)
+            else:
+                s = self.downsample(x)
+            if tuple(s.shape[1:]) != tuple(out.shape[1:]):
+                raise ValueError(
+                    f"shortcut shape {tuple(s.shape)} differs from the residual branch's {tuple(out.shape)}: "
+                    "use a shortcut option that changes the shape (A, B or C)"
+                )
+            out = self.merge(out, s, x)
+        return tf.nn.relu(out)
+
+
+class BasicBlock(_Block):
+    """Two 3x3 conv-BN layers, ``y = relu(F(x) + s(x))``; see :class:`godeep.residual.BasicBlock`."""
+
+    expansion = 1
+    _branch = ("pad1", "conv1", "bn1", "pad2", "conv2", "bn2")
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
+                 shortcut: bool = True, merge=None, zero_init_residual: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        check_block(inplanes, planes, stride)
+        self.inplanes, self.planes, self.stride = inplanes, planes, stride
+        self.pad1 = keras.layers.ZeroPadding2D(1, name="pad1")
+        self.conv1 = _conv(planes, 3, stride, "conv1")
+        self.bn1 = _bn("bn1")
+        self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
+        self.conv2 = _conv(planes, 3, 1, "conv2")
+        self.bn2 = _bn("bn2", zero=zero_init_residual)
+        self._attach_shortcut(downsample, shortcut, merge)
+
+    @property
+    def last_bn(self):
+        return self.bn2
+
+    def residual(self, x, training=None):
+        out = tf.nn.relu(self.bn1(self.conv1(self.pad1(x)), training=training))
+        return self.bn2(self.conv2(self.pad2(out)), training=training)
+
+
+class Bottleneck(_Block):
+    """1x1 reduce, 3x3 (stride here, "v1.5"), 1x1 expand x4; see :class:`godeep.residual.Bottleneck`."""
+
+    expansion = 4
+    _branch = ("conv1", "bn1", "pad2", "conv2", "bn2", "conv3", "bn3")
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
+                 shortcut: bool = True, merge=None, zero_init_residual: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        check_block(inplanes, planes, stride)
+        self.inplanes, self.planes, self.stride = inplanes, planes, stride
+        self.conv1 = _conv(planes, 1, 1, "conv1")
+        self.bn1 = _bn("bn1")
+        self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
+        self.conv2 = _conv(planes, 3, stride, "conv2")
+        self.bn2 = _bn("bn2")
+        self.conv3 = _conv(planes * 4, 1, 1, "conv3")
+        self.bn3 = _bn("bn3", zero=zero_init_residual)
+        self._attach_shortcut(downsample, shortcut, merge)
+
+    @property
+    def last_bn(self):
+        return self.bn3
+
+    def residual(self, x, training=None):
+        out = tf.nn.relu(self.bn1(self.conv1(x), training=training))
+        out = tf.nn.relu(self.bn2(self.conv2(self.pad2(out)), training=training))
+        return self.bn3(self.conv3(out), training=training)

@@ -1,0 +1,143 @@
+"""The Keras CIFAR and ImageNet ResNets; see :mod:`godeep.residual.cifar` and :mod:`godeep.residual.imagenet`."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Optional, Sequence
+
+import keras
+
+from ... import validate
+from ...core.residual import ACTIVATION_ORDERS, RESNET_STAGES, blocks_per_stage, check_variant_options
+from ...validate import positive_int as _check_positive_int
+from .blocks import SHORTCUTS, BasicBlock, Bottleneck, _bn, _conv, _option_b, make_shortcut
+from .variants import SHORTCUT_VARIANTS, PreActBasicBlock
+
+
+def _head(num_classes: int) -> list:
+    return [keras.layers.GlobalAveragePooling2D(name="avgpool"), keras.layers.Dense(num_classes, name="fc")]
+
+
+def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_channels: int = 3,
+                 widths: Sequence[int] = (16, 32, 64), shortcut: str = "A", zero_init_residual: bool = False,
+                 input_size: Optional[int] = None, block=None, merge: Optional[Callable] = None,
+                 variant: Optional[str] = None, variant_options: Optional[dict] = None,
+                 activation: Optional[str] = None) -> keras.Sequential:
+    """The CIFAR-10 ResNet (6n+2 layers) in Keras; see :func:`godeep.residual.cifar_resnet`.
+
+    Inputs are NHWC, ``(N, H, W, in_channels)``; ``input_size`` fixes H = W (``None``: any size).
+    ``block`` and ``merge`` are the extension points of the PyTorch builder; ``variant`` names one
+    of the shortcut variants of :data:`SHORTCUT_VARIANTS` (the parameter-free scalings; the
+    PyTorch module has all six of He et al.'s); ``activation`` one of :data:`ACTIVATION_ORDERS`
+    (:class:`PreActBasicBlock`, with the final BN-ReLU ``post_bn``/``post_relu`` of full
+    pre-activation, or ``post_relu`` of ReLU-only pre-activation, before the pooling).
+    """
+    if activation is not None:
+        if activation not in ACTIVATION_ORDERS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATION_ORDERS)}, got {activation!r}")
+        if block is not None:
+            raise ValueError("give either activation or block, not both")
+        block = functools.partial(PreActBasicBlock, order=activation)
+    if variant is not None:
+        if variant not in SHORTCUT_VARIANTS:
+            raise ValueError(f"variant must be one of {tuple(SHORTCUT_VARIANTS)} in Keras, got {variant!r}")
+        if merge is not None:
+            raise ValueError("give either variant or merge, not both")
+        if plain:
+            raise ValueError("a plain net (plain=True) has no shortcut to vary")
+        options = check_variant_options(variant, SHORTCUT_VARIANTS[variant], variant_options)
+        SHORTCUT_VARIANTS[variant](**options)  # bad option values fail here
+        merge = lambda: SHORTCUT_VARIANTS[variant](**options)  # noqa: E731
+    elif variant_options:
+        raise ValueError("variant_options needs a variant")
+    n = blocks_per_stage(depth)
+    _check_positive_int("num_classes", num_classes)
+    _check_positive_int("in_channels", in_channels)
+    widths = tuple(widths)
+    if len(widths) != 3:
+        raise ValueError(f"widths must give the channels of 3 stages, got {widths!r}")
+    for i, w in enumerate(widths):
+        _check_positive_int(f"widths[{i}]", w)
+    if shortcut not in SHORTCUTS:
+        raise ValueError(f"shortcut must be one of {tuple(SHORTCUTS)}, got {shortcut!r}")
+    if not isinstance(plain, bool):
+        raise TypeError(f"plain must be a bool, got {type(plain).__name__}")
+    validate.boolean("zero_init_residual", zero_init_residual)
+    if plain and zero_init_residual:
+        raise ValueError("zero_init_residual=True would silence every layer of a plain net (plain=True)")
+    if plain and merge is not None:
+        raise ValueError("a plain net (plain=True) has no shortcut to merge")
+    block = BasicBlock if block is None else block
+    layers: list = [
+        keras.Input(shape=(input_size, input_size, in_channels)),
+        keras.layers.ZeroPadding2D(1, name="conv1_pad"),
+        _conv(widths[0], 3, 1, "conv1"),
+        _bn("bn1"),
+        keras.layers.ReLU(name="relu"),
+    ]
+    inplanes = widths[0]
+    for s, planes in enumerate(widths):
+        for b in range(n):
+            stride = 2 if (s > 0 and b == 0) else 1
+            down = None if plain else make_shortcut(shortcut, inplanes, planes, stride)
+            kwargs = {"shortcut": not plain, "zero_init_residual": zero_init_residual, "name": f"layer{s + 1}_{b}"}
+            if merge is not None:
+                kwargs["merge"] = merge()
+            layers.append(block(inplanes, planes, stride, down, **kwargs))
+            inplanes = planes
+    if activation == "full_preact":
+        layers += [_bn("post_bn"), keras.layers.ReLU(name="post_relu")]
+    elif activation == "relu_preact":
+        layers.append(keras.layers.ReLU(name="post_relu"))
+    layers += _head(num_classes)
+    return keras.Sequential(layers, name=f"{'plain' if plain else 'resnet'}{depth}")
+
+
+def _resnet(depth: int, num_classes: int, zero_init_residual: bool, input_size: Optional[int]) -> keras.Sequential:
+    _check_positive_int("num_classes", num_classes)
+    kind, counts = RESNET_STAGES[depth]
+    block = BasicBlock if kind == "basic" else Bottleneck
+    layers: list = [
+        keras.Input(shape=(input_size, input_size, 3)),
+        keras.layers.ZeroPadding2D(3, name="conv1_pad"),
+        _conv(64, 7, 2, "conv1"),
+        _bn("bn1"),
+        keras.layers.ReLU(name="relu"),
+        keras.layers.ZeroPadding2D(1, name="maxpool_pad"),  # zeros are safe after a ReLU
+        keras.layers.MaxPooling2D(3, strides=2, name="maxpool"),
+    ]
+    inplanes = 64
+    for s, (planes, count) in enumerate(zip((64, 128, 256, 512), counts)):
+        for b in range(count):
+            stride = 2 if (s > 0 and b == 0) else 1
+            down = _option_b(inplanes, planes * block.expansion, stride) if b == 0 else None
+            layers.append(block(inplanes, planes, stride, down, zero_init_residual=zero_init_residual,
+                                name=f"layer{s + 1}_{b}"))
+            inplanes = planes * block.expansion
+    layers += _head(num_classes)
+    return keras.Sequential(layers, name=f"resnet{depth}")
+
+
+def resnet18(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):
+    """ResNet-18 (torchvision's architecture, NHWC); 11,689,512 trainable parameters."""
+    return _resnet(18, num_classes, zero_init_residual, input_size)
+
+
+def resnet34(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):
+    """ResNet-34; 21,797,672 trainable parameters."""
+    return _resnet(34, num_classes, zero_init_residual, input_size)
+
+
+def resnet50(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):
+    """ResNet-50 (v1.5); 25,557,032 trainable parameters."""
+    return _resnet(50, num_classes, zero_init_residual, input_size)
+
+
+def resnet101(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):
+    """ResNet-101 (v1.5)."""
+    return _resnet(101, num_classes, zero_init_residual, input_size)
+
+
+def resnet152(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):
+    """ResNet-152 (v1.5)."""
+    return _resnet(152, num_classes, zero_init_residual, input_size)

@@ -1,0 +1,106 @@
+"""The Keras shortcut variants and the pre-activation block; see :mod:`godeep.residual.variants`."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import tf
+import keras
+
+from ... import validate
+from ...core.residual import ACTIVATION_ORDERS, check_block
+from .blocks import Add, Projection, _Block, _bn, _conv
+
+
+class ConstantScaling(keras.layers.Layer):
+    """``merge(f, s, x) = branch * f + shortcut * s``: the shortcut ``h(x) = lambda x``; see
+    :class:`godeep.residual.ConstantScaling`."""
+
+    def __init__(self, shortcut: float = 0.5, branch: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("shortcut", shortcut), ("branch", branch)):
+            validate.number(name, value)
+        self.shortcut_scale, self.branch_scale = float(shortcut), float(branch)
+
+    def call(self, f, s, x):  # noqa: ARG002
+        return self.branch_scale * f + self.shortcut_scale * s
+
+
+#: The parameter-free shortcut variants of He et al. (2016b), Table 1 (merge factories).
+SHORTCUT_VARIANTS: dict[str, Callable] = {
+    "identity": lambda: Add(name="merge"),
+    "constant_scaling": lambda shortcut=0.5, branch=1.0: ConstantScaling(shortcut, branch, name="merge"),
+    "constant_scaling_both": lambda shortcut=0.5, branch=0.5: ConstantScaling(shortcut, branch, name="merge"),
+}
+
+
+class PreActBasicBlock(_Block):
+    """A basic block with BN and ReLU placed by ``order`` (Fig. 4 of He et al., 2016b); see
+    :class:`godeep.residual.PreActBasicBlock` for the five orders. Same layer names as
+    :class:`BasicBlock` (``bn1`` sees the block's input under ``"full_preact"``)."""
+
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
+                 shortcut: bool = True, merge=None, zero_init_residual: bool = False,
+                 order: str = "full_preact", **kwargs):
+        super().__init__(**kwargs)
+        check_block(inplanes, planes, stride)
+        if order not in ACTIVATION_ORDERS:
+            raise ValueError(f"order must be one of {tuple(ACTIVATION_ORDERS)}, got {order!r}")
+        self.order = order
+        self.inplanes, self.planes, self.stride = inplanes, planes, stride
+        self.pad1 = keras.layers.ZeroPadding2D(1, name="pad1")
+        self.conv1 = _conv(planes, 3, stride, "conv1")
+        self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
+        self.conv2 = _conv(planes, 3, 1, "conv2")
+        zero_bn1 = zero_init_residual and order == "bn_after_add"
+        self.bn1 = _bn("bn1", zero=zero_bn1)
+        self.bn2 = _bn("bn2", zero=zero_init_residual and not zero_bn1)
+        self._attach_shortcut(downsample, shortcut, merge)
+
+    @property
+    def last_bn(self):
+        return self.bn1 if self.order == "bn_after_add" else self.bn2
+
+    def build(self, input_shape):
+        self.pad1.build(input_shape)
+        padded = self.pad1.compute_output_shape(input_shape)
+        self.conv1.build(padded)
+        mid = self.conv1.compute_output_shape(padded)
+        self.bn1.build(input_shape if self.order == "full_preact" else mid)
+        self.pad2.build(mid)
+        self.conv2.build(self.pad2.compute_output_shape(mid))
+        self.bn2.build(mid)
+        if isinstance(self.downsample, Projection):
+            self.downsample.build(input_shape)
+
+    def residual(self, x, training=None):
+        o, relu = self.order, tf.nn.relu
+        if o == "full_preact":
+            out = self.conv1(self.pad1(relu(self.bn1(x, training=training))))
+            return self.conv2(self.pad2(relu(self.bn2(out, training=training))))
+        if o == "relu_preact":
+            out = relu(self.bn1(self.conv1(self.pad1(relu(x))), training=training))
+            return self.bn2(self.conv2(self.pad2(out)), training=training)
+        out = relu(self.bn1(self.conv1(self.pad1(x)), training=training))
+        if o == "bn_after_add":
+            return self.conv2(self.pad2(out))
+        out = self.bn2(self.conv2(self.pad2(out)), training=training)
+        return relu(out) if o == "relu_before_add" else out
+
+    def call(self, x, training=None):
+        out = self.residual(x, training=training)
+        if self.shortcut:
+            if self.downsample is None:
+                s = x
+            elif isinstance(self.downsample, Projection):
+                s = self.downsample(x, training=training)
+            else:
+                s = self.downsample(x)
+            out = self.merge(out, s, x)
+        if self.order == "original":
+            return tf.nn.relu(out)
+        if self.order == "bn_after_add":
+            return tf.nn.relu(self.bn2(out, training=training))
+        return out

@@ -1,0 +1,145 @@
+"""Deep residual learning (He et al., 2016) in PyTorch: residual blocks and the ResNet family.
+
+A residual block computes
+
+    y = relu( F(x) + s(x) )                                                     (1)
+
+where ``F`` (the *residual branch*) is a few conv-BN(-ReLU) layers and ``s`` (the *shortcut*)
+is the identity when the shapes of ``x`` and ``F(x)`` agree. When they do not (a stage that
+halves the resolution and doubles the channels), the paper's three options are
+
+* ``"A"``: a parameter-free shortcut: subsample by the stride, pad the new channels with zeros;
+* ``"B"``: a projection ``W_s x`` (1x1 conv + BN) only where the shape changes, identity elsewhere;
+* ``"C"``: a projection on every block.
+
+Removing ``s`` altogether gives the *plain* network of the same depth, ``y = relu(F(x))``.
+
+What is here:
+
+* :class:`BasicBlock` (two 3x3 convs) and :class:`Bottleneck` (1x1 reduce, 3x3, 1x1 expand),
+  with torchvision's attribute names (``conv1, bn1, conv2, bn2[, conv3, bn3], downsample``);
+* :func:`resnet18` ... :func:`resnet152`: exactly torchvision's ImageNet ResNets (same modules,
+  same ``state_dict`` keys, same parameter counts), without needing torchvision;
+* :func:`cifar_resnet`: the CIFAR-10 ResNets of the paper's section 4.2 (6n+2 layers), and their
+  plain twins (``plain=True``).
+
+Extension points (used by chapter 5): a block's shortcut comes from :data:`SHORTCUTS` (name ->
+factory), and the sum in (1) is done by a *merge* module, ``merge(f, s, x) -> tensor``
+(:class:`Add` by default), so variants such as constant scaling or gating are new merge modules.
+``model.stages`` lists the stages (``nn.Sequential`` of blocks) and ``model.blocks`` every block
+in order; :func:`drop_block` returns a copy of a network with one block replaced by the identity.
+
+Chapter 5's variants (He et al., 2016b, "Identity Mappings in Deep Residual Networks"): the six
+shortcuts of their Table 1 are named in :data:`SHORTCUT_VARIANTS` (``cifar_resnet(variant=...)``:
+:class:`ConstantScaling`, :class:`ExclusiveGating`, :class:`ShortcutGating`,
+:class:`DropoutShortcut`, the 1x1 conv shortcut), and the five placements of BN and ReLU of their
+Table 2 in :data:`ACTIVATION_ORDERS` (:class:`PreActBasicBlock`, ``cifar_resnet(activation=...)``).
+
+One topic per module, every name importable from :mod:`godeep.residual` itself:
+:mod:`~godeep.residual.blocks` (blocks, merges and shortcut options),
+:mod:`~godeep.residual.imagenet` (ImageNet ResNets), :mod:`~godeep.residual.cifar` (CIFAR ResNets),
+:mod:`~godeep.residual.variants` (shortcut variants and activation orders of He et al. 2016b),
+:mod:`~godeep.residual.counting` (parameters, MACs, dropping a block) and
+:mod:`~godeep.residual.examples` (dense residual blocks, a small residual ConvNet); the
+framework-neutral plans and checks are in :mod:`godeep.core.residual`.
+"""
+
+from __future__ import annotations
+
+from .. import validate  # noqa: F401
+from ..core.residual import ACTIVATION_ORDERS, RESNET_STAGES, check_article_convnet, check_variant_options, cifar_depths  # noqa: F401
+from ..core.residual import blocks_per_stage as _blocks_per_stage, check_block as _check_block  # noqa: F401
+from ..validate import positive_int as _check_positive_int  # noqa: F401
+from .blocks import (  # noqa: F401
+    conv3x3,
+    conv1x1,
+    _check_module,
+    _check_images,
+    Add,
+    ZeroPadShortcut,
+    _projection,
+    _option_a,
+    _option_b,
+    _option_c,
+    SHORTCUTS,
+    make_shortcut,
+    _Block,
+    BasicBlock,
+    Bottleneck,
+    residual_blocks,
+    zero_init_residual_,
+    _init_weights,
+)
+from .imagenet import (  # noqa: F401
+    RESNET_LAYERS,
+    ResNet,
+    _resnet,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+    resnet152,
+)
+from .variants import (  # noqa: F401
+    _check_real,
+    ConstantScaling,
+    _Gate,
+    ExclusiveGating,
+    ShortcutGating,
+    DropoutShortcut,
+    _Variant,
+    SHORTCUT_VARIANTS,
+    PreActBasicBlock,
+    _variant_and_activation,
+    _final_activation,
+)
+from .cifar import (  # noqa: F401
+    CifarResNet,
+    cifar_resnet,
+)
+from .counting import (  # noqa: F401
+    count_parameters,
+    count_macs,
+    drop_block,
+)
+from .examples import (  # noqa: F401
+    DenseResidualBlock,
+    dense_resnet,
+    ConvResidualBlock,
+    article_convnet,
+)
+
+__all__ = [
+    "Add",
+    "ZeroPadShortcut",
+    "BasicBlock",
+    "Bottleneck",
+    "SHORTCUTS",
+    "make_shortcut",
+    "ResNet",
+    "CifarResNet",
+    "cifar_resnet",
+    "cifar_depths",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "RESNET_LAYERS",
+    "count_parameters",
+    "count_macs",
+    "drop_block",
+    "residual_blocks",
+    "zero_init_residual_",
+    "DenseResidualBlock",
+    "dense_resnet",
+    "ConvResidualBlock",
+    "article_convnet",
+    "ConstantScaling",
+    "ExclusiveGating",
+    "ShortcutGating",
+    "DropoutShortcut",
+    "SHORTCUT_VARIANTS",
+    "PreActBasicBlock",
+    "ACTIVATION_ORDERS",
+]
