@@ -397,6 +397,16 @@ def _bn_case():
     return model, x, y
 
 
+def _accuracy_value(accuracy, example: str):
+    """The returned accuracy as a float, or the Feedback that says what is wrong with it."""
+    if accuracy is None:
+        return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
+    try:
+        return as_number(accuracy, "the accuracy as a number")
+    except TypeError as error:
+        return wrong(f"{error}: return the accuracy as a float{example}.")
+
+
 def _check_evaluate(fn) -> Feedback:
     """Three probes: labels the model gets all right, half right, and a model that arrives in eval mode."""
     import copy
@@ -417,13 +427,9 @@ def _check_evaluate(fn) -> Feedback:
             batch_stats = copy.deepcopy(model).train()
             in_training_mode = (batch_stats(x).argmax(1) == labels).double().mean().item()
         before = [b.clone() for b in model.buffers()]
-        accuracy = fn(model, x, labels)
-        if accuracy is None:
-            return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
-        try:
-            value = as_number(accuracy, "the accuracy as a number")
-        except TypeError as error:
-            return wrong(f"{error}: return the accuracy as a float, e.g. (pred == y).double().mean().item().")
+        value = _accuracy_value(fn(model, x, labels), ", e.g. (pred == y).double().mean().item()")
+        if isinstance(value, Feedback):
+            return value
         changed = any(not torch.equal(a, b) for a, b in zip(before, model.buffers()))
         if changed:
             return wrong("evaluating changed the BatchNorm running statistics: the model ran in training mode (torch.no_grad() does not switch BatchNorm to inference; model.eval() does).")
@@ -481,13 +487,9 @@ def _check_evaluate_keras(fn) -> Feedback:
     for labels in (y, half):
         expected = _reference_evaluate_keras(model, x, labels)
         before = [np.array(keras.ops.convert_to_numpy(w)) for w in model.non_trainable_weights]
-        accuracy = fn(model, x, labels)
-        if accuracy is None:
-            return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
-        try:
-            value = as_number(accuracy, "the accuracy as a number")
-        except TypeError as error:
-            return wrong(f"{error}: return the accuracy as a float.")
+        value = _accuracy_value(fn(model, x, labels), "")
+        if isinstance(value, Feedback):
+            return value
         after = [np.array(keras.ops.convert_to_numpy(w)) for w in model.non_trainable_weights]
         if any(not np.array_equal(a, b) for a, b in zip(before, after)):
             return wrong("evaluating changed the BatchNormalization moving statistics: the model ran with training=True. Call model(x, training=False) (or model.predict).")
