@@ -17,6 +17,7 @@ from godeep import landscape, residual
 kl = pytest.importorskip("godeep.keras.landscape")
 from godeep.keras import residual as kr  # noqa: E402
 import keras  # noqa: E402  (after godeep.keras: quiet TensorFlow)
+from fixtures_bn import randomize_bn  # noqa: E402  (the plugin's function: used in a helper, not a test)
 
 tf = kl.tf
 
@@ -156,14 +157,7 @@ def test_keras_surface_leaves_bn_statistics_alone_and_restores_on_error():
 
 def _torch_and_keras_resnet(plain: bool):
     godeep.seed_everything(0)
-    pt = residual.cifar_resnet(8, plain=plain, in_channels=1, widths=(4, 8, 16))
-    with torch.no_grad():  # non-trivial BN statistics and affine parameters
-        for m in pt.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.5, 2.0)
+    pt = randomize_bn(residual.cifar_resnet(8, plain=plain, in_channels=1, widths=(4, 8, 16)))
     pt.eval()
     tk = kr.copy_from_torch(kr.cifar_resnet(8, plain=plain, in_channels=1, widths=(4, 8, 16), input_size=8), pt)
     return pt, tk

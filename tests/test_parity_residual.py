@@ -12,6 +12,7 @@ import godeep
 from godeep import residual
 
 kr = pytest.importorskip("godeep.keras.residual")
+pytest_plugins = ["fixtures_bn"]
 import keras  # noqa: E402  (after godeep.keras: quiet TensorFlow)
 
 
@@ -51,17 +52,9 @@ def test_keras_cifar_resnet_structure_and_errors():
 
 @pytest.mark.parametrize("kwargs", [dict(depth=8), dict(depth=14, shortcut="B"), dict(depth=8, plain=True), dict(depth=8, shortcut="C")])
 @pytest.mark.parametrize("training", [False, True])
-def test_keras_cifar_resnet_forward_matches_pytorch(kwargs, training):
+def test_keras_cifar_resnet_forward_matches_pytorch(kwargs, training, randomize_bn):
     godeep.seed_everything(0)
-    pt = residual.cifar_resnet(in_channels=1, widths=(4, 8, 16), **kwargs)
-    # non-trivial BN statistics and affine parameters
-    with torch.no_grad():
-        for m in pt.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.5, 2.0)
+    pt = randomize_bn(residual.cifar_resnet(in_channels=1, widths=(4, 8, 16), **kwargs))
     tk = kr.cifar_resnet(in_channels=1, widths=(4, 8, 16), input_size=8, **kwargs)
     kr.copy_from_torch(tk, pt)
     x = np.random.default_rng(0).standard_normal((6, 1, 8, 8)).astype("float32")

@@ -166,7 +166,7 @@ def test_lesion_study_parity(plain):
     assert len(set(a.values())) > 2  # the lesions do change the accuracy
     # several blocks at once, same outputs (float32 rounding)
     x = ds.x_test[:50]
-    with signals.lesioned(pt, names[1::2]), ksignals.lesioned(km, names[1::2]):
+    with signals.Lesioned(pt, names[1::2]), ksignals.Lesioned(km, names[1::2]):
         np.testing.assert_allclose(np.asarray(km(x, training=False)), pt(torch.as_tensor(x, dtype=torch.float32)).detach().numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(np.asarray(km(x, training=False)), pt(torch.as_tensor(x, dtype=torch.float32)).detach().numpy(), rtol=1e-4, atol=1e-4)
 

@@ -1,7 +1,8 @@
 """godeep.residual: the shortcut variants (He et al. 2016b, Table 1 / Fig. 2) and the activation
-orders of Fig. 4 (PreActBasicBlock), with the Keras twin of constant scaling."""
+orders of Fig. 4 (PreActBasicBlock), and their Keras twins."""
 
 import functools
+import inspect
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ import torch
 
 import godeep
 from godeep import residual as r
+
+pytest_plugins = ["fixtures_bn"]
 
 X = torch.randn(5, 1, 8, 8, generator=torch.Generator().manual_seed(0))
 
@@ -212,21 +215,32 @@ def test_activation_errors():
 
 
 # --------------------------------------------------------------------------------------------
-# Keras twin: constant scaling
+# Keras twins: every shortcut variant, every activation order
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", ["identity", "constant_scaling", "constant_scaling_both"])
-@pytest.mark.parametrize("training", [False, True])
-def test_keras_constant_scaling_matches_pytorch(variant, training):
+def test_keras_variants_are_the_same_records():
     kr = pytest.importorskip("godeep.keras.residual")
-    pt = _net(variant=variant)
+    assert list(kr.SHORTCUT_VARIANTS) == list(r.SHORTCUT_VARIANTS)
+    for name, spec in r.SHORTCUT_VARIANTS.items():
+        k = kr.SHORTCUT_VARIANTS[name]
+        assert (k.shortcut, k.figure) == (spec.shortcut, spec.figure), name
+        assert list(inspect.signature(k.merge).parameters) == list(inspect.signature(spec.merge).parameters), name
+        assert type(k.merge(4)).__name__ == type(spec.merge(4)).__name__, name
+
+
+@pytest.mark.parametrize("variant, training", [(v, t) for v in r.SHORTCUT_VARIANTS for t in (False, True)
+                                                if not (v == "dropout_shortcut" and t)])
+def test_keras_variant_matches_pytorch(variant, training, randomize_bn):
+    """Forward on copied weights; the gates' 1x1 convs are copied too (their bias moved off its
+    initial value so a missed copy would show). Dropout's mask is random: compared in eval mode
+    only (training: :func:`test_keras_dropout_shortcut_mask`)."""
+    kr = pytest.importorskip("godeep.keras.residual")
+    pt = randomize_bn(_net(variant=variant))
     with torch.no_grad():
         for m in pt.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
+            if isinstance(m, torch.nn.Conv2d) and m.bias is not None:
+                m.bias.uniform_(-1.0, 1.0)
     tk = kr.cifar_resnet(14, in_channels=1, widths=(4, 8, 16), input_size=8, variant=variant)
     kr.copy_from_torch(tk, pt)
     assert kr.count_parameters(tk) == r.count_parameters(pt)
@@ -237,28 +251,37 @@ def test_keras_constant_scaling_matches_pytorch(variant, training):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_keras_dropout_shortcut_mask():
+    """Training: each element is ``f`` or ``f + s`` (no 1/(1-p) rescaling), kept with rate
+    ``1 - p``; inference: ``f + (1 - p) s``, as in PyTorch."""
+    kr = pytest.importorskip("godeep.keras.residual")
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    f, s = np.zeros((200, 50), "float32"), np.full((200, 50), 2.0, "float32")
+    layer = kr.DropoutShortcut(0.3)
+    out = np.asarray(layer(f, s, s, training=True))
+    assert set(np.unique(out)) == {0.0, 2.0}
+    assert abs((out == 2.0).mean() - 0.7) < 0.02  # 10,000 draws: 4 standard errors
+    np.testing.assert_allclose(np.asarray(layer(f, s, s, training=False)), 0.7 * s)
+    torch_eval = r.DropoutShortcut(0.3).eval()(torch.as_tensor(f), torch.as_tensor(s), torch.as_tensor(s))
+    np.testing.assert_allclose(np.asarray(layer(f, s, s)), torch_eval.numpy())
+
+
 def test_keras_constant_scaling_layer_and_errors():
     kr = pytest.importorskip("godeep.keras.residual")
     f, s = np.ones((2, 3), "float32"), np.full((2, 3), 4.0, "float32")
     np.testing.assert_allclose(np.asarray(kr.ConstantScaling(0.5, 0.25)(f, s, s)), 0.25 * f + 0.5 * s)
     with pytest.raises(ValueError, match="variant must be one of"):
-        kr.cifar_resnet(8, variant="exclusive_gating")
+        kr.cifar_resnet(8, variant="gating")
     with pytest.raises(ValueError, match="not both"):
         kr.cifar_resnet(8, variant="constant_scaling", merge=kr.Add)
 
 
 @pytest.mark.parametrize("order", list(r.ACTIVATION_ORDERS))
 @pytest.mark.parametrize("training", [False, True])
-def test_keras_preact_matches_pytorch(order, training):
+def test_keras_preact_matches_pytorch(order, training, randomize_bn):
     kr = pytest.importorskip("godeep.keras.residual")
-    pt = _net(activation=order)
-    with torch.no_grad():
-        for m in pt.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.5, 2.0)
+    pt = randomize_bn(_net(activation=order))
     tk = kr.cifar_resnet(14, in_channels=1, widths=(4, 8, 16), input_size=8, activation=order)
     kr.copy_from_torch(tk, pt)
     assert kr.count_parameters(tk) == r.count_parameters(pt)

@@ -126,15 +126,15 @@ def test_lesions():
     net = resmlp.residual_mlp(3, 4, 3, 2, batch_norm=False, dtype="float64")
     x = torch.randn(5, 3, dtype=torch.float64)
     original = net.block2
-    with signals.lesioned(net, ["block2"]) as lesioned_net:
+    with signals.Lesioned(net, ["block2"]) as lesioned_net:
         assert isinstance(net.block2, nn.Identity)
         h = net.block1(net.inp(x))
         torch.testing.assert_close(lesioned_net(x), net.out(net.block3(h)))
     assert net.block2 is original
-    with signals.lesioned(net, "block1"):
+    with signals.Lesioned(net, "block1"):
         assert isinstance(net.block1, nn.Identity)
     with pytest.raises(ValueError, match="not found"):
-        signals.lesioned(net, ["block9"])
+        signals.Lesioned(net, ["block9"])
     calls = []
     scores = signals.lesion_study(net, ["block1", "block3"], lambda m: calls.append(type(m.block1).__name__) or len(calls))
     assert scores == {"none": 1.0, "block1": 2.0, "block3": 3.0}
@@ -223,7 +223,7 @@ def test_keras_lesions():
         intact = np.asarray(km(x))
         np.testing.assert_allclose(km.predict(x, verbose=0), intact, rtol=1e-5, atol=1e-6)  # traces predict
         layer = lambda n: km.get_layer(n)
-        with ksignals.lesioned(km, ["block2"]) as lesioned_net:
+        with ksignals.Lesioned(km, ["block2"]) as lesioned_net:
             assert lesioned_net is km and kresmlp.blocks(km)["block2"].deleted
             h = layer("inp")(x)
             for l in (1, 3):  # block 2 is the identity: x_2 = x_1
@@ -235,17 +235,17 @@ def test_keras_lesions():
         np.testing.assert_allclose(np.asarray(km(x)), intact, rtol=0, atol=0)
         np.testing.assert_allclose(km.predict(x, verbose=0), intact, rtol=1e-5, atol=1e-6)
         with pytest.raises(RuntimeError, match="boom"):  # restored on error too
-            with ksignals.lesioned(km, "block1"):
+            with ksignals.Lesioned(km, "block1"):
                 raise RuntimeError("boom")
         assert not kresmlp.blocks(km)["block1"].deleted
-    with ksignals.lesioned(km, ["block1"]):
-        with ksignals.lesioned(km, ["block1", "block3"]):
+    with ksignals.Lesioned(km, ["block1"]):
+        with ksignals.Lesioned(km, ["block1", "block3"]):
             assert [b.deleted for b in kresmlp.blocks(km).values()] == [True, False, True]
         assert [b.deleted for b in kresmlp.blocks(km).values()] == [True, False, False]
     with pytest.raises(ValueError, match="not found"):
-        ksignals.lesioned(km, ["block9"])
+        ksignals.Lesioned(km, ["block9"])
     with pytest.raises(TypeError, match="names"):
-        ksignals.lesioned(km, [3])
+        ksignals.Lesioned(km, [3])
     calls = []
     scores = ksignals.lesion_study(km, ["block1", "block3"], lambda m: calls.append([b.deleted for b in kresmlp.blocks(m).values()]) or len(calls))
     assert scores == {"none": 1.0, "block1": 2.0, "block3": 3.0}

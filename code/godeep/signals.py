@@ -39,7 +39,7 @@ __all__ = [
     "record",
     "autocorrelation",
     "input_gradients",
-    "lesioned",
+    "Lesioned",
     "lesion_study",
     "path_length_distribution",
 ]
@@ -445,14 +445,14 @@ def _parent_and_name(model, name: str):
     return parent, child
 
 
-class lesioned:
+class Lesioned:
     """Context manager: the modules named ``names`` are replaced by the identity, then restored.
 
     Deleting a residual block ``x + F(x)`` this way leaves its shortcut, ``x``; deleting a
     layer of a plain net passes its input straight on. This is the lesion of Veit et al.
     (2016). Each named module must map its input to an output of the same shape.
 
-        with signals.lesioned(model, ["block7"]):
+        with signals.Lesioned(model, ["block7"]):
             accuracy = evaluate(model)
     """
 
@@ -480,7 +480,7 @@ class lesioned:
 
 
 def lesion_study(model, names: Sequence[str], evaluate: Callable[[object], float]) -> dict[str, float]:
-    """``evaluate(model)`` with each module of ``names`` deleted in turn (see :class:`lesioned`).
+    """``evaluate(model)`` with each module of ``names`` deleted in turn (see :class:`Lesioned`).
 
     Returns ``{"none": baseline, name_1: score without name_1, ...}``; the model is left intact.
     """
@@ -488,7 +488,7 @@ def lesion_study(model, names: Sequence[str], evaluate: Callable[[object], float
         raise ValueError("names must list at least one module to delete")
     scores = {"none": float(evaluate(model))}
     for n in names:
-        with lesioned(model, [n]):
+        with Lesioned(model, [n]):
             scores[n] = float(evaluate(model))
     return scores
 

@@ -8,11 +8,12 @@ He et al. (2016b): :data:`ACTIVATION_ORDERS`, where BN and ReLU sit around the a
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 from .. import validate
 
-__all__ = ["RESNET_STAGES", "ACTIVATION_ORDERS", "check_block", "check_variant_options", "cifar_depths",
+__all__ = ["RESNET_STAGES", "ACTIVATION_ORDERS", "ShortcutVariant", "check_block", "check_variant_options", "cifar_depths",
            "blocks_per_stage", "check_article_convnet"]
 
 #: blocks per stage of each ImageNet ResNet, and the block kind (He et al. 2016a, Table 1)
@@ -32,6 +33,17 @@ ACTIVATION_ORDERS: dict[str, str] = {
     "relu_preact": "y = s + BN(W2 relu(BN(W1 relu(x))))",
     "full_preact": "y = s + W2 relu(BN(W1 relu(BN(x))))",
 }
+
+
+@dataclass(frozen=True)
+class ShortcutVariant:
+    """A shortcut variant of He et al. (2016b, Table 1 / Fig. 2): the shortcut option it needs
+    (``None``: the network's own) and its merge ``factory(channels, **options)``; ``figure`` names
+    the panel of Fig. 2. Both frameworks' ``SHORTCUT_VARIANTS`` map names to these."""
+
+    shortcut: Optional[str]
+    merge: Callable
+    figure: str
 
 
 def check_block(inplanes: object, planes: object, stride: object) -> None:
@@ -55,7 +67,7 @@ def cifar_depths(n_max: int = 18) -> list[int]:
 
 
 def blocks_per_stage(depth: int) -> int:
-    """``n`` of a CIFAR ResNet of ``depth = 6n + 2`` layers (He et al. 2016, section 4.2)."""
+    """``n`` of a CIFAR ResNet of ``depth = 6n + 2`` layers (He et al. 2016a, Sec. 4.2)."""
     if isinstance(depth, bool) or not isinstance(depth, int):
         raise TypeError(f"depth must be an int, got {type(depth).__name__}")
     if depth < 8 or (depth - 2) % 6:

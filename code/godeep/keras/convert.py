@@ -147,7 +147,7 @@ def _shortcut_kind(downsample) -> str:
 
 def _merge_kind(merge) -> tuple:
     """The merge's class and its constant scales (the gates' parameters are weights: not compared)."""
-    scales = tuple(float(getattr(merge, a)) for a in ("shortcut_scale", "branch_scale") if hasattr(merge, a))
+    scales = tuple(float(getattr(merge, a)) for a in ("shortcut_scale", "branch_scale", "p") if hasattr(merge, a))
     return (type(merge).__name__,) + scales
 
 
@@ -197,6 +197,9 @@ def copy_resnet_from_torch(keras_model: keras.Sequential, torch_model) -> keras.
                 raise ValueError(f"block {kb.name}: projection shortcut in PyTorch only")
             set_weights(kb.downsample.conv, [_conv_kernel(tb.downsample[0].weight)], f"{kb.name}.downsample.conv")
             set_weights(kb.downsample.bn, _bn_values(tb.downsample[1]), f"{kb.name}.downsample.bn")
+        if tb.shortcut and hasattr(tb.merge, "gate"):  # the gates of exclusive / shortcut gating
+            set_weights(kb.merge.gate, [_conv_kernel(tb.merge.gate.weight), tb.merge.gate.bias.detach().numpy()],
+                        f"{kb.name}.merge.gate")
     if has_post_bn:
         set_weights(keras_model.get_layer("post_bn"), _bn_values(post[0]), "post_bn")
     set_weights(keras_model.get_layer("fc"), [torch_model.fc.weight.detach().numpy().T,

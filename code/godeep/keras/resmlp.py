@@ -6,7 +6,7 @@ PyTorch's epsilon 1e-5 and momentum 0.1, i.e. Keras ``momentum=0.9``), ``block{l
 residual stream ``x_l`` is the output of ``block{l}.add`` (residual) or ``block{l}.fc`` (plain).
 Every block ends in a weightless :class:`BlockOutput` layer (``block{l}.add``; in a plain net
 ``block{l}.out``, which passes ``block{l}.fc`` on) that holds the block's two switches, as
-PyTorch's ``Block`` does: ``deleted`` (the lesion of :func:`godeep.keras.signals.lesioned`) and
+PyTorch's ``Block`` does: ``deleted`` (the lesion of :class:`godeep.keras.signals.Lesioned`) and
 ``route`` (the single-path gradients of :func:`path_gradient_norms`).
 Weights copy across with :func:`godeep.keras.models.copy_from_torch`. With ``branch_scale`` a
 :class:`BranchScale` layer ``block{l}.scale`` multiplies each branch by a learnable scalar

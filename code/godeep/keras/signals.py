@@ -41,7 +41,7 @@ __all__ = [
     "unit_std",
     "autocorrelation",
     "input_gradients",
-    "lesioned",
+    "Lesioned",
     "lesion_study",
     "path_length_distribution",
 ]
@@ -154,17 +154,17 @@ def _forget_compiled(model: keras.Model) -> None:
             setattr(model, attr, None)
 
 
-class lesioned:
+class Lesioned:
     """Context manager: the blocks named ``names`` are deleted (``x_l = x_{l-1}``), then restored.
 
-    The twin of :class:`godeep.signals.lesioned` for a :func:`godeep.keras.resmlp.residual_mlp`:
+    The twin of :class:`godeep.signals.Lesioned` for a :func:`godeep.keras.resmlp.residual_mlp`:
     deleting a residual block ``x + F(x)`` leaves its shortcut, ``x``; deleting a block of a plain
     net passes its input straight on. This is the lesion of Veit et al. (2016). The model itself
     is changed in place (its blocks' ``BlockOutput.deleted`` switches), so code that calls
     ``model`` inside the ``with`` sees the lesioned network. Names are block names
     (``"block7"``), as :func:`godeep.keras.resmlp.blocks` lists them.
 
-        with signals.lesioned(model, ["block7"]):
+        with signals.Lesioned(model, ["block7"]):
             accuracy = evaluate(model)
     """
 
@@ -198,16 +198,16 @@ class lesioned:
 
 
 def lesion_study(model: keras.Model, names: Sequence[str], evaluate: Callable[[keras.Model], float]) -> dict[str, float]:
-    """``evaluate(model)`` with each block of ``names`` deleted in turn (see :class:`lesioned`).
+    """``evaluate(model)`` with each block of ``names`` deleted in turn (see :class:`Lesioned`).
 
     Returns ``{"none": baseline, name_1: score without name_1, ...}``; the model is left intact.
     """
     names = [names] if isinstance(names, str) else list(names)
     if not names:
         raise ValueError("names must list at least one block to delete")
-    lesioned(model, names)  # check every name before the first evaluation
+    Lesioned(model, names)  # check every name before the first evaluation
     scores = {"none": float(evaluate(model))}
     for n in names:
-        with lesioned(model, [n]):
+        with Lesioned(model, [n]):
             scores[n] = float(evaluate(model))
     return scores

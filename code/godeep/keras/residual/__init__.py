@@ -63,6 +63,9 @@ from .blocks import (  # noqa: F401
 )
 from .variants import (  # noqa: F401
     ConstantScaling,
+    ExclusiveGating,
+    ShortcutGating,
+    DropoutShortcut,
     SHORTCUT_VARIANTS,
     PreActBasicBlock,
 )
@@ -116,6 +119,9 @@ __all__ = [
     "article_convnet",
     "copy_dense_from_torch",
     "ConstantScaling",
+    "ExclusiveGating",
+    "ShortcutGating",
+    "DropoutShortcut",
     "SHORTCUT_VARIANTS",
     "PreActBasicBlock",
     "ACTIVATION_ORDERS",

@@ -26,9 +26,9 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
     """The CIFAR-10 ResNet (6n+2 layers) in Keras; see :func:`godeep.residual.cifar_resnet`.
 
     Inputs are NHWC, ``(N, H, W, in_channels)``; ``input_size`` fixes H = W (``None``: any size).
-    ``block`` and ``merge`` are the extension points of the PyTorch builder; ``variant`` names one
-    of the shortcut variants of :data:`SHORTCUT_VARIANTS` (the parameter-free scalings; the
-    PyTorch module has all six of He et al.'s); ``activation`` one of :data:`ACTIVATION_ORDERS`
+    ``block`` and ``merge`` are the extension points of the PyTorch builder (``merge``: a factory
+    of no argument, called once per block); ``variant`` names one of the shortcut variants of
+    :data:`SHORTCUT_VARIANTS` (all seven of the PyTorch module); ``activation`` one of :data:`ACTIVATION_ORDERS`
     (:class:`PreActBasicBlock`, with the final BN-ReLU ``post_bn``/``post_relu`` of full
     pre-activation, or ``post_relu`` of ReLU-only pre-activation, before the pooling).
     """
@@ -38,16 +38,20 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
         if block is not None:
             raise ValueError("give either activation or block, not both")
         block = functools.partial(PreActBasicBlock, order=activation)
+    merge_for = None
     if variant is not None:
         if variant not in SHORTCUT_VARIANTS:
-            raise ValueError(f"variant must be one of {tuple(SHORTCUT_VARIANTS)} in Keras, got {variant!r}")
+            raise ValueError(f"variant must be one of {tuple(SHORTCUT_VARIANTS)}, got {variant!r}")
         if merge is not None:
             raise ValueError("give either variant or merge, not both")
         if plain:
             raise ValueError("a plain net (plain=True) has no shortcut to vary")
-        options = check_variant_options(variant, SHORTCUT_VARIANTS[variant], variant_options)
-        SHORTCUT_VARIANTS[variant](**options)  # bad option values fail here
-        merge = lambda: SHORTCUT_VARIANTS[variant](**options)  # noqa: E731
+        spec = SHORTCUT_VARIANTS[variant]
+        options = check_variant_options(variant, spec.merge, variant_options, skip=1)
+        spec.merge(1, **options)  # bad option values fail here
+        if spec.shortcut is not None:
+            shortcut = spec.shortcut
+        merge_for = lambda planes: spec.merge(planes, **options)  # noqa: E731
     elif variant_options:
         raise ValueError("variant_options needs a variant")
     n = blocks_per_stage(depth)
@@ -81,7 +85,9 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
             stride = 2 if (s > 0 and b == 0) else 1
             down = None if plain else make_shortcut(shortcut, inplanes, planes, stride)
             kwargs = {"shortcut": not plain, "zero_init_residual": zero_init_residual, "name": f"layer{s + 1}_{b}"}
-            if merge is not None:
+            if merge_for is not None:
+                kwargs["merge"] = merge_for(planes)
+            elif merge is not None:
                 kwargs["merge"] = merge()
             layers.append(block(inplanes, planes, stride, down, **kwargs))
             inplanes = planes

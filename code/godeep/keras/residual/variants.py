@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 from .. import tf
 import keras
 
 from ... import validate
-from ...core.residual import ACTIVATION_ORDERS, check_block
-from .blocks import Add, Projection, _Block, _bn, _conv
+from ...core.residual import ACTIVATION_ORDERS, ShortcutVariant, check_block
+from .blocks import Add, Projection, _Block, _bn, _conv, _he_fan_out
 
 
 class ConstantScaling(keras.layers.Layer):
@@ -26,11 +24,80 @@ class ConstantScaling(keras.layers.Layer):
         return self.branch_scale * f + self.shortcut_scale * s
 
 
-#: The parameter-free shortcut variants of He et al. (2016b), Table 1 (merge factories).
-SHORTCUT_VARIANTS: dict[str, Callable] = {
-    "identity": lambda: Add(name="merge"),
-    "constant_scaling": lambda shortcut=0.5, branch=1.0: ConstantScaling(shortcut, branch, name="merge"),
-    "constant_scaling_both": lambda shortcut=0.5, branch=0.5: ConstantScaling(shortcut, branch, name="merge"),
+class _Gate(keras.layers.Layer):
+    """``g = sigmoid(W_g s + b_g)``, a 1x1 convolution with bias of the shortcut's output ``s``;
+    ``b_g`` starts at ``bias`` for every channel; see :class:`godeep.residual.variants._Gate`."""
+
+    def __init__(self, channels: int, bias: float, **kwargs):
+        super().__init__(**kwargs)
+        validate.positive_int("channels", channels)
+        self.channels, self.bias = channels, validate.number("bias", bias)
+        self.gate = keras.layers.Conv2D(channels, 1, use_bias=True, kernel_initializer=_he_fan_out(),
+                                        bias_initializer=keras.initializers.Constant(self.bias), name="gate")
+
+    def build(self, f_shape, s_shape=None, x_shape=None):
+        self.gate.build(s_shape if s_shape is not None else f_shape)
+
+    def g(self, s):
+        return tf.sigmoid(self.gate(s))
+
+
+class ExclusiveGating(_Gate):
+    """``merge = g * f + (1 - g) * s``, Highway-style gates (He et al. 2016b, Fig. 2c); see
+    :class:`godeep.residual.ExclusiveGating`."""
+
+    def __init__(self, channels: int, bias: float = -6.0, **kwargs):
+        super().__init__(channels, bias, **kwargs)
+
+    def call(self, f, s, x):  # noqa: ARG002
+        g = self.g(s)
+        return g * f + (1 - g) * s
+
+
+class ShortcutGating(_Gate):
+    """``merge = f + (1 - g) * s``: only the shortcut is gated (He et al. 2016b, Fig. 2d); see
+    :class:`godeep.residual.ShortcutGating`."""
+
+    def __init__(self, channels: int, bias: float = 0.0, **kwargs):
+        super().__init__(channels, bias, **kwargs)
+
+    def call(self, f, s, x):  # noqa: ARG002
+        return f + (1 - self.g(s)) * s
+
+
+class DropoutShortcut(keras.layers.Layer):
+    """``merge = f + m * s``, ``m ~ Bernoulli(1 - p)`` per element while training, ``f + (1 - p) s``
+    otherwise, the mask not rescaled (He et al. 2016b, Fig. 2f); see
+    :class:`godeep.residual.DropoutShortcut`."""
+
+    def __init__(self, p: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        p = validate.number("p", p)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"p must be in [0, 1), got {p}")
+        self.p = p
+        self.seed_generator = keras.random.SeedGenerator()
+
+    def call(self, f, s, x, training=None):  # noqa: ARG002
+        if not training:
+            return f + (1.0 - self.p) * s
+        keep = keras.random.uniform(tf.shape(s), seed=self.seed_generator) >= self.p
+        return f + tf.cast(keep, s.dtype) * s
+
+
+#: The shortcuts of He et al. (2016b), Table 1 / Fig. 2, by name (``cifar_resnet(variant=...)``):
+#: the same names, options and :class:`~godeep.core.residual.ShortcutVariant` records as
+#: :data:`godeep.residual.SHORTCUT_VARIANTS`, with Keras merges.
+SHORTCUT_VARIANTS: dict[str, ShortcutVariant] = {
+    "identity": ShortcutVariant(None, lambda c: Add(name="merge"), "2(a)"),
+    "constant_scaling": ShortcutVariant(
+        None, lambda c, shortcut=0.5, branch=1.0: ConstantScaling(shortcut, branch, name="merge"), "2(b)"),
+    "constant_scaling_both": ShortcutVariant(
+        None, lambda c, shortcut=0.5, branch=0.5: ConstantScaling(shortcut, branch, name="merge"), "2(b)"),
+    "exclusive_gating": ShortcutVariant(None, lambda c, bias=-6.0: ExclusiveGating(c, bias, name="merge"), "2(c)"),
+    "shortcut_gating": ShortcutVariant(None, lambda c, bias=0.0: ShortcutGating(c, bias, name="merge"), "2(d)"),
+    "conv_shortcut": ShortcutVariant("C", lambda c: Add(name="merge"), "2(e)"),
+    "dropout_shortcut": ShortcutVariant(None, lambda c, p=0.5: DropoutShortcut(p, name="merge"), "2(f)"),
 }
 
 
