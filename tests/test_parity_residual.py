@@ -179,3 +179,27 @@ def test_keras_article_convnet_counts_and_forward():
     tk.get_layer("fc2").set_weights([pt.fc2.weight.detach().numpy().T, pt.fc2.bias.detach().numpy()])
     x = np.random.default_rng(0).standard_normal((3, 1, 8, 8)).astype("float32")
     np.testing.assert_allclose(np.asarray(tk(_nhwc(x))), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("make, shape", [(lambda m, **k: m.cifar_resnet(20, **k), (3, 32, 32)),
+                                         (lambda m, **k: m.cifar_resnet(8, variant="exclusive_gating", **k), (3, 16, 16)),
+                                         (lambda m, **k: m.resnet18(**k), (3, 64, 64))])
+def test_keras_count_macs_matches_pytorch(make, shape):
+    """Same count of convolution and dense multiply-adds; Keras takes the shape channels last."""
+    got = kr.count_macs(make(kr, input_size=None), shape[1:] + shape[:1])
+    assert got == residual.count_macs(make(residual), shape) > 0
+    with pytest.raises(ValueError):
+        kr.count_macs(kr.cifar_resnet(8), (32, 32))
+
+
+def test_keras_zero_init_residual_and_block_listing_match_pytorch():
+    pt, tk = residual.cifar_resnet(14, in_channels=1), kr.cifar_resnet(14, in_channels=1, input_size=8)
+    assert [len(s) for s in residual.stages(pt)] == [len(s) for s in kr.stages(tk)] == [2, 2, 2]
+    assert len(residual.blocks(pt)) == len(kr.residual_blocks(tk)) == 6
+    assert kr.zero_init_residual_(tk) is tk
+    assert all(not np.any(b.last_bn.gamma.numpy()) for b in kr.residual_blocks(tk))
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 1)).astype("float32")
+    # every block now outputs relu(its shortcut): the stem's (non-negative) output passes unchanged
+    stem = keras.Sequential(tk.layers[:4])
+    h = np.asarray(stem(x, training=False))
+    np.testing.assert_allclose(np.asarray(kr.residual_blocks(tk)[0](h, training=False)), h, atol=1e-6)

@@ -294,9 +294,13 @@ def test_keras_preact_matches_pytorch(order, training, randomize_bn):
 
 def test_keras_preact_zero_init_and_errors():
     kr = pytest.importorskip("godeep.keras.residual")
-    block = kr.PreActBasicBlock(4, 4, zero_init_residual=True, order="full_preact")
-    x = np.random.default_rng(0).standard_normal((2, 5, 5, 4)).astype("float32")
-    np.testing.assert_allclose(np.asarray(block(x, training=True)), x, atol=1e-6)
+    for order in ("full_preact", "bn_after_add"):  # bn_after_add: the BN to zero is bn1
+        model = kr.cifar_resnet(8, in_channels=1, widths=(4, 8, 16), activation=order, zero_init_residual=True)
+        block = kr.residual_blocks(model)[0]
+        assert not np.any(block.last_bn.gamma.numpy()) and block.last_bn is (block.bn1 if order == "bn_after_add" else block.bn2)
+        if order == "full_preact":  # y = x + F(x) with F = 0: the identity, in training mode too
+            x = np.random.default_rng(0).standard_normal((2, 5, 5, 4)).astype("float32")
+            np.testing.assert_allclose(np.asarray(block(x, training=True)), x, atol=1e-6)
     with pytest.raises(ValueError, match="order must be one of"):
         kr.PreActBasicBlock(4, 4, order="pre")
     with pytest.raises(ValueError, match="activation must be one of"):

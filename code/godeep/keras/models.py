@@ -16,7 +16,8 @@ from .. import validate
 from ..core.models import ACTIVATIONS, NORMS, check_architecture, check_convnet, check_dtype, check_norm
 from .convert import copy_mlp_from_torch as copy_from_torch  # noqa: F401  (re-exported)
 
-__all__ = ["ACTIVATIONS", "NORMS", "mlp", "convnet", "norm_layer", "weight_layers", "copy_from_torch"]
+__all__ = ["ACTIVATIONS", "NORMS", "check_architecture", "check_convnet", "check_dtype", "check_norm", "mlp", "convnet",
+           "norm_layer", "weight_layers", "copy_from_torch"]
 
 Init = Union[None, float, keras.initializers.Initializer, Callable]
 

@@ -32,6 +32,10 @@ from ..signals import (  # noqa: F401  (re-exported: the framework-neutral part)
 from .models import _flat_layers, weight_layers
 
 __all__ = [
+    "SATURATION_THRESHOLD",
+    "saturation_fraction",
+    "dead_fraction",
+    "layer_stats",
     "LayerStats",
     "SignalReport",
     "TrainingMonitor",

@@ -23,7 +23,7 @@ from ..core.transformer import (LN_EPS, NORMS, TASKS, check_block, check_pairs, 
 from ..validate import positive_int as _positive_int
 from .convert import copy_transformer_from_torch as copy_from_torch  # noqa: F401  (re-exported)
 
-__all__ = ["MultiHeadSelfAttention", "MLP", "TransformerBlock", "TinyTransformer", "copy_from_torch", "sequence_task", "warmup_lr", "block_grad_norms", "train_on_task"]
+__all__ = ["NORMS", "check_block", "MultiHeadSelfAttention", "MLP", "TransformerBlock", "TinyTransformer", "copy_from_torch", "sequence_task", "warmup_lr", "block_grad_norms", "train_on_task"]
 
 
 def _dense(units: int, name: str, dtype) -> keras.layers.Dense:

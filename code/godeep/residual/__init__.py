@@ -98,6 +98,8 @@ from .cifar import (  # noqa: F401
     cifar_resnet,
 )
 from .counting import (  # noqa: F401
+    blocks,
+    stages,
     count_parameters,
     count_macs,
     drop_block,
@@ -128,6 +130,8 @@ __all__ = [
     "RESNET_LAYERS",
     "count_parameters",
     "count_macs",
+    "blocks",
+    "stages",
     "drop_block",
     "residual_blocks",
     "zero_init_residual_",

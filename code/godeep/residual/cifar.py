@@ -102,8 +102,10 @@ class CifarResNet(nn.Module):
 
 def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_channels: int = 3,
                  widths: Sequence[int] = (16, 32, 64), shortcut: str = "A", zero_init_residual: bool = False,
-                 **options) -> CifarResNet:
-    """The CIFAR-10 ResNet of He et al. (2016, section 4.2) with ``depth = 6n + 2`` layers.
+                 block: Optional[Callable[..., nn.Module]] = None, merge: Optional[Callable[[], nn.Module]] = None,
+                 variant: Optional[str] = None, variant_options: Optional[dict] = None,
+                 activation: Optional[str] = None) -> CifarResNet:
+    """The CIFAR-10 ResNet of He et al. (2016a, Sec. 4.2) with ``depth = 6n + 2`` layers.
 
     A 3x3 conv to ``widths[0]`` channels, then 3 stages of ``n`` :class:`BasicBlock` s with
     ``widths`` = (16, 32, 64) channels on feature maps of 32, 16, 8 pixels (for CIFAR's 32x32),
@@ -119,13 +121,14 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
             registered in :data:`SHORTCUTS`.
         zero_init_residual: start the last BN gamma of every residual branch at 0, so every
             block starts as (the ReLU of) the identity (Goyal et al., 2017).
-        options: ``block`` (a block class with :class:`BasicBlock`'s signature) and ``merge``
-            (a zero-argument factory of merge modules), for the variants of chapter 5;
-            ``variant`` (a name of :data:`SHORTCUT_VARIANTS`: the shortcuts of He et al.'s
-            "Identity Mappings" paper, Table 1) with ``variant_options`` (e.g.
-            ``{"bias": -6.0}`` for a gate's initial bias); ``activation`` (a name of
-            :data:`ACTIVATION_ORDERS`: where BN and ReLU sit relative to the addition, their
-            Table 2 / Fig. 4, built from :class:`PreActBasicBlock`).
+        block: a block class with :class:`BasicBlock`'s signature (default :class:`BasicBlock`).
+        merge: a zero-argument factory of merge modules, one per block (default :class:`Add`).
+        variant: a name of :data:`SHORTCUT_VARIANTS`, the shortcuts of He et al. (2016b,
+            Table 1 / Fig. 2), with ``variant_options`` (e.g. ``{"bias": -6.0}`` for a gate's
+            initial bias).
+        activation: a name of :data:`ACTIVATION_ORDERS`: where BN and ReLU sit relative to the
+            addition (He et al. 2016b, Table 2 / Fig. 4), built from :class:`PreActBasicBlock`.
     """
     return CifarResNet(depth, num_classes=num_classes, plain=plain, in_channels=in_channels, widths=widths,
-                       shortcut=shortcut, zero_init_residual=zero_init_residual, **options)
+                       shortcut=shortcut, zero_init_residual=zero_init_residual, block=block, merge=merge,
+                       variant=variant, variant_options=variant_options, activation=activation)

@@ -17,6 +17,21 @@ from .blocks import _check_module, residual_blocks
 # --------------------------------------------------------------------------------------------
 
 
+def blocks(model: nn.Module) -> list[nn.Module]:
+    """The residual (or plain) blocks of ``model``, in order (the same as :func:`residual_blocks`)."""
+    return residual_blocks(model)
+
+
+def stages(model: nn.Module) -> list[list[nn.Module]]:
+    """The blocks grouped by stage: those of ``model.layer1``, ``model.layer2``, ... (a model
+    without ``layer{i}`` stages is one stage)."""
+    _check_module(model)
+    found = [getattr(model, f"layer{i}") for i in range(1, 10) if isinstance(getattr(model, f"layer{i}", None), nn.Module)]
+    if not found:
+        return [residual_blocks(model)]
+    return [residual_blocks(stage) for stage in found]
+
+
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """The number of (trainable) parameters; BN running statistics are buffers, not counted."""
     _check_module(model)

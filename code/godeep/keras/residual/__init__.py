@@ -39,7 +39,7 @@ import keras
 
 from ... import validate  # noqa: F401
 from ...core.residual import (ACTIVATION_ORDERS, RESNET_STAGES, blocks_per_stage, check_article_convnet,  # noqa: F401
-                               check_block, check_variant_options)
+                               check_block, check_variant_options, cifar_depths)
 from ...validate import positive_int as _check_positive_int  # noqa: F401
 from ..convert import copy_dense_block_from_torch as copy_dense_from_torch  # noqa: F401  (re-exported)
 from ..convert import copy_resnet_from_torch as copy_from_torch  # noqa: F401  (re-exported)
@@ -70,6 +70,7 @@ from .variants import (  # noqa: F401
     PreActBasicBlock,
 )
 from .nets import (  # noqa: F401
+    RESNET_LAYERS,
     _head,
     cifar_resnet,
     _resnet,
@@ -83,7 +84,10 @@ from .counting import (  # noqa: F401
     blocks,
     stages,
     count_parameters,
+    count_macs,
     drop_block,
+    residual_blocks,
+    zero_init_residual_,
 )
 from .examples import (  # noqa: F401
     DenseResidualBlock,
@@ -109,8 +113,13 @@ __all__ = [
     "resnet152",
     "blocks",
     "stages",
+    "residual_blocks",
+    "zero_init_residual_",
     "count_parameters",
+    "count_macs",
     "drop_block",
+    "cifar_depths",
+    "RESNET_LAYERS",
     "copy_from_torch",
     "DenseResidualBlock",
     "dense_resnet",

@@ -147,7 +147,7 @@ class BasicBlock(_Block):
     _branch = ("pad1", "conv1", "bn1", "pad2", "conv2", "bn2")
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
-                 shortcut: bool = True, merge=None, zero_init_residual: bool = False, **kwargs):
+                 shortcut: bool = True, merge=None, **kwargs):
         super().__init__(**kwargs)
         check_block(inplanes, planes, stride)
         self.inplanes, self.planes, self.stride = inplanes, planes, stride
@@ -156,7 +156,7 @@ class BasicBlock(_Block):
         self.bn1 = _bn("bn1")
         self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
         self.conv2 = _conv(planes, 3, 1, "conv2")
-        self.bn2 = _bn("bn2", zero=zero_init_residual)
+        self.bn2 = _bn("bn2")
         self._attach_shortcut(downsample, shortcut, merge)
 
     @property
@@ -175,7 +175,7 @@ class Bottleneck(_Block):
     _branch = ("conv1", "bn1", "pad2", "conv2", "bn2", "conv3", "bn3")
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
-                 shortcut: bool = True, merge=None, zero_init_residual: bool = False, **kwargs):
+                 shortcut: bool = True, merge=None, **kwargs):
         super().__init__(**kwargs)
         check_block(inplanes, planes, stride)
         self.inplanes, self.planes, self.stride = inplanes, planes, stride
@@ -185,7 +185,7 @@ class Bottleneck(_Block):
         self.conv2 = _conv(planes, 3, stride, "conv2")
         self.bn2 = _bn("bn2")
         self.conv3 = _conv(planes * 4, 1, 1, "conv3")
-        self.bn3 = _bn("bn3", zero=zero_init_residual)
+        self.bn3 = _bn("bn3")
         self._attach_shortcut(downsample, shortcut, merge)
 
     @property

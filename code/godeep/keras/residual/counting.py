@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 import keras
+
+from ... import validate
 
 from .blocks import _Block
 
@@ -42,3 +46,52 @@ def drop_block(model: keras.Sequential, index: int) -> keras.Sequential:
         raise ValueError(f"block {index} changes the shape of its input; dropping it would break the network")
     layers = [keras.Input(shape=model.inputs[0].shape[1:])] + [layer for layer in model.layers if layer is not target]
     return keras.Sequential(layers, name=f"{model.name}_without_{target.name}")
+
+
+def residual_blocks(model: keras.Model) -> list:
+    """The residual (or plain) blocks of ``model``, in order (the same as :func:`blocks`)."""
+    return blocks(model)
+
+
+def zero_init_residual_(model: keras.Model) -> keras.Model:
+    """Set the last BN's gamma of every block's residual branch to 0 (Goyal et al., 2017), so
+    that every block starts as (the ReLU of) its shortcut; see :func:`godeep.residual.zero_init_residual_`."""
+    for block in blocks(model):
+        block.last_bn.gamma.assign(np.zeros(block.last_bn.gamma.shape, "float32"))
+    return model
+
+
+def count_macs(model: keras.Model, input_shape: Sequence[int]) -> int:
+    """Multiply-accumulates of one forward pass on one input of ``input_shape``, which is
+    ``(H, W, C)`` here (channels last; PyTorch's is ``(C, H, W)``).
+
+    Counts convolutions (``k_h k_w C_in/groups`` per output element) and dense layers
+    (``in * out``), as :func:`godeep.residual.count_macs` does."""
+    input_shape = validate.positive_ints("input_shape", input_shape, length=3)
+    total = 0
+    patched = []
+
+    def _wrap(layer, macs_per_output):
+        original = layer.call
+
+        def call(*args, **kwargs):
+            nonlocal total
+            out = original(*args, **kwargs)
+            total += int(np.prod(out.shape[1:])) * macs_per_output
+            return out
+
+        layer.call = call
+        patched.append((layer, original))
+
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw = layer.kernel_size
+            _wrap(layer, kh * kw * int(layer.kernel.shape[2]))
+        elif isinstance(layer, keras.layers.Dense):
+            _wrap(layer, int(layer.kernel.shape[0]))
+    try:
+        model(np.zeros((1, *input_shape), "float32"), training=False)
+    finally:
+        for layer, original in patched:
+            layer.call = original
+    return total

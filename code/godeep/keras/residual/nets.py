@@ -11,7 +11,14 @@ from ... import validate
 from ...core.residual import ACTIVATION_ORDERS, RESNET_STAGES, blocks_per_stage, check_variant_options
 from ...validate import positive_int as _check_positive_int
 from .blocks import SHORTCUTS, BasicBlock, Bottleneck, _bn, _conv, _option_b, make_shortcut
+from .counting import zero_init_residual_
 from .variants import SHORTCUT_VARIANTS, PreActBasicBlock
+
+
+#: depth -> (block class, blocks per stage) of the ImageNet ResNets (He et al. 2016a, Table 1).
+RESNET_LAYERS: dict[int, tuple[type, tuple[int, int, int, int]]] = {
+    depth: ({"basic": BasicBlock, "bottleneck": Bottleneck}[kind], counts) for depth, (kind, counts) in RESNET_STAGES.items()
+}
 
 
 def _head(num_classes: int) -> list:
@@ -20,9 +27,9 @@ def _head(num_classes: int) -> list:
 
 def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_channels: int = 3,
                  widths: Sequence[int] = (16, 32, 64), shortcut: str = "A", zero_init_residual: bool = False,
-                 input_size: Optional[int] = None, block=None, merge: Optional[Callable] = None,
+                 block=None, merge: Optional[Callable] = None,
                  variant: Optional[str] = None, variant_options: Optional[dict] = None,
-                 activation: Optional[str] = None) -> keras.Sequential:
+                 activation: Optional[str] = None, input_size: Optional[int] = None) -> keras.Sequential:
     """The CIFAR-10 ResNet (6n+2 layers) in Keras; see :func:`godeep.residual.cifar_resnet`.
 
     Inputs are NHWC, ``(N, H, W, in_channels)``; ``input_size`` fixes H = W (``None``: any size).
@@ -84,7 +91,7 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
         for b in range(n):
             stride = 2 if (s > 0 and b == 0) else 1
             down = None if plain else make_shortcut(shortcut, inplanes, planes, stride)
-            kwargs = {"shortcut": not plain, "zero_init_residual": zero_init_residual, "name": f"layer{s + 1}_{b}"}
+            kwargs = {"shortcut": not plain, "name": f"layer{s + 1}_{b}"}
             if merge_for is not None:
                 kwargs["merge"] = merge_for(planes)
             elif merge is not None:
@@ -96,13 +103,13 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
     elif activation == "relu_preact":
         layers.append(keras.layers.ReLU(name="post_relu"))
     layers += _head(num_classes)
-    return keras.Sequential(layers, name=f"{'plain' if plain else 'resnet'}{depth}")
+    model = keras.Sequential(layers, name=f"{'plain' if plain else 'resnet'}{depth}")
+    return zero_init_residual_(model) if zero_init_residual else model
 
 
 def _resnet(depth: int, num_classes: int, zero_init_residual: bool, input_size: Optional[int]) -> keras.Sequential:
     _check_positive_int("num_classes", num_classes)
-    kind, counts = RESNET_STAGES[depth]
-    block = BasicBlock if kind == "basic" else Bottleneck
+    block, counts = RESNET_LAYERS[depth]
     layers: list = [
         keras.Input(shape=(input_size, input_size, 3)),
         keras.layers.ZeroPadding2D(3, name="conv1_pad"),
@@ -117,11 +124,12 @@ def _resnet(depth: int, num_classes: int, zero_init_residual: bool, input_size: 
         for b in range(count):
             stride = 2 if (s > 0 and b == 0) else 1
             down = _option_b(inplanes, planes * block.expansion, stride) if b == 0 else None
-            layers.append(block(inplanes, planes, stride, down, zero_init_residual=zero_init_residual,
-                                name=f"layer{s + 1}_{b}"))
+            layers.append(block(inplanes, planes, stride, down, name=f"layer{s + 1}_{b}"))
             inplanes = planes * block.expansion
     layers += _head(num_classes)
-    return keras.Sequential(layers, name=f"resnet{depth}")
+    validate.boolean("zero_init_residual", zero_init_residual)
+    model = keras.Sequential(layers, name=f"resnet{depth}")
+    return zero_init_residual_(model) if zero_init_residual else model
 
 
 def resnet18(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):

@@ -109,8 +109,7 @@ class PreActBasicBlock(_Block):
     expansion = 1
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
-                 shortcut: bool = True, merge=None, zero_init_residual: bool = False,
-                 order: str = "full_preact", **kwargs):
+                 shortcut: bool = True, merge=None, order: str = "full_preact", **kwargs):
         super().__init__(**kwargs)
         check_block(inplanes, planes, stride)
         if order not in ACTIVATION_ORDERS:
@@ -121,9 +120,8 @@ class PreActBasicBlock(_Block):
         self.conv1 = _conv(planes, 3, stride, "conv1")
         self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
         self.conv2 = _conv(planes, 3, 1, "conv2")
-        zero_bn1 = zero_init_residual and order == "bn_after_add"
-        self.bn1 = _bn("bn1", zero=zero_bn1)
-        self.bn2 = _bn("bn2", zero=zero_init_residual and not zero_bn1)
+        self.bn1 = _bn("bn1")
+        self.bn2 = _bn("bn2")
         self._attach_shortcut(downsample, shortcut, merge)
 
     @property
