@@ -1,6 +1,6 @@
 """Datasets of the course, as plain NumPy arrays.
 
-Two datasets are built offline and are what the notebooks use:
+Two datasets, both built offline (no download):
 
 * :func:`mnist1d` -- MNIST-1D (Greydanus, 2020), 1-D signals of length 40 generated procedurally
   by the ``mnist1d`` package: small enough for a CPU, hard enough to separate good nets from bad.

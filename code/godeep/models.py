@@ -111,7 +111,7 @@ def weight_layers(model: nn.Module) -> "OrderedDict[str, nn.Module]":
     )
 
 
-# ------------------------------------------------------------------ normalization (chapter 3)
+# ------------------------------------------------------------------ normalization layers
 
 def norm_layer(kind: str, features: int, groups: int = 4, virtual_batch_size: int = 8, spatial: bool = False) -> nn.Module:
     """A :mod:`godeep.norms` layer of ``kind`` for ``features`` channels (``spatial``: NCHW maps, else (N, C) vectors).
@@ -153,12 +153,12 @@ def convnet(
     dense_norm: bool = True,
     **norm_kwargs,
 ) -> nn.Sequential:
-    """The small ConvNet of the source article, for NCHW images of ``image_size`` pixels:
+    """A small ConvNet for NCHW images of ``image_size`` pixels:
 
     ``conv1 (3x3, channels[0]) -> relu -> norm1 -> conv2 (3x3, channels[1]) -> relu -> norm2 ->
     pool (2x2 max) -> flatten -> fc (hidden) -> relu -> norm3 -> out``
 
-    (``norm_position="after"`` the ReLU, as the article; ``"before"`` swaps each norm and ReLU).
+    (``norm_position="after"`` the ReLU; ``"before"`` swaps each norm and ReLU).
     Convolutions are "valid" (no padding), so 8x8 digits become 6x6, 4x4, then 2x2 after pooling.
     ``norm`` is ``None`` or one of :data:`NORMS`, built by :func:`norm_layer` (``norm_kwargs``).
     ``dense_norm=False`` normalizes the two convolutional blocks only (no ``norm3``), as in

@@ -12,7 +12,7 @@ as the identity. With ``zero_init_residual=True`` every branch's layer ``W_l`` s
 instead, Fixup's rule for the last layer of each branch (Zhang et al. 2019; a one-layer branch
 has no other layer to rescale): again every block starts as the identity. Its *plain* twin drops the shortcuts,
 ``x_l = F_l(x_{l-1})``: the same layers, an ordinary feed-forward net. Small and fast, these
-nets let chapter 5 reach 50-100 blocks on a laptop CPU in seconds, with the residual
+nets reach 50-100 blocks on a laptop CPU in seconds, with the residual
 stream ``x_l`` exposed as the output of module ``block{l}``.
 """
 
@@ -125,7 +125,7 @@ def blocks(model: nn.Module) -> "OrderedDict[str, Block]":
 def path_gradient_norms(model: nn.Module, x, y, length: int, samples: int = 10, seed: int = 0) -> np.ndarray:
     """Norms of the gradient that reaches the input along single paths of ``length`` branches.
 
-    The experiment of Veit et al. (2016, section 5): feed the batch forward through the whole
+    The experiment of Veit et al. (2016, Sec. 5): feed the batch forward through the whole
     (residual) network; on the way back, choose ``length`` blocks at random and propagate only
     through their branches, and only through the shortcuts of the others. Returns, for each of
     ``samples`` random paths, ``||dE/dx||`` at the input (cross-entropy loss, batch mean).

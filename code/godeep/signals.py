@@ -372,7 +372,7 @@ def record(
     return SignalReport(layers=stats, weights=weights, activations=kept, loss=float(loss.detach()))
 
 
-# --------------------------------------------------------------------------- chapter 5: shattered gradients and lesions
+# --------------------------------------------------------------------------- shattered gradients (Balduzzi et al. 2017) and lesions (Veit et al. 2016)
 
 
 def autocorrelation(signal: np.ndarray, max_lag: Optional[int] = None) -> np.ndarray:

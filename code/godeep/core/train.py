@@ -27,8 +27,8 @@ OPTIMIZERS = ("sgd", "adam")
 def progress_enabled() -> bool:
     """Progress bars are on unless the environment variable ``GODEEP_PROGRESS`` is ``0``.
 
-    ``make test``, ``make notebooks`` and ``make profile`` set it to 0, so that stored notebook
-    outputs and CI logs hold no progress bars.
+    Set it to 0 wherever output is stored or compared (tests, CI logs, executed documents), so
+    that it holds no progress bars.
     """
     return os.environ.get("GODEEP_PROGRESS", "1") != "0"
 

@@ -93,7 +93,7 @@ def _flat_layers(model):
             yield layer
 
 
-# ------------------------------------------------------------------ normalization (chapter 3)
+# ------------------------------------------------------------------ normalization layers
 
 
 def norm_layer(kind: str, spatial: bool = False, groups: int = 4, virtual_batch_size: int = 8, name: Optional[str] = None, dtype: str = "float32"):

@@ -148,7 +148,7 @@ def blocks(model: keras.Model) -> "OrderedDict[str, BlockOutput]":
 def path_gradient_norms(model: keras.Model, x, y, length: int, samples: int = 10, seed: int = 0) -> np.ndarray:
     """Norms of the gradient that reaches the input along single paths of ``length`` branches.
 
-    The twin of :func:`godeep.resmlp.path_gradient_norms` (Veit et al. 2016, section 5), with
+    The twin of :func:`godeep.resmlp.path_gradient_norms` (Veit et al. 2016, Sec. 5), with
     the same random paths for the same ``seed``: the batch goes forward through the whole
     residual network (inference mode, ``training=False``); on the way back, only the branches
     of ``length`` random blocks and only the shortcuts of the others pass the gradient

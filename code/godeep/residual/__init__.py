@@ -20,16 +20,16 @@ What is here:
   with torchvision's attribute names (``conv1, bn1, conv2, bn2[, conv3, bn3], downsample``);
 * :func:`resnet18` ... :func:`resnet152`: exactly torchvision's ImageNet ResNets (same modules,
   same ``state_dict`` keys, same parameter counts), without needing torchvision;
-* :func:`cifar_resnet`: the CIFAR-10 ResNets of the paper's section 4.2 (6n+2 layers), and their
+* :func:`cifar_resnet`: the CIFAR-10 ResNets of He et al. (2016a, Sec. 4.2; 6n+2 layers), and their
   plain twins (``plain=True``).
 
-Extension points (used by chapter 5): a block's shortcut comes from :data:`SHORTCUTS` (name ->
+Extension points: a block's shortcut comes from :data:`SHORTCUTS` (name ->
 factory), and the sum in (1) is done by a *merge* module, ``merge(f, s, x) -> tensor``
 (:class:`Add` by default), so variants such as constant scaling or gating are new merge modules.
 ``model.stages`` lists the stages (``nn.Sequential`` of blocks) and ``model.blocks`` every block
 in order; :func:`drop_block` returns a copy of a network with one block replaced by the identity.
 
-Chapter 5's variants (He et al., 2016b, "Identity Mappings in Deep Residual Networks"): the six
+The variants of He et al. (2016b, "Identity Mappings in Deep Residual Networks"): the six
 shortcuts of their Table 1 are named in :data:`SHORTCUT_VARIANTS` (``cifar_resnet(variant=...)``:
 :class:`ConstantScaling`, :class:`ExclusiveGating`, :class:`ShortcutGating`,
 :class:`DropoutShortcut`, the 1x1 conv shortcut), and the five placements of BN and ReLU of their

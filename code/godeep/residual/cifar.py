@@ -1,4 +1,4 @@
-"""The CIFAR-10 ResNets of He et al. (2016a, section 4.2), ``depth = 6n + 2``, and their plain twins."""
+"""The CIFAR-10 ResNets of He et al. (2016a, Sec. 4.2), ``depth = 6n + 2``, and their plain twins."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .variants import SHORTCUT_VARIANTS, PreActBasicBlock, _final_activation, _v
 
 
 # --------------------------------------------------------------------------------------------
-# CIFAR ResNets (the paper's section 4.2)
+# CIFAR ResNets (He et al. 2016a, Sec. 4.2)
 # --------------------------------------------------------------------------------------------
 
 
