@@ -171,12 +171,17 @@ def test_works_with_models_mlp():
         assert torch.all(layer.bias == 0)
 
 
-def test_pytorch_default_linear_and_conv_variance():
-    """nn.Linear / nn.Conv2d reset with kaiming_uniform_(a=sqrt(5)): Var[w] = 1 / (3 fan_in)."""
-    torch.manual_seed(0)
-    for layer in (torch.nn.Linear(500, 400), torch.nn.Conv2d(64, 128, 3)):
+def test_our_kaiming_uniform_with_a_sqrt5_is_pytorchs_default_layer_init():
+    """Our docstring's claim: ``nn.Linear`` / ``nn.Conv2d`` reset their weights as our
+    ``kaiming_uniform_(a=sqrt(5))``, whose variance is ``1 / (3 fan_in)``. Same seed, same draws."""
+    for make in (lambda: torch.nn.Linear(500, 400), lambda: torch.nn.Conv2d(64, 128, 3)):
+        torch.manual_seed(0)
+        layer = make()
+        torch.manual_seed(0)
+        ours = init.kaiming_uniform_(torch.empty_like(layer.weight), a=math.sqrt(5))
+        torch.testing.assert_close(ours, layer.weight.detach(), rtol=0, atol=1e-7)
         fan_in, _ = init.fans(layer.weight)
-        assert abs(layer.weight.var().item() * 3 * fan_in - 1) < 0.02
+        assert init.kaiming_std(layer.weight, "fan_in", "leaky_relu", math.sqrt(5)) ** 2 == pytest.approx(1 / (3 * fan_in))
 
 
 # ------------------------------------------------------------------------- Keras twin

@@ -72,7 +72,15 @@ def test_fit_parity(optimizer, momentum):
     rtol = 5e-3 if optimizer == "adam" else 1e-6
     np.testing.assert_allclose(h2.step_loss, h1.step_loss, rtol=rtol)
     np.testing.assert_allclose(h2.train_loss, h1.train_loss, rtol=rtol)
-    np.testing.assert_allclose(h2.test_acc, h1.test_acc, atol=0.021)
+    # Accuracy is a step function of the logits, so it is equal wherever no test example's top-2
+    # margin is smaller than the difference of the logits: measured (seed 0, 50 test digits),
+    # the final logits agree to 3e-7 (SGD) and 8e-4 (Adam) while the smallest margin is 4e-3
+    # (SGD, momentum 0.9) and 4e-2 (Adam). Checked here, then the accuracies are equal.
+    x_test = ds.x_test.astype("float64")
+    a, b = pt(torch.as_tensor(x_test)).detach().numpy(), np.asarray(tf_model(x_test))
+    top2 = np.sort(a, axis=1)[:, -2:]
+    assert np.abs(a - b).max() < (top2[:, 1] - top2[:, 0]).min() / 2
+    np.testing.assert_array_equal(h2.test_acc, h1.test_acc)
     assert m1.steps == m2.steps == list(range(0, 14, 3))
     np.testing.assert_allclose(m2.array("grad_norm"), m1.array("grad_norm"), rtol=rtol)
     np.testing.assert_allclose(m2.array("update_ratio"), m1.array("update_ratio"), rtol=10 * rtol)

@@ -1,7 +1,5 @@
 """godeep.residual (PyTorch): the CIFAR ResNets, torchvision's ImageNet ResNets, the blocks."""
 
-import copy
-
 import pytest
 import torch
 from torch import nn
@@ -36,7 +34,7 @@ def _paper_rounding(n: int) -> str:
 def test_cifar_resnet_parameter_counts(depth):
     model = cifar_resnet(depth)
     assert count_parameters(model) == CIFAR_PARAMS[depth]
-    assert _paper_rounding(CIFAR_PARAMS[depth]) == PAPER_PARAMS[depth]
+    assert _paper_rounding(count_parameters(model)) == PAPER_PARAMS[depth]  # the paper's Table 6
     # the plain net has the same parameters: option A adds none
     assert count_parameters(cifar_resnet(depth, plain=True)) == CIFAR_PARAMS[depth]
 
@@ -341,14 +339,6 @@ def test_inplace_add_of_torchvision_style_is_not_needed_and_ours_is_out_of_place
     assert torch.allclose(y, torch.relu(seen["f"] + x))
     y.sum().backward()
     assert block.conv1.weight.grad is not None
-
-
-def test_deepcopy_and_state_dict_roundtrip():
-    model = cifar_resnet(14)
-    clone = copy.deepcopy(model)
-    clone.load_state_dict(model.state_dict())
-    x = torch.randn(2, 3, 8, 8)
-    assert torch.equal(model.eval()(x), clone.eval()(x))
 
 
 def test_resnet34_shortcut_options_parameter_counts():
