@@ -117,7 +117,8 @@ def write_mnist(folder, labels_train=None, blob=None):
 @pytest.fixture
 def trusted(monkeypatch):
     """_fetch returns the local file unchecked: a damaged file as if its MD5 had matched."""
-    monkeypatch.setattr(data, "_fetch", lambda filename, directory, download: directory / filename)
+    for loader in (data.mnist, data.cifar):  # the modules whose loaders call _fetch
+        monkeypatch.setattr(loader, "_fetch", lambda filename, directory, download: directory / filename)
 
 
 def test_mnist_labels_out_of_range(tmp_path, trusted):
@@ -153,12 +154,12 @@ NAMES = TRAIN + ["test_batch.bin"]
 
 @pytest.fixture
 def two_records(monkeypatch):
-    monkeypatch.setattr(data, "_CIFAR_BATCH_RECORDS", 2)
+    monkeypatch.setattr(data.cifar, "_CIFAR_BATCH_RECORDS", 2)
 
 
 def batch(n: int, seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
-    records = rng.integers(0, 256, (n, data._CIFAR_RECORD), dtype=np.uint8)
+    records = rng.integers(0, 256, (n, data.cifar._CIFAR_RECORD), dtype=np.uint8)
     records[:, 0] %= 10
     return records.tobytes()
 
@@ -193,7 +194,7 @@ def test_cifar_short_or_long_batch_files_raise(tmp_path, two_records, sizes, fra
 
 
 def test_cifar_real_batch_size():
-    assert data._CIFAR_BATCH_RECORDS * data._CIFAR_RECORD == 10000 * 3073
+    assert data.cifar._CIFAR_BATCH_RECORDS * data.cifar._CIFAR_RECORD == 10000 * 3073
 
 
 def write_archive(path, sizes: dict[str, int]):
@@ -229,14 +230,14 @@ def test_cifar_extracted_files_are_verified(tmp_path, two_records, trusted, monk
     """A member that extracts to fewer bytes than its header promised is caught on disk."""
     (tmp_path / "cifar10").mkdir()
     write_archive(tmp_path / "cifar10" / "cifar-10-binary.tar.gz", {})
-    real_copy = data.shutil.copyfileobj
+    real_copy = data.cifar.shutil.copyfileobj
 
     def short_copy(source, out, length=0):
         real_copy(source, out, length)
         if out.name.endswith("data_batch_4.bin"):
             out.truncate(100)
 
-    monkeypatch.setattr(data.shutil, "copyfileobj", short_copy)
+    monkeypatch.setattr(data.cifar.shutil, "copyfileobj", short_copy)
     with pytest.raises(ValueError, match="data_batch_4.bin extracted from .*cifar-10-binary.tar.gz is not a CIFAR-10 binary batch: 100 bytes"):
         data.load_cifar10(root=tmp_path, download=False)
 

@@ -110,7 +110,7 @@ def test_mnist1d_is_deterministic_and_seeded():
     a, b = data.mnist1d(1000, seed=3), data.mnist1d(1000, seed=3)
     np.testing.assert_array_equal(a.x_train, b.x_train)
     np.testing.assert_array_equal(a.y_test, b.y_test)
-    data._mnist1d_raw.cache_clear()  # regenerate, not just read back the cache
+    data.offline._mnist1d_raw.cache_clear()  # regenerate, not just read back the cache
     c = data.mnist1d(1000, seed=3)
     np.testing.assert_array_equal(a.x_train, c.x_train)
     d = data.mnist1d(1000, seed=4)
@@ -146,7 +146,7 @@ def test_mnist1d_split_sizes_follow_test_fraction():
 
 
 def test_mnist1d_leaves_global_random_state_alone():
-    data._mnist1d_raw.cache_clear()
+    data.offline._mnist1d_raw.cache_clear()
     np.random.seed(123)
     random.seed(123)
     expected = (np.random.rand(), random.random())
@@ -350,7 +350,7 @@ def remote(tmp_path, monkeypatch):
             raise urllib.error.URLError("404")
         shutil.copyfile(source, destination)
 
-    monkeypatch.setattr(data, "_urlretrieve", fake_urlretrieve)
+    monkeypatch.setattr(data.download, "_urlretrieve", fake_urlretrieve)
     publish.calls = calls
     return publish
 
@@ -423,7 +423,7 @@ def test_offline_raises_dataset_unavailable_naming_alternatives(tmp_path, monkey
     def offline(url, destination):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(data, "_urlretrieve", offline)
+    monkeypatch.setattr(data.download, "_urlretrieve", offline)
     cache = tmp_path / "cache"
     with pytest.raises(data.DatasetUnavailableError) as info:
         data.load_mnist(root=cache)
@@ -441,7 +441,7 @@ def test_missing_file_without_download(tmp_path, monkeypatch):
     def forbidden(url, destination):
         raise AssertionError("download=False must not download")
 
-    monkeypatch.setattr(data, "_urlretrieve", forbidden)
+    monkeypatch.setattr(data.download, "_urlretrieve", forbidden)
     with pytest.raises(data.DatasetUnavailableError) as info:
         data.load_mnist(root=tmp_path, download=False)
     message = str(info.value)
@@ -490,7 +490,7 @@ def cifar_records(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, bytes]:
 @pytest.fixture
 def small_batches(monkeypatch):
     """Batch files of 2 records instead of CIFAR-10's 10000, so that archives stay tiny."""
-    monkeypatch.setattr(data, "_CIFAR_BATCH_RECORDS", 2)
+    monkeypatch.setattr(data.cifar, "_CIFAR_BATCH_RECORDS", 2)
 
 
 def write_cifar_archive(path: Path, n_per_batch=2, n_test=2) -> dict[str, tuple]:
@@ -542,7 +542,7 @@ def test_load_cifar10_checksum_mismatch(tmp_path, remote, small_batches):
 
 
 def test_load_cifar10_rejects_truncated_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_CIFAR_BATCH_RECORDS", 1)
+    monkeypatch.setattr(data.cifar, "_CIFAR_BATCH_RECORDS", 1)
     folder = tmp_path / "cifar10" / "cifar-10-batches-bin"
     folder.mkdir(parents=True)
     for i in range(1, 6):
