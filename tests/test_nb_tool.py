@@ -311,3 +311,22 @@ def test_profile_of_a_split_source_has_one_row_per_framework(tmp_path):
     rows = [line.split("|")[1:3] for line in report.read_text().splitlines() if ".ipynb" in line]
     assert [(n.strip(), f.strip()) for n, f in rows] == [
         (str(tmp_path / "s.pytorch.ipynb"), "pytorch"), (str(tmp_path / "s.tensorflow.ipynb"), "tensorflow")]
+
+
+def test_merge_gives_each_framework_copy_of_a_figure_its_own_label():
+    figure = {"mystnb": {"figure": {"caption": "c", "name": "fig-x"}}}
+    shared = code("plot()", **figure)
+    shared.id = "fig"
+    source = v4.new_notebook(cells=[code("a", tags=PT), code("b", tags=TF), shared])
+    source.cells[0].id, source.cells[1].id = "a", "b"
+    runs = {}
+    for fw in frameworks.TAGS:
+        runs[fw] = frameworks.split(source, fw, "s.ipynb")
+        for cell in runs[fw].cells:
+            cell.execution_count = 1
+            cell.outputs = [v4.new_output("stream", name="stdout", text=fw)]
+    merged = frameworks.merge(source, runs)
+    names = [c.metadata.get("mystnb", {}).get("figure", {}).get("name") for c in merged.cells]
+    assert names == [None, None, "fig-x", "fig-x-tensorflow"]
+    assert [c.id for c in frameworks.collapse(merged)] == ["a", "b", "fig"]
+    assert frameworks.collapse(merged)[2].metadata == shared.metadata

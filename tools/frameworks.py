@@ -13,8 +13,10 @@ of both frameworks: cells tagged ``framework-pytorch`` / ``framework-tensorflow`
 * :func:`merge` writes the executed outputs back into the source, which is the book page: a
   shared cell with the same outputs in both runs keeps one copy; one whose outputs differ is
   stored as two copies tagged by framework (metadata ``"godeep": {"shared": ORIGINAL_ID}``),
-  which the book shows as synced framework tabs. :func:`split` folds such copies back into
-  one shared cell, so ``split(merge(...))`` is the derived notebook again.
+  which the book shows as synced framework tabs (a figure's name gets the suffix
+  ``-tensorflow`` in the TensorFlow copy: labels must be unique; {numref} the plain name).
+  :func:`split` folds such copies back into one shared cell (the PyTorch copy's metadata),
+  so ``split(merge(...))`` is the derived notebook again.
 
 :func:`problems` lists what is wrong with a split source: a shared cell that uses a
 framework (:func:`framework_uses`), copies of one shared cell whose code differs, or derived
@@ -168,6 +170,9 @@ def merge(source, executed: dict) -> nbformat.NotebookNode:
                 twin.metadata.setdefault("godeep", {})["shared"] = cell.id
                 twin.metadata["tags"] = [*cell.metadata.get("tags", []), TAGS[fw]]
                 twin.outputs, twin.execution_count = ran.outputs, ran.execution_count
+                figure = twin.metadata.get("mystnb", {}).get("figure", {})
+                if figure.get("name") and fw != next(iter(TAGS)):
+                    figure["name"] = f"{figure['name']}-{fw}"  # one label per figure on the page
                 cells.append(twin)
     merged.cells = cells
     return merged
@@ -302,6 +307,11 @@ def _inputs(nb) -> str:
     return json.dumps(cells, sort_keys=True)
 
 
+def stale(derived, source, framework: str, name: str) -> bool:
+    """Whether a derived notebook's cells (outputs aside) are not those `split` makes now."""
+    return _inputs(derived) != _inputs(split(source, framework, name))
+
+
 def problems(path: Path, source, read, normalize) -> list[str]:
     """What is wrong with a split source notebook (`read` reads a notebook from a path,
     `normalize` normalizes one in place as execute does)."""
@@ -334,7 +344,7 @@ def problems(path: Path, source, read, normalize) -> list[str]:
             found.append(f"{derived.name} is missing (run execute)")
             continue
         executed[framework] = read(derived)
-        if _inputs(executed[framework]) != _inputs(split(source, framework, path.name)):
+        if stale(executed[framework], source, framework, path.name):
             found.append(f"{derived.name} is stale: its cells are not the source's (run execute)")
     if len(executed) == len(TAGS) and not found:
         merged = normalize(merge(source, executed))

@@ -6,6 +6,7 @@
     python tools/nb.py check     PATH...   # list problems, exit 1 if any
     python tools/nb.py profile   PATH... --report _build/profile.md
     python tools/nb.py split     PATH...   # write the derived notebooks (unexecuted)
+    python tools/nb.py merge     PATH...   # merge the stored derived notebooks' outputs into the source
 
 A notebook with metadata `"godeep": {"split": true}` is a *split source* (tools/frameworks.py):
 execute derives NAME.pytorch.ipynb and NAME.tensorflow.ipynb next to it, runs each on its own
@@ -332,6 +333,27 @@ def cmd_split(paths: list[Path]) -> int:
     return 0
 
 
+def cmd_merge(paths: list[Path]) -> int:
+    """Merge the stored outputs of each split source's derived notebooks into the source
+    (no execution: for a change to the merge itself, or after running a derived notebook
+    by hand); refuses derived notebooks whose cells are not the source's."""
+    for path in sources(paths):
+        nb = ensure_colab_cell(read(path))
+        if not frameworks.is_split(nb):
+            print(f"{path}: not a split source (metadata godeep.split is not true)", file=sys.stderr)
+            return 1
+        executed = {}
+        for framework in frameworks.TAGS:
+            derived = frameworks.derived_path(path, framework)
+            executed[framework] = read(derived)
+            if frameworks.stale(executed[framework], nb, framework, path.name):
+                print(f"{derived}: its cells are not the source's (run execute)", file=sys.stderr)
+                return 1
+        write(normalize(frameworks.merge(nb, executed)), path)
+        print(f"merged {path}")
+    return 0
+
+
 def cmd_normalize(paths: list[Path]) -> int:
     """Normalize each notebook in place (no execution)."""
     for path in paths:
@@ -491,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         ("check", "list problems; exit 1 if any"),
         ("profile", "measure wall time and kernel peak memory"),
         ("split", "write the derived notebooks of split sources (unexecuted)"),
+        ("merge", "merge the derived notebooks' stored outputs into their split sources"),
     ]:
         command = sub.add_parser(name, help=help_)
         command.add_argument("paths", nargs="+", metavar="PATH", help="notebook or folder")
@@ -508,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_check(paths)
     if args.command == "split":
         return cmd_split(paths)
+    if args.command == "merge":
+        return cmd_merge(paths)
     return cmd_profile(paths, args.report)
 
 
