@@ -145,12 +145,13 @@ def _deselect_split_sources(config: pytest.Config, items: list[pytest.Item]) -> 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before a notebook's cells run (and its kernel starts), block the other framework's
-    imports for a derived notebook, and lift any block for every other notebook."""
-    path = str(item.fspath)
-    if not path.endswith(".ipynb"):
-        return
+    imports for a derived notebook; lift the block for every other test (its subprocesses
+    and kernels see both frameworks)."""
     from tools import frameworks
 
-    framework = _notebook_godeep(path).get("framework")
+    path = str(item.fspath)
+    framework = _notebook_godeep(path).get("framework") if path.endswith(".ipynb") else None
+    if framework is None and frameworks.BLOCK_ENV not in os.environ:
+        return
     os.environ.clear()
     os.environ.update(frameworks.kernel_env(framework))

@@ -40,6 +40,21 @@ def test_framework_cells_become_synced_tabs(built_book):
     assert ids.count("pytorch") == ids.count("tensorflow") >= 1
 
 
+def test_split_pages_offer_each_frameworks_notebook(built_book):
+    """A page made from a split source names its derived notebooks for the launch buttons'
+    script, the download folder holds them, and they are no pages of their own."""
+    _, html = built_book
+    page = "chapters/01-signal-propagation/03-training-deep-nets"
+    text = (html / f"{page}.html").read_text()
+    assert '<meta name="godeep-framework-notebooks"' in text and "godeep-launch.js" in text
+    for framework in ("pytorch", "tensorflow"):
+        name = f"{page}.{framework}.ipynb"
+        assert (html / "_sources" / name).read_bytes() == (ROOT / name).read_bytes()
+        assert not (html / f"{page}.{framework}.html").exists()
+    # an unconverted notebook's page keeps its own buttons
+    assert "godeep-framework-notebooks" not in (html / "chapters/02-initialization/01-variance-scaling.html").read_text()
+
+
 def test_mathjax_is_served_by_the_site(built_book):
     _, html = built_book
     text = (html / "chapters/01-signal-propagation/01-chain-rule.html").read_text()
