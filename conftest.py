@@ -147,11 +147,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before a notebook's cells run (and its kernel starts), block the other framework's
     imports for a derived notebook; lift the block for every other test (its subprocesses
     and kernels see both frameworks)."""
-    from tools import frameworks
-
     path = str(item.fspath)
     framework = _notebook_godeep(path).get("framework") if path.endswith(".ipynb") else None
-    if framework is None and frameworks.BLOCK_ENV not in os.environ:
-        return
+    if framework is None and "GODEEP_BLOCK_IMPORTS" not in os.environ:
+        return  # the common case; tools/ is imported only where split notebooks are
+    from tools import frameworks
+
     os.environ.clear()
     os.environ.update(frameworks.kernel_env(framework))
