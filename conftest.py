@@ -153,5 +153,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return  # the common case; tools/ is imported only where split notebooks are
     from tools import frameworks
 
+    env = frameworks.kernel_env(framework)  # computed from os.environ before it is replaced
     os.environ.clear()
-    os.environ.update(frameworks.kernel_env(framework))
+    os.environ.update(env)
