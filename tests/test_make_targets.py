@@ -155,7 +155,9 @@ def test_make_nbval_keeps_a_notebooks_cells_on_one_worker(chained):
 def _split_folder(folder: Path) -> Path:
     """A split source that must not run (its cell fails) and its two derived notebooks, each
     asserting that the other framework cannot be imported in its kernel."""
-    spec = "import importlib.util\nassert importlib.util.find_spec({!r}) is None\nprint('ok')"
+    spec = ("import importlib.util, os\nassert importlib.util.find_spec({!r}) is None\n"
+            "assert os.environ.get('GODEEP_ENV_PROBE') == 'kept'  # the rest of the environment stays\n"
+            "print('ok')")
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebooks = {
         "s.ipynb": ("raise SystemExit('the source of a split notebook must not be run')", {"split": True}),
@@ -180,7 +182,7 @@ def test_nbval_runs_derived_notebooks_each_without_the_other_framework(entry):
             args = [str((target / n).relative_to(ROOT)) for n in ("s.ipynb", "s.pytorch.ipynb", "s.tensorflow.ipynb")]
         result = subprocess.run(
             [sys.executable, "-m", "pytest", *args, "--nbval", "-p", "no:xdist", "-p", "no:cacheprovider", "-q"],
-            cwd=ROOT, capture_output=True, text=True, timeout=600, env=clean_env(),
+            cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(clean_env(), GODEEP_ENV_PROBE="kept"),
         )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
