@@ -212,3 +212,40 @@ def test_stored_outputs_hold_no_progress_bars_or_widgets():
                 if re.search(r"\d+/\d+ \[[\d:<]+, +[\d.]+(it|s)/(s|it)\]", text):
                     found.append(f"{path.name} cell {index}: progress bar text")
     assert found == [], found
+
+
+def test_framework_copies_of_a_figure_share_one_number(tmp_path, monkeypatch):
+    """A split page's TensorFlow copy of a figure (NAME-tensorflow) takes NAME's number, and
+    the figures after it keep counting as if there were one (see _ext/godeep_book/figures.py)."""
+    monkeypatch.syspath_prepend(str(ROOT / "_ext"))
+    from godeep_book.figures import share_numbers
+
+    numbers = {"a": {"figure": {"fig-1": (1, 1), "fig-2": (1, 2), "fig-2-tensorflow": (1, 3), "fig-3": (1, 4)},
+                     "table": {"t": (1, 1)}},
+               "b": {"figure": {"fig-4": (1, 5), "other": (2, 1)}}}
+    share_numbers(numbers)
+    assert numbers == {"a": {"figure": {"fig-1": (1, 1), "fig-2": (1, 2), "fig-2-tensorflow": (1, 2), "fig-3": (1, 3)},
+                             "table": {"t": (1, 1)}},
+                       "b": {"figure": {"fig-4": (1, 4), "other": (2, 1)}}}
+    # and in a real build: a figure with its -tensorflow twin, then one more figure
+    def figure(source, name, *tags):
+        cell = code(source, *tags)
+        cell.metadata["mystnb"] = {"figure": {"caption": f"caption {source}", "name": name}}
+        cell.outputs = [v4.new_output("display_data", data={"image/png": PNG, "text/plain": "fig"})]
+        return cell
+
+    global CONF
+    saved, CONF = CONF, CONF + "numfig = True\n"
+    try:
+        result, html = build_notebook(tmp_path, [
+            figure("p", "fig-x", "framework-pytorch"), figure("t", "fig-x-tensorflow", "framework-tensorflow"),
+            figure("n", "fig-next"),
+        ])
+    finally:
+        CONF = saved
+    assert result.returncode == 0 and "WARNING" not in result.stderr, result.stderr
+    assert re.findall(r'caption-number">Fig\. (\d+)', html) == ["1", "1", "2"], html[-3000:]
+
+
+#: a 1x1 PNG
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
