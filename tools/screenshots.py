@@ -78,7 +78,7 @@ def shoot(chromium, base: str, out: Path) -> list[Path]:
             page.evaluate("localStorage.setItem('sphinx-design-tab-id-framework', 'tensorflow')")
             page.goto(f"{base}{name}.html")
             settle(page)
-            figure = page.locator(".cell_output img").first
+            figure = page.locator(".cell_output img:visible").first  # the TensorFlow tab's
             if figure.count():
                 figure.scroll_into_view_if_needed()
                 page.evaluate("window.scrollBy(0, -200)")
