@@ -17,6 +17,10 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 # NB: the notebooks the notebook targets work on (nbval, notebooks, check-notebooks, profile,
 # lab): a notebook, a folder or a shell pattern, e.g.
+# A split source notebook (metadata godeep.split, see CONTRIBUTING.md) stands for its two derived
+# notebooks NAME.pytorch.ipynb / NAME.tensorflow.ipynb: `notebooks` executes each on its own kernel
+# (the other framework unimportable) and merges their outputs into the source; `nbval` and `test`
+# run the derived notebooks only (the root conftest.py), `profile` gives one row per framework.
 #   make nbval NB=chapters/03-normalization/05-batch-size.ipynb
 #   make profile NB='chapters/03-normalization/0[45]-*.ipynb'
 NB ?= $(NOTEBOOKS)
@@ -27,15 +31,15 @@ K ?=
 help:
 	@echo "make test         set up, then tools/nb.py check and every test (unit, strict nbval over $(NOTEBOOKS)/, the book build)"
 	@echo "make unit         the tests in tests/ only (TESTS=tests/test_init.py K=expression to select)"
-	@echo "make nbval        strict nbval: re-run notebooks, compare with stored outputs (NB=path or pattern)"
+	@echo "make nbval        strict nbval: re-run notebooks (a split one: each framework's alone), compare with stored outputs (NB=path or pattern)"
 	@echo "make check-notebooks  list notebooks to re-execute or fix (NB=path or pattern)"
 	@echo "make book         set up, then build the HTML book into _build/html"
 	@echo "make book-check   build the book with warnings as errors and test its pages (tests/test_book.py)"
 	@echo "make browser      build the book and test it in headless Chromium (tests/test_browser.py)"
 	@echo "make screenshots  build the book; light and dark screenshots to _build/screenshots/"
 	@echo "make lab          JupyterLab on the notebooks (widgets and progress bars on)"
-	@echo "make notebooks    re-execute and normalize notebooks in place (NB=path or pattern)"
-	@echo "make profile      execute notebooks; wall time, CPU time and peak memory to _build/profile.md (NB=...)"
+	@echo "make notebooks    re-execute and normalize notebooks in place; split ones per framework, then merged (NB=path or pattern)"
+	@echo "make profile      execute notebooks; wall time, CPU time and peak memory per framework to _build/profile.md (NB=...)"
 	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab, a notebook via its kernel)"
 	@echo "make bench        whole-run times, PyTorch and Keras side by side (_build/bench.md); godeep.reproduce's overhead (_build/bench_reproduce.md)"
 	@echo "make clean        remove _build/"

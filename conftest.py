@@ -12,12 +12,20 @@ given: `pytest tests`, `pytest chapters -n 2`, `pytest chapters/03-normalization
   of `STRICT_IN_CI`, or any test skipped by `pytest.importorskip`, is a failure: the parity
   tests skip when TensorFlow is missing, the browser tests when Chromium is, the workflow lint
   when actionlint is, and CI must not go green with one of those suites unrun.
+* **One framework per derived notebook.** A split source notebook (metadata
+  ``godeep: {split: true}``, see tools/frameworks.py) is not run by nbval: its derived
+  notebooks ``NAME.pytorch.ipynb`` / ``NAME.tensorflow.ipynb`` are, each on a kernel where the
+  other framework cannot be imported (the kernel inherits this process's environment, set
+  before each notebook's kernel starts).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
@@ -70,6 +78,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     so the `built_book` fixture builds the site once. Runs before xdist's own hook, which turns
     the groups into node-id suffixes.
     """
+    _deselect_split_sources(config, items)
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
@@ -97,3 +106,53 @@ def pytest_runtest_makereport(item, call):
 def pytest_make_collect_report(collector):
     outcome = yield
     _fail_skip(outcome.get_result())
+
+
+@lru_cache(maxsize=None)
+def _notebook_godeep(path: str) -> dict:
+    """The ``godeep`` notebook metadata of a notebook file (empty if none or unreadable)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {}).get("godeep", {}) or {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _nbval_on(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "nbval", False) or getattr(config.option, "nbval_lax", False))
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config):
+    """Under nbval, skip split sources found in folders: their derived notebooks run instead."""
+    if collection_path.suffix == ".ipynb" and _nbval_on(config):
+        if _notebook_godeep(str(collection_path)).get("split") is True:
+            return True
+    return None
+
+
+def _deselect_split_sources(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A split source named on the command line is not run either: say so, run nothing of it."""
+    if not _nbval_on(config):
+        return
+    sources = [i for i in items if str(i.fspath).endswith(".ipynb")
+               and _notebook_godeep(str(i.fspath)).get("split") is True]
+    if sources:
+        config.hook.pytest_deselected(items=sources)
+        items[:] = [i for i in items if i not in sources]
+        names = sorted({Path(str(i.fspath)).name for i in sources})
+        print(f"\nnbval runs the derived NAME.pytorch.ipynb / NAME.tensorflow.ipynb of split sources, not {names}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before a notebook's cells run (and its kernel starts), block the other framework's
+    imports for a derived notebook; lift the block for every other test (its subprocesses
+    and kernels see both frameworks)."""
+    path = str(item.fspath)
+    framework = _notebook_godeep(path).get("framework") if path.endswith(".ipynb") else None
+    if framework is None and "GODEEP_BLOCK_IMPORTS" not in os.environ:
+        return  # the common case; tools/ is imported only where split notebooks are
+    from tools import frameworks
+
+    env = frameworks.kernel_env(framework)  # computed from os.environ before it is replaced
+    os.environ.clear()
+    os.environ.update(env)

@@ -40,6 +40,21 @@ def test_framework_cells_become_synced_tabs(built_book):
     assert ids.count("pytorch") == ids.count("tensorflow") >= 1
 
 
+def test_split_pages_offer_each_frameworks_notebook(built_book):
+    """A page made from a split source names its derived notebooks for the launch buttons'
+    script, the download folder holds them, and they are no pages of their own."""
+    _, html = built_book
+    page = "chapters/01-signal-propagation/03-training-deep-nets"
+    text = (html / f"{page}.html").read_text()
+    assert '<meta name="godeep-framework-notebooks"' in text and "godeep-launch.js" in text
+    for framework in ("pytorch", "tensorflow"):
+        name = f"{page}.{framework}.ipynb"
+        assert (html / "_sources" / name).read_bytes() == (ROOT / name).read_bytes()
+        assert not (html / f"{page}.{framework}.html").exists()
+    # an unconverted notebook's page keeps its own buttons
+    assert "godeep-framework-notebooks" not in (html / "chapters/02-initialization/01-variance-scaling.html").read_text()
+
+
 def test_mathjax_is_served_by_the_site(built_book):
     _, html = built_book
     text = (html / "chapters/01-signal-propagation/01-chain-rule.html").read_text()
@@ -197,3 +212,40 @@ def test_stored_outputs_hold_no_progress_bars_or_widgets():
                 if re.search(r"\d+/\d+ \[[\d:<]+, +[\d.]+(it|s)/(s|it)\]", text):
                     found.append(f"{path.name} cell {index}: progress bar text")
     assert found == [], found
+
+
+def test_framework_copies_of_a_figure_share_one_number(tmp_path, monkeypatch):
+    """A split page's TensorFlow copy of a figure (NAME-tensorflow) takes NAME's number, and
+    the figures after it keep counting as if there were one (see _ext/godeep_book/figures.py)."""
+    monkeypatch.syspath_prepend(str(ROOT / "_ext"))
+    from godeep_book.figures import share_numbers
+
+    numbers = {"a": {"figure": {"fig-1": (1, 1), "fig-2": (1, 2), "fig-2-tensorflow": (1, 3), "fig-3": (1, 4)},
+                     "table": {"t": (1, 1)}},
+               "b": {"figure": {"fig-4": (1, 5), "other": (2, 1)}}}
+    share_numbers(numbers)
+    assert numbers == {"a": {"figure": {"fig-1": (1, 1), "fig-2": (1, 2), "fig-2-tensorflow": (1, 2), "fig-3": (1, 3)},
+                             "table": {"t": (1, 1)}},
+                       "b": {"figure": {"fig-4": (1, 4), "other": (2, 1)}}}
+    # and in a real build: a figure with its -tensorflow twin, then one more figure
+    def figure(source, name, *tags):
+        cell = code(source, *tags)
+        cell.metadata["mystnb"] = {"figure": {"caption": f"caption {source}", "name": name}}
+        cell.outputs = [v4.new_output("display_data", data={"image/png": PNG, "text/plain": "fig"})]
+        return cell
+
+    global CONF
+    saved, CONF = CONF, CONF + "numfig = True\n"
+    try:
+        result, html = build_notebook(tmp_path, [
+            figure("p", "fig-x", "framework-pytorch"), figure("t", "fig-x-tensorflow", "framework-tensorflow"),
+            figure("n", "fig-next"),
+        ])
+    finally:
+        CONF = saved
+    assert result.returncode == 0 and "WARNING" not in result.stderr, result.stderr
+    assert re.findall(r'caption-number">Fig\. (\d+)', html) == ["1", "1", "2"], html[-3000:]
+
+
+#: a 1x1 PNG
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")

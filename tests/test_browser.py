@@ -4,7 +4,9 @@ Every page of _toc.yml loads with no console error, no failed request for a loca
 no request to any other host (the site works offline); every image loads; maths is typeset
 by the locally served MathJax; choosing TensorFlow in one framework tab switches every tab of
 the page and of the next page; launch buttons open this very notebook on Binder and Colab
-and the download button gives it; the search page finds a chapter by a keyword.
+and the download button gives it; the search page finds a chapter by a keyword. On a page
+made from a split source (tools/frameworks.py), a reader who picked TensorFlow sees no
+PyTorch code, and the launch and download buttons give the TensorFlow notebook.
 
 Playwright's Python API drives Debian's `chromium` through `executable_path` (see
 tools/website.py): unlike Selenium it needs no separate chromedriver, and it reports console
@@ -21,7 +23,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from tools import website
+from tools import frameworks, website
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +34,9 @@ pytestmark = [pytest.mark.skipif(REASON is not None, reason=f"browser tests skip
 TAB_STORAGE_KEY = "sphinx-design-tab-id-framework"  # sphinx-design's prefix + our sync group
 PAGES = website.toc_files()
 NOTEBOOK_PAGES = [p for p in PAGES if website.source_suffix(p) == ".ipynb"]
+#: pages made from a split source notebook: one derived notebook per framework
+SPLIT_PAGES = [p for p in NOTEBOOK_PAGES
+               if frameworks.is_split(json.loads((ROOT / f"{p}.ipynb").read_text()))]
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +189,9 @@ def test_launch_buttons_open_this_notebook(reader, page):
     repo = urlparse(cfg["repository"]["url"]).path.strip("/")
     branch = cfg["repository"]["branch"]
     book = cfg["repository"].get("path_to_book", "").strip("/")
-    path = "/".join(x for x in (book, f"{page}.ipynb") if x)
+    # a split page's buttons give the selected framework's notebook, PyTorch when none is chosen
+    notebook = f"{page}.pytorch.ipynb" if page in SPLIT_PAGES else f"{page}.ipynb"
+    path = "/".join(x for x in (book, notebook) if x)
     p = reader.goto(page)
     hrefs = p.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
     binder = [h for h in hrefs if h.startswith(cfg["launch_buttons"]["binderhub_url"])]
@@ -193,12 +200,12 @@ def test_launch_buttons_open_this_notebook(reader, page):
     assert unquote(binder[0]) == (f"https://mybinder.org/v2/gh/{repo}/{branch}"
                                   f"?urlpath=lab/tree/{path}")
     assert colab[0] == f"https://colab.research.google.com/github/{repo}/blob/{branch}/{path}"
-    downloads = [h for h in hrefs if h.endswith(f"_sources/{page}.ipynb")]
+    downloads = [h for h in hrefs if h.endswith(f"_sources/{notebook}")]
     assert downloads, "no download link to the .ipynb"
     response = p.request.get(downloads[0])
     assert response.ok
     nb = json.loads(response.text())
-    assert nb["nbformat"] == 4 and nb["cells"] == json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
+    assert nb["nbformat"] == 4 and nb["cells"] == json.loads((ROOT / notebook).read_text())["cells"]
     # Thebe ("live code") is offered and loads nothing until clicked
     assert p.locator("button.btn-launch-thebe[onclick^='initThebe']").count() == 1
     assert reader.foreign == []
@@ -221,3 +228,37 @@ def test_live_code_loads_thebe_only_when_clicked(reader):
         p.evaluate("initThebeSBT()")
     # the request event itself is the evidence (the blocked-request log may be written later)
     assert "thebe" in asked.value.url and urlparse(asked.value.url).netloc != urlparse(reader.base).netloc
+
+
+@pytest.mark.parametrize("page", SPLIT_PAGES)
+def test_tensorflow_reader_sees_tensorflow_only_and_gets_its_notebook(chromium, url, page):
+    """With TensorFlow chosen (on an earlier page: sphinx-design's stored choice), a page made
+    from a split source shows no PyTorch code, and Binder, Colab and download give
+    NAME.tensorflow.ipynb; picking PyTorch in a tab points them at NAME.pytorch.ipynb."""
+    reader = Watched(chromium, url)
+    try:
+        reader.context.add_init_script(f"localStorage.setItem('{TAB_STORAGE_KEY}', 'tensorflow')")
+        p = reader.goto(page)
+        assert set(checked_frameworks(p)) <= {"tensorflow"}
+        code = p.evaluate("""[...document.querySelectorAll('.cell_input')]
+            .filter(c => c.offsetParent !== null).map(c => c.innerText)""")
+        assert code, "no visible code cell"
+        torch_code = [c for c in code if "torch" in c]
+        assert torch_code == [], f"PyTorch code visible to a TensorFlow reader: {torch_code[:2]}"
+        assert any("tf." in c or "keras" in c for c in code), "no TensorFlow code visible"
+        hrefs = p.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
+        name = page.rsplit("/", 1)[-1]
+        launch = [h for h in hrefs if h.startswith(("https://mybinder.org", "https://colab.research.google.com"))
+                  or "_sources/" in h and h.endswith(".ipynb")]
+        assert len(launch) == 3 and all(h.endswith(f"{name}.tensorflow.ipynb") for h in launch), launch
+        download = next(h for h in launch if "_sources/" in h)
+        nb = json.loads(p.request.get(download).text())
+        assert nb["metadata"]["godeep"]["framework"] == "tensorflow"
+        assert nb["cells"] == json.loads((ROOT / f"{page}.tensorflow.ipynb").read_text())["cells"]
+        p.locator('label.sd-tab-label[data-sync-id="pytorch"]').first.click()
+        p.wait_for_function(f"[...document.querySelectorAll('a')].some(a => a.href.endsWith('{name}.pytorch.ipynb'))")
+        hrefs = p.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
+        assert not any(h.endswith(f"{name}.tensorflow.ipynb") for h in hrefs)
+        assert reader.errors == [] and reader.failed == [], (reader.errors, reader.failed)
+    finally:
+        reader.close()

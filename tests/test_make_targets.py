@@ -147,3 +147,43 @@ def test_pytest_keeps_a_notebooks_cells_on_one_worker(chained, entry):
 def test_make_nbval_keeps_a_notebooks_cells_on_one_worker(chained):
     result = make("nbval", f"NB={chained.relative_to(ROOT)}", "WORKERS=2", timeout=600)
     _passed(result)
+
+
+# ------------------------------------------------------------ split notebooks under nbval
+
+
+def _split_folder(folder: Path) -> Path:
+    """A split source that must not run (its cell fails) and its two derived notebooks, each
+    asserting that the other framework cannot be imported in its kernel."""
+    spec = ("import importlib.util, os\nassert importlib.util.find_spec({!r}) is None\n"
+            "assert os.environ.get('GODEEP_ENV_PROBE') == 'kept'  # the rest of the environment stays\n"
+            "print('ok')")
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebooks = {
+        "s.ipynb": ("raise SystemExit('the source of a split notebook must not be run')", {"split": True}),
+        "s.pytorch.ipynb": (spec.format("tensorflow"), {"framework": "pytorch", "source": "s.ipynb"}),
+        "s.tensorflow.ipynb": (spec.format("torch"), {"framework": "tensorflow", "source": "s.ipynb"}),
+    }
+    for name, (source, godeep) in notebooks.items():
+        cell = v4.new_code_cell(source, execution_count=1)
+        cell.outputs = [v4.new_output("stream", name="stdout", text="ok\n")]
+        nb = v4.new_notebook(cells=[cell], metadata={"kernelspec": kernelspec, "godeep": godeep})
+        nbformat.write(nb, folder / name)
+    return folder
+
+
+@pytest.mark.parametrize("entry", ["folder", "source"])
+def test_nbval_runs_derived_notebooks_each_without_the_other_framework(entry):
+    (ROOT / "_build").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="split-", dir=ROOT / "_build") as folder:
+        target = _split_folder(Path(folder))
+        args = [str(target.relative_to(ROOT))]
+        if entry == "source":  # named on the command line: deselected, the derived ones run
+            args = [str((target / n).relative_to(ROOT)) for n in ("s.ipynb", "s.pytorch.ipynb", "s.tensorflow.ipynb")]
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", *args, "--nbval", "-p", "no:xdist", "-p", "no:cacheprovider", "-q"],
+            cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(clean_env(), GODEEP_ENV_PROBE="kept"),
+        )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert re.search(r"\b2 passed\b", out), out[-3000:]

@@ -168,8 +168,165 @@ def test_profile_writes_table_with_positive_peak(tmp_path, capsys):
     assert nb_tool.main(["profile", str(path), "--report", str(report)]) == 0
     table = report.read_text()
     assert table in capsys.readouterr().out
-    assert "| notebook | wall s | kernel CPU s | peak MB | within budget |" in table
+    assert "| notebook | framework | wall s | kernel CPU s | peak MB | within budget |" in table
     row = next(line for line in table.splitlines() if "p.ipynb" in line)
-    _, name, wall, cpu, peak, ok, _ = (part.strip() for part in row.split("|"))
+    _, name, framework, wall, cpu, peak, ok, _ = (part.strip() for part in row.split("|"))
+    assert framework == "both"
     assert float(wall) > 0 and float(cpu) > 0 and float(peak) > 64 and ok == "yes"
     assert path.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- split notebooks
+
+from tools import frameworks  # noqa: E402
+
+PT, TF = ["framework-pytorch"], ["framework-tensorflow"]
+#: which framework a kernel can import, without loading either (the import is refused first)
+PROBE = (
+    "def importable(name):\n"
+    "    try:\n"
+    "        __import__(name)\n"
+    "    except ModuleNotFoundError:\n"
+    "        return False\n"
+    "    return True\n"
+)
+
+
+def split_source(path: Path, *cells) -> Path:
+    return make(path, *cells, godeep={"split": True})
+
+
+def probe_source(path: Path) -> Path:
+    """A split source: each framework cell asks whether the *other* framework is importable;
+    a shared cell prints a per-framework value (outputs differ), another a constant."""
+    shared_diff, shared_same = code("print(name)"), code("print(6 * 7)")
+    shared_diff.id, shared_same.id = "diff", "same"
+    return split_source(
+        path,
+        v4.new_markdown_cell("# Probe"),
+        code(PROBE),
+        code('name = "pt"\nprint(importable("tensorflow"), importable("keras"))', tags=PT),
+        code('name = "tf"\nprint(importable("torch"))', tags=TF),
+        shared_diff,
+        shared_same,
+    )
+
+
+def test_split_keeps_own_and_shared_cells_in_order():
+    source = v4.new_notebook(cells=[v4.new_markdown_cell("m"), code("a", tags=PT), code("b", tags=TF), code("c")])
+    pt, tf = (frameworks.split(source, fw, "s.ipynb") for fw in ("pytorch", "tensorflow"))
+    assert [c.source for c in pt.cells] == ["m", "a", "c"] and [c.source for c in tf.cells] == ["m", "b", "c"]
+    assert pt.metadata.godeep == {"framework": "pytorch", "source": "s.ipynb"}
+    with pytest.raises(ValueError, match="unknown framework"):
+        frameworks.split(source, "jax", "s.ipynb")
+
+
+def test_execute_runs_each_framework_alone_and_merges(tmp_path):
+    path = probe_source(tmp_path / "s.ipynb")
+    assert nb_tool.main(["execute", str(path)]) == 0
+    pt = nbformat.read(tmp_path / "s.pytorch.ipynb", as_version=4)
+    tf = nbformat.read(tmp_path / "s.tensorflow.ipynb", as_version=4)
+    # the other framework cannot be imported in each kernel (proven, not hoped)
+    assert pt.cells[3].outputs[0].text == "False False\n"
+    assert tf.cells[3].outputs[0].text == "False\n"
+    assert [c.source for c in tf.cells].count('name = "tf"\nprint(importable("torch"))') == 1
+    assert not any('name = "pt"' in c.source for c in tf.cells)
+    merged = nbformat.read(path, as_version=4)
+    ids = [c.id for c in merged.cells]
+    # the shared cell whose outputs differ is stored twice, tagged; the other once
+    assert ids[-3:] == ["diff-pytorch", "diff-tensorflow", "same"]
+    assert merged.cells[-3].metadata.tags == PT and merged.cells[-3].outputs[0].text == "pt\n"
+    assert merged.cells[-2].metadata.tags == TF and merged.cells[-2].outputs[0].text == "tf\n"
+    assert merged.cells[-3].metadata.godeep == {"shared": "diff"}
+    assert merged.cells[-1].outputs[0].text == "42\n"
+    # the merged source splits back into the derived notebooks' cells
+    again = frameworks.split(merged, "tensorflow", "s.ipynb")
+    assert [(c.id, c.source) for c in again.cells] == [(c.id, c.source) for c in tf.cells]
+    assert nb_tool.main(["check", str(tmp_path)]) == 0
+    # execute is idempotent on a merged source
+    before = path.read_text()
+    assert nb_tool.main(["execute", str(tmp_path / "s.tensorflow.ipynb")]) == 0
+    assert path.read_text() == before
+
+
+def test_check_fails_when_derived_notebooks_are_stale_or_missing(tmp_path, capsys):
+    path = probe_source(tmp_path / "s.ipynb")
+    assert nb_tool.main(["execute", str(path)]) == 0
+    capsys.readouterr()
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[-1].source = "print(6 * 8)"  # edited, not re-executed
+    nbformat.write(nb, path)
+    assert nb_tool.main(["check", str(path)]) == 1
+    assert "s.pytorch.ipynb is stale" in capsys.readouterr().out
+    nb.cells[-1].source = "print(6 * 7)"
+    nb.cells[-1].outputs[0].text = "43\n"  # outputs not those of the runs
+    nbformat.write(nb, path)
+    assert nb_tool.main(["check", str(path)]) == 1
+    assert "not the merge of the derived notebooks" in capsys.readouterr().out
+    nb.cells[-3].source = "print(name, 1)"  # one copy of a shared cell edited
+    nbformat.write(nb, path)
+    assert nb_tool.main(["check", str(path)]) == 1
+    assert "copies of shared cell diff have different code" in capsys.readouterr().out
+    (tmp_path / "s.tensorflow.ipynb").unlink()
+    assert nb_tool.main(["check", str(path)]) == 1
+    assert "s.tensorflow.ipynb is missing" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("source, found", [
+    ("import torch", ["import torch"]),
+    ("import tensorflow as tf2", ["import tensorflow"]),
+    ("y = tf.constant(1)", ["name 'tf'"]),
+    ("model = keras.Sequential([])", ["name 'keras'"]),
+    ("from godeep import models", ["from godeep import models"]),
+    ("from godeep.keras import signals", ["from godeep.keras import signals"]),
+    ("import godeep.residual.blocks", ["import godeep.residual.blocks"]),
+    ("report = ksignals.record(m, x)", ["name 'ksignals'"]),  # bound by a framework cell
+    ("%pip install foo\nimport numpy as np\nfrom godeep import plots, core, validate", []),
+    ("from godeep.core import models as neutral\nprint(np.mean(x))", []),
+])
+def test_framework_uses_flags_frameworks_in_shared_code(source, found):
+    assert frameworks.framework_uses(source, {"ksignals"}) == found
+
+
+def test_framework_modules_are_derived_from_the_package():
+    specific = frameworks.framework_modules()
+    assert {"godeep.models", "godeep.norms", "godeep.keras", "godeep.keras.train", "godeep.residual"} <= specific
+    assert not {"godeep", "godeep.core", "godeep.core.models", "godeep.plots", "godeep.validate", "godeep.data"} & specific
+
+
+def test_check_flags_a_shared_cell_that_uses_a_framework(tmp_path, capsys):
+    path = split_source(tmp_path / "s.ipynb", code("from godeep import signals", tags=PT),
+                        code("from godeep.keras import signals", tags=TF), code("signals.diagnose(r)"))
+    nb_tool.main(["split", str(path)])
+    assert nb_tool.main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "uses a framework: name 'signals'" in out
+
+
+def test_profile_of_a_split_source_has_one_row_per_framework(tmp_path):
+    path = probe_source(tmp_path / "s.ipynb")
+    assert nb_tool.main(["execute", str(path)]) == 0
+    report = tmp_path / "profile.md"
+    assert nb_tool.main(["profile", str(tmp_path), "--report", str(report)]) == 0
+    rows = [line.split("|")[1:3] for line in report.read_text().splitlines() if ".ipynb" in line]
+    assert [(n.strip(), f.strip()) for n, f in rows] == [
+        (str(tmp_path / "s.pytorch.ipynb"), "pytorch"), (str(tmp_path / "s.tensorflow.ipynb"), "tensorflow")]
+
+
+def test_merge_gives_each_framework_copy_of_a_figure_its_own_label():
+    figure = {"mystnb": {"figure": {"caption": "c", "name": "fig-x"}}}
+    shared = code("plot()", **figure)
+    shared.id = "fig"
+    source = v4.new_notebook(cells=[code("a", tags=PT), code("b", tags=TF), shared])
+    source.cells[0].id, source.cells[1].id = "a", "b"
+    runs = {}
+    for fw in frameworks.TAGS:
+        runs[fw] = frameworks.split(source, fw, "s.ipynb")
+        for cell in runs[fw].cells:
+            cell.execution_count = 1
+            cell.outputs = [v4.new_output("stream", name="stdout", text=fw)]
+    merged = frameworks.merge(source, runs)
+    names = [c.metadata.get("mystnb", {}).get("figure", {}).get("name") for c in merged.cells]
+    assert names == [None, None, "fig-x", "fig-x-tensorflow"]
+    assert [c.id for c in frameworks.collapse(merged)] == ["a", "b", "fig"]
+    assert frameworks.collapse(merged)[2].metadata == shared.metadata

@@ -5,6 +5,15 @@
     python tools/nb.py normalize PATH...   # strip volatile metadata only (idempotent)
     python tools/nb.py check     PATH...   # list problems, exit 1 if any
     python tools/nb.py profile   PATH... --report _build/profile.md
+    python tools/nb.py split     PATH...   # write the derived notebooks (unexecuted)
+    python tools/nb.py merge     PATH...   # merge the stored derived notebooks' outputs into the source
+
+A notebook with metadata `"godeep": {"split": true}` is a *split source* (tools/frameworks.py):
+execute derives NAME.pytorch.ipynb and NAME.tensorflow.ipynb next to it, runs each on its own
+kernel with the other framework unimportable, and merges their outputs into the source (the
+book page); check also checks that shared cells are framework-neutral and nothing is stale;
+profile measures the derived notebooks, one row per framework. A derived notebook given as
+PATH stands for its source (execute) or for itself (check, profile).
 
 A PATH may be a notebook or a folder (searched recursively for *.ipynb, skipping
 .ipynb_checkpoints and _build). Kernels are the `python3` kernel of the interpreter
@@ -24,6 +33,10 @@ import nbformat
 import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+if __package__ in (None, ""):  # run as a script: python tools/nb.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools import frameworks  # noqa: E402
 
 CELL_TIMEOUT_S = 600
 KERNEL_NAME = "python3"
@@ -201,8 +214,11 @@ class NotebookFailed(Exception):
         self.cell_index = cell_index
 
 
-def run(nb: nbformat.NotebookNode, path: Path, on_cell_done=None) -> nbformat.NotebookNode:
-    """Execute `nb` (read from `path`) in memory with nbclient, in the notebook's folder.
+def run(
+    nb: nbformat.NotebookNode, path: Path, on_cell_done=None, framework: str | None = None
+) -> nbformat.NotebookNode:
+    """Execute `nb` (read from `path`) in memory with nbclient, in the notebook's folder;
+    with `framework`, the other framework cannot be imported in the kernel.
 
     Raises NotebookFailed if a cell not tagged `raises-exception` errors, times out or
     kills the kernel. `on_cell_done(client)` is called after each executed code cell, while
@@ -227,15 +243,16 @@ def run(nb: nbformat.NotebookNode, path: Path, on_cell_done=None) -> nbformat.No
         on_cell_executed=cell_done,
     )
     try:
-        client.execute(env=kernel_env())
+        client.execute(env=kernel_env(framework))
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
         raise NotebookFailed(path, current["index"], str(error)) from None
     return nb
 
 
-def kernel_env() -> dict[str, str]:
-    """The kernel's environment: the same settings `make test` gives nbval's kernels."""
-    env = dict(os.environ, GODEEP_PROGRESS="0", GODEEP_INTERACTIVE="0", TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
+def kernel_env(framework: str | None = None) -> dict[str, str]:
+    """The kernel's environment: the same settings `make test` gives nbval's kernels; with
+    `framework`, an import blocker for the other framework (tools/frameworks.py)."""
+    env = dict(frameworks.kernel_env(framework), GODEEP_PROGRESS="0", GODEEP_INTERACTIVE="0", TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
     env.pop("MPLBACKEND", None)  # notebooks draw inline figures, never with a non-interactive backend
     return env
 
@@ -245,9 +262,25 @@ def cmd_execute(paths: list[Path], report: Path | None = None) -> int:
     leaving that file untouched. With `report`, also write the profile table of the run
     (wall time and kernel peak memory, as `profile` measures them)."""
     rows = []
-    for path in paths:
+    for path in sources(paths):
         print(f"executing {path}", flush=True)
         nb = ensure_colab_cell(read(path))
+        if frameworks.is_split(nb):
+            executed = {}
+            for framework in frameworks.TAGS:
+                derived = frameworks.derived_path(path, framework)
+                print(f"executing {derived} ({framework} only)", flush=True)
+                executed[framework] = frameworks.split(nb, framework, path.name)
+                try:
+                    wall, peak, cpu = profile_one(derived, executed[framework], framework)
+                except NotebookFailed as error:
+                    print(error, file=sys.stderr)
+                    return 1
+                rows.append((derived, wall, peak, cpu))
+            for framework, derived_nb in executed.items():
+                write(normalize(derived_nb), frameworks.derived_path(path, framework))
+            write(normalize(frameworks.merge(nb, executed)), path)
+            continue
         try:
             wall, peak, cpu = profile_one(path, nb)
         except NotebookFailed as error:
@@ -257,6 +290,67 @@ def cmd_execute(paths: list[Path], report: Path | None = None) -> int:
         rows.append((path, wall, peak, cpu))
     if report is not None:
         write_report(rows, report)
+    return 0
+
+
+def sources(paths: list[Path]) -> list[Path]:
+    """The notebooks to execute for `paths`: a derived notebook stands for its source."""
+    found: list[Path] = []
+    for path in paths:
+        nb = read(path)
+        if frameworks.derived_framework(nb) is not None:
+            path = frameworks.source_path(path, nb)
+        if path not in found:
+            found.append(path)
+    return found
+
+
+def runnable(paths: list[Path]) -> list[tuple[Path, str | None]]:
+    """The notebooks that run on their own kernel for `paths`, with the framework each may
+    import (None: both): a split source stands for its derived notebooks."""
+    found: list[tuple[Path, str | None]] = []
+    for path in paths:
+        nb = read(path)
+        if frameworks.is_split(nb):
+            pairs = [(frameworks.derived_path(path, fw), fw) for fw in frameworks.TAGS]
+        else:
+            pairs = [(path, frameworks.derived_framework(nb))]
+        found += [pair for pair in pairs if pair not in found]
+    return found
+
+
+def cmd_split(paths: list[Path]) -> int:
+    """Write the derived notebooks of each split source, unexecuted (execute runs them)."""
+    for path in sources(paths):
+        nb = ensure_colab_cell(read(path))
+        if not frameworks.is_split(nb):
+            print(f"{path}: not a split source (metadata godeep.split is not true)", file=sys.stderr)
+            return 1
+        for framework in frameworks.TAGS:
+            derived = frameworks.derived_path(path, framework)
+            write(normalize(frameworks.split(nb, framework, path.name)), derived)
+            print(f"wrote {derived}")
+    return 0
+
+
+def cmd_merge(paths: list[Path]) -> int:
+    """Merge the stored outputs of each split source's derived notebooks into the source
+    (no execution: for a change to the merge itself, or after running a derived notebook
+    by hand); refuses derived notebooks whose cells are not the source's."""
+    for path in sources(paths):
+        nb = ensure_colab_cell(read(path))
+        if not frameworks.is_split(nb):
+            print(f"{path}: not a split source (metadata godeep.split is not true)", file=sys.stderr)
+            return 1
+        executed = {}
+        for framework in frameworks.TAGS:
+            derived = frameworks.derived_path(path, framework)
+            executed[framework] = read(derived)
+            if frameworks.stale(executed[framework], nb, framework, path.name):
+                print(f"{derived}: its cells are not the source's (run execute)", file=sys.stderr)
+                return 1
+        write(normalize(frameworks.merge(nb, executed)), path)
+        print(f"merged {path}")
     return 0
 
 
@@ -308,6 +402,10 @@ def problems(path: Path) -> list[str]:
         ) or "plt." in cell.source
         if is_plot and lines and lines[-1].rstrip().endswith(";"):
             found.append(f"cell {index}: plot cell ends with ';' (end it with plt.show())")
+    if frameworks.is_split(nb):
+        found += frameworks.problems(path, nb, read, normalize)
+    elif "godeep" in nb.metadata and frameworks.derived_framework(nb) is None:
+        found.append(f"notebook metadata godeep {dict(nb.metadata.godeep)} is neither a split source nor derived")
     return found
 
 
@@ -325,9 +423,11 @@ def cmd_check(paths: list[Path]) -> int:
 # --------------------------------------------------------------------------- profile
 
 
-def profile_one(path: Path, nb: nbformat.NotebookNode | None = None) -> tuple[float, float, float]:
-    """Execute the notebook `nb` (read from `path` if not given; the file is not written);
-    return (wall s, peak MB, kernel CPU s).
+def profile_one(
+    path: Path, nb: nbformat.NotebookNode | None = None, framework: str | None = None
+) -> tuple[float, float, float]:
+    """Execute the notebook `nb` (read from `path` if not given; the file is not written),
+    with only `framework` importable if given; return (wall s, peak MB, kernel CPU s).
 
     The wall time covers kernel start to shutdown. Peak memory is sampled after every
     cell (VmHWM never decreases, so the last sample is the peak just before shutdown);
@@ -342,22 +442,33 @@ def profile_one(path: Path, nb: nbformat.NotebookNode | None = None) -> tuple[fl
         cpu = max(cpu, cpu_seconds(pid))
 
     start = time.perf_counter()
-    run(read(path) if nb is None else nb, path, on_cell_done=sample)
+    run(read(path) if nb is None else nb, path, on_cell_done=sample, framework=framework)
     return time.perf_counter() - start, peak, cpu
+
+
+def framework_label(path: Path) -> str:
+    """'pytorch' / 'tensorflow' for a derived notebook, 'both' for an unsplit one."""
+    try:
+        return frameworks.derived_framework(read(path)) or "both"
+    except (OSError, ValueError):
+        return "?"
 
 
 def write_report(rows: list[tuple], report: Path) -> str:
     """Write the Markdown profile table of (path, wall, peak, cpu) rows (wall None: failed)."""
     lines = [
-        "| notebook | wall s | kernel CPU s | peak MB | within budget |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| notebook | framework | wall s | kernel CPU s | peak MB | within budget |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
     ]
     for path, wall, peak, cpu in rows:
+        framework = framework_label(path)
         if wall is None:
-            lines.append(f"| {path} | | | | **error** |")
+            lines.append(f"| {path} | {framework} | | | | **error** |")
             continue
         ok = wall <= BUDGET_WALL_S and peak <= BUDGET_PEAK_MB
-        lines.append(f"| {path} | {wall:.1f} | {cpu:.1f} | {peak:.0f} | {'yes' if ok else '**NO**'} |")
+        lines.append(
+            f"| {path} | {framework} | {wall:.1f} | {cpu:.1f} | {peak:.0f} | {'yes' if ok else '**NO**'} |"
+        )
     total = sum(row[1] for row in rows if row[1] is not None)
     table = "\n".join(lines) + "\n"
     table += (
@@ -375,10 +486,10 @@ def cmd_profile(paths: list[Path], report: Path) -> int:
     """Profile each notebook, write a Markdown table to `report` and print it."""
     rows: list[tuple] = []
     failed = 0
-    for path in paths:
+    for path, framework in runnable(paths):
         print(f"profiling {path}", file=sys.stderr, flush=True)
         try:
-            wall, peak, cpu = profile_one(path)
+            wall, peak, cpu = profile_one(path, framework=framework)
         except NotebookFailed as error:
             print(error, file=sys.stderr)
             rows.append((path, None, None, None))
@@ -401,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         ("normalize", "strip volatile metadata, renumber execution counts"),
         ("check", "list problems; exit 1 if any"),
         ("profile", "measure wall time and kernel peak memory"),
+        ("split", "write the derived notebooks of split sources (unexecuted)"),
+        ("merge", "merge the derived notebooks' stored outputs into their split sources"),
     ]:
         command = sub.add_parser(name, help=help_)
         command.add_argument("paths", nargs="+", metavar="PATH", help="notebook or folder")
@@ -416,6 +529,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_normalize(paths)
     if args.command == "check":
         return cmd_check(paths)
+    if args.command == "split":
+        return cmd_split(paths)
+    if args.command == "merge":
+        return cmd_merge(paths)
     return cmd_profile(paths, args.report)
 
 

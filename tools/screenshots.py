@@ -4,17 +4,19 @@
     python -m tools.screenshots [_build/html] [_build/screenshots]   # from the repository root
 
 Takes the preface, the "Setting up" page, the first page of every chapter in _toc.yml, and the
-first notebook page with framework tabs after choosing TensorFlow (scrolled to the tabs), each in
-light and dark mode, as 1280x900 PNGs named <page>-<mode>.png. Uses the same server and
-Chromium as the browser tests (tools/website.py).
+first notebook page with framework tabs after choosing TensorFlow (scrolled to the tabs), and the
+last page made from a split source notebook (tools/frameworks.py) as a TensorFlow reader sees it
+(scrolled to its first figure), each in light and dark mode, as 1280x900 PNGs named
+<page>-<mode>.png. Uses the same server and Chromium as the browser tests (tools/website.py).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
-from tools import website
+from tools import frameworks, website
 
 MODES = ("light", "dark")
 VIEWPORT = {"width": 1280, "height": 900}
@@ -26,6 +28,16 @@ def settle(page) -> None:
     page.evaluate("document.fonts.ready")
     if page.evaluate("!!(window.MathJax && MathJax.startup && MathJax.startup.promise)"):
         page.evaluate("MathJax.startup.promise")
+
+
+def split_pages() -> list[str]:
+    """The book's pages made from a split source notebook, in _toc.yml order."""
+    root = Path(__file__).resolve().parent.parent
+    return [
+        name for name in website.toc_files()
+        if website.source_suffix(name) == ".ipynb"
+        and frameworks.is_split(json.loads((root / f"{name}.ipynb").read_text(encoding="utf-8")))
+    ]
 
 
 def shoot(chromium, base: str, out: Path) -> list[Path]:
@@ -60,6 +72,18 @@ def shoot(chromium, base: str, out: Path) -> list[Path]:
             saved.append(out / f"{name.replace('/', '__')}-tensorflow-tabs-{mode}.png")
             page.screenshot(path=str(saved[-1]))
             break
+        converted = split_pages()
+        if converted:
+            name = converted[-1]
+            page.evaluate("localStorage.setItem('sphinx-design-tab-id-framework', 'tensorflow')")
+            page.goto(f"{base}{name}.html")
+            settle(page)
+            figure = page.locator(".cell_output img:visible").first  # the TensorFlow tab's
+            if figure.count():
+                figure.scroll_into_view_if_needed()
+                page.evaluate("window.scrollBy(0, -200)")
+            saved.append(out / f"{name.replace('/', '__')}-tensorflow-split-{mode}.png")
+            page.screenshot(path=str(saved[-1]))
         context.close()
     return saved
 

@@ -7,6 +7,9 @@ It belongs to the book, not to the course package learners install: it lives in 
   ``framework-tensorflow`` into sphinx-design tabs of the sync group ``framework``;
 * :mod:`godeep_book.mystnb` is the one seam into MyST-NB's private API (it names the MyST-NB
   version it was checked against);
+* :mod:`godeep_book.launch` makes the launch and download buttons of a page built from a
+  split source notebook (tools/frameworks.py) give the selected framework's notebook;
+* :mod:`godeep_book.figures` gives the framework copies of one figure one number;
 * :mod:`godeep_book.offline` copies MathJax 3 (from the ``django-static-mathjax`` wheel) into
   the built site and points Sphinx at it, so that pages typeset maths with no internet.
 """
@@ -50,11 +53,13 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 def setup(app) -> dict[str, Any]:
-    from . import offline, tabs
+    from . import figures, launch, offline, tabs
 
     app.setup_extension("sphinx_design")
     app.connect("config-inited", _add_static_path)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     tabs.setup(app)
+    launch.setup(app)
+    figures.setup(app)
     offline.setup(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "0.1"}

@@ -43,11 +43,14 @@ def seed_everything(seed: int = 0, threads: int | None = 1) -> None:
     import numpy as np
 
     np.random.seed(seed)
-    import torch
-
-    torch.manual_seed(seed)
-    if threads is not None:
-        torch.set_num_threads(threads)
+    try:  # a TensorFlow notebook's kernel may run without PyTorch (tools/blocker)
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        torch.manual_seed(seed)
+        if threads is not None:
+            torch.set_num_threads(threads)
     if "tensorflow" in sys.modules:
         import tensorflow as tf
 
