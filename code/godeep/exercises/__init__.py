@@ -30,6 +30,7 @@ How a checker judges:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import inspect
@@ -37,7 +38,7 @@ import math
 import sys
 import types
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -54,6 +55,10 @@ __all__ = [
     "close_to",
     "as_number",
     "framework_of",
+    "library_allowed",
+    "predict",
+    "reveal",
+    "PREDICTIONS",
 ]
 
 
@@ -115,6 +120,13 @@ class Exercise:
     placeholder: str = "replace `...` with your answer and run the cell again."
     #: library functions the prompt forbids: ``(module, attribute path, label)`` triples
     forbidden: tuple[tuple[str, str, str], ...] = ()
+    #: a coding exercise answered in Keras too: ``() -> answer`` written with Keras/TensorFlow
+    keras_solution: Optional[Callable[[], Any]] = None
+
+    @property
+    def frameworks(self) -> tuple[str, ...]:
+        """The frameworks whose reference answers the checker accepts (``()`` for a value question)."""
+        return ("torch", "keras") if self.keras_solution is not None else ()
 
     def check(self, answer: Any) -> Feedback:
         """Check ``answer``; never raises (a checker bug aside)."""
@@ -181,8 +193,12 @@ def exercise(
     wrong_answers=(),
     placeholder: Optional[str] = None,
     forbidden: Iterable[tuple[str, str, str]] = (),
+    keras_solution: Optional[Callable[[], Any]] = None,
 ):
     """Decorator: register the decorated checker as exercise ``key``.
+
+    ``keras_solution``: for a coding exercise answerable in both frameworks, the Keras
+    reference answer (``solution`` is then the PyTorch one).
 
     ``forbidden``: ``(module, attribute path, label)`` of library functions the answer must not
     call, e.g. ``("torch.nn.init", "kaiming_uniform_", "torch.nn.init.kaiming_uniform_")``.
@@ -192,7 +208,13 @@ def exercise(
         if key in REGISTRY:
             raise ValueError(f"exercise {key!r} registered twice")
         ex = Exercise(
-            key, prompt, checker, solution, [WrongAnswer(a, s) for a, s in wrong_answers], forbidden=tuple(forbidden)
+            key,
+            prompt,
+            checker,
+            solution,
+            [WrongAnswer(a, s) for a, s in wrong_answers],
+            forbidden=tuple(forbidden),
+            keras_solution=keras_solution,
         )
         if placeholder:
             ex.placeholder = placeholder
@@ -320,6 +342,16 @@ class _Forbid:
         return forbidden_method if method else forbidden
 
     def __enter__(self) -> "_Forbid":
+        self._patch()
+        _ACTIVE.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        self._unpatch()
+
+    def _patch(self) -> None:
         try:
             for module, path, label in self.targets:
                 resolved = _resolve(module, path)
@@ -333,17 +365,38 @@ class _Forbid:
                 self._undo.append((owner, attribute, keep, had or not isinstance(owner, type)))
                 setattr(owner, attribute, self._raiser(label, isinstance(owner, type)))
         except BaseException:
-            self.__exit__(None, None, None)
+            self._unpatch()
             raise
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def _unpatch(self) -> None:
         while self._undo:
             owner, attribute, keep, had = self._undo.pop()
             if had:
                 setattr(owner, attribute, keep)
             else:  # the attribute was inherited: remove our override
                 delattr(owner, attribute)
+
+
+#: the guards in force (a check inside a check is possible: a test calling a checker)
+_ACTIVE: list[_Forbid] = []
+
+
+@contextlib.contextmanager
+def library_allowed() -> Iterator[None]:
+    """Inside a check, let the *checker's own* code use the forbidden functions.
+
+    A checker that builds its test model (``nn.Linear`` calls ``kaiming_uniform_`` in its
+    constructor; a Keras ``Dense`` creates a ``VarianceScaling`` initializer) does it in this
+    block; the reader's code runs outside it, with the functions switched off.
+    """
+    guards = list(_ACTIVE)
+    for guard in reversed(guards):
+        guard._unpatch()
+    try:
+        yield
+    finally:
+        for guard in guards:
+            guard._patch()
 
 
 def _code_objects(answer: Any) -> list[tuple[types.CodeType, dict, tuple]]:
@@ -513,3 +566,6 @@ def close_to(
         size = "too large" if factor > 1 else "too small"
         return wrong(f"{what} is {size} by a factor of about {max(factor, 1 / factor):.3g}.")
     return wrong(f"{what} is off: check the sign and the formula.")
+
+
+from .predictions import PREDICTIONS, predict, reveal  # noqa: E402  (needs Feedback and as_number)

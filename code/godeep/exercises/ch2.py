@@ -310,6 +310,7 @@ kaiming_uniform = exercise(
     "ch2.kaiming-uniform",
     "Write kaiming_uniform_(tensor): fill a PyTorch weight (out, in, *kernel) in place from U(-b, b), b = sqrt(6 / fan_in).",
     solution=lambda: _reference_kaiming_uniform_,
+    keras_solution=lambda: _reference_kaiming_keras,
     wrong_answers=[
         (_fan_out_version, "fan_out"),
         (_std_as_bound, "used the std"),
@@ -421,5 +422,7 @@ xavier_depth = exercise(
     solution=_xavier_depth_solution,
     wrong_answers=[(19, "off by one"), (10, "halved the standard deviation"), (15, "need more layers"), (40, "smallest L"), (20.0, "integer")],
 )(_check_xavier_depth)
+
+from .coding.ch2 import he_normal_init, orthogonal  # noqa: E402  (coding exercises in both frameworks)
 
 __getattr__ = chapter_getattr(__name__)

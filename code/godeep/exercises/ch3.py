@@ -7,6 +7,12 @@ import math
 import numpy as np
 
 from . import Feedback, as_number, chapter_getattr, close_to, correct, exercise, framework_of, wrong
+from .native import call_native, solutions, to_numpy
+
+
+def _solutions(framework: str):
+    return solutions(3, framework)
+
 
 # ------------------------------------------------------------------ 3.1 the largest stable learning rate
 
@@ -114,12 +120,12 @@ def _check_group_norm(fn) -> Feedback:
     rng = np.random.default_rng(0)
     for shape, G in (((2, 6, 3, 3), 3), ((3, 8, 2, 4), 2), ((2, 4, 3, 3), 4), ((2, 4, 3, 3), 1)):
         x = rng.standard_normal(shape) * 2 + 1
-        got = fn(x.copy(), G)
+        got = call_native(fn, x.copy(), G)
         if got is None:
             return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
         try:
-            got = np.asarray(got, dtype=np.float64)
-        except (TypeError, ValueError):
+            got = to_numpy(got)
+        except TypeError:
             return wrong(f"your function returned {type(got).__name__}: return a NumPy array of x's shape.")
         expected = _reference_group_norm(x, G)  # equal to torch.nn.functional.group_norm (tested)
         if got.shape != expected.shape:
@@ -183,7 +189,8 @@ def _wrong_interleaved(x, G, eps=1e-5):
 group_norm_einsum = exercise(
     "ch3.group-norm-einsum",
     "Write group_norm(x, num_groups, eps=1e-5) for an NCHW array (no affine), with the statistics computed by einsum.",
-    solution=lambda: _reference_group_norm,
+    solution=lambda: _solutions("torch").group_norm,
+    keras_solution=lambda: _solutions("keras").group_norm,
     wrong_answers=[
         (_wrong_instance, "InstanceNorm"),
         (_wrong_unbiased, "unbiased"),
@@ -264,14 +271,14 @@ def _check_bn_backward(fn) -> Feedback:
         gamma = rng.standard_normal(D) + 1.0
         beta = rng.standard_normal(D)
         dy = rng.standard_normal((N, D))
-        out = fn(dy.copy(), x.copy(), gamma.copy())
+        out = call_native(fn, dy.copy(), x.copy(), gamma.copy())
         if out is None:
             return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
         if isinstance(out, (str, bytes, dict)) or not hasattr(out, "__len__") or len(out) != 3:
             return wrong("return three arrays: (dx, dgamma, dbeta).")
         try:
-            dx, dgamma, dbeta = (np.asarray(v, dtype=np.float64) for v in out)
-        except (TypeError, ValueError):
+            dx, dgamma, dbeta = (to_numpy(v) for v in out)
+        except TypeError:
             return wrong("return three arrays of numbers: (dx, dgamma, dbeta).")
         num_dx, num_dgamma, num_dbeta = _numerical_gradients(dy, x, gamma, beta)
         for name, got, ref in (("dbeta", dbeta, num_dbeta), ("dgamma", dgamma, num_dgamma), ("dx", dx, num_dx)):
@@ -331,7 +338,8 @@ def _autograd_grad_bn_backward(dy, x, gamma, eps=1e-5):
 bn_backward = exercise(
     "ch3.bn-backward",
     "Write bn_backward(dy, x, gamma, eps=1e-5) -> (dx, dgamma, dbeta) for BatchNorm in training mode on an (N, D) batch.",
-    solution=lambda: _reference_bn_backward,
+    solution=lambda: _solutions("torch").bn_backward,
+    keras_solution=lambda: _solutions("keras").bn_backward,
     wrong_answers=[
         (_wrong_constant_stats, "as constants"),
         (_wrong_mean_only, "not through the variance"),
@@ -522,7 +530,8 @@ def _evaluate_on_a_copy_in_train_mode(model, x, y) -> float:
 find_the_bug = exercise(
     "ch3.find-the-bug",
     "Fix evaluate(model, x, y) so that it measures a BatchNorm network's accuracy in inference mode, without side effects.",
-    solution=lambda: _reference_evaluate,
+    solution=lambda: _solutions("torch").evaluate,
+    keras_solution=lambda: _solutions("keras").evaluate,
     wrong_answers=[
         (_buggy_evaluate, "does not switch BatchNorm"),
         (_evaluate_no_restore, "left in eval mode"),

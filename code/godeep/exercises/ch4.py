@@ -445,6 +445,7 @@ bottleneck_block = exercise(
     "ch4.bottleneck-block",
     "Write a bottleneck block Bottleneck(inplanes, planes): 1x1 conv to planes, 3x3 conv, 1x1 conv to 4*planes, BN after each, identity shortcut.",
     solution=_bottleneck_solution,
+    keras_solution=_bottleneck_keras_solution,
     wrong_answers=[
         (_wrong_bottleneck("no-expansion"), "4 * planes"),
         (_wrong_bottleneck("biases"), "bias=False"),
@@ -656,6 +657,7 @@ option_a = exercise(
     "ch4.option-a",
     "Implement the option-A shortcut: shortcut_a(x, out_channels, stride) for NCHW tensors.",
     solution=_option_a_solution,
+    keras_solution=_option_a_keras_solution,
     wrong_answers=[
         (_wrong_option_a("no-subsample"), "subsample"),
         (_wrong_option_a("avgpool"), "does not average"),
@@ -741,5 +743,7 @@ stem_macs = exercise(
 )(_check_stem_macs)
 
 __all__ = ["bottleneck_block", "resnet20_params", "option_a", "identity_ratio", "stem_macs"]
+
+from .coding.ch4 import basic_block  # noqa: E402  (coding exercises in both frameworks)
 
 __getattr__ = chapter_getattr(__name__)
