@@ -174,6 +174,6 @@ slowest_layer = exercise(
 )(_check_slowest_layer)
 
 
-from .coding.ch1 import activation_stds, weight_grad_norms  # noqa: E402  (coding exercises in both frameworks)
+from .coding.ch1 import activation_stds, weight_grad_norms  # noqa: E402,F401  (coding exercises in both frameworks)
 
 __getattr__ = chapter_getattr(__name__)

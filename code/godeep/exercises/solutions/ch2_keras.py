@@ -22,3 +22,9 @@ def he_normal_init(model: keras.Model) -> None:
             layer.kernel.assign(np.random.normal(0.0, std, layer.kernel.shape).astype("float32"))
             if layer.bias is not None:
                 layer.bias.assign(np.zeros(layer.bias.shape, "float32"))
+
+
+def kaiming_uniform(shape, dtype=None):
+    """He uniform as a Keras initializer: kernels are (*kernel, in, out), so fan_in = prod(shape[:-1])."""
+    bound = math.sqrt(6.0 / math.prod(shape[:-1]))
+    return keras.random.uniform(shape, minval=-bound, maxval=bound, dtype=dtype)

@@ -21,3 +21,11 @@ def he_normal_init(model: nn.Module) -> None:
                 m.weight.normal_(0.0, math.sqrt(2.0 / m.weight.shape[1]))
                 if m.bias is not None:
                     m.bias.zero_()
+
+
+def kaiming_uniform_(tensor: torch.Tensor) -> torch.Tensor:
+    """He uniform for a ReLU, in place: U(-b, b), b = sqrt(6 / fan_in), fan_in = in_channels * kernel size."""
+    fan_in = tensor.shape[1] * math.prod(tensor.shape[2:])
+    bound = math.sqrt(6.0 / fan_in)
+    with torch.no_grad():
+        return tensor.uniform_(-bound, bound)
