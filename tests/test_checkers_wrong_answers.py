@@ -456,3 +456,14 @@ def test_he_init_reports_the_fan_a_keras_reader_confuses():
 
     feedback = EXERCISES["ch2.he-normal-init"].check(coding2._he_keras_fan_out)
     assert not feedback.correct and "kernel.shape[0]" in feedback.message
+
+
+def test_every_reference_solution_is_a_top_level_object_of_its_module():
+    """What the book's literalinclude :pyobject: needs: the solution is reachable by its name in its module."""
+    import importlib
+
+    for key, ex in EXERCISES.items():
+        for answer in (ex.solution(), ex.keras_solution()) if ex.frameworks else ():
+            module = importlib.import_module(answer.__module__)
+            assert getattr(module, answer.__name__) is answer, key
+            assert answer.__qualname__ == answer.__name__, (key, answer.__qualname__)  # not nested in a function

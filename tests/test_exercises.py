@@ -156,11 +156,13 @@ def ex():
 
 
 def test_predict_then_reveal_a_choice(ex):
-    assert ex.predict("ch4.degradation", "Plain-56").correct  # options match case-insensitively
+    recorded = ex.predict("ch4.degradation", "Plain-56")  # options match case-insensitively
+    assert recorded.correct and repr(recorded).startswith("📌 prediction recorded: 'plain-56'")
     feedback = ex.reveal("ch4.degradation", "plain-20")
     assert not feedback.correct and "you predicted 'plain-56'" in feedback.message and "degradation" in feedback.message
+    assert repr(feedback).startswith("❌ Your prediction was off")
     ex.predict("ch4.degradation", "plain-20")
-    assert ex.reveal("ch4.degradation", "plain-20").correct
+    assert repr(ex.reveal("ch4.degradation", "plain-20")).startswith("✅ Your prediction was right")
 
 
 def test_predict_then_reveal_numbers_and_signs(ex):
@@ -201,6 +203,7 @@ def test_the_explanation_can_come_from_the_notebook(ex):
 def test_bad_predictions_are_a_cross_with_a_hint_never_an_error(ex, key, answer, says):
     feedback = ex.predict(key, answer)
     assert not feedback.correct and says in feedback.message, feedback.message
+    assert repr(feedback).startswith("❌ Not a valid prediction")
 
 
 def test_reveal_without_a_prediction_and_with_a_bad_measurement(ex):

@@ -25,6 +25,24 @@ _KINDS = ("choice", "number", "sign")
 
 
 @dataclass(frozen=True)
+class Verdict(Feedback):
+    """A :class:`Feedback` worded for predictions: ``stage`` is ``"recorded"``, ``"revealed"`` or ``"invalid"``."""
+
+    stage: str = "invalid"
+
+    def __repr__(self) -> str:
+        if not self.answered:
+            return f"✏️ No answer yet: {self.message}"
+        if self.stage == "recorded":
+            return f"📌 {self.message}"
+        if self.stage == "revealed":
+            return ("✅ Your prediction was right: " if self.correct else "❌ Your prediction was off: ") + self.message
+        return f"❌ Not a valid prediction: {self.message}"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
 class Prediction:
     """One predict-then-run prompt of a section.
 
@@ -111,13 +129,13 @@ def predict(key: str, answer: Any) -> Feedback:
     """Record the reader's prediction for ``key`` (before the cell that measures it); never raises."""
     entry, problem = _lookup(key)
     if entry is None:
-        return Feedback(False, problem)
+        return Verdict(False, problem)
     value, hint = entry.parse(answer)
     if value is None:
         _RECORDED.pop(key, None)
-        return Feedback(False, hint, answered=answer is not Ellipsis and answer is not None)
+        return Verdict(False, hint, answered=answer is not Ellipsis and answer is not None)
     _RECORDED[key] = value
-    return Feedback(True, f"📌 prediction recorded: {value!r}. Now run the next cell, which measures it.")
+    return Verdict(True, f"prediction recorded: {value!r}. Now run the next cells, which measure it.", stage="recorded")
 
 
 def reveal(key: str, measured: Any, why: Optional[str] = None) -> Feedback:
@@ -127,19 +145,17 @@ def reveal(key: str, measured: Any, why: Optional[str] = None) -> Feedback:
     """
     entry, problem = _lookup(key)
     if entry is None:
-        return Feedback(False, problem)
+        return Verdict(False, problem)
     actual, hint = entry.measured_as_answer(measured)
     if actual is None:  # the notebook passed something unexpected: say so, don't crash
-        return Feedback(False, f"cannot read the measured result {measured!r}: {hint}")
+        return Verdict(False, f"cannot read the measured result {measured!r}: {hint}")
     shown = f"{actual:.3g}" if isinstance(actual, float) else repr(actual)
     because = why or entry.why
     if key not in _RECORDED:
-        return Feedback(False, f"measured: {shown}. You made no prediction (run ex.predict({key!r}, ...) first). Why: {because}", answered=False)
+        return Verdict(False, f"measured: {shown}. You made no prediction (run ex.predict({key!r}, ...) first). Why: {because}", answered=False)
     predicted = _RECORDED[key]
     said = f"{predicted:.3g}" if isinstance(predicted, float) else repr(predicted)
-    if entry.agrees(predicted, actual):
-        return Feedback(True, f"you predicted {said}; measured: {shown}. Why: {because}")
-    return Feedback(False, f"you predicted {said}; measured: {shown}. Why: {because}")
+    return Verdict(entry.agrees(predicted, actual), f"you predicted {said}; measured: {shown}. Why: {because}", stage="revealed")
 
 
 def clear() -> None:
