@@ -40,3 +40,10 @@ def filter_normalize(direction, weight):
     d_norm = keras.ops.sqrt(keras.ops.sum(direction**2, axis=axes, keepdims=True))
     w_norm = keras.ops.sqrt(keras.ops.sum(weight**2, axis=axes, keepdims=True))
     return direction / (d_norm + 1e-10) * w_norm
+
+
+def path_block(x, branch, through_branch: bool):
+    """x + branch(x) in the forward pass; backward only through the branch, or only the shortcut."""
+    if through_branch:
+        return keras.ops.stop_gradient(x) + branch(x)
+    return x + keras.ops.stop_gradient(branch(x))

@@ -41,3 +41,10 @@ def filter_normalize(direction: torch.Tensor, weight: torch.Tensor) -> torch.Ten
     d_norm = torch.linalg.vector_norm(direction, dim=dims, keepdim=True)
     w_norm = torch.linalg.vector_norm(weight, dim=dims, keepdim=True)
     return direction / (d_norm + 1e-10) * w_norm
+
+
+def path_block(x: torch.Tensor, branch: nn.Module, through_branch: bool) -> torch.Tensor:
+    """x + branch(x) in the forward pass; backward only through the branch, or only the shortcut."""
+    if through_branch:
+        return x.detach() + branch(x)
+    return x + branch(x).detach()
