@@ -159,7 +159,7 @@ def test_predict_then_reveal_a_choice(ex):
     recorded = ex.predict("ch4.degradation", "Plain-56")  # options match case-insensitively
     assert recorded.correct and repr(recorded).startswith("📌 prediction recorded: 'plain-56'")
     feedback = ex.reveal("ch4.degradation", "plain-20")
-    assert not feedback.correct and "you predicted 'plain-56'" in feedback.message and "degradation" in feedback.message
+    assert not feedback.correct and "you predicted 'plain-56'" in feedback.message and "optimization problem" in feedback.message
     assert repr(feedback).startswith("❌ Your prediction was off")
     ex.predict("ch4.degradation", "plain-20")
     assert repr(ex.reveal("ch4.degradation", "plain-20")).startswith("✅ Your prediction was right")

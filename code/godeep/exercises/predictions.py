@@ -243,15 +243,16 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         "ch3.train-mode-eval", f"{C3}/03-batchnorm-in-depth",
         "Evaluate a trained BN network in *train* mode on test batches that each hold a single class: is its accuracy "
         "'about the same' as in eval mode, or 'far lower'?",
-        "choice", "in train mode BN normalizes with the batch's own statistics; a one-class batch has its class signal "
-        "removed by the centring, so the features no longer tell the classes apart.",
+        "choice", "in train mode BN normalizes with the batch's own statistics; in a one-class batch the centring "
+        "subtracts that class's own mean, removing much of what tells it apart, so the accuracy falls (below 0.6 here).",
         options=("about the same", "far lower"),
     ),
     Prediction(
         "ch3.high-lr", f"{C3}/04-experiments",
         "At learning rate 0.3, which of the three deep nets trains (loss below 1.3): 'naive', 'kaiming' or 'batch norm'?",
-        "choice", "BN makes each layer's output invariant to the scale of its weights, so a large step changes the "
-        "function less; the unnormalized nets diverge or stall at that rate.",
+        "choice", "at this rate both unnormalized nets (naive and Kaiming-initialized) stay above loss 2 for every "
+        "seed while the BN net trains: a good initialization alone does not make a large rate usable; the section's "
+        "experiments separate how much of BN's lead comes from the rate it allows.",
         options=("naive", "kaiming", "batch norm"),
     ),
     Prediction(
@@ -265,8 +266,9 @@ PREDICTIONS: dict[str, Prediction] = _entries(
     Prediction(
         "ch4.degradation", f"{C4}/01-degradation",
         "After the same number of steps, which plain network has the lower training loss: 'plain-20' or 'plain-56'?",
-        "choice", "the deeper plain net could copy the shallower one and set the rest to identity, yet SGD does not find "
-        "it: its training loss stays higher. That is degradation, an optimization problem, not overfitting.",
+        "choice", "the deeper plain net could copy the shallower one and set the rest to identity, yet after the same "
+        "steps its *training* loss is higher: an optimization problem, not overfitting (at this laptop scale it "
+        "shows as slower optimization; the section says how far the comparison goes).",
         options=("plain-20", "plain-56"),
     ),
     Prediction(
