@@ -156,8 +156,14 @@ def judge_block(
         return lambda h, c, b, r: fn(h, [c[i] for i in conv_order], [b[i] for i in bn_order], r)
 
     orders = list(itertools.product(itertools.permutations(range(n_convs)), itertools.permutations(range(n_bns))))
+    # before any training-mode call of the reference moves the running statistics:
+    frozen = any(np.allclose(y, run(False, reordered(reference, *o)), rtol=1e-4, atol=1e-4) for o in orders)
     match = [o for o in orders if np.allclose(y, run(True, reordered(reference, *o)), rtol=1e-4, atol=1e-4)]
     if not match:
+        if frozen:
+            return wrong("in training mode your block computes the inference-mode result: its BN always runs in inference mode "
+                         "(training=False hard-coded, or the module left in eval mode). Pass training=training on (Keras) / let "
+                         "model.train() and model.eval() switch it (PyTorch).")
         for hint, variant in variants.items():
             if any(np.allclose(y, run(True, reordered(variant, *o)), rtol=1e-4, atol=1e-4) for o in orders):
                 return wrong(hint)

@@ -165,5 +165,6 @@ from .coding.find_the_bug import (  # noqa: E402,F401
     find_the_bug,
 )
 from .coding.norms_by_hand import _autograd_bn_backward, _reference_group_norm, bn_backward, group_norm_einsum  # noqa: E402,F401
+from .coding.ch3_block import conv_bn_relu  # noqa: E402,F401  (coding exercise in both frameworks)
 
 __getattr__ = chapter_getattr(__name__)

@@ -33,3 +33,15 @@ def evaluate(model: keras.Model, x, y) -> float:
     predictions = keras.ops.argmax(model(x, training=False), axis=1)
     labels = keras.ops.cast(keras.ops.convert_to_tensor(y), predictions.dtype)
     return float(keras.ops.mean(keras.ops.cast(predictions == labels, "float32")))
+
+
+class ConvBNReLU(keras.layers.Layer):
+    """relu(bn(conv(x))) (NHWC); ``training`` goes on to the BN, so inference uses the moving statistics."""
+
+    def __init__(self, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = keras.layers.Conv2D(channels, 3, padding="same", use_bias=False)
+        self.bn = keras.layers.BatchNormalization()
+
+    def call(self, x, training=None):
+        return keras.ops.relu(self.bn(self.conv(x), training=training))

@@ -36,3 +36,15 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         accuracy = (model(x).argmax(1) == y).double().mean().item()
     model.train(was_training)
     return accuracy
+
+
+class ConvBNReLU(torch.nn.Module):
+    """relu(bn(conv(x))): a 3x3 convolution without bias, then BN, then ReLU (NCHW)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn = torch.nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        return torch.relu(self.bn(self.conv(x)))
