@@ -223,3 +223,17 @@ def test_every_prediction_accepts_its_own_options_and_rejects_junk(ex):
         for junk in (object(), {"a": 1}, b"x", [1, 2]):
             assert not ex.predict(key, junk).correct
             assert isinstance(ex.reveal(key, junk).message, str)
+
+
+def test_importing_the_exercises_loads_neither_framework():
+    """A chapter notebook imports its exercises: that must not pull in TensorFlow (or PyTorch) by itself."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, godeep.exercises as E; E.all_exercises(); "
+        "print(sorted(m for m in ('torch', 'keras', 'tensorflow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

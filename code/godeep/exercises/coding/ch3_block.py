@@ -6,6 +6,11 @@ from .. import exercise
 from ..blocks import judge_block
 
 
+def _lazy(build, *args):
+    """A wrong answer built only when checked: importing the chapter must not import PyTorch or Keras."""
+    return lambda *shape: build(*args)(*shape)
+
+
 def _conv_bn_relu(x, conv, bn, relu):
     return relu(bn[0](conv[0](x)))
 
@@ -84,8 +89,8 @@ conv_bn_relu = exercise(
     solution=_solution,
     keras_solution=_keras_solution,
     wrong_answers=[
-        (_wrong("training-true"), "training=False"),
-        (_wrong("training-false"), "always runs in inference mode"),
+        (_lazy(_wrong, "training-true"), "training=False"),
+        (_lazy(_wrong, "training-false"), "always runs in inference mode"),
         (_torch_relu_first, "ReLU before the BN"),
         (_torch_frozen_bn, "always runs in inference mode"),
         (_torch_by_hand, "eval mode"),

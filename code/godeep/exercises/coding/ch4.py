@@ -6,6 +6,11 @@ from .. import exercise
 from ..blocks import judge_block
 
 
+def _lazy(build, *args):
+    """A wrong answer built only when checked: importing the chapter must not import PyTorch or Keras."""
+    return lambda *shape: build(*args)(*shape)
+
+
 def _basic(x, conv, bn, relu):
     return relu(bn[1](conv[1](relu(bn[0](conv[0](x))))) + x)
 
@@ -88,14 +93,14 @@ basic_block = exercise(
     solution=_solution,
     keras_solution=_keras_solution,
     wrong_answers=[
-        (_wrong_basic("no-final-relu"), "without the final ReLU"),
-        (_wrong_basic("relu-before-add"), "before adding the shortcut"),
-        (_wrong_basic("no-shortcut"), "no shortcut"),
-        (_wrong_basic("no-inner-relu"), "ReLU between the two convolutions"),
+        (_lazy(_wrong_basic, "no-final-relu"), "without the final ReLU"),
+        (_lazy(_wrong_basic, "relu-before-add"), "before adding the shortcut"),
+        (_lazy(_wrong_basic, "no-shortcut"), "no shortcut"),
+        (_lazy(_wrong_basic, "no-inner-relu"), "ReLU between the two convolutions"),
         (_biased_basic, "bias=False"),
         (_library_basic, "calls godeep.residual.BasicBlock"),
-        (_wrong_basic("training-true", "keras"), "training=False"),
-        (_wrong_basic("no-final-relu", "keras"), "without the final ReLU"),
+        (_lazy(_wrong_basic, "training-true", "keras"), "training=False"),
+        (_lazy(_wrong_basic, "no-final-relu", "keras"), "without the final ReLU"),
         ("a block", "give a class"),
     ],
     forbidden=_BASIC_FORBIDDEN,

@@ -7,6 +7,11 @@ import numpy as np
 from .. import Feedback, correct, exercise, framework_of, wrong
 from ..blocks import judge_block
 
+
+def _lazy(build, *args):
+    """A wrong answer built only when checked: importing the chapter must not import PyTorch or Keras."""
+    return lambda *shape: build(*args)(*shape)
+
 # ---------------------------------------------------------------------------------------------
 # pre-activation block
 
@@ -89,14 +94,14 @@ preact_block = exercise(
     solution=_preact_solution,
     keras_solution=_preact_keras_solution,
     wrong_answers=[
-        (_wrong_preact("final-relu"), "nothing follows the add"),
+        (_lazy(_wrong_preact, "final-relu"), "nothing follows the add"),
         (_post_activation, "post-activation"),
-        (_wrong_preact("no-first-preact"), "first BN-ReLU is missing"),
-        (_wrong_preact("preact-shortcut"), "x untouched"),
-        (_wrong_preact("relu-bn"), "ReLU before BN"),
+        (_lazy(_wrong_preact, "no-first-preact"), "first BN-ReLU is missing"),
+        (_lazy(_wrong_preact, "preact-shortcut"), "x untouched"),
+        (_lazy(_wrong_preact, "relu-bn"), "ReLU before BN"),
         (_library_preact, "calls godeep.residual.PreActBasicBlock"),
-        (_wrong_preact("final-relu", "keras"), "nothing follows the add"),
-        (_wrong_preact("training-true", "keras"), "training=False"),
+        (_lazy(_wrong_preact, "final-relu", "keras"), "nothing follows the add"),
+        (_lazy(_wrong_preact, "training-true", "keras"), "training=False"),
     ],
     forbidden=_PREACT_FORBIDDEN,
 )(_check_preact)
@@ -170,9 +175,18 @@ def _check_rezero(make) -> Feedback:
         return wrong("give the class ReZero (the checker builds ReZero(sublayer)), not an instance.")
     if not callable(make):
         return wrong("give a class: ReZero(sublayer) -> nn.Module (or a keras.layers.Layer).")
-    framework = framework_of(make) if isinstance(make, type) else None
-    framework = framework or "torch"
-    x, block, f, run, own = _rezero_parts(make, framework)
+    framework = framework_of(make) or "torch"
+    tries = [framework] if isinstance(make, type) or framework == "keras" else ["torch", "keras"]
+    for k, framework in enumerate(tries):  # a plain function naming neither framework: PyTorch, then Keras
+        last = k == len(tries) - 1
+        try:
+            x, block, f, run, own = _rezero_parts(make, framework)
+        except Exception:
+            if last:
+                raise
+            continue
+        if block is None or framework_of(block) == framework or last:
+            break
     if block is None:
         return Feedback(False, "your class returned None.", answered=False)
     if framework_of(block) != framework:
@@ -242,12 +256,12 @@ rezero = exercise(
     solution=_rezero_solution,
     keras_solution=_rezero_keras_solution,
     wrong_answers=[
-        (_rezero_wrong("one"), "alpha starts at 0"),
-        (_rezero_wrong("float"), "one trainable scalar"),
-        (_rezero_wrong("vector"), "one trainable scalar"),
-        (_rezero_wrong("both-plus"), "not x + 0.7 * sublayer(x)"),
-        (_rezero_wrong("both"), "must be the identity"),
-        (_rezero_keras_one(), "alpha starts at 0"),
+        (_lazy(_rezero_wrong, "one"), "alpha starts at 0"),
+        (_lazy(_rezero_wrong, "float"), "one trainable scalar"),
+        (_lazy(_rezero_wrong, "vector"), "one trainable scalar"),
+        (_lazy(_rezero_wrong, "both-plus"), "not x + 0.7 * sublayer(x)"),
+        (_lazy(_rezero_wrong, "both"), "must be the identity"),
+        (_lazy(_rezero_keras_one), "alpha starts at 0"),
         (3.0, "give a class"),
     ],
 )(_check_rezero)
