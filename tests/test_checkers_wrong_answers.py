@@ -414,3 +414,56 @@ def test_a_keras_option_a_shortcut_is_checked_on_nhwc_tensors():
     pytest.importorskip("keras")
     feedback = EXERCISES["ch4.option-a"].check(ch4._option_a_keras_solution())
     assert feedback.correct and "Keras twin" in feedback.message, feedback.message
+
+
+# ------------------------------------------------------------------ coding exercises in both frameworks
+
+
+def test_solutions_live_in_the_solutions_modules():
+    """One source per solution: every both-framework reference answer is defined in godeep.exercises.solutions."""
+    for key, ex in EXERCISES.items():
+        if not ex.frameworks:
+            continue
+        for answer in (ex.solution(), ex.keras_solution()):
+            assert answer.__module__.startswith("godeep.exercises.solutions."), (key, answer.__module__)
+
+
+def test_the_checker_may_build_models_with_the_forbidden_functions_the_reader_may_not():
+    """library_allowed(): nn.Linear calls kaiming_uniform_ in its constructor while the check forbids it."""
+    from godeep.exercises import library_allowed
+
+    original = torch.nn.init.kaiming_uniform_
+    with exercises._Forbid([("torch.nn.init", "kaiming_uniform_", "k")]):
+        with pytest.raises(ForbiddenCall):
+            torch.nn.Linear(3, 3)
+        with library_allowed():
+            assert torch.nn.init.kaiming_uniform_ is original
+            torch.nn.Linear(3, 3)
+        with pytest.raises(ForbiddenCall):
+            torch.nn.Linear(3, 3)
+    assert torch.nn.init.kaiming_uniform_ is original
+
+
+def test_a_keras_block_that_forces_training_true_is_caught_in_inference():
+    from godeep.exercises.coding import ch4 as coding4
+
+    feedback = EXERCISES["ch4.basic-block"].check(coding4._wrong_basic("training-true", "keras"))
+    assert not feedback.correct and "training=False" in feedback.message
+
+
+def test_he_init_reports_the_fan_a_keras_reader_confuses():
+    from godeep.exercises.coding import ch2 as coding2
+
+    feedback = EXERCISES["ch2.he-normal-init"].check(coding2._he_keras_fan_out)
+    assert not feedback.correct and "kernel.shape[0]" in feedback.message
+
+
+def test_every_reference_solution_is_a_top_level_object_of_its_module():
+    """What the book's literalinclude :pyobject: needs: the solution is reachable by its name in its module."""
+    import importlib
+
+    for key, ex in EXERCISES.items():
+        for answer in (ex.solution(), ex.keras_solution()) if ex.frameworks else ():
+            module = importlib.import_module(answer.__module__)
+            assert getattr(module, answer.__name__) is answer, key
+            assert answer.__qualname__ == answer.__name__, (key, answer.__qualname__)  # not nested in a function

@@ -8,8 +8,29 @@ EXERCISES = all_exercises()
 WRONG = [(key, i) for key, ex in EXERCISES.items() for i in range(len(ex.wrong_answers))]
 
 
-def test_every_chapter_has_exercises():
-    assert any(key.startswith("ch1.") for key in EXERCISES)
+CODING = sorted(key for key, ex in EXERCISES.items() if ex.frameworks)
+
+
+@pytest.mark.parametrize("chapter", [1, 2, 3, 4, 5])
+def test_every_chapter_has_three_coding_exercises_in_both_frameworks(chapter):
+    coding = [k for k in CODING if k.startswith(f"ch{chapter}.")]
+    assert len(coding) >= 3, coding
+    for key in coding:
+        assert EXERCISES[key].frameworks == ("torch", "keras")
+
+
+@pytest.mark.parametrize("key", CODING)
+def test_reference_solutions_pass_in_both_frameworks(key):
+    """The PyTorch and the Keras reference answers are accepted, and each is written in its framework."""
+    from godeep.exercises import framework_of
+
+    ex = EXERCISES[key]
+    answers = {"torch": ex.solution(), "keras": ex.keras_solution()}
+    for framework, answer in answers.items():
+        feedback = ex.check(answer)
+        assert feedback.correct, (framework, feedback.message)
+        assert framework_of(answer) in (framework, None), (framework, framework_of(answer))
+    assert answers["torch"] is not answers["keras"]
 
 
 @pytest.mark.parametrize("key", sorted(EXERCISES))
@@ -101,3 +122,118 @@ def test_own_lesion_accepts_a_keras_net(lesion_answer):
     feedback = ex.check((twin, scores))
     assert feedback.correct, feedback.message
     assert "plain" in ex.check((kresmlp.residual_mlp(64, 16, 8, 10, plain=True), {})).message
+
+
+# ------------------------------------------------------------------ predict, then run
+
+
+def _toc_sections():
+    import pathlib
+    import re
+
+    toc = (pathlib.Path(__file__).parents[1] / "_toc.yml").read_text()
+    return [s for s in re.findall(r"file: (chapters/\S+)", toc) if not s.endswith(("intro", "reproducing"))]
+
+
+def test_every_section_of_the_book_has_a_prediction():
+    from godeep.exercises import PREDICTIONS
+
+    sections = _toc_sections()
+    assert len(sections) == 23
+    covered = {p.section for p in PREDICTIONS.values()}
+    assert set(sections) <= covered, sorted(set(sections) - covered)
+    assert covered <= set(sections), sorted(covered - set(sections))
+
+
+@pytest.fixture()
+def ex():
+    from godeep import exercises
+    from godeep.exercises import predictions
+
+    predictions.clear()
+    yield exercises
+    predictions.clear()
+
+
+def test_predict_then_reveal_a_choice(ex):
+    recorded = ex.predict("ch4.degradation", "Plain-56")  # options match case-insensitively
+    assert recorded.correct and repr(recorded).startswith("📌 prediction recorded: 'plain-56'")
+    feedback = ex.reveal("ch4.degradation", "plain-20")
+    assert not feedback.correct and "you predicted 'plain-56'" in feedback.message and "optimization problem" in feedback.message
+    assert repr(feedback).startswith("❌ Your prediction was off")
+    ex.predict("ch4.degradation", "plain-20")
+    assert repr(ex.reveal("ch4.degradation", "plain-20")).startswith("✅ Your prediction was right")
+
+
+def test_predict_then_reveal_numbers_and_signs(ex):
+    ex.predict("ch2.relu-second-moment", 0.5)
+    assert ex.reveal("ch2.relu-second-moment", 0.498).correct
+    ex.predict("ch2.relu-second-moment", 1.0)
+    assert not ex.reveal("ch2.relu-second-moment", 0.498).correct
+    ex.predict("ch5.residual-gradient-ratio", 3)  # judged within a factor 5
+    assert ex.reveal("ch5.residual-gradient-ratio", 12.0).correct
+    assert not ex.reveal("ch5.residual-gradient-ratio", 1e7).correct
+    ex.predict("ch5.shattered", "0")
+    assert ex.reveal("ch5.shattered", 0.05).correct  # |rho| < 0.2 counts as 0
+    assert not ex.reveal("ch5.shattered", 0.6).correct
+    ex.predict("ch5.shattered", -1)
+    assert ex.reveal("ch5.shattered", -0.5).correct
+
+
+def test_the_explanation_can_come_from_the_notebook(ex):
+    ex.predict("ch1.tanh-fade", "shrink")
+    feedback = ex.reveal("ch1.tanh-fade", "shrink", why="measured std 0.63 -> 0.32")
+    assert feedback.correct and "0.63 -> 0.32" in feedback.message
+
+
+@pytest.mark.parametrize(
+    "key, answer, says",
+    [
+        ("ch4.degradation", "plain-34", "not one of the options"),
+        ("ch4.degradation", "plain 20", "Did you mean 'plain-20'"),
+        ("ch4.degradation", 20, "a string"),
+        ("ch2.relu-second-moment", "0.5", "drop the quotes"),
+        ("ch2.relu-second-moment", float("nan"), "finite"),
+        ("ch5.residual-gradient-ratio", -3, "> 0"),
+        ("ch5.shattered", "positive", "sign"),
+        ("ch4.degradaton", "plain-20", "Did you mean 'ch4.degradation'"),
+        (["ch4.degradation"], "plain-20", "Valid names"),
+    ],
+)
+def test_bad_predictions_are_a_cross_with_a_hint_never_an_error(ex, key, answer, says):
+    feedback = ex.predict(key, answer)
+    assert not feedback.correct and says in feedback.message, feedback.message
+    assert repr(feedback).startswith("❌ Not a valid prediction")
+
+
+def test_reveal_without_a_prediction_and_with_a_bad_measurement(ex):
+    feedback = ex.reveal("ch4.degradation", "plain-20")
+    assert not feedback.answered and "no prediction" in feedback.message
+    ex.predict("ch2.relu-second-moment", 0.5)
+    assert "cannot read" in ex.reveal("ch2.relu-second-moment", "half").message
+    assert "Valid names" in ex.reveal("nope", 1).message
+    unanswered = ex.predict("ch4.degradation", ...)
+    assert not unanswered.answered and repr(unanswered).startswith("✏️")
+
+
+def test_every_prediction_accepts_its_own_options_and_rejects_junk(ex):
+    for key, entry in ex.PREDICTIONS.items():
+        good = {"choice": entry.options[0] if entry.options else None, "number": 1.0, "sign": "+"}[entry.kind]
+        assert ex.predict(key, good).correct, key
+        for junk in (object(), {"a": 1}, b"x", [1, 2]):
+            assert not ex.predict(key, junk).correct
+            assert isinstance(ex.reveal(key, junk).message, str)
+
+
+def test_importing_the_exercises_loads_neither_framework():
+    """A chapter notebook imports its exercises: that must not pull in TensorFlow (or PyTorch) by itself."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, godeep.exercises as E; E.all_exercises(); "
+        "print(sorted(m for m in ('torch', 'keras', 'tensorflow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

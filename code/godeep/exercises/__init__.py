@@ -32,14 +32,24 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import inspect
 import math
 import sys
-import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
+
+from ._forbid import (  # noqa: F401  (re-exported: godeep.exercises._Forbid, _resolve, ...)
+    _ACTIVE,
+    ForbiddenCall,
+    _code_objects,
+    _Forbid,
+    _forbidden_message,
+    _referenced_values,
+    _resolve,
+    library_allowed,
+)
+from ._frameworks import _KERAS_ROOTS, _framework_of_code, first_parameter, framework_of  # noqa: F401
 
 __all__ = [
     "Feedback",
@@ -54,6 +64,10 @@ __all__ = [
     "close_to",
     "as_number",
     "framework_of",
+    "library_allowed",
+    "predict",
+    "reveal",
+    "PREDICTIONS",
 ]
 
 
@@ -115,6 +129,13 @@ class Exercise:
     placeholder: str = "replace `...` with your answer and run the cell again."
     #: library functions the prompt forbids: ``(module, attribute path, label)`` triples
     forbidden: tuple[tuple[str, str, str], ...] = ()
+    #: a coding exercise answered in Keras too: ``() -> answer`` written with Keras/TensorFlow
+    keras_solution: Optional[Callable[[], Any]] = None
+
+    @property
+    def frameworks(self) -> tuple[str, ...]:
+        """The frameworks whose reference answers the checker accepts (``()`` for a value question)."""
+        return ("torch", "keras") if self.keras_solution is not None else ()
 
     def check(self, answer: Any) -> Feedback:
         """Check ``answer``; never raises (a checker bug aside)."""
@@ -181,8 +202,12 @@ def exercise(
     wrong_answers=(),
     placeholder: Optional[str] = None,
     forbidden: Iterable[tuple[str, str, str]] = (),
+    keras_solution: Optional[Callable[[], Any]] = None,
 ):
     """Decorator: register the decorated checker as exercise ``key``.
+
+    ``keras_solution``: for a coding exercise answerable in both frameworks, the Keras
+    reference answer (``solution`` is then the PyTorch one).
 
     ``forbidden``: ``(module, attribute path, label)`` of library functions the answer must not
     call, e.g. ``("torch.nn.init", "kaiming_uniform_", "torch.nn.init.kaiming_uniform_")``.
@@ -192,7 +217,13 @@ def exercise(
         if key in REGISTRY:
             raise ValueError(f"exercise {key!r} registered twice")
         ex = Exercise(
-            key, prompt, checker, solution, [WrongAnswer(a, s) for a, s in wrong_answers], forbidden=tuple(forbidden)
+            key,
+            prompt,
+            checker,
+            solution,
+            [WrongAnswer(a, s) for a, s in wrong_answers],
+            forbidden=tuple(forbidden),
+            keras_solution=keras_solution,
         )
         if placeholder:
             ex.placeholder = placeholder
@@ -227,230 +258,6 @@ def all_exercises() -> dict[str, Exercise]:
     for chapter in CHAPTERS:
         importlib.import_module(f"{__name__}.{chapter}")
     return dict(REGISTRY)
-
-
-# ------------------------------------------------------------------ forbidden library calls
-
-
-class ForbiddenCall(BaseException):
-    """Raised by a forbidden library function while a checker runs the reader's code.
-
-    A ``BaseException``, so that an ``except Exception`` in the reader's code cannot swallow it.
-    """
-
-    def __init__(self, label: str):
-        super().__init__(f"{label} is not allowed in this exercise")
-        self.label = label
-
-
-def _forbidden_message(label: str) -> str:
-    return (
-        f"your answer calls {label}: this exercise asks you to write it yourself, so the "
-        "library function is switched off while your answer is checked. Replace the call by your own code."
-    )
-
-
-def _resolve(module: str, path: str) -> Optional[tuple[Any, str, Any]]:
-    """``(owner, attribute, object)`` for ``module.path``, if its parent package is imported.
-
-    A framework that the session has not imported is not imported just to forbid it (the
-    reader's code cannot have used it then); a submodule of an imported package is (so
-    ``godeep.init`` is patched once ``godeep`` is loaded, ``godeep.keras.init`` only once
-    ``godeep.keras`` is).
-    """
-    parent = module.rsplit(".", 1)[0]
-    if module not in sys.modules and parent not in sys.modules:
-        return None
-    try:
-        owner: Any = importlib.import_module(module)
-    except ImportError:
-        return None
-    *parents, attribute = path.split(".")
-    try:
-        for name in parents:
-            owner = getattr(owner, name)
-        return owner, attribute, getattr(owner, attribute)
-    except AttributeError:
-        return None
-
-
-class _Forbid:
-    """Context manager: the listed library functions raise :class:`ForbiddenCall` inside it.
-
-    A class in the list has its ``__init__`` replaced; a function or method is replaced itself.
-    Everything is restored on exit, whatever happened inside.
-    """
-
-    def __init__(self, targets: Iterable[tuple[str, str, str]]):
-        self.targets = tuple(targets)
-        self.called: list[str] = []
-        self._undo: list[tuple[Any, str, Any, bool]] = []
-
-    def originals(self) -> list[tuple[Any, str]]:
-        found = []
-        for module, path, label in self.targets:
-            resolved = _resolve(module, path)
-            if resolved is not None:
-                found.append((resolved[2], label))
-        return found
-
-    def named_in(self, answer: Any) -> Optional[str]:
-        """The label of a forbidden object the answer *is*, subclasses, or names in its code."""
-        originals = self.originals()
-        if not originals:
-            return None
-        for obj, label in originals:
-            if answer is obj or (isinstance(answer, type) and isinstance(obj, type) and issubclass(answer, obj)):
-                return label
-        for value in _referenced_values(answer):
-            for obj, label in originals:
-                if value is obj:
-                    return label
-        return None
-
-    def _raiser(self, label: str, method: bool) -> Callable[..., Any]:
-        def forbidden(*args: Any, **kwargs: Any) -> Any:
-            self.called.append(label)
-            raise ForbiddenCall(label)
-
-        def forbidden_method(this: Any, *args: Any, **kwargs: Any) -> Any:  # Keras inspects __init__'s first arg
-            self.called.append(label)
-            raise ForbiddenCall(label)
-
-        return forbidden_method if method else forbidden
-
-    def __enter__(self) -> "_Forbid":
-        try:
-            for module, path, label in self.targets:
-                resolved = _resolve(module, path)
-                if resolved is None:
-                    continue
-                owner, attribute, obj = resolved
-                if isinstance(obj, type):  # a class: constructing it is the forbidden call
-                    owner, attribute = obj, "__init__"
-                had = isinstance(owner, type) and attribute in vars(owner)
-                keep = vars(owner)[attribute] if had else getattr(owner, attribute)
-                self._undo.append((owner, attribute, keep, had or not isinstance(owner, type)))
-                setattr(owner, attribute, self._raiser(label, isinstance(owner, type)))
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        while self._undo:
-            owner, attribute, keep, had = self._undo.pop()
-            if had:
-                setattr(owner, attribute, keep)
-            else:  # the attribute was inherited: remove our override
-                delattr(owner, attribute)
-
-
-def _code_objects(answer: Any) -> list[tuple[types.CodeType, dict, tuple]]:
-    """``(code, globals, closure values)`` of a function, or of the methods a class defines."""
-    functions: list[Any] = []
-    if isinstance(answer, type):
-        for klass in answer.__mro__:
-            root = (klass.__module__ or "").split(".")[0]
-            if root in ("builtins", "torch", "keras", "tensorflow", "numpy", "godeep"):
-                continue
-            for value in vars(klass).values():
-                value = getattr(value, "__func__", value)  # staticmethod, classmethod
-                if isinstance(value, property):
-                    value = value.fget
-                if isinstance(value, types.FunctionType):
-                    functions.append(value)
-    else:
-        fn = inspect.unwrap(answer) if callable(answer) else answer
-        fn = getattr(fn, "__func__", fn)  # bound method
-        if isinstance(fn, types.FunctionType):
-            functions.append(fn)
-    found = []
-    for fn in functions:
-        cells = tuple(c.cell_contents for c in (fn.__closure__ or ()) if _cell_filled(c))
-        found.append((fn.__code__, fn.__globals__, cells))
-    return found
-
-
-def _cell_filled(cell: Any) -> bool:
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True
-
-
-def _referenced_values(answer: Any) -> list[Any]:
-    """The global and closure objects that an answer's code (and its nested code) refers to."""
-    values: list[Any] = []
-    for code, globals_, cells in _code_objects(answer):
-        values.extend(cells)
-        stack = [code]
-        while stack:
-            current = stack.pop()
-            values.extend(globals_[n] for n in current.co_names if n in globals_)
-            stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
-    return values
-
-
-# ------------------------------------------------------------------ frameworks
-
-
-_KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
-
-
-def framework_of(answer: Any) -> Optional[str]:
-    """``"torch"`` or ``"keras"`` for a class or an instance from either framework, else ``None``.
-
-    A class counts by its bases (``nn.Module``, ``keras.layers.Layer``,
-    ``keras.initializers.Initializer``); an instance by its class; a tensor by its type. A
-    plain function counts by what its code refers to (``torch`` or ``F`` versus ``keras`` or
-    ``tf``); one that refers to neither (or both) is ``None``, and the exercise decides, e.g.
-    by its signature (a Keras initializer takes ``shape``).
-    """
-    klass = answer if isinstance(answer, type) else type(answer)
-    if isinstance(answer, (types.FunctionType, types.MethodType)):
-        return _framework_of_code(answer)
-    if isinstance(answer, types.BuiltinFunctionType):
-        return None
-    roots = {(k.__module__ or "").split(".")[0] for k in klass.__mro__}
-    if roots & set(_KERAS_ROOTS):
-        return "keras"
-    if "torch" in roots:
-        return "torch"
-    return None
-
-
-def _framework_of_code(fn: Any) -> Optional[str]:
-    """``"torch"``/``"keras"`` if a function's code refers to exactly one of the frameworks."""
-    roots = set()
-    try:
-        values = _referenced_values(fn)
-    except Exception:  # pragma: no cover - introspection of an exotic object
-        return None
-    for value in values:
-        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
-        if isinstance(name, str):
-            roots.add(name.split(".")[0])
-    for code, _, _ in _code_objects(fn):  # `import keras` inside the function: a name, not a global
-        stack = [code]
-        while stack:
-            current = stack.pop()
-            roots.update(n for n in current.co_names if n in ("torch", *_KERAS_ROOTS))
-            stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
-    keras_side, torch_side = bool(roots & set(_KERAS_ROOTS)), "torch" in roots
-    if keras_side != torch_side:
-        return "keras" if keras_side else "torch"
-    return None
-
-
-def first_parameter(fn: Any) -> Optional[str]:
-    """The name of ``fn``'s first parameter (``self`` skipped), or ``None`` if it has none."""
-    try:
-        params = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return None
-    return params[0] if params else None
 
 
 # ------------------------------------------------------------------ checking helpers
@@ -513,3 +320,6 @@ def close_to(
         size = "too large" if factor > 1 else "too small"
         return wrong(f"{what} is {size} by a factor of about {max(factor, 1 / factor):.3g}.")
     return wrong(f"{what} is off: check the sign and the formula.")
+
+
+from .predictions import PREDICTIONS, predict, reveal  # noqa: E402  (needs Feedback and as_number)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from . import Feedback, chapter_getattr, close_to, correct, exercise, wrong
+from .native import call_native, solutions, to_numpy
 
 
 def _depth_solution() -> int:
@@ -119,12 +120,12 @@ def _check_tanh_saturation(fn):
     cases = [np.tanh(s * rng.standard_normal((64, 32))) for s in (0.1, 1.0, 3.0, 10.0)]
     cases.append(np.array([[0.99, -0.99, 0.0, 0.5]]))
     for h in cases:
-        got = fn(h.copy())
+        got = call_native(fn, h.copy())
         if got is None:
             return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
         expected = saturation_fraction(h, "tanh")
         try:
-            got = float(got)
+            got = float(to_numpy(got))
         except (TypeError, ValueError):
             return wrong(f"your function returned {type(got).__name__}; return a float (the fraction).")
         if not math.isclose(got, expected, abs_tol=1e-9):
@@ -139,7 +140,8 @@ def _check_tanh_saturation(fn):
 tanh_saturation = exercise(
     "ch1.tanh-saturation",
     "Write tanh_saturation(h): the fraction of tanh outputs h whose slope 1 - h^2 is below 0.05.",
-    solution=lambda: _reference_tanh_saturation,
+    solution=lambda: solutions(1, "torch").tanh_saturation,
+    keras_solution=lambda: solutions(1, "keras").tanh_saturation,
     wrong_answers=[
         (lambda h: float(np.mean(np.abs(h) > 0.95)), "sqrt(0.95)"),
         (lambda h: float(np.sum(1 - h**2 < 0.05)), "a fraction lies in [0, 1]"),
@@ -171,5 +173,7 @@ slowest_layer = exercise(
     wrong_answers=[("out", "learns fastest"), ("act1", "no weights"), ("fc5", "not the slowest"), ("layer1", "no layer called"), (1, "string")],
 )(_check_slowest_layer)
 
+
+from .coding.ch1 import activation_stds, weight_grad_norms  # noqa: E402,F401  (coding exercises in both frameworks)
 
 __getattr__ = chapter_getattr(__name__)

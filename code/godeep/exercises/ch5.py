@@ -372,4 +372,7 @@ own_lesion = exercise(
 )(_check_own_lesion)
 
 
+from .coding.ch5 import filter_normalize, preact_block, rezero  # noqa: E402,F401
+from .coding.path_gradient import path_block  # noqa: E402,F401  (coding exercises in both frameworks)
+
 __getattr__ = chapter_getattr(__name__)
