@@ -12,7 +12,8 @@
 #     2. a fresh `python3.11 -m venv` (binder/runtime.txt) gets exactly
 #        `pip install -r binder/requirements.txt`, then `pip check`;
 #     3. binder/postBuild runs from the repository root with that venv first on PATH;
-#     then the steps of `current` below, with that venv.
+#     then the steps of `current` below, with that venv; the temporary folder with the venv
+#     (~3 GB) is removed at the end, which takes minutes on some disks.
 #   repo2docker     where `jupyter-repo2docker` and a running Docker daemon exist: build the
 #                   image exactly as mybinder.org does (`jupyter-repo2docker --no-run`), then run
 #                   this script inside it with BINDER_CHECK_WITH=current (steps 4-6; the image
@@ -58,7 +59,10 @@ cleanup() {
         kill -TERM "$SERVER_PID"
         wait "$SERVER_PID" 2>/dev/null || true
     fi
+    # minutes for the venv's ~3 GB in ~70,000 files where the disk discards on delete
+    local start=$SECONDS
     rm -rf "$WORK"
+    printf '\n== [%4ds] removed %s in %d s\n' "$SECONDS" "$WORK" "$((SECONDS - start))"
 }
 trap cleanup EXIT
 
