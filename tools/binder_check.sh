@@ -50,6 +50,13 @@ fi
 NOTEBOOK=$(realpath "$NOTEBOOK")
 RELATIVE=${NOTEBOOK#"$ROOT"/}
 WITH=${BINDER_CHECK_WITH:-venv}
+case "$WITH" in
+venv | repo2docker | current) ;;
+*)
+    echo "BINDER_CHECK_WITH must be venv, repo2docker or current, not '$WITH'" >&2
+    exit 2
+    ;;
+esac
 PYTHON=${PYTHON:-python3.11}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/binder-check.XXXXXX")
 SERVER_PID=
@@ -118,10 +125,6 @@ repo2docker)
     exit "$status"
     ;;
 current) ;;
-*)
-    echo "BINDER_CHECK_WITH must be venv, repo2docker or current, not '$WITH'" >&2
-    exit 2
-    ;;
 esac
 
 BIN=$(dirname "$(command -v python)")
