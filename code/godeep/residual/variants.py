@@ -180,16 +180,8 @@ class PreActBasicBlock(_Block):
         """The BN whose zero gamma makes ``F(x) = 0`` (``bn1`` when ``bn2`` follows the addition)."""
         return self.bn1 if self.order == "bn_after_add" else self.bn2
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
-        if self.shortcut:
-            s = x if self.downsample is None else self.downsample(x)
-            if s.shape != out.shape:
-                raise ValueError(
-                    f"shortcut shape {tuple(s.shape)} differs from the residual branch's {tuple(out.shape)}: "
-                    "use a shortcut option that changes the shape (A, B or C)"
-                )
-            out = self.merge(out, s, x)
+    def activate(self, out: torch.Tensor) -> torch.Tensor:
+        """After the merge: ``relu`` (original), ``relu(bn2(.))`` (bn_after_add), else nothing."""
         if self.order == "original":
             return self.relu(out)
         if self.order == "bn_after_add":
