@@ -87,7 +87,7 @@ from .examples import (  # noqa: F401
     dense_resnet,
     residual_block,
     ConvResidualBlock,
-    article_convnet,
+    mnist_residual_convnet,
 )
 
 __all__ = [
@@ -113,7 +113,7 @@ __all__ = [
     "dense_resnet",
     "residual_block",
     "ConvResidualBlock",
-    "article_convnet",
+    "mnist_residual_convnet",
     "copy_dense_from_torch",
     "ConstantScaling",
     "SHORTCUT_VARIANTS",
