@@ -1,4 +1,4 @@
-"""Weight initialization from the variance argument (PyTorch): the maths of Chapter 2.
+"""Weight initialization from the variance argument (PyTorch): Glorot & Bengio (2010), He et al. (2015).
 
 For a linear unit ``y = sum_j W_ij x_j`` with ``n`` independent, zero-mean inputs and weights,
 

@@ -103,7 +103,7 @@ def _option_c(in_channels: int, out_channels: int, stride: int) -> Optional[nn.M
 
 
 #: Shortcut name -> factory ``(in_channels, out_channels, stride) -> module or None``; ``None``
-#: means the identity. Chapter 5 registers more variants here.
+#: means the identity. :mod:`godeep.residual.variants` adds the variants of He et al. (2016b).
 SHORTCUTS: dict[str, Callable[[int, int, int], Optional[nn.Module]]] = {
     "A": _option_a,
     "B": _option_b,
