@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .. import validate
 
@@ -52,8 +53,39 @@ def _affine(x_hat: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], sha
     return x_hat
 
 
+class _Standardize(torch.autograd.Function):
+    """``x_hat = (x - mu) / sqrt(sigma^2 + eps)`` over ``dims``, with the backward pass in closed form.
+
+    Autograd through the forward's five operations keeps and revisits every intermediate; the
+    closed form needs two means (Ioffe & Szegedy 2015, Sec. 3), with ``g = dE/dx_hat``:
+
+        dE/dx = (g - mean_S g - x_hat * mean_S(g * x_hat)) / sqrt(sigma^2 + eps)
+
+    The forward pass computes exactly what the five operations compute. Differentiable once
+    (no gradient of the gradient).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+        mean = x.mean(dim=dims, keepdim=True)
+        centred = x - mean
+        var = (centred**2).mean(dim=dims, keepdim=True)  # biased: divide by |S|
+        std = torch.sqrt(var + eps)
+        x_hat = centred / std
+        ctx.save_for_backward(x_hat, std)
+        ctx.dims = dims
+        ctx.mark_non_differentiable(mean, var)
+        return x_hat, mean, var
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g: Tensor, _mean: Tensor, _var: Tensor) -> tuple[Tensor, None, None]:
+        x_hat, std = ctx.saved_tensors
+        g_mean = g.mean(dim=ctx.dims, keepdim=True)
+        gx_mean = (g * x_hat).mean(dim=ctx.dims, keepdim=True)
+        return (g - g_mean - x_hat * gx_mean) / std, None, None
+
+
 def _normalize(x: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
     """(x - mu) / sqrt(sigma^2 + eps) over ``dims``; also returns mu and the biased sigma^2 (kept dims)."""
-    mean = x.mean(dim=dims, keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)  # biased: divide by |S|
-    return (x - mean) / torch.sqrt(var + eps), mean, var
+    return _Standardize.apply(x, dims, eps)
