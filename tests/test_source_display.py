@@ -30,9 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "code" / "godeep"
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*/*.ipynb"))
 
-#: Notebooks owned by another branch in this phase that still print source; each must be
-#: converted (then this strict xfail turns into a failure, and its entry is removed).
-PENDING = {"chapters/01-signal-propagation/03-training-deep-nets.ipynb"}
 
 GETSOURCE = re.compile(r"\bgetsource\b")
 DIRECTIVE = re.compile(r"```\{literalinclude\}[ \t]+(?P<path>\S+)[ \t]*\n(?P<options>(?::[^\n]*\n)*)```")
@@ -81,12 +78,7 @@ DIRECTIVES = _directives()
 
 @pytest.mark.parametrize(
     "notebook",
-    [
-        pytest.param(nb, marks=pytest.mark.xfail(strict=True, reason="converted on another branch"))
-        if _rel(nb) in PENDING
-        else nb
-        for nb in NOTEBOOKS
-    ],
+    NOTEBOOKS,
     ids=_rel,
 )
 def test_no_notebook_calls_getsource(notebook):
@@ -95,8 +87,8 @@ def test_no_notebook_calls_getsource(notebook):
 
 
 def test_the_notebooks_show_source_with_literalinclude():
-    # the cells this test covers exist: 12 notebooks of chapters 2-5 show library code
-    assert len({notebook for notebook, *_ in DIRECTIVES}) >= 12
+    # the cells this test covers exist: 13 notebooks show library code
+    assert len({notebook for notebook, *_ in DIRECTIVES}) >= 13
 
 
 @pytest.mark.parametrize("notebook, text, path, options", DIRECTIVES, ids=lambda v: v if isinstance(v, str) and v.endswith(".ipynb") else "")
