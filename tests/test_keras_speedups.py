@@ -193,3 +193,33 @@ def test_seed_everything_draws_what_keras_set_random_seed_draws(seed):
         np.testing.assert_array_equal(a, b)
     godeep.seed_everything(seed + 1)
     assert not np.array_equal(_draws()[0], got[0])
+
+
+def _transformer_run(norm, seed, reuse, steps=12):
+    from godeep.keras import transformer as ktransformer
+
+    godeep.seed_everything(seed)
+    model = ktransformer.TinyTransformer(10, d_model=16, n_heads=2, n_layers=2, max_len=8, norm=norm)
+    with ktrain.reuse_traced_steps(reuse):
+        curve = ktransformer.train_on_task(model, "sort", steps=steps, lr=3e-3, batch_size=8, seed=seed)
+    return curve, model
+
+
+def test_transformer_training_shares_one_step_per_architecture_with_the_same_numbers():
+    ktrain.clear_step_cache()
+    reference = {(n, s): _transformer_run(n, s, reuse=False) for n in ("post", "pre") for s in (0, 1)}
+    order = [("post", 0), ("pre", 0), ("post", 1), ("pre", 1), ("post", 0)]
+    shared = [(key, _transformer_run(*key, reuse=True)) for key in order]
+    assert len(ktrain._SHARED) == 2  # one master per norm placement
+    for key, (curve, model) in shared:
+        ref_curve, ref_model = reference[key]
+        np.testing.assert_array_equal(curve, ref_curve)
+        for va, vb in zip(model.variables, ref_model.variables):
+            np.testing.assert_array_equal(va.numpy(), vb.numpy())
+    assert not np.array_equal(reference[("post", 0)][0], reference[("post", 1)][0])
+    masters = {id(master): step for master, (step, _) in ktrain._SHARED.values()}
+    assert all(step.experimental_get_tracing_count() == 1 for step in masters.values())
+    master = shared[0][1][1]  # the first post-LN model: the master, with its own trained values
+    assert id(master) in masters and id(shared[1][1][1]) in masters
+    for va, vb in zip(master.variables, reference[("post", 0)][1].variables):
+        np.testing.assert_array_equal(va.numpy(), vb.numpy())

@@ -38,7 +38,7 @@ from ..train import (History, batches, check_eval_args, check_fit_args, check_fi
                      log_epoch, progress, progress_enabled)
 from .models import weight_layers
 
-__all__ = ["History", "fit", "evaluate", "progress", "progress_enabled", "reuse_traced_steps", "clear_step_cache"]
+__all__ = ["History", "fit", "evaluate", "progress", "progress_enabled", "reuse_traced_steps", "clear_step_cache", "shared_step"]
 
 
 def _loss_fn(loss: str):
@@ -120,7 +120,7 @@ _IGNORED = frozenset(
     "_inbound_nodes _outbound_nodes _functional _input_tensor _layers _trainable_variables "
     "_non_trainable_variables _seed_generators _losses _losses_override _metrics _tracked _loss_ids "
     "_call_context_args _call_has_context_arg _build_shapes_dict _lock _called build quantize "
-    "_self_update_uid _saved_model_arg_spec _saved_model_inputs_spec _input_spec".split()
+    "_self_update_uid _saved_model_arg_spec _saved_model_inputs_spec _input_spec _godeep_train_steps".split()
 )
 
 
@@ -145,6 +145,7 @@ def reuse_traced_steps(enabled: bool = True):
 def clear_step_cache() -> None:
     """Forget every kept master model, optimizer and traced step."""
     _CACHE.clear()
+    _SHARED.clear()
 
 
 def _layers_of(model) -> list:
@@ -243,24 +244,9 @@ class _Trainer:
         with _grappler_off():
             return self.forward(xb)
 
-    @contextmanager
     def borrowed(self, model: Optional[keras.Model] = None):
         """Use the master for ``model`` (``None``: for an evaluation), restoring its values after."""
-        if model is self.model:
-            yield
-            return
-        saved = [v.numpy() for v in self.model.variables]
-        try:
-            if model is not None:
-                for dst, src in zip(self.model.variables, model.variables):
-                    dst.assign(src)
-            yield
-            if model is not None:
-                for src, dst in zip(self.model.variables, model.variables):
-                    dst.assign(src)
-        finally:
-            for dst, value in zip(self.model.variables, saved):
-                dst.assign(value)
+        return _borrowed(self.model, model)
 
     def reset_optimizer(self, lr: float) -> None:
         """The state of a new optimizer: zero slots and step count, the learning rate ``lr``."""
@@ -285,6 +271,56 @@ class _Trainer:
             if data.x_test is not None and len(data.x_test):
                 test = _evaluate_with(forward, dtype, data.x_test, data.y_test, loss)
         return train, test
+
+
+@contextmanager
+def _borrowed(master: keras.Model, model: Optional[keras.Model]):
+    """Within the block ``master`` holds the values of ``model``'s variables (``None``: its own),
+    and ``model`` gets the values ``master`` ends with; ``master``'s own values are restored after."""
+    if model is master:
+        yield
+        return
+    saved = [v.numpy() for v in master.variables]
+    try:
+        if model is not None:
+            for dst, src in zip(master.variables, model.variables):
+                dst.assign(src)
+        yield
+        if model is not None:
+            for src, dst in zip(master.variables, model.variables):
+                dst.assign(src)
+    finally:
+        for dst, value in zip(master.variables, saved):
+            dst.assign(value)
+
+
+_SHARED: "OrderedDict[tuple, tuple[keras.Model, Any]]" = OrderedDict()
+
+
+@contextmanager
+def shared_step(model: keras.Model, make_step, *key):
+    """A traced step shared by every model of ``model``'s architecture (and the same ``key``).
+
+    ``make_step(master)`` makes the step of the first model of the architecture, which becomes
+    its *master*; within the block the master holds ``model``'s values, the block gets what
+    ``make_step`` returned (the master's step: run it to train ``model``), and ``model`` gets the
+    master's values at its end. Used by training loops other than :func:`fit` (the written-out
+    Adam of :func:`godeep.keras.transformer.train_on_task`): the same graph runs on the same
+    values, so the numbers are those of a step traced for ``model`` itself. Under
+    ``reuse_traced_steps(False)`` every call makes a new step for ``model``.
+    """
+    if not _REUSE:
+        yield make_step(model)
+        return
+    full_key = (_architecture(model), *key)
+    if full_key not in _SHARED:
+        _SHARED[full_key] = (model, make_step(model))
+        while len(_SHARED) > CACHE_SIZE:
+            _SHARED.popitem(last=False)
+    _SHARED.move_to_end(full_key)
+    master, step = _SHARED[full_key]
+    with _borrowed(master, model):
+        yield step
 
 
 @contextmanager
