@@ -124,6 +124,10 @@ def test_lazy_history_reads_like_the_eager_one():
     h, _ = run(small_mlp, ds, 2, reuse=True, **kw)
     assert isinstance(h, ktrain.History)
     ref, _ = run(small_mlp, ds, 2, reuse=False, **kw)
+    h_test_first, _ = run(small_mlp, ds, 2, reuse=True, **kw)
+    assert h_test_first.test_acc == ref.test_acc  # reading the test split evaluates it alone
+    assert len(h_test_first._pending["train"]) == 3 and not h_test_first._pending["test"]
+    assert h_test_first.train_loss == ref.train_loss and not h_test_first._pending["train"]
     assert h.final == ref.final and len(h.test_acc) == 3
     assert h == ref  # the dataclass comparison reads every field
     quiet, _ = run(small_mlp, ds, 2, reuse=True, eval_epochs=False, **kw)

@@ -254,23 +254,24 @@ class _Trainer:
             v.assign(tf.zeros_like(v))
         self.opt.learning_rate = lr
 
-    def evaluate(self, values: list, data, loss: str) -> tuple[tuple[float, float], Optional[tuple[float, float]]]:
-        """Training (and test) loss and accuracy of the master holding ``values``."""
+    def evaluate(self, snapshots: list, data, loss: str, split: str) -> list[tuple[float, float]]:
+        """Loss and accuracy on ``data``'s ``split`` ("train" or "test") of the master holding each of
+        ``snapshots`` (lists of variable values); its own values are saved and restored once."""
+        x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+        dtype = self.model.inputs[0].dtype
+        results = []
         with self.borrowed():
-            for dst, value in zip(self.model.variables, values):
-                dst.assign(value)
-            dtype = self.model.inputs[0].dtype
-            forward = self._forward
-            try:
-                train = _evaluate_with(forward, dtype, data.x_train, data.y_train, loss)
-            except Exception:  # a model that cannot be traced for inference: evaluate eagerly, as before
-                self.traced_forward = False
-                forward = self._forward
-                train = _evaluate_with(forward, dtype, data.x_train, data.y_train, loss)
-            test = None
-            if data.x_test is not None and len(data.x_test):
-                test = _evaluate_with(forward, dtype, data.x_test, data.y_test, loss)
-        return train, test
+            for values in snapshots:
+                for dst, value in zip(self.model.variables, values):
+                    dst.assign(value)
+                try:
+                    results.append(_evaluate_with(self._forward, dtype, x, y, loss))
+                except Exception:  # a model that cannot be traced for inference: evaluate eagerly, as before
+                    if not self.traced_forward:
+                        raise
+                    self.traced_forward = False
+                    results.append(_evaluate_with(self._forward, dtype, x, y, loss))
+        return results
 
 
 @contextmanager
@@ -364,13 +365,14 @@ def _trainer(model: keras.Model, optimizer: str, lr: float, momentum: float, los
 class _LazyHistory(History):
     """A :class:`History` whose per-epoch evaluations run when first read.
 
-    The weights at each epoch's end are kept; ``train_loss``, ``train_acc``, ``test_loss`` and
-    ``test_acc`` evaluate them (all pending epochs at once) the first time one is read. A
-    notebook that reads only ``step_loss`` thus pays no evaluation at all.
+    The weights at each epoch's end are kept; ``train_loss`` and ``train_acc`` evaluate them on
+    the training set (all pending epochs at once) the first time one of them is read,
+    ``test_loss`` and ``test_acc`` on the test set. A notebook that reads only ``step_loss``
+    thus pays no evaluation at all, one that reads only the test accuracy no training-set pass.
     """
 
     def __init__(self) -> None:
-        self._pending: list = []
+        self._pending: dict[str, list] = {"train": [], "test": []}
         super().__init__()
 
     def __eq__(self, other) -> bool:  # equal to a History holding the same values
@@ -384,23 +386,28 @@ class _LazyHistory(History):
         return "History(" + ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(History)) + ")"
 
     def _add(self, trainer: _Trainer, data, loss: str) -> None:
-        self._pending.append((trainer, [v.numpy() for v in trainer.model.variables], data, loss))
+        entry = (trainer, [v.numpy() for v in trainer.model.variables], data, loss)
+        self._pending["train"].append(entry)
+        if data.x_test is not None and len(data.x_test):
+            self._pending["test"].append(entry)
 
-    def _settle(self) -> None:
-        pending, self._pending = self._pending, []
-        for trainer, values, data, loss in pending:
-            (tl, ta), test = trainer.evaluate(values, data, loss)
-            self._values["train_loss"].append(tl)
-            self._values["train_acc"].append(ta)
-            if test is not None:
-                self._values["test_loss"].append(test[0])
-                self._values["test_acc"].append(test[1])
+    def _settle(self, split: str) -> None:
+        pending, self._pending[split] = self._pending[split], []
+        while pending:  # the epochs of one fit share its trainer, data and loss: one swap for them all
+            trainer, _, data, loss = pending[0]
+            n = next((i for i, p in enumerate(pending) if p[0] is not trainer or p[2] is not data or p[3] != loss), len(pending))
+            for value, accuracy in trainer.evaluate([p[1] for p in pending[:n]], data, loss, split):
+                self._values[f"{split}_loss"].append(value)
+                self._values[f"{split}_acc"].append(accuracy)
+            pending = pending[n:]
 
 
 def _lazy_field(name: str) -> property:
+    split = name.split("_")[0]
+
     def get(self):
-        if self._pending:
-            self._settle()
+        if self._pending[split]:
+            self._settle(split)
         return self._values[name]
 
     def set(self, value):
