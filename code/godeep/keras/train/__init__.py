@@ -12,7 +12,10 @@ written-out Adam of :func:`godeep.keras.transformer.train_on_task`.
 Speed, with the same numbers (``tests/test_keras_speedups.py``): the traced step is kept per
 architecture and reused by every later model of that architecture (tracing costs seconds at
 depth 56), and the per-epoch evaluations run when the history's evaluation lists are first read,
-through a traced inference pass. ``with reuse_traced_steps(False):`` runs the original loop.
+through a traced inference pass, one split at a time (reading ``test_acc`` evaluates the test
+set only). Other training loops share a step per architecture through :func:`shared_step`
+(the Transformer's :func:`godeep.keras.transformer.train_on_task`). ``with
+reuse_traced_steps(False):`` runs the original loop.
 Two models count as one architecture when their layers have the same classes and attributes
 (names aside) and their variables the same shapes; a layer attribute of an unknown kind (a
 closure, an arbitrary object) makes the model an architecture of its own.
