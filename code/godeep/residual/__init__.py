@@ -87,7 +87,6 @@ from .variants import (  # noqa: F401
     ExclusiveGating,
     ShortcutGating,
     DropoutShortcut,
-    _Variant,
     SHORTCUT_VARIANTS,
     PreActBasicBlock,
     _variant_and_activation,

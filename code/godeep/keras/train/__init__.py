@@ -40,7 +40,11 @@ from ...train import (History, batches, check_eval_args, check_fit_args, check_f
 from ..models import weight_layers
 from ._reuse import architecture as _architecture, borrowed as _borrowed, grappler_off as _grappler_off  # noqa: F401
 
-__all__ = ["History", "fit", "evaluate", "progress", "progress_enabled", "reuse_traced_steps", "clear_step_cache", "shared_step"]
+__all__ = [
+    "History", "fit", "evaluate", "progress", "progress_enabled", "batches", "check_eval_args",
+    "check_fit_args", "check_fit_data", "epoch_plan", "log_epoch", "reuse_traced_steps",
+    "clear_step_cache", "shared_step",
+]
 
 
 def _loss_fn(loss: str):
