@@ -24,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -57,11 +57,18 @@ def strict_in_ci(nodeid: str) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     # registered here too, so the mark is known when pytest-xdist is not loaded (-p no:xdist)
-    config.addinivalue_line("markers", "xdist_group(name): run the marked tests on one pytest-xdist worker")
-    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") in ("no", *GROUP_BLIND):
+    config.addinivalue_line(
+        "markers", "xdist_group(name): run the marked tests on one pytest-xdist worker"
+    )
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") in (
+        "no",
+        *GROUP_BLIND,
+    ):
         config.option.dist = "loadgroup"
     if getattr(config, "workerinput", {}).get("godeep_loadgroup"):
-        config.option.loadgroup = True  # a worker: name-suffix the groups, as for `--dist loadgroup`
+        config.option.loadgroup = (
+            True  # a worker: name-suffix the groups, as for `--dist loadgroup`
+        )
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -108,17 +115,22 @@ def pytest_make_collect_report(collector):
     _fail_skip(outcome.get_result())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _notebook_godeep(path: str) -> dict:
     """The ``godeep`` notebook metadata of a notebook file (empty if none or unreadable)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {}).get("godeep", {}) or {}
+        return (
+            json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {}).get("godeep", {})
+            or {}
+        )
     except (OSError, ValueError):
         return {}
 
 
 def _nbval_on(config: pytest.Config) -> bool:
-    return bool(getattr(config.option, "nbval", False) or getattr(config.option, "nbval_lax", False))
+    return bool(
+        getattr(config.option, "nbval", False) or getattr(config.option, "nbval_lax", False)
+    )
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config):
@@ -133,13 +145,18 @@ def _deselect_split_sources(config: pytest.Config, items: list[pytest.Item]) -> 
     """A split source named on the command line is not run either: say so, run nothing of it."""
     if not _nbval_on(config):
         return
-    sources = [i for i in items if str(i.fspath).endswith(".ipynb")
-               and _notebook_godeep(str(i.fspath)).get("split") is True]
+    sources = [
+        i
+        for i in items
+        if str(i.fspath).endswith(".ipynb") and _notebook_godeep(str(i.fspath)).get("split") is True
+    ]
     if sources:
         config.hook.pytest_deselected(items=sources)
         items[:] = [i for i in items if i not in sources]
         names = sorted({Path(str(i.fspath)).name for i in sources})
-        print(f"\nnbval runs the derived NAME.pytorch.ipynb / NAME.tensorflow.ipynb of split sources, not {names}")
+        print(
+            f"\nnbval runs the derived NAME.pytorch.ipynb / NAME.tensorflow.ipynb of split sources, not {names}"
+        )
 
 
 @pytest.hookimpl(tryfirst=True)

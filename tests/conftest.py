@@ -34,7 +34,18 @@ def built_book(tmp_path_factory):
         pytest.skip("jupyter-book is not installed in this environment")
     out = tmp_path_factory.mktemp("book")
     result = subprocess.run(
-        [str(JUPYTER_BOOK), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
-        capture_output=True, text=True, timeout=900,
+        [
+            str(JUPYTER_BOOK),
+            "build",
+            str(ROOT),
+            "-W",
+            "-n",
+            "--keep-going",
+            "--path-output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     return result, out / "_build" / "html"

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 
-def randomize_bn(model: torch.nn.Module, mean: float = 0.3, var: tuple = (0.5, 2.0)) -> torch.nn.Module:
+def randomize_bn(
+    model: torch.nn.Module, mean: float = 0.3, var: tuple = (0.5, 2.0)
+) -> torch.nn.Module:
     """Draw every BN's gamma in [0.5, 1.5], beta in [-0.2, 0.2], running mean in [-mean, mean] and
     running variance in ``var`` (from torch's global generator: seed it first); returns ``model``."""
     with torch.no_grad():

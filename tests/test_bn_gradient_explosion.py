@@ -21,7 +21,12 @@ def _backward_factor(activation: str, weight_var: float, seed: int = 0, depth: i
     """Geometric-mean factor by which std(dE/dx_l) grows per block going down."""
     godeep.seed_everything(seed)
     model = resmlp.residual_mlp(
-        32, 128, depth, 10, plain=True, batch_norm=True,
+        32,
+        128,
+        depth,
+        10,
+        plain=True,
+        batch_norm=True,
         init=lambda w: torch.nn.init.normal_(w, 0.0, math.sqrt(weight_var / w.shape[1])),
     )
     if activation == "linear":

@@ -19,8 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_book_builds_without_warnings(built_book):
     result, html = built_book
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    for page in ("index.html", "preface.html", "setting-up.html", "references.html",
-                 "chapters/01-signal-propagation/02-watching-signals.html"):
+    for page in (
+        "index.html",
+        "preface.html",
+        "setting-up.html",
+        "references.html",
+        "chapters/01-signal-propagation/02-watching-signals.html",
+    ):
         assert (html / page).exists(), page
     text = (html / "chapters/01-signal-propagation/02-watching-signals.html").read_text()
     assert "<img" in text  # figures made it into the page
@@ -32,10 +37,15 @@ def test_framework_cells_become_synced_tabs(built_book):
     page = "chapters/01-signal-propagation/02-watching-signals"
     text = (html / f"{page}.html").read_text()
     labels = re.findall(r'<label[^>]*class="sd-tab-label"[^>]*>', text)
-    ids = [re.search(r'data-sync-id="(\w+)"', label).group(1) for label in labels
-           if 'data-sync-group="framework"' in label]
+    ids = [
+        re.search(r'data-sync-id="(\w+)"', label).group(1)
+        for label in labels
+        if 'data-sync-group="framework"' in label
+    ]
     nb = json.loads((ROOT / f"{page}.ipynb").read_text())
-    tags = [t for c in nb["cells"] for t in c["metadata"].get("tags", []) if t.startswith("framework-")]
+    tags = [
+        t for c in nb["cells"] for t in c["metadata"].get("tags", []) if t.startswith("framework-")
+    ]
     assert ids == [t.removeprefix("framework-") for t in tags]
     assert ids.count("pytorch") == ids.count("tensorflow") >= 1
 
@@ -52,7 +62,10 @@ def test_split_pages_offer_each_frameworks_notebook(built_book):
         assert (html / "_sources" / name).read_bytes() == (ROOT / name).read_bytes()
         assert not (html / f"{page}.{framework}.html").exists()
     # an unconverted notebook's page keeps its own buttons
-    assert "godeep-framework-notebooks" not in (html / "chapters/02-initialization/01-variance-scaling.html").read_text()
+    assert (
+        "godeep-framework-notebooks"
+        not in (html / "chapters/02-initialization/01-variance-scaling.html").read_text()
+    )
 
 
 def test_mathjax_is_served_by_the_site(built_book):
@@ -93,11 +106,23 @@ def build_notebook(tmp_path, cells):
     (src / "conf.py").write_text(CONF)
     (src / "index.md").write_text("# Index\n\n```{toctree}\nnb\n```\n")
     nb = v4.new_notebook(cells=[v4.new_markdown_cell("# Notebook")] + cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, src / "nb.ipynb")
-    result = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", str(src), str(tmp_path / "out")],
-                            capture_output=True, text=True, timeout=300)
-    html = (tmp_path / "out" / "nb.html").read_text() if (tmp_path / "out" / "nb.html").exists() else ""
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-q", str(src), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    html = (
+        (tmp_path / "out" / "nb.html").read_text()
+        if (tmp_path / "out" / "nb.html").exists()
+        else ""
+    )
     return result, html
 
 
@@ -109,39 +134,63 @@ def tab_sets(html):
     for tab_set in BeautifulSoup(html, "html.parser").select(".godeep-framework-tabs"):
         labels = tab_set.find_all("label", recursive=False)
         contents = tab_set.find_all("div", class_="sd-tab-content", recursive=False)
-        sets.append([
-            (label["data-sync-id"], re.findall(r"out of (\w+)|(Only for Keras readers)", content.get_text()))
-            for label, content in zip(labels, contents)
-        ])
+        sets.append(
+            [
+                (
+                    label["data-sync-id"],
+                    re.findall(r"out of (\w+)|(Only for Keras readers)", content.get_text()),
+                )
+                for label, content in zip(labels, contents)
+            ]
+        )
         sets[-1] = [(sync, ["".join(m) for m in found]) for sync, found in sets[-1]]
     return sets
 
 
 def test_tabs_extension_groups_runs_of_tagged_cells(tmp_path):
-    result, html = build_notebook(tmp_path, [
-        code("a", "framework-pytorch"), code("b", "framework-tensorflow"),   # one group
-        code("shared"),
-        code("c", "framework-pytorch"), code("d", "framework-pytorch"), code("e", "framework-tensorflow"),
-        code("f", "framework-pytorch"), code("g", "framework-tensorflow"),   # a new group: pt after tf
-        v4.new_markdown_cell("Only for Keras readers.", metadata={"tags": ["framework-tensorflow"]}),
-    ])
+    result, html = build_notebook(
+        tmp_path,
+        [
+            code("a", "framework-pytorch"),
+            code("b", "framework-tensorflow"),  # one group
+            code("shared"),
+            code("c", "framework-pytorch"),
+            code("d", "framework-pytorch"),
+            code("e", "framework-tensorflow"),
+            code("f", "framework-pytorch"),
+            code("g", "framework-tensorflow"),  # a new group: pt after tf
+            v4.new_markdown_cell(
+                "Only for Keras readers.", metadata={"tags": ["framework-tensorflow"]}
+            ),
+        ],
+    )
     assert result.returncode == 0 and "WARNING" not in result.stderr, result.stderr
     assert tab_sets(html) == [
         [("pytorch", ["a"]), ("tensorflow", ["b"])],
         [("pytorch", ["c", "d"]), ("tensorflow", ["e"])],
-        [("pytorch", ["f"]), ("tensorflow", ["g", "Only for Keras readers"])],  # tagged markdown joins
+        [
+            ("pytorch", ["f"]),
+            ("tensorflow", ["g", "Only for Keras readers"]),
+        ],  # tagged markdown joins
     ]
-    assert html.index("out of b") < html.index("out of shared") < html.index("out of c")  # order kept
+    assert (
+        html.index("out of b") < html.index("out of shared") < html.index("out of c")
+    )  # order kept
 
 
 def test_a_lonely_framework_cell_becomes_one_labelled_tab(tmp_path):
-    result, html = build_notebook(tmp_path, [code("a", "framework-pytorch"), code("shared"),
-                                             code("b", "framework-tensorflow")])
+    result, html = build_notebook(
+        tmp_path,
+        [code("a", "framework-pytorch"), code("shared"), code("b", "framework-tensorflow")],
+    )
     assert result.returncode == 0 and "WARNING" not in result.stderr, result.stderr
     assert tab_sets(html) == [[("pytorch", ["a"])], [("tensorflow", ["b"])]]
     from bs4 import BeautifulSoup
 
-    labels = [label.get_text(strip=True) for label in BeautifulSoup(html, "html.parser").select("label.sd-tab-label")]
+    labels = [
+        label.get_text(strip=True)
+        for label in BeautifulSoup(html, "html.parser").select("label.sd-tab-label")
+    ]
     assert labels == ["PyTorch only", "TensorFlow only"]
 
 
@@ -220,13 +269,32 @@ def test_framework_copies_of_a_figure_share_one_number(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "_ext"))
     from godeep_book.figures import share_numbers
 
-    numbers = {"a": {"figure": {"fig-1": (1, 1), "fig-2": (1, 2), "fig-2-tensorflow": (1, 3), "fig-3": (1, 4)},
-                     "table": {"t": (1, 1)}},
-               "b": {"figure": {"fig-4": (1, 5), "other": (2, 1)}}}
+    numbers = {
+        "a": {
+            "figure": {
+                "fig-1": (1, 1),
+                "fig-2": (1, 2),
+                "fig-2-tensorflow": (1, 3),
+                "fig-3": (1, 4),
+            },
+            "table": {"t": (1, 1)},
+        },
+        "b": {"figure": {"fig-4": (1, 5), "other": (2, 1)}},
+    }
     share_numbers(numbers)
-    assert numbers == {"a": {"figure": {"fig-1": (1, 1), "fig-2": (1, 2), "fig-2-tensorflow": (1, 2), "fig-3": (1, 3)},
-                             "table": {"t": (1, 1)}},
-                       "b": {"figure": {"fig-4": (1, 4), "other": (2, 1)}}}
+    assert numbers == {
+        "a": {
+            "figure": {
+                "fig-1": (1, 1),
+                "fig-2": (1, 2),
+                "fig-2-tensorflow": (1, 2),
+                "fig-3": (1, 3),
+            },
+            "table": {"t": (1, 1)},
+        },
+        "b": {"figure": {"fig-4": (1, 4), "other": (2, 1)}},
+    }
+
     # and in a real build: a figure with its -tensorflow twin, then one more figure
     def figure(source, name, *tags):
         cell = code(source, *tags)
@@ -237,10 +305,14 @@ def test_framework_copies_of_a_figure_share_one_number(tmp_path, monkeypatch):
     global CONF
     saved, CONF = CONF, CONF + "numfig = True\n"
     try:
-        result, html = build_notebook(tmp_path, [
-            figure("p", "fig-x", "framework-pytorch"), figure("t", "fig-x-tensorflow", "framework-tensorflow"),
-            figure("n", "fig-next"),
-        ])
+        result, html = build_notebook(
+            tmp_path,
+            [
+                figure("p", "fig-x", "framework-pytorch"),
+                figure("t", "fig-x-tensorflow", "framework-tensorflow"),
+                figure("n", "fig-next"),
+            ],
+        )
     finally:
         CONF = saved
     assert result.returncode == 0 and "WARNING" not in result.stderr, result.stderr
@@ -248,4 +320,4 @@ def test_framework_copies_of_a_figure_share_one_number(tmp_path, monkeypatch):
 
 
 #: a 1x1 PNG
-PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="

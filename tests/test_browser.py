@@ -28,15 +28,18 @@ from tools import frameworks, website
 ROOT = Path(__file__).resolve().parents[1]
 
 REASON = website.why_no_browser()
-pytestmark = [pytest.mark.skipif(REASON is not None, reason=f"browser tests skipped: {REASON}"),
-              pytest.mark.xdist_group("book")]  # the worker that builds the book for tests/test_book.py
+pytestmark = [
+    pytest.mark.skipif(REASON is not None, reason=f"browser tests skipped: {REASON}"),
+    pytest.mark.xdist_group("book"),
+]  # the worker that builds the book for tests/test_book.py
 
 TAB_STORAGE_KEY = "sphinx-design-tab-id-framework"  # sphinx-design's prefix + our sync group
 PAGES = website.toc_files()
 NOTEBOOK_PAGES = [p for p in PAGES if website.source_suffix(p) == ".ipynb"]
 #: pages made from a split source notebook: one derived notebook per framework
-SPLIT_PAGES = [p for p in NOTEBOOK_PAGES
-               if frameworks.is_split(json.loads((ROOT / f"{p}.ipynb").read_text()))]
+SPLIT_PAGES = [
+    p for p in NOTEBOOK_PAGES if frameworks.is_split(json.loads((ROOT / f"{p}.ipynb").read_text()))
+]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +71,9 @@ class Watched:
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
-        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} ({r.status})"))
+        self.page.on(
+            "response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} ({r.status})")
+        )
 
         def route(r):  # no network: anything not from our server is recorded and refused
             if urlparse(r.request.url).netloc == host or r.request.url.startswith("data:"):
@@ -97,7 +102,9 @@ def reader(chromium, url):
 
 def wait_for_mathjax(page) -> int:
     """Wait until MathJax has typeset the page; return the number of typeset formulas."""
-    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
+    page.wait_for_function(
+        "window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000
+    )
     page.evaluate("MathJax.startup.promise")
     return page.evaluate("document.querySelectorAll('mjx-container').length")
 
@@ -107,17 +114,23 @@ def test_page_loads_cleanly_offline(reader, page):
     p = reader.goto(page)
     assert p.title(), page
     broken = p.evaluate(
-        "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+        "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
     math = p.evaluate("document.querySelectorAll('.math').length")
     if math:
         assert wait_for_mathjax(p) >= 1, page
         untypeset = p.evaluate(
-            "[...document.querySelectorAll('.math')].filter(m => !m.querySelector('mjx-container')).map(m => m.textContent)")
+            "[...document.querySelectorAll('.math')].filter(m => !m.querySelector('mjx-container')).map(m => m.textContent)"
+        )
         assert untypeset == [], f"maths left as raw TeX: {untypeset[:3]}"
-        assert p.evaluate("document.querySelectorAll('mjx-merror').length") == 0, "MathJax reported a TeX error"
+        assert p.evaluate("document.querySelectorAll('mjx-merror').length") == 0, (
+            "MathJax reported a TeX error"
+        )
     assert reader.errors == [], reader.errors
     assert reader.failed == [], reader.failed
-    assert reader.foreign == [], f"requests to other hosts (the site must work offline): {reader.foreign}"
+    assert reader.foreign == [], (
+        f"requests to other hosts (the site must work offline): {reader.foreign}"
+    )
     assert broken == [], broken
 
 
@@ -141,7 +154,9 @@ def framework_tab_sets(pages, reader) -> dict[str, int]:
     """Page -> number of framework tab sets on it, for the pages that have any."""
     found = {}
     for page in pages:
-        count = reader.goto(page).locator(".godeep-framework-tabs:not(.godeep-framework-only)").count()
+        count = (
+            reader.goto(page).locator(".godeep-framework-tabs:not(.godeep-framework-only)").count()
+        )
         if count:
             found[page] = count
     return found
@@ -152,7 +167,8 @@ def checked_frameworks(p) -> list[str]:
     return p.evaluate(
         """[...document.querySelectorAll('.godeep-framework-tabs:not(.godeep-framework-only)')].map(set => {
              const input = [...set.querySelectorAll(':scope > input')].find(i => i.checked);
-             return input ? input.nextElementSibling.dataset.syncId : null; })""")
+             return input ? input.nextElementSibling.dataset.syncId : null; })"""
+    )
 
 
 def test_tensorflow_tab_switches_all_tabs_and_persists(reader):
@@ -176,7 +192,9 @@ def test_tensorflow_tab_switches_all_tabs_and_persists(reader):
     p = reader.goto(later)
     assert set(checked_frameworks(p)) == {"tensorflow"}, "the choice did not carry to the next page"
     # each tab shows its own executed output (code and output both inside the tab)
-    tf_tab = p.locator(".godeep-framework-tabs:not(.godeep-framework-only) > .sd-tab-content").nth(1)
+    tf_tab = p.locator(".godeep-framework-tabs:not(.godeep-framework-only) > .sd-tab-content").nth(
+        1
+    )
     assert tf_tab.is_visible()
     assert tf_tab.locator(".cell_input").count() >= 1
     p.locator('label.sd-tab-label[data-sync-id="pytorch"]').first.click()
@@ -197,8 +215,9 @@ def test_launch_buttons_open_this_notebook(reader, page):
     binder = [h for h in hrefs if h.startswith(cfg["launch_buttons"]["binderhub_url"])]
     colab = [h for h in hrefs if h.startswith(cfg["launch_buttons"]["colab_url"])]
     assert len(binder) == 1 and len(colab) == 1, (binder, colab)
-    assert unquote(binder[0]) == (f"https://mybinder.org/v2/gh/{repo}/{branch}"
-                                  f"?urlpath=lab/tree/{path}")
+    assert unquote(binder[0]) == (
+        f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/{path}"
+    )
     assert colab[0] == f"https://colab.research.google.com/github/{repo}/blob/{branch}/{path}"
     downloads = [h for h in hrefs if h.endswith(f"_sources/{notebook}")]
     assert downloads, "no download link to the .ipynb"
@@ -214,7 +233,9 @@ def test_launch_buttons_open_this_notebook(reader, page):
 def test_search_finds_a_chapter_by_keyword(reader):
     p = reader.goto("search", "?q=vanishing")
     p.wait_for_selector("#search-results ul.search li", timeout=20000)
-    hits = p.evaluate("[...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href)")
+    hits = p.evaluate(
+        "[...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href)"
+    )
     assert any("chapters/01-signal-propagation/" in h for h in hits), hits
 
 
@@ -223,11 +244,16 @@ def test_live_code_loads_thebe_only_when_clicked(reader):
     page = NOTEBOOK_PAGES[0]
     p = reader.goto(page)
     assert reader.foreign == []
-    with p.expect_request(lambda r: "thebe" in r.url and urlparse(r.url).netloc != urlparse(reader.base).netloc,
-                          timeout=15000) as asked:
+    with p.expect_request(
+        lambda r: "thebe" in r.url and urlparse(r.url).netloc != urlparse(reader.base).netloc,
+        timeout=15000,
+    ) as asked:
         p.evaluate("initThebeSBT()")
     # the request event itself is the evidence (the blocked-request log may be written later)
-    assert "thebe" in asked.value.url and urlparse(asked.value.url).netloc != urlparse(reader.base).netloc
+    assert (
+        "thebe" in asked.value.url
+        and urlparse(asked.value.url).netloc != urlparse(reader.base).netloc
+    )
 
 
 @pytest.mark.parametrize("page", SPLIT_PAGES)
@@ -248,15 +274,24 @@ def test_tensorflow_reader_sees_tensorflow_only_and_gets_its_notebook(chromium, 
         assert any("tf." in c or "keras" in c for c in code), "no TensorFlow code visible"
         hrefs = p.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
         name = page.rsplit("/", 1)[-1]
-        launch = [h for h in hrefs if h.startswith(("https://mybinder.org", "https://colab.research.google.com"))
-                  or "_sources/" in h and h.endswith(".ipynb")]
-        assert len(launch) == 3 and all(h.endswith(f"{name}.tensorflow.ipynb") for h in launch), launch
+        launch = [
+            h
+            for h in hrefs
+            if h.startswith(("https://mybinder.org", "https://colab.research.google.com"))
+            or "_sources/" in h
+            and h.endswith(".ipynb")
+        ]
+        assert len(launch) == 3 and all(h.endswith(f"{name}.tensorflow.ipynb") for h in launch), (
+            launch
+        )
         download = next(h for h in launch if "_sources/" in h)
         nb = json.loads(p.request.get(download).text())
         assert nb["metadata"]["godeep"]["framework"] == "tensorflow"
         assert nb["cells"] == json.loads((ROOT / f"{page}.tensorflow.ipynb").read_text())["cells"]
         p.locator('label.sd-tab-label[data-sync-id="pytorch"]').first.click()
-        p.wait_for_function(f"[...document.querySelectorAll('a')].some(a => a.href.endsWith('{name}.pytorch.ipynb'))")
+        p.wait_for_function(
+            f"[...document.querySelectorAll('a')].some(a => a.href.endsWith('{name}.pytorch.ipynb'))"
+        )
         hrefs = p.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
         assert not any(h.endswith(f"{name}.tensorflow.ipynb") for h in hrefs)
         assert reader.errors == [] and reader.failed == [], (reader.errors, reader.failed)

@@ -23,11 +23,15 @@ from godeep.exercises import (
     ForbiddenCall,
     UnknownExercise,
     all_exercises,
+    ch2,
+    ch3,
+    ch4,
     framework_of,
     get,
 )
-from godeep.exercises import ch2, ch3, ch4
-from godeep.exercises.ch3 import _autograd_bn_backward  # the checker's own forbidden-autograd answer
+from godeep.exercises.ch3 import (
+    _autograd_bn_backward,  # the checker's own forbidden-autograd answer
+)
 
 EXERCISES = all_exercises()
 
@@ -234,7 +238,19 @@ class _Opaque:
     pass
 
 
-JUNK = [None, "", 3, [], {}, float("nan"), _raises, lambda *a, **k: 0, _Opaque(), _Opaque, (None, None)]
+JUNK = [
+    None,
+    "",
+    3,
+    [],
+    {},
+    float("nan"),
+    _raises,
+    lambda *a, **k: 0,
+    _Opaque(),
+    _Opaque,
+    (None, None),
+]
 
 
 @pytest.mark.parametrize("key", sorted(EXERCISES))
@@ -257,7 +273,11 @@ def test_an_exception_in_the_answer_names_it():
 @pytest.mark.parametrize(
     "key, params, message",
     [
-        ("ch2.kaiming-uniform", "tensor", "your function returns None and leaves the tensor as it was"),
+        (
+            "ch2.kaiming-uniform",
+            "tensor",
+            "your function returns None and leaves the tensor as it was",
+        ),
         ("ch3.group-norm-einsum", "x, num_groups, eps=1e-5", "your function returns None"),
         ("ch3.bn-backward", "dy, x, gamma, eps=1e-5", "your function returns None"),
         ("ch3.find-the-bug", "model, x, y", "your function returns None"),
@@ -275,11 +295,22 @@ def test_an_empty_function_is_still_unanswered(key, params, message):
 
 
 def test_forbidden_functions_are_restored_after_a_check_even_on_error():
-    originals = (torch.nn.init.kaiming_uniform_, torch.nn.functional.group_norm, torch.Tensor.backward)
-    for key, answer in (("ch2.kaiming-uniform", _torch_kaiming), ("ch3.group-norm-einsum", _raises),
-                        ("ch3.bn-backward", _autograd_bn_backward)):
+    originals = (
+        torch.nn.init.kaiming_uniform_,
+        torch.nn.functional.group_norm,
+        torch.Tensor.backward,
+    )
+    for key, answer in (
+        ("ch2.kaiming-uniform", _torch_kaiming),
+        ("ch3.group-norm-einsum", _raises),
+        ("ch3.bn-backward", _autograd_bn_backward),
+    ):
         EXERCISES[key].check(answer)
-    assert (torch.nn.init.kaiming_uniform_, torch.nn.functional.group_norm, torch.Tensor.backward) == originals
+    assert (
+        torch.nn.init.kaiming_uniform_,
+        torch.nn.functional.group_norm,
+        torch.Tensor.backward,
+    ) == originals
     x = torch.ones(2, requires_grad=True)
     (x * x).sum().backward()  # autograd works again
     assert torch.equal(x.grad, torch.full((2,), 2.0))
@@ -299,7 +330,11 @@ def test_forbid_patches_functions_classes_and_inherited_methods(monkeypatch):
     monkeypatch.setitem(sys.modules, "fake_framework", module)
     fn = module.fn
     guard = exercises._Forbid(
-        [("fake_framework", "fn", "fn"), ("fake_framework", "Child", "Child"), ("fake_framework", "Child.__call__", "call")]
+        [
+            ("fake_framework", "fn", "fn"),
+            ("fake_framework", "Child", "Child"),
+            ("fake_framework", "Child.__call__", "call"),
+        ]
     )
     instance = Child.__new__(Child)
     with pytest.raises(ForbiddenCall):
@@ -349,8 +384,12 @@ def test_a_keras_bottleneck_is_checked_the_same_way():
 
     for library in (Bottleneck, lambda inplanes, planes: Bottleneck(inplanes, planes)):
         feedback = ex.check(library)
-        assert not feedback.correct and "godeep.keras.residual.Bottleneck" in feedback.message, feedback.message
-    assert "bn2 is created but not used" in ex.check(ch4._wrong_bottleneck_keras("skip-bn2")).message
+        assert not feedback.correct and "godeep.keras.residual.Bottleneck" in feedback.message, (
+            feedback.message
+        )
+    assert (
+        "bn2 is created but not used" in ex.check(ch4._wrong_bottleneck_keras("skip-bn2")).message
+    )
 
 
 def test_functions_that_use_torch_are_answers_not_instances():
@@ -385,12 +424,16 @@ def test_a_group_norm_written_with_keras_ops_is_accepted():
 
     def group_norm(x, num_groups, eps=1e-5):
         n, c, h, w = x.shape
-        g = keras.ops.reshape(keras.ops.convert_to_tensor(x), (n, num_groups, c // num_groups, h, w))
+        g = keras.ops.reshape(
+            keras.ops.convert_to_tensor(x), (n, num_groups, c // num_groups, h, w)
+        )
         count = c // num_groups * h * w
         mean = keras.ops.einsum("ngchw->ng", g) / count
         centred = g - mean[:, :, None, None, None]
         var = keras.ops.einsum("ngchw,ngchw->ng", centred, centred) / count
-        return keras.ops.reshape(centred / keras.ops.sqrt(var[:, :, None, None, None] + eps), (n, c, h, w))
+        return keras.ops.reshape(
+            centred / keras.ops.sqrt(var[:, :, None, None, None] + eps), (n, c, h, w)
+        )
 
     feedback = EXERCISES["ch3.group-norm-einsum"].check(group_norm)
     assert feedback.correct, feedback.message
@@ -407,7 +450,9 @@ def test_a_bottleneck_that_overwrites_its_input_in_place_is_rejected():
             return torch.relu(self.bn3(self.conv3(out)) + residual)
 
     feedback = EXERCISES["ch4.bottleneck-block"].check(InPlace)
-    assert not feedback.correct and "differs from the reference" in feedback.message, feedback.message
+    assert not feedback.correct and "differs from the reference" in feedback.message, (
+        feedback.message
+    )
 
 
 def test_a_keras_option_a_shortcut_is_checked_on_nhwc_tensors():
@@ -425,7 +470,10 @@ def test_solutions_live_in_the_solutions_modules():
         if not ex.frameworks:
             continue
         for answer in (ex.solution(), ex.keras_solution()):
-            assert answer.__module__.startswith("godeep.exercises.solutions."), (key, answer.__module__)
+            assert answer.__module__.startswith("godeep.exercises.solutions."), (
+                key,
+                answer.__module__,
+            )
 
 
 def test_the_checker_may_build_models_with_the_forbidden_functions_the_reader_may_not():
@@ -466,4 +514,7 @@ def test_every_reference_solution_is_a_top_level_object_of_its_module():
         for answer in (ex.solution(), ex.keras_solution()) if ex.frameworks else ():
             module = importlib.import_module(answer.__module__)
             assert getattr(module, answer.__name__) is answer, key
-            assert answer.__qualname__ == answer.__name__, (key, answer.__qualname__)  # not nested in a function
+            assert answer.__qualname__ == answer.__name__, (
+                key,
+                answer.__qualname__,
+            )  # not nested in a function

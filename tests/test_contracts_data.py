@@ -30,20 +30,48 @@ def make(**changes):
 # ------------------------------------------------------------------ Dataset: bad inputs
 
 DATASET_BAD = [
-    (dict(y_train=[0.5, 1.7, 2.2]), ValueError, "y_train must hold whole-number class labels, got 0.5 at index 0"),
-    (dict(y_train=[0.0, np.nan, 1.0]), ValueError, "y_train must hold whole-number class labels, got nan at index 1"),
+    (
+        dict(y_train=[0.5, 1.7, 2.2]),
+        ValueError,
+        "y_train must hold whole-number class labels, got 0.5 at index 0",
+    ),
+    (
+        dict(y_train=[0.0, np.nan, 1.0]),
+        ValueError,
+        "y_train must hold whole-number class labels, got nan at index 1",
+    ),
     (dict(y_test=[np.inf]), ValueError, "y_test must hold whole-number class labels, got inf"),
-    (dict(y_train=[0, 5, 1]), ValueError, r"y_train must hold labels in \[0, 3\) \(classes=3\), got 5 at index 1"),
+    (
+        dict(y_train=[0, 5, 1]),
+        ValueError,
+        r"y_train must hold labels in \[0, 3\) \(classes=3\), got 5 at index 1",
+    ),
     (dict(y_test=[-1]), ValueError, r"y_test must hold labels in \[0, 3\)"),
     (dict(y_train=[0.0, 3.0, 1.0]), ValueError, r"y_train must hold labels in \[0, 3\)"),
     (dict(y_train=np.array([1e30, 0, 0])), ValueError, r"y_train must hold labels in \[0, 3\)"),
-    (dict(y_train=["a", "b", "c"]), TypeError, "y_train must hold integer class labels, got dtype <U1"),
-    (dict(y_train=[True, False, True]), TypeError, "y_train must hold integer class labels, got dtype bool"),
+    (
+        dict(y_train=["a", "b", "c"]),
+        TypeError,
+        "y_train must hold integer class labels, got dtype <U1",
+    ),
+    (
+        dict(y_train=[True, False, True]),
+        TypeError,
+        "y_train must hold integer class labels, got dtype bool",
+    ),
     (dict(y_train=[[0], [1], [2]]), ValueError, r"y_train must be 1-D, got shape \(3, 1\)"),
-    (dict(y_train=[0, 1]), ValueError, r"x_train must have shape \(N, \.\.\.\) with N = len\(y_train\) = 2"),
+    (
+        dict(y_train=[0, 1]),
+        ValueError,
+        r"x_train must have shape \(N, \.\.\.\) with N = len\(y_train\) = 2",
+    ),
     (dict(x_test=np.zeros((2, 2))), ValueError, r"N = len\(y_test\) = 1"),
     (dict(x_train=np.zeros(3)), ValueError, "x_train must have shape"),
-    (dict(x_train=np.array([["a", "b"]] * 3)), TypeError, "x_train must hold real numbers, got dtype <U1"),
+    (
+        dict(x_train=np.array([["a", "b"]] * 3)),
+        TypeError,
+        "x_train must hold real numbers, got dtype <U1",
+    ),
     (dict(x_test=np.zeros((1, 3))), ValueError, "same sample shape"),
     (dict(classes=0), ValueError, "classes must be >= 1, got 0"),
     (dict(classes=-2), ValueError, "classes must be >= 1, got -2"),
@@ -62,6 +90,7 @@ def test_dataset_rejects(changes, error, fragment):
 
 
 # ------------------------------------------------------------------ Dataset: edge cases
+
 
 def test_dataset_accepts_whole_float_labels_and_numpy_ints():
     ds = make(y_train=np.array([0.0, 2.0, 1.0]), classes=np.int64(3))
@@ -83,20 +112,30 @@ def test_dataset_keeps_valid_inputs_unchanged():
 
 # ------------------------------------------------------------------ parse_idx
 
+
 def test_parse_idx_size_overflow_is_caught():
     header = struct.pack(">BBBB", 0, 0, 0x08, 3) + struct.pack(">III", 2**22, 2**22, 2**20)
-    with pytest.raises(ValueError, match=r"data has 16 bytes, an IDX array of shape \(4194304, 4194304, 1048576\)"):
+    with pytest.raises(
+        ValueError, match=r"data has 16 bytes, an IDX array of shape \(4194304, 4194304, 1048576\)"
+    ):
         data.parse_idx(header)
 
 
 def test_parse_idx_zero_dims_is_one_value():
-    np.testing.assert_array_equal(data.parse_idx(b"\x00\x00\x08\x00\x07"), np.array(7, dtype=np.uint8))
+    np.testing.assert_array_equal(
+        data.parse_idx(b"\x00\x00\x08\x00\x07"), np.array(7, dtype=np.uint8)
+    )
 
 
 # ------------------------------------------------------------------ MNIST files
 
+
 def idx(array: np.ndarray) -> bytes:
-    return struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    return (
+        struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.tobytes()
+    )
 
 
 def write_mnist(folder, labels_train=None, blob=None):
@@ -104,7 +143,9 @@ def write_mnist(folder, labels_train=None, blob=None):
     rng = np.random.default_rng(0)
     files = {
         "train-images-idx3-ubyte.gz": rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
-        "train-labels-idx1-ubyte.gz": np.array([1, 2, 3] if labels_train is None else labels_train, dtype=np.uint8),
+        "train-labels-idx1-ubyte.gz": np.array(
+            [1, 2, 3] if labels_train is None else labels_train, dtype=np.uint8
+        ),
         "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte.gz": np.array([0, 9], dtype=np.uint8),
     }
@@ -118,30 +159,41 @@ def write_mnist(folder, labels_train=None, blob=None):
 def trusted(monkeypatch):
     """_fetch returns the local file unchecked: a damaged file as if its MD5 had matched."""
     for loader in (data.mnist, data.cifar):  # the modules whose loaders call _fetch
-        monkeypatch.setattr(loader, "_fetch", lambda filename, directory, download: directory / filename)
+        monkeypatch.setattr(
+            loader, "_fetch", lambda filename, directory, download: directory / filename
+        )
 
 
 def test_mnist_labels_out_of_range(tmp_path, trusted):
     write_mnist(tmp_path / "mnist", labels_train=[1, 12, 3])
-    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte.gz holds labels from 1 to 12, MNIST's are 0..9"):
+    with pytest.raises(
+        ValueError, match=r"train-labels-idx1-ubyte.gz holds labels from 1 to 12, MNIST's are 0..9"
+    ):
         data.load_mnist(root=tmp_path, download=False)
 
 
 def test_mnist_truncated_gzip_names_the_file(tmp_path, trusted):
     whole = gzip.compress(idx(np.zeros((3, 28, 28), dtype=np.uint8)))
     write_mnist(tmp_path / "mnist", blob=("train-images-idx3-ubyte.gz", whole[: len(whole) // 2]))
-    with pytest.raises(data.DatasetUnavailableError, match="train-images-idx3-ubyte.gz is truncated or corrupt"):
+    with pytest.raises(
+        data.DatasetUnavailableError, match="train-images-idx3-ubyte.gz is truncated or corrupt"
+    ):
         data.load_mnist(root=tmp_path, download=False)
 
 
 def test_mnist_not_gzip_names_the_file(tmp_path, trusted):
     write_mnist(tmp_path / "mnist", blob=("t10k-labels-idx1-ubyte.gz", b"not a gzip file"))
-    with pytest.raises(data.DatasetUnavailableError, match="t10k-labels-idx1-ubyte.gz is truncated or corrupt"):
+    with pytest.raises(
+        data.DatasetUnavailableError, match="t10k-labels-idx1-ubyte.gz is truncated or corrupt"
+    ):
         data.load_mnist(root=tmp_path, download=False)
 
 
 def test_mnist_bad_idx_names_the_file(tmp_path, trusted):
-    write_mnist(tmp_path / "mnist", blob=("t10k-images-idx3-ubyte.gz", gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x05\x01")))
+    write_mnist(
+        tmp_path / "mnist",
+        blob=("t10k-images-idx3-ubyte.gz", gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x05\x01")),
+    )
     with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte.gz: data has 9 bytes"):
         data.load_mnist(root=tmp_path, download=False)
 
@@ -181,10 +233,16 @@ def test_cifar_counts(tmp_path, two_records):
 @pytest.mark.parametrize(
     "sizes, fragment",
     [
-        ({name: 0 for name in NAMES}, r"data_batch_1.bin is not a CIFAR-10 binary batch: 0 bytes, expected 6146"),
+        (
+            {name: 0 for name in NAMES},
+            r"data_batch_1.bin is not a CIFAR-10 binary batch: 0 bytes, expected 6146",
+        ),
         ({"data_batch_3.bin": 0}, r"data_batch_3.bin is not a CIFAR-10 binary batch: 0 bytes"),
         ({"data_batch_5.bin": 1}, r"data_batch_5.bin is not a CIFAR-10 binary batch: 3073 bytes"),
-        ({"test_batch.bin": 3}, r"test_batch.bin is not a CIFAR-10 binary batch: 9219 bytes, expected 6146 \(2 records"),
+        (
+            {"test_batch.bin": 3},
+            r"test_batch.bin is not a CIFAR-10 binary batch: 9219 bytes, expected 6146 \(2 records",
+        ),
     ],
 )
 def test_cifar_short_or_long_batch_files_raise(tmp_path, two_records, sizes, fragment):
@@ -209,7 +267,10 @@ def write_archive(path, sizes: dict[str, int]):
 def test_cifar_archive_member_of_wrong_size(tmp_path, two_records, trusted):
     (tmp_path / "cifar10").mkdir()
     write_archive(tmp_path / "cifar10" / "cifar-10-binary.tar.gz", {"data_batch_2.bin": 1})
-    with pytest.raises(data.DatasetUnavailableError, match="data_batch_2.bin has 3073 bytes, a CIFAR-10 batch has 6146"):
+    with pytest.raises(
+        data.DatasetUnavailableError,
+        match="data_batch_2.bin has 3073 bytes, a CIFAR-10 batch has 6146",
+    ):
         data.load_cifar10(root=tmp_path, download=False)
     assert not (tmp_path / "cifar10" / "cifar-10-batches-bin").exists()
 
@@ -221,7 +282,9 @@ def test_cifar_truncated_archive_names_the_file(tmp_path, two_records, trusted, 
     write_archive(archive, {})
     blob = archive.read_bytes()
     archive.write_bytes(blob[: int(len(blob) * cut)])
-    with pytest.raises(data.DatasetUnavailableError, match="cifar-10-binary.tar.gz is truncated or corrupt"):
+    with pytest.raises(
+        data.DatasetUnavailableError, match="cifar-10-binary.tar.gz is truncated or corrupt"
+    ):
         data.load_cifar10(root=tmp_path, download=False)
     assert sorted(p.name for p in (tmp_path / "cifar10").iterdir()) == ["cifar-10-binary.tar.gz"]
 
@@ -238,7 +301,10 @@ def test_cifar_extracted_files_are_verified(tmp_path, two_records, trusted, monk
             out.truncate(100)
 
     monkeypatch.setattr(data.cifar.shutil, "copyfileobj", short_copy)
-    with pytest.raises(ValueError, match="data_batch_4.bin extracted from .*cifar-10-binary.tar.gz is not a CIFAR-10 binary batch: 100 bytes"):
+    with pytest.raises(
+        ValueError,
+        match="data_batch_4.bin extracted from .*cifar-10-binary.tar.gz is not a CIFAR-10 binary batch: 100 bytes",
+    ):
         data.load_cifar10(root=tmp_path, download=False)
 
 
@@ -274,7 +340,11 @@ def test_stand_in_files_load_only_with_their_record_counts(tmp_path):
     [
         ([2] * 6, TypeError, "records must be a mapping"),
         ({"data_batch_1.bin": 2}, ValueError, "exactly the files"),
-        ({**{f"data_batch_{i}.bin": 2 for i in range(1, 6)}, "test_batch.bin": 0}, ValueError, "records['test_batch.bin']"),
+        (
+            {**{f"data_batch_{i}.bin": 2 for i in range(1, 6)}, "test_batch.bin": 0},
+            ValueError,
+            "records['test_batch.bin']",
+        ),
     ],
 )
 def test_bad_record_counts_are_refused(tmp_path, records, exc, fragment):

@@ -22,19 +22,67 @@ def loss(model):
 def bad_cases():
     model = net()
     d = ls.random_direction(model, seed=0)
-    return model, d, [
-        (lambda: ls.loss_surface_1d(model, loss, d, [0.0, float("nan")]), ValueError, "alphas must be finite, got nan at index 1"),
-        (lambda: ls.loss_surface_1d(model, loss, d, [0.0, np.inf]), ValueError, "alphas must be finite, got inf at index 1"),
-        (lambda: ls.loss_surface_1d(model, loss, d, ["a", "b"]), TypeError, "alphas must be a 1-D array of numbers, got list"),
-        (lambda: ls.loss_surface_1d(model, loss, d, [[0.0]]), ValueError, r"alphas must be 1-D, got shape \(1, 1\)"),
-        (lambda: ls.loss_surface_1d(model, "mse", d, [0.0]), TypeError, "loss must be callable, got str"),
-        (lambda: ls.loss_surface_1d(model, loss, [p.numpy() for p in d], [0.0]), TypeError, r"direction\[0\] must be a torch.Tensor, got ndarray"),
-        (lambda: ls.loss_surface_1d(model, loss, d[:-1], [0.0]), ValueError, "direction has 3 tensors, the model has 4 parameters"),
-        (lambda: ls.loss_surface_2d(model, loss, d, d, [0.0], [np.nan]), ValueError, "betas must be finite, got nan at index 0"),
-        (lambda: ls.loss_surface_2d(model, None, d, d, [0.0]), TypeError, "loss must be callable, got NoneType"),
-        (lambda: ls.random_direction(model, seed=1.5), TypeError, "seed must be an int, got float"),
-        (lambda: ls.random_direction(None), TypeError, "model must be a torch.nn.Module, got NoneType"),
-    ]
+    return (
+        model,
+        d,
+        [
+            (
+                lambda: ls.loss_surface_1d(model, loss, d, [0.0, float("nan")]),
+                ValueError,
+                "alphas must be finite, got nan at index 1",
+            ),
+            (
+                lambda: ls.loss_surface_1d(model, loss, d, [0.0, np.inf]),
+                ValueError,
+                "alphas must be finite, got inf at index 1",
+            ),
+            (
+                lambda: ls.loss_surface_1d(model, loss, d, ["a", "b"]),
+                TypeError,
+                "alphas must be a 1-D array of numbers, got list",
+            ),
+            (
+                lambda: ls.loss_surface_1d(model, loss, d, [[0.0]]),
+                ValueError,
+                r"alphas must be 1-D, got shape \(1, 1\)",
+            ),
+            (
+                lambda: ls.loss_surface_1d(model, "mse", d, [0.0]),
+                TypeError,
+                "loss must be callable, got str",
+            ),
+            (
+                lambda: ls.loss_surface_1d(model, loss, [p.numpy() for p in d], [0.0]),
+                TypeError,
+                r"direction\[0\] must be a torch.Tensor, got ndarray",
+            ),
+            (
+                lambda: ls.loss_surface_1d(model, loss, d[:-1], [0.0]),
+                ValueError,
+                "direction has 3 tensors, the model has 4 parameters",
+            ),
+            (
+                lambda: ls.loss_surface_2d(model, loss, d, d, [0.0], [np.nan]),
+                ValueError,
+                "betas must be finite, got nan at index 0",
+            ),
+            (
+                lambda: ls.loss_surface_2d(model, None, d, d, [0.0]),
+                TypeError,
+                "loss must be callable, got NoneType",
+            ),
+            (
+                lambda: ls.random_direction(model, seed=1.5),
+                TypeError,
+                "seed must be an int, got float",
+            ),
+            (
+                lambda: ls.random_direction(None),
+                TypeError,
+                "model must be a torch.nn.Module, got NoneType",
+            ),
+        ],
+    )
 
 
 @pytest.mark.parametrize("index", range(11))
@@ -59,7 +107,9 @@ def kls():
 def keras_net():
     import keras
 
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)]
+    )
     return model
 
 
@@ -68,9 +118,21 @@ def keras_loss(model):
 
 
 KERAS_BAD = [
-    (lambda k, m, d: k.loss_surface_1d(m, keras_loss, d, [0.0, np.nan]), ValueError, "alphas must be finite, got nan at index 1"),
-    (lambda k, m, d: k.loss_surface_2d(m, keras_loss, d, d, [0.0], [np.inf]), ValueError, "betas must be finite, got inf"),
-    (lambda k, m, d: k.loss_surface_1d(m, 3, d, [0.0]), TypeError, "loss must be callable, got int"),
+    (
+        lambda k, m, d: k.loss_surface_1d(m, keras_loss, d, [0.0, np.nan]),
+        ValueError,
+        "alphas must be finite, got nan at index 1",
+    ),
+    (
+        lambda k, m, d: k.loss_surface_2d(m, keras_loss, d, d, [0.0], [np.inf]),
+        ValueError,
+        "betas must be finite, got inf",
+    ),
+    (
+        lambda k, m, d: k.loss_surface_1d(m, 3, d, [0.0]),
+        TypeError,
+        "loss must be callable, got int",
+    ),
     (lambda k, m, d: k.random_direction(m, seed=-1), ValueError, "seed must be >= 0, got -1"),
     (lambda k, m, d: k.random_direction(m, seed="0"), TypeError, "seed must be an int, got str"),
 ]

@@ -22,38 +22,134 @@ def stats(dtype=torch.float32):
 # ------------------------------------------------------------------ bad inputs, functions
 
 FUNCTION_BAD = [
-    (lambda: norms.batch_norm(X, *stats(), training=True, momentum=None), TypeError, "momentum must be a float in \\[0, 1\\], got None"),
-    (lambda: norms.batch_norm(X, *stats(), training=True, momentum="0.1"), TypeError, "momentum must be a number, got str"),
-    (lambda: norms.batch_norm(X, *stats(), training=True, momentum=1.5), ValueError, "momentum must be in \\[0.0, 1.0\\], got 1.5"),
-    (lambda: norms.batch_norm(X, *stats(), training=True, eps=-1e-5), ValueError, "eps must be in \\[0.0, inf\\), got -1e-05"),
-    (lambda: norms.batch_norm(X, *stats(), eps=float("nan")), ValueError, "eps must be a finite number, got nan"),
-    (lambda: norms.batch_norm(X64, *stats(), training=True), TypeError, "running_mean must have the input's dtype torch.float64, got torch.float32"),
-    (lambda: norms.batch_norm(X64, *stats(), training=False), TypeError, "running_mean must have the input's dtype torch.float64"),
-    (lambda: norms.batch_norm(X, *stats(torch.float64), training=True), TypeError, "running_mean must have the input's dtype torch.float32, got torch.float64"),
-    (lambda: norms.batch_norm(X64, None, None, torch.ones(6), training=True), TypeError, "weight must have the input's dtype torch.float64, got torch.float32"),
-    (lambda: norms.batch_norm(X, None, None, None, torch.ones(6).double(), training=True), TypeError, "bias must have the input's dtype"),
-    (lambda: norms.batch_norm(torch.ones(4, 6, dtype=torch.long), None, None, training=True), TypeError, "input must be a floating-point tensor, got torch.int64"),
-    (lambda: norms.batch_norm(X.numpy(), None, None, training=True), TypeError, "input must be a torch.Tensor, got ndarray"),
-    (lambda: norms.batch_norm(torch.randn(1, 6), None, None, training=True), ValueError, "expected more than 1 value per channel"),
-    (lambda: norms.layer_norm(X64, (3,), torch.ones(3)), TypeError, "weight must have the input's dtype torch.float64"),
-    (lambda: norms.layer_norm(X, 2.5), TypeError, "normalized_shape must be a sequence of ints, got float"),
-    (lambda: norms.layer_norm(X, (3.0,)), TypeError, "normalized_shape\\[0\\] must be an int, got float"),
+    (
+        lambda: norms.batch_norm(X, *stats(), training=True, momentum=None),
+        TypeError,
+        "momentum must be a float in \\[0, 1\\], got None",
+    ),
+    (
+        lambda: norms.batch_norm(X, *stats(), training=True, momentum="0.1"),
+        TypeError,
+        "momentum must be a number, got str",
+    ),
+    (
+        lambda: norms.batch_norm(X, *stats(), training=True, momentum=1.5),
+        ValueError,
+        "momentum must be in \\[0.0, 1.0\\], got 1.5",
+    ),
+    (
+        lambda: norms.batch_norm(X, *stats(), training=True, eps=-1e-5),
+        ValueError,
+        "eps must be in \\[0.0, inf\\), got -1e-05",
+    ),
+    (
+        lambda: norms.batch_norm(X, *stats(), eps=float("nan")),
+        ValueError,
+        "eps must be a finite number, got nan",
+    ),
+    (
+        lambda: norms.batch_norm(X64, *stats(), training=True),
+        TypeError,
+        "running_mean must have the input's dtype torch.float64, got torch.float32",
+    ),
+    (
+        lambda: norms.batch_norm(X64, *stats(), training=False),
+        TypeError,
+        "running_mean must have the input's dtype torch.float64",
+    ),
+    (
+        lambda: norms.batch_norm(X, *stats(torch.float64), training=True),
+        TypeError,
+        "running_mean must have the input's dtype torch.float32, got torch.float64",
+    ),
+    (
+        lambda: norms.batch_norm(X64, None, None, torch.ones(6), training=True),
+        TypeError,
+        "weight must have the input's dtype torch.float64, got torch.float32",
+    ),
+    (
+        lambda: norms.batch_norm(X, None, None, None, torch.ones(6).double(), training=True),
+        TypeError,
+        "bias must have the input's dtype",
+    ),
+    (
+        lambda: norms.batch_norm(torch.ones(4, 6, dtype=torch.long), None, None, training=True),
+        TypeError,
+        "input must be a floating-point tensor, got torch.int64",
+    ),
+    (
+        lambda: norms.batch_norm(X.numpy(), None, None, training=True),
+        TypeError,
+        "input must be a torch.Tensor, got ndarray",
+    ),
+    (
+        lambda: norms.batch_norm(torch.randn(1, 6), None, None, training=True),
+        ValueError,
+        "expected more than 1 value per channel",
+    ),
+    (
+        lambda: norms.layer_norm(X64, (3,), torch.ones(3)),
+        TypeError,
+        "weight must have the input's dtype torch.float64",
+    ),
+    (
+        lambda: norms.layer_norm(X, 2.5),
+        TypeError,
+        "normalized_shape must be a sequence of ints, got float",
+    ),
+    (
+        lambda: norms.layer_norm(X, (3.0,)),
+        TypeError,
+        "normalized_shape\\[0\\] must be an int, got float",
+    ),
     (lambda: norms.layer_norm(X, (0,)), ValueError, "normalized_shape\\[0\\] must be >= 1, got 0"),
-    (lambda: norms.layer_norm(X, (4,)), ValueError, "normalized_shape \\(4,\\) must equal the last dimensions"),
+    (
+        lambda: norms.layer_norm(X, (4,)),
+        ValueError,
+        "normalized_shape \\(4,\\) must equal the last dimensions",
+    ),
     (lambda: norms.layer_norm(X, (3,), eps="1e-5"), TypeError, "eps must be a number, got str"),
-    (lambda: norms.group_norm(X64, 3, torch.ones(6)), TypeError, "weight must have the input's dtype torch.float64"),
+    (
+        lambda: norms.group_norm(X64, 3, torch.ones(6)),
+        TypeError,
+        "weight must have the input's dtype torch.float64",
+    ),
     (lambda: norms.group_norm(X, 3, eps=None), TypeError, "eps must be a number, got NoneType"),
     (lambda: norms.group_norm(X, 4), ValueError, "channels 6 must be divisible by num_groups=4"),
     (lambda: norms.group_norm(X, 0), ValueError, "num_groups must be a positive int, got 0"),
-    (lambda: norms.instance_norm(X64, weight=torch.ones(6)), TypeError, "weight must have the input's dtype torch.float64"),
-    (lambda: norms.instance_norm(X, *stats(), momentum=None), TypeError, "momentum must be a float in \\[0, 1\\], got None"),
+    (
+        lambda: norms.instance_norm(X64, weight=torch.ones(6)),
+        TypeError,
+        "weight must have the input's dtype torch.float64",
+    ),
+    (
+        lambda: norms.instance_norm(X, *stats(), momentum=None),
+        TypeError,
+        "momentum must be a float in \\[0, 1\\], got None",
+    ),
     (lambda: norms.instance_norm(torch.randn(4, 6, 1)), ValueError, "more than 1 spatial element"),
-    (lambda: norms.ghost_batch_norm(X, 2, *stats(), training=True, momentum=None), TypeError, "momentum must be a float"),
-    (lambda: norms.ghost_batch_norm([1.0], 2, None, None, training=True), TypeError, "input must be a torch.Tensor, got list"),
-    (lambda: norms.ghost_batch_norm(X, 0, None, None), ValueError, "virtual_batch_size must be a positive int, got 0"),
+    (
+        lambda: norms.ghost_batch_norm(X, 2, *stats(), training=True, momentum=None),
+        TypeError,
+        "momentum must be a float",
+    ),
+    (
+        lambda: norms.ghost_batch_norm([1.0], 2, None, None, training=True),
+        TypeError,
+        "input must be a torch.Tensor, got list",
+    ),
+    (
+        lambda: norms.ghost_batch_norm(X, 0, None, None),
+        ValueError,
+        "virtual_batch_size must be a positive int, got 0",
+    ),
     (lambda: norms.moments(X.numpy(), "batch"), TypeError, "x must be a torch.Tensor, got ndarray"),
     (lambda: norms.moments(X, "token"), ValueError, "kind must be one of"),
-    (lambda: norms.moments(torch.zeros(2, 4, 3, 3), "group"), ValueError, "num_groups must divide the 4 channels, got None"),
+    (
+        lambda: norms.moments(torch.zeros(2, 4, 3, 3), "group"),
+        ValueError,
+        "num_groups must divide the 4 channels, got None",
+    ),
 ]
 
 
@@ -67,22 +163,50 @@ def test_function_rejects(call, error, fragment):
 
 MODULE_BAD = [
     (lambda: norms.BatchNorm(6, momentum="fast"), TypeError, "momentum must be a number, got str"),
-    (lambda: norms.BatchNorm(6, momentum=2.0), ValueError, "momentum must be in \\[0.0, 1.0\\], got 2.0"),
+    (
+        lambda: norms.BatchNorm(6, momentum=2.0),
+        ValueError,
+        "momentum must be in \\[0.0, 1.0\\], got 2.0",
+    ),
     (lambda: norms.BatchNorm(6, eps=0.0), ValueError, "eps must be in \\(0.0, inf\\), got 0.0"),
     (lambda: norms.BatchNorm(6, eps="small"), TypeError, "eps must be a number, got str"),
     (lambda: norms.BatchNorm(0), ValueError, "num_features must be a positive int, got 0"),
     (lambda: norms.InstanceNorm(6, eps=-1.0), ValueError, "eps must be in \\(0.0, inf\\)"),
-    (lambda: norms.GhostBatchNorm(6, 1), ValueError, "virtual_batch_size must be an int >= 2, got 1"),
-    (lambda: norms.LayerNorm(6.5), TypeError, "normalized_shape must be a sequence of ints, got float"),
-    (lambda: norms.LayerNorm((6, 2.0)), TypeError, "normalized_shape\\[1\\] must be an int, got float"),
+    (
+        lambda: norms.GhostBatchNorm(6, 1),
+        ValueError,
+        "virtual_batch_size must be an int >= 2, got 1",
+    ),
+    (
+        lambda: norms.LayerNorm(6.5),
+        TypeError,
+        "normalized_shape must be a sequence of ints, got float",
+    ),
+    (
+        lambda: norms.LayerNorm((6, 2.0)),
+        TypeError,
+        "normalized_shape\\[1\\] must be an int, got float",
+    ),
     (lambda: norms.LayerNorm((6, -1)), ValueError, "normalized_shape\\[1\\] must be >= 1, got -1"),
     (lambda: norms.LayerNorm(()), ValueError, "normalized_shape must be positive sizes"),
     (lambda: norms.GroupNorm(3, 6.0), TypeError, "num_channels must be an int, got float"),
     (lambda: norms.GroupNorm(3, 0), ValueError, "num_channels must be >= 1, got 0"),
     (lambda: norms.GroupNorm(4, 6), ValueError, "num_channels=6 must be divisible by num_groups=4"),
-    (lambda: norms.BatchNorm(6)(torch.randn(4, 5)), ValueError, "BatchNorm\\(6\\) expects input of shape \\(N, 6, ...\\), got \\(4, 5\\)"),
-    (lambda: norms.BatchNorm(6)(X64), TypeError, "running_mean must have the input's dtype torch.float64"),
-    (lambda: norms.GroupNorm(3, 6)(torch.ones(4, 6, dtype=torch.long)), TypeError, "input must be a floating-point tensor"),
+    (
+        lambda: norms.BatchNorm(6)(torch.randn(4, 5)),
+        ValueError,
+        "BatchNorm\\(6\\) expects input of shape \\(N, 6, ...\\), got \\(4, 5\\)",
+    ),
+    (
+        lambda: norms.BatchNorm(6)(X64),
+        TypeError,
+        "running_mean must have the input's dtype torch.float64",
+    ),
+    (
+        lambda: norms.GroupNorm(3, 6)(torch.ones(4, 6, dtype=torch.long)),
+        TypeError,
+        "input must be a floating-point tensor",
+    ),
 ]
 
 
@@ -104,22 +228,51 @@ EMPTY = torch.randn(0, 6, 3)
 
 EDGE = {
     "group_norm N=0": (lambda: norms.group_norm(EMPTY, 3), lambda: F.group_norm(EMPTY, 3)),
-    "group_norm N=0 affine": (lambda: norms.group_norm(EMPTY, 3, torch.ones(6), C6), lambda: F.group_norm(EMPTY, 3, torch.ones(6), C6)),
-    "group_norm (0, 6)": (lambda: norms.group_norm(torch.randn(0, 6), 2), lambda: F.group_norm(torch.randn(0, 6), 2)),
-    "batch_norm N=0 training": (lambda: norms.batch_norm(EMPTY, None, None, training=True), lambda: F.batch_norm(EMPTY, None, None, training=True)),
-    "batch_norm N=0 affine": (lambda: norms.batch_norm(EMPTY, None, None, torch.ones(6), C6, training=True),
-                              lambda: F.batch_norm(EMPTY, None, None, torch.ones(6), C6, training=True)),
-    "batch_norm L=0 training": (lambda: norms.batch_norm(torch.randn(4, 6, 0), None, None, training=True),
-                                lambda: F.batch_norm(torch.randn(4, 6, 0), None, None, training=True)),
-    "batch_norm N=0 eval": (lambda: norms.batch_norm(EMPTY, *stats()), lambda: F.batch_norm(EMPTY, *stats())),
-    "layer_norm N=0": (lambda: norms.layer_norm(EMPTY, (6, 3)), lambda: F.layer_norm(EMPTY, (6, 3))),
+    "group_norm N=0 affine": (
+        lambda: norms.group_norm(EMPTY, 3, torch.ones(6), C6),
+        lambda: F.group_norm(EMPTY, 3, torch.ones(6), C6),
+    ),
+    "group_norm (0, 6)": (
+        lambda: norms.group_norm(torch.randn(0, 6), 2),
+        lambda: F.group_norm(torch.randn(0, 6), 2),
+    ),
+    "batch_norm N=0 training": (
+        lambda: norms.batch_norm(EMPTY, None, None, training=True),
+        lambda: F.batch_norm(EMPTY, None, None, training=True),
+    ),
+    "batch_norm N=0 affine": (
+        lambda: norms.batch_norm(EMPTY, None, None, torch.ones(6), C6, training=True),
+        lambda: F.batch_norm(EMPTY, None, None, torch.ones(6), C6, training=True),
+    ),
+    "batch_norm L=0 training": (
+        lambda: norms.batch_norm(torch.randn(4, 6, 0), None, None, training=True),
+        lambda: F.batch_norm(torch.randn(4, 6, 0), None, None, training=True),
+    ),
+    "batch_norm N=0 eval": (
+        lambda: norms.batch_norm(EMPTY, *stats()),
+        lambda: F.batch_norm(EMPTY, *stats()),
+    ),
+    "layer_norm N=0": (
+        lambda: norms.layer_norm(EMPTY, (6, 3)),
+        lambda: F.layer_norm(EMPTY, (6, 3)),
+    ),
     "instance_norm N=0": (lambda: norms.instance_norm(EMPTY), lambda: F.instance_norm(EMPTY)),
-    "ghost_batch_norm N=0": (lambda: norms.ghost_batch_norm(EMPTY, 2, None, None, training=True),
-                             lambda: F.batch_norm(EMPTY, None, None, training=True)),
-    "instance_norm float64 stats": (lambda: norms.instance_norm(X, *stats(torch.float64)), lambda: F.instance_norm(X, *stats(torch.float64))),
-    "batch_norm bfloat16 input, float32 stats": (lambda: norms.batch_norm(X.bfloat16(), *stats(), training=True),
-                                                 lambda: F.batch_norm(X.bfloat16(), *stats(), training=True)),
-    "GroupNorm module N=0": (lambda: norms.GroupNorm(3, 6)(EMPTY), lambda: torch.nn.GroupNorm(3, 6)(EMPTY)),
+    "ghost_batch_norm N=0": (
+        lambda: norms.ghost_batch_norm(EMPTY, 2, None, None, training=True),
+        lambda: F.batch_norm(EMPTY, None, None, training=True),
+    ),
+    "instance_norm float64 stats": (
+        lambda: norms.instance_norm(X, *stats(torch.float64)),
+        lambda: F.instance_norm(X, *stats(torch.float64)),
+    ),
+    "batch_norm bfloat16 input, float32 stats": (
+        lambda: norms.batch_norm(X.bfloat16(), *stats(), training=True),
+        lambda: F.batch_norm(X.bfloat16(), *stats(), training=True),
+    ),
+    "GroupNorm module N=0": (
+        lambda: norms.GroupNorm(3, 6)(EMPTY),
+        lambda: torch.nn.GroupNorm(3, 6)(EMPTY),
+    ),
 }
 
 
@@ -194,7 +347,10 @@ def keras_pairs(knorms):
         "BatchNorm": (knorms.BatchNorm(), keras.layers.BatchNormalization()),
         "LayerNorm": (knorms.LayerNorm(), keras.layers.LayerNormalization()),
         "GroupNorm": (knorms.GroupNorm(2), keras.layers.GroupNormalization(2)),
-        "InstanceNorm": (knorms.InstanceNorm(), keras.layers.GroupNormalization(-1, center=False, scale=False)),
+        "InstanceNorm": (
+            knorms.InstanceNorm(),
+            keras.layers.GroupNormalization(-1, center=False, scale=False),
+        ),
     }
 
 
@@ -218,14 +374,26 @@ def test_keras_norms_cast_integer_input_as_keras(keras_norms, name, dtype, train
 
 KERAS_BAD = [
     (lambda k: k.BatchNorm(momentum="0.99"), TypeError, "momentum must be a number, got str"),
-    (lambda k: k.BatchNorm(momentum=1.5), ValueError, "momentum must be in \\[0.0, 1.0\\], got 1.5"),
+    (
+        lambda k: k.BatchNorm(momentum=1.5),
+        ValueError,
+        "momentum must be in \\[0.0, 1.0\\], got 1.5",
+    ),
     (lambda k: k.BatchNorm(epsilon=0), ValueError, "epsilon must be in \\(0.0, inf\\), got 0.0"),
     (lambda k: k.LayerNorm(epsilon="1e-3"), TypeError, "epsilon must be a number, got str"),
-    (lambda k: k.LayerNorm(4.5), TypeError, "normalized_shape must be a sequence of ints, got float"),
+    (
+        lambda k: k.LayerNorm(4.5),
+        TypeError,
+        "normalized_shape must be a sequence of ints, got float",
+    ),
     (lambda k: k.LayerNorm((4, 0)), ValueError, "normalized_shape\\[1\\] must be >= 1, got 0"),
     (lambda k: k.GroupNorm(0), ValueError, "groups must be a positive int, got 0"),
     (lambda k: k.GhostBatchNorm(1), ValueError, "virtual_batch_size must be an int >= 2, got 1"),
-    (lambda k: k.GroupNorm(3)(np.zeros((2, 4, 4, 4), "float32")), ValueError, "channels 4 must be divisible by groups=3"),
+    (
+        lambda k: k.GroupNorm(3)(np.zeros((2, 4, 4, 4), "float32")),
+        ValueError,
+        "channels 4 must be divisible by groups=3",
+    ),
     (lambda k: k.BatchNorm()(np.array([["a"]])), TypeError, "input must hold numbers, got dtype"),
 ]
 

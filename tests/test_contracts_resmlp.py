@@ -27,8 +27,16 @@ PATH_BAD = [
     (dict(samples=-1), ValueError, "samples must be a positive int, got -1"),
     (dict(seed=-1), ValueError, "seed must be >= 0, got -1"),
     (dict(length=4), ValueError, r"length must be an int in \[0, 3\], got 4"),
-    (dict(y=np.array([0, 1, 2, 0, 1, 7])), ValueError, r"y must hold class labels in \[0, 3\), got 0 to 7"),
-    (dict(y=Y[:5]), ValueError, r"y must be 6 integer class labels, one per row of x, got shape \(5,\)"),
+    (
+        dict(y=np.array([0, 1, 2, 0, 1, 7])),
+        ValueError,
+        r"y must hold class labels in \[0, 3\), got 0 to 7",
+    ),
+    (
+        dict(y=Y[:5]),
+        ValueError,
+        r"y must be 6 integer class labels, one per row of x, got shape \(5,\)",
+    ),
     (dict(y=Y.astype(float)), ValueError, "y must be 6 integer class labels"),
     (dict(x=X[:0], y=Y[:0]), ValueError, r"x must be a non-empty batch of inputs, got \(0, 4\)"),
     (dict(x=None), ValueError, "x must be a non-empty batch of inputs, got None"),

@@ -11,8 +11,14 @@ from godeep import data, models, train
 
 def tiny(n_train=8, n_test=4):
     rng = np.random.default_rng(0)
-    return data.Dataset(rng.normal(size=(n_train, 5)), rng.integers(0, 3, n_train),
-                        rng.normal(size=(n_test, 5)), rng.integers(0, 3, n_test), "tiny", 3)
+    return data.Dataset(
+        rng.normal(size=(n_train, 5)),
+        rng.integers(0, 3, n_train),
+        rng.normal(size=(n_test, 5)),
+        rng.integers(0, 3, n_test),
+        "tiny",
+        3,
+    )
 
 
 EMPTY = tiny(0, 4)
@@ -24,10 +30,22 @@ def torch_model():
 
 
 FIT_BAD = [
-    (dict(data=EMPTY), ValueError, "data.x_train is empty: fit needs at least one training example"),
+    (
+        dict(data=EMPTY),
+        ValueError,
+        "data.x_train is empty: fit needs at least one training example",
+    ),
     (dict(data=EMPTY, steps=3), ValueError, "data.x_train is empty"),
-    (dict(data=None), TypeError, r"data must be a godeep.data.Dataset \(x_train, y_train, x_test, y_test\), got NoneType"),
-    (dict(data=(np.zeros((2, 5)), np.zeros(2))), TypeError, "data must be a godeep.data.Dataset .*got tuple"),
+    (
+        dict(data=None),
+        TypeError,
+        r"data must be a godeep.data.Dataset \(x_train, y_train, x_test, y_test\), got NoneType",
+    ),
+    (
+        dict(data=(np.zeros((2, 5)), np.zeros(2))),
+        TypeError,
+        "data must be a godeep.data.Dataset .*got tuple",
+    ),
     (dict(momentum=-0.5), ValueError, r"momentum must be in \[0.0, inf\), got -0.5"),
     (dict(momentum="0.9"), TypeError, "momentum must be a number, got str"),
     (dict(seed=-1), ValueError, "seed must be >= 0, got -1"),
@@ -36,8 +54,16 @@ FIT_BAD = [
     (dict(steps=0), ValueError, "steps must be None or a positive int, got 0"),
     (dict(batch_size=0), ValueError, "batch_size must be a positive int, got 0"),
     (dict(lr=float("nan")), ValueError, "lr must be a positive number, got nan"),
-    (dict(optimizer="rmsprop"), ValueError, r"optimizer must be one of \('sgd', 'adam'\), got 'rmsprop'"),
-    (dict(loss="hinge"), ValueError, r"loss must be one of \('cross_entropy', 'mse'\), got 'hinge'"),
+    (
+        dict(optimizer="rmsprop"),
+        ValueError,
+        r"optimizer must be one of \('sgd', 'adam'\), got 'rmsprop'",
+    ),
+    (
+        dict(loss="hinge"),
+        ValueError,
+        r"loss must be one of \('cross_entropy', 'mse'\), got 'hinge'",
+    ),
     (dict(eval_epochs=1), TypeError, "eval_epochs must be a bool, got int"),
 ]
 
@@ -62,8 +88,16 @@ def test_fit_rejects_bad_models():
 
 
 EVAL_BAD = [
-    (dict(x=np.zeros((0, 5)), y=np.zeros(0, int)), ValueError, "x is empty: evaluate needs at least one example"),
-    (dict(x=np.zeros((3, 5)), y=np.zeros(2, int)), ValueError, "x has 3 examples but y has 2 labels"),
+    (
+        dict(x=np.zeros((0, 5)), y=np.zeros(0, int)),
+        ValueError,
+        "x is empty: evaluate needs at least one example",
+    ),
+    (
+        dict(x=np.zeros((3, 5)), y=np.zeros(2, int)),
+        ValueError,
+        "x has 3 examples but y has 2 labels",
+    ),
     (dict(x=None, y=np.zeros(2, int)), TypeError, "x must be an array of examples, got NoneType"),
     (dict(loss="l1"), ValueError, r"loss must be one of \('cross_entropy', 'mse'\), got 'l1'"),
     (dict(batch_size=0), ValueError, "batch_size must be >= 1, got 0"),
@@ -94,8 +128,7 @@ def test_fit_with_an_empty_test_split_still_trains():
 @pytest.fixture(scope="module")
 def keras_parts():
     pytest.importorskip("tensorflow")
-    from godeep.keras import models as kmodels
-    from godeep.keras import train as ktrain
+    from godeep.keras import models as kmodels, train as ktrain
 
     return kmodels, ktrain
 

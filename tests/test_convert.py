@@ -11,12 +11,14 @@ pytest.importorskip("tensorflow")
 
 import godeep  # noqa: E402
 from godeep import models, residual, resmlp, transformer  # noqa: E402
-from godeep.keras import convert  # noqa: E402
-from godeep.keras import landscape as klandscape  # noqa: E402
-from godeep.keras import models as kmodels  # noqa: E402
-from godeep.keras import residual as kresidual  # noqa: E402
-from godeep.keras import resmlp as kresmlp  # noqa: E402
-from godeep.keras import transformer as ktransformer  # noqa: E402
+from godeep.keras import (
+    convert,  # noqa: E402
+    landscape as klandscape,  # noqa: E402
+    models as kmodels,  # noqa: E402
+    residual as kresidual,  # noqa: E402
+    resmlp as kresmlp,  # noqa: E402
+    transformer as ktransformer,  # noqa: E402
+)
 
 
 def test_old_names_are_the_conversion_module_functions():
@@ -39,8 +41,16 @@ def _resnet_outputs(keras_model, torch_model) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(keras_model(x.transpose(0, 2, 3, 1), training=False)), expected
 
 
-@pytest.mark.parametrize("options", [{}, {"shortcut": "B"}, {"plain": True}, {"activation": "full_preact"},
-                                     {"variant": "constant_scaling"}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"shortcut": "B"},
+        {"plain": True},
+        {"activation": "full_preact"},
+        {"variant": "constant_scaling"},
+    ],
+)
 def test_a_resnet_copies_onto_its_twin(options):
     godeep.seed_everything(0)
     torch_model = residual.cifar_resnet(8, **options)
@@ -49,15 +59,46 @@ def test_a_resnet_copies_onto_its_twin(options):
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("keras_options, torch_options, message", [
-    ({}, {"plain": True}, r"block layer1_0 \(PyTorch layer1\.0\): the shortcut \(False: a plain block\) is False"),
-    ({"plain": True}, {}, r"block layer1_0 .*shortcut .* is True in PyTorch but False in Keras"),
-    ({}, {"shortcut": "B"}, r"block layer2_0 .*shortcut transform is 'projection' in PyTorch but 'zero_pad'"),
-    ({}, {"activation": "full_preact"}, r"block type is 'PreActBasicBlock' in PyTorch but 'BasicBlock'"),
-    ({"activation": "relu_preact"}, {"activation": "full_preact"}, r"activation order is 'full_preact'"),
-    ({}, {"variant": "constant_scaling"}, r"merge is \('ConstantScaling', 0\.5, 1\.0\) in PyTorch but \('Add',\)"),
-    ({"variant": "constant_scaling"}, {"variant": "constant_scaling_both"}, r"merge is \('ConstantScaling', 0\.5, 0\.5\)"),
-])
+@pytest.mark.parametrize(
+    "keras_options, torch_options, message",
+    [
+        (
+            {},
+            {"plain": True},
+            r"block layer1_0 \(PyTorch layer1\.0\): the shortcut \(False: a plain block\) is False",
+        ),
+        (
+            {"plain": True},
+            {},
+            r"block layer1_0 .*shortcut .* is True in PyTorch but False in Keras",
+        ),
+        (
+            {},
+            {"shortcut": "B"},
+            r"block layer2_0 .*shortcut transform is 'projection' in PyTorch but 'zero_pad'",
+        ),
+        (
+            {},
+            {"activation": "full_preact"},
+            r"block type is 'PreActBasicBlock' in PyTorch but 'BasicBlock'",
+        ),
+        (
+            {"activation": "relu_preact"},
+            {"activation": "full_preact"},
+            r"activation order is 'full_preact'",
+        ),
+        (
+            {},
+            {"variant": "constant_scaling"},
+            r"merge is \('ConstantScaling', 0\.5, 1\.0\) in PyTorch but \('Add',\)",
+        ),
+        (
+            {"variant": "constant_scaling"},
+            {"variant": "constant_scaling_both"},
+            r"merge is \('ConstantScaling', 0\.5, 0\.5\)",
+        ),
+    ],
+)
 def test_a_resnet_refuses_another_architecture(keras_options, torch_options, message):
     keras_model = kresidual.cifar_resnet(8, **keras_options)
     before = [w.copy() for w in keras_model.get_weights()]
@@ -73,15 +114,24 @@ def test_the_issue_case_plain_into_residual_would_change_the_outputs():
     godeep.seed_everything(0)
     plain = residual.cifar_resnet(8, plain=True)
     keras_model = kresidual.cifar_resnet(8)
-    assert [tuple(w.shape) for w in keras_model.get_weights()] == \
-        [tuple(w.shape) for w in convert.copy_resnet_from_torch(kresidual.cifar_resnet(8, plain=True), plain).get_weights()]
+    assert [tuple(w.shape) for w in keras_model.get_weights()] == [
+        tuple(w.shape)
+        for w in convert.copy_resnet_from_torch(
+            kresidual.cifar_resnet(8, plain=True), plain
+        ).get_weights()
+    ]
     with pytest.raises(ValueError, match="plain block"):
         kresidual.copy_from_torch(keras_model, plain)
 
 
 def test_a_resnet_refuses_other_widths_naming_the_layer():
-    with pytest.raises(ValueError, match=r"layer conv1: weight 0 has shape \(3, 3, 3, 8\) in PyTorch .* \(3, 3, 3, 16\)"):
-        kresidual.copy_from_torch(kresidual.cifar_resnet(8), residual.cifar_resnet(8, widths=(8, 16, 32)))
+    with pytest.raises(
+        ValueError,
+        match=r"layer conv1: weight 0 has shape \(3, 3, 3, 8\) in PyTorch .* \(3, 3, 3, 16\)",
+    ):
+        kresidual.copy_from_torch(
+            kresidual.cifar_resnet(8), residual.cifar_resnet(8, widths=(8, 16, 32))
+        )
 
 
 def test_an_mlp_copies_and_refuses_another_activation_or_norm():
@@ -89,19 +139,34 @@ def test_an_mlp_copies_and_refuses_another_activation_or_norm():
     torch_model = models.mlp(4, 8, 2, 3, activation="tanh")
     keras_model = kmodels.copy_from_torch(kmodels.mlp(4, 8, 2, 3, activation="tanh"), torch_model)
     x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(keras_model(x)), torch_model(torch.as_tensor(x)).detach().numpy(),
-                               rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="layer act1: the activation is 'relu' in PyTorch but 'tanh' in Keras"):
-        kmodels.copy_from_torch(kmodels.mlp(4, 8, 2, 3, activation="tanh"), models.mlp(4, 8, 2, 3, activation="relu"))
-    with pytest.raises(ValueError, match=r"normalization layers: the list is \['norm1', 'norm2', 'norm3'\] in PyTorch"):
+    np.testing.assert_allclose(
+        np.asarray(keras_model(x)),
+        torch_model(torch.as_tensor(x)).detach().numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    with pytest.raises(
+        ValueError, match="layer act1: the activation is 'relu' in PyTorch but 'tanh' in Keras"
+    ):
+        kmodels.copy_from_torch(
+            kmodels.mlp(4, 8, 2, 3, activation="tanh"), models.mlp(4, 8, 2, 3, activation="relu")
+        )
+    with pytest.raises(
+        ValueError,
+        match=r"normalization layers: the list is \['norm1', 'norm2', 'norm3'\] in PyTorch",
+    ):
         kmodels.copy_from_torch(kmodels.convnet(), models.convnet(norm="batch"))
     with pytest.raises(ValueError, match=r"layer fc1: weight 0 has shape \(4, 16\)"):
         kmodels.copy_from_torch(kmodels.mlp(4, 8, 2, 3), models.mlp(4, 16, 2, 3))
 
 
 def test_a_residual_mlp_refuses_its_plain_twin():
-    with pytest.raises(ValueError, match=r"block block1: residual \(False: a plain block\) is True in PyTorch"):
-        kmodels.copy_from_torch(kresmlp.residual_mlp(6, 8, 3, 4, plain=True), resmlp.residual_mlp(6, 8, 3, 4))
+    with pytest.raises(
+        ValueError, match=r"block block1: residual \(False: a plain block\) is True in PyTorch"
+    ):
+        kmodels.copy_from_torch(
+            kresmlp.residual_mlp(6, 8, 3, 4, plain=True), resmlp.residual_mlp(6, 8, 3, 4)
+        )
 
 
 def test_a_dense_block_refuses_its_plain_twin():
@@ -112,8 +177,12 @@ def test_a_dense_block_refuses_its_plain_twin():
 
 
 def test_a_transformer_refuses_another_width():
-    torch_model = transformer.TinyTransformer(vocab_size=10, d_model=16, n_heads=2, n_layers=1, max_len=8)
-    keras_model = ktransformer.TinyTransformer(vocab_size=10, d_model=8, n_heads=2, n_layers=1, max_len=8)
+    torch_model = transformer.TinyTransformer(
+        vocab_size=10, d_model=16, n_heads=2, n_layers=1, max_len=8
+    )
+    keras_model = ktransformer.TinyTransformer(
+        vocab_size=10, d_model=8, n_heads=2, n_layers=1, max_len=8
+    )
     keras_model(np.zeros((1, 8), dtype=np.int64))
     with pytest.raises(ValueError, match="differ in vocab_size, d_model or max_len"):
         ktransformer.copy_from_torch(keras_model, torch_model)

@@ -62,8 +62,12 @@ def test_keras_twin_has_the_same_layers_and_outputs():
     import tensorflow as tf
 
     for dense in (True, False):
-        pt = models.convnet(channels=(8, 8), hidden=16, norm="batch", dense_norm=dense, dtype="float64")
-        kt = kmodels.convnet(channels=(8, 8), hidden=16, norm="batch", dense_norm=dense, dtype="float64")
+        pt = models.convnet(
+            channels=(8, 8), hidden=16, norm="batch", dense_norm=dense, dtype="float64"
+        )
+        kt = kmodels.convnet(
+            channels=(8, 8), hidden=16, norm="batch", dense_norm=dense, dtype="float64"
+        )
         assert [layer.name for layer in kt.layers] == names(pt)
         assert ("norm3" in names(pt)) == dense
         kmodels.copy_from_torch(kt, pt)

@@ -45,9 +45,12 @@ def no_network(monkeypatch):
 def make_dataset(n_train=6, n_test=4, shape=(1, 2, 3)) -> data.Dataset:
     rng = np.random.default_rng(0)
     return data.Dataset(
-        rng.normal(size=(n_train, *shape)), np.arange(n_train) % 3,
-        rng.normal(size=(n_test, *shape)), np.arange(n_test) % 3,
-        name="toy", classes=3,
+        rng.normal(size=(n_train, *shape)),
+        np.arange(n_train) % 3,
+        rng.normal(size=(n_test, *shape)),
+        np.arange(n_test) % 3,
+        name="toy",
+        classes=3,
     )
 
 
@@ -401,7 +404,9 @@ def test_checksum_mismatch_is_detected_and_the_file_deleted(tmp_path, remote):
         data.load_mnist(root=cache)
     assert isinstance(data.ChecksumError("x"), data.DatasetUnavailableError)
     assert sorted(p.name for p in (cache / "mnist").iterdir()) == [
-        "t10k-images-idx3-ubyte.gz", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
+        "t10k-images-idx3-ubyte.gz",
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
     ]
 
 
@@ -466,8 +471,13 @@ def test_loaders_use_godeep_data_when_no_root(tmp_path, monkeypatch):
 
 
 def test_resources_table_is_complete():
-    names = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "cifar-10-binary.tar.gz"}
+    names = {
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+        "cifar-10-binary.tar.gz",
+    }
     assert set(data.RESOURCES) == names
     for name, (url, checksum) in data.RESOURCES.items():
         assert url.startswith("https://") and url.endswith("/" + name)
@@ -523,7 +533,8 @@ def test_load_cifar10_downloads_extracts_and_parses(tmp_path, remote, small_batc
     folder = cache / "cifar10" / "cifar-10-batches-bin"
     assert sorted(p.name for p in folder.iterdir()) == sorted(batches)  # only the batches
     assert sorted(p.name for p in (cache / "cifar10").iterdir()) == [
-        "cifar-10-batches-bin", "cifar-10-binary.tar.gz"
+        "cifar-10-batches-bin",
+        "cifar-10-binary.tar.gz",
     ]
     (cache / "cifar10" / "cifar-10-binary.tar.gz").unlink()  # the extracted batches suffice
     again = data.load_cifar10(root=cache, download=False)

@@ -45,8 +45,12 @@ def test_the_committed_files_are_right():
 
 
 def test_check_command_passes_on_the_repository():
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "deps.py"), "--check"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "deps.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -56,7 +60,9 @@ def test_generated_binder_file_is_right_and_pins_torch_to_cpu(pyproject):
     lines = text.splitlines()
     # the index is an option line (not only mentioned in a comment) and comes before torch
     assert lines.index(f"--extra-index-url {CPU_INDEX}") < lines.index("torch==2.13.0")
-    assert "torch" not in lines and "pytest>=8" not in lines  # bare torch replaced; `test` not in Binder
+    assert (
+        "torch" not in lines and "pytest>=8" not in lines
+    )  # bare torch replaced; `test` not in Binder
     assert {"numpy>=1.26,<3", "tensorflow-cpu>=2.18,<2.22", "jupyterlab>=4.2,<5"} <= set(lines)
 
 
@@ -76,8 +82,19 @@ def test_generated_binder_file_is_right_and_pins_torch_to_cpu(pyproject):
         (lambda t: t + "-e ./code\n", "local paths"),
         (lambda t: t.replace("# Binder", "# binder", 1), "not what `python3 tools/deps.py` writes"),
     ],
-    ids=["torch-bare", "torch-cuda", "torch-other-version", "index-commented", "index-cuda",
-         "numpy-missing", "numpy-changed", "extra-package", "duplicate", "local-path", "edited-header"],
+    ids=[
+        "torch-bare",
+        "torch-cuda",
+        "torch-other-version",
+        "index-commented",
+        "index-cuda",
+        "numpy-missing",
+        "numpy-changed",
+        "extra-package",
+        "duplicate",
+        "local-path",
+        "edited-header",
+    ],
 )
 def test_binder_check_reports_a_wrong_file(pyproject, tmp_path, fault, expected):
     wrong = tmp_path / "requirements.txt"
@@ -128,9 +145,13 @@ def test_every_workflow_that_installs_requirements_uses_the_cpu_index():
     """requirements.txt has no index line (an offline machine's pip would stall on it), so the
     CPU build of the pinned torch comes from PIP_EXTRA_INDEX_URL where GitHub installs it."""
     workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-    installing = [w for w in workflows if re.search(r"\bmake\b|\.ci/run|-r requirements", w.read_text())]
+    installing = [
+        w for w in workflows if re.search(r"\bmake\b|\.ci/run|-r requirements", w.read_text())
+    ]
     assert installing, "no workflow installs the course: this test has nothing to check"
-    lacking = [w.name for w in installing if f"PIP_EXTRA_INDEX_URL: {CPU_INDEX}" not in w.read_text()]
+    lacking = [
+        w.name for w in installing if f"PIP_EXTRA_INDEX_URL: {CPU_INDEX}" not in w.read_text()
+    ]
     assert not lacking, f"these workflows would install torch with CUDA from PyPI: {lacking}"
 
 

@@ -17,7 +17,7 @@ def table(doc: str) -> str:
     text = (ROOT / doc).read_text()
     start = text.index(MAPS[doc])
     end = text.find("\n## ", start + 1)
-    return text[start:end if end > 0 else None]
+    return text[start : end if end > 0 else None]
 
 
 @pytest.mark.parametrize("doc", MAPS)
@@ -26,7 +26,9 @@ def test_every_path_in_the_map_exists(doc):
     assert rows
     missing = []
     for row in rows:
-        names = [re.sub(r"NN-\w+", "*", name) for name in PATHLIKE.findall(row)]  # chapters/NN-topic/
+        names = [
+            re.sub(r"NN-\w+", "*", name) for name in PATHLIKE.findall(row)
+        ]  # chapters/NN-topic/
         folders = [""] + [n for n in PATHLIKE.findall(row.split("|")[1]) if n.endswith("/")]
         folders = [re.sub(r"NN-\w+", "*", f) for f in folders] + ["tools/"]
         for name in names:
@@ -38,7 +40,11 @@ def test_every_path_in_the_map_exists(doc):
 @pytest.mark.parametrize("doc", MAPS)
 def test_the_map_names_every_tool(doc):
     text = table(doc)
-    tools = [p.name for p in (ROOT / "tools").iterdir() if p.suffix in (".py", ".sh") and p.name != "__init__.py"]
+    tools = [
+        p.name
+        for p in (ROOT / "tools").iterdir()
+        if p.suffix in (".py", ".sh") and p.name != "__init__.py"
+    ]
     assert tools
     unnamed = [name for name in tools if f"`{name}`" not in text and f"`tools/{name}`" not in text]
     assert not unnamed, f"{doc} does not name {unnamed}"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from godeep.exercises import Exercise, Feedback, all_exercises, close_to
+from godeep.exercises import Feedback, all_exercises, close_to
 
 EXERCISES = all_exercises()
 WRONG = [(key, i) for key, ex in EXERCISES.items() for i in range(len(ex.wrong_answers))]
@@ -63,8 +63,7 @@ def test_every_exercise_lists_wrong_answers(key):
 
 
 def test_an_empty_function_is_unanswered():
-    def tanh_saturation(h):
-        ...
+    def tanh_saturation(h): ...
 
     feedback = EXERCISES["ch1.tanh-saturation"].check(tanh_saturation)
     assert not feedback.answered and "returns None" in feedback.message
@@ -112,8 +111,8 @@ def test_own_lesion_checks_the_model_itself(lesion_answer):
 
 
 def test_own_lesion_accepts_a_keras_net(lesion_answer):
-    from godeep.keras import models as kmodels, resmlp as kresmlp, signals as ksignals
     from godeep.exercises.ch5 import _digits_accuracy
+    from godeep.keras import models as kmodels, resmlp as kresmlp, signals as ksignals
 
     ex = EXERCISES["ch5.own-lesion"]
     model, _ = lesion_answer
@@ -132,7 +131,11 @@ def _toc_sections():
     import re
 
     toc = (pathlib.Path(__file__).parents[1] / "_toc.yml").read_text()
-    return [s for s in re.findall(r"file: (chapters/\S+)", toc) if not s.endswith(("intro", "reproducing"))]
+    return [
+        s
+        for s in re.findall(r"file: (chapters/\S+)", toc)
+        if not s.endswith(("intro", "reproducing"))
+    ]
 
 
 def test_every_section_of_the_book_has_a_prediction():
@@ -159,7 +162,11 @@ def test_predict_then_reveal_a_choice(ex):
     recorded = ex.predict("ch4.degradation", "Plain-56")  # options match case-insensitively
     assert recorded.correct and repr(recorded).startswith("📌 prediction recorded: 'plain-56'")
     feedback = ex.reveal("ch4.degradation", "plain-20")
-    assert not feedback.correct and "you predicted 'plain-56'" in feedback.message and "optimization problem" in feedback.message
+    assert (
+        not feedback.correct
+        and "you predicted 'plain-56'" in feedback.message
+        and "optimization problem" in feedback.message
+    )
     assert repr(feedback).startswith("❌ Your prediction was off")
     ex.predict("ch4.degradation", "plain-20")
     assert repr(ex.reveal("ch4.degradation", "plain-20")).startswith("✅ Your prediction was right")
@@ -218,7 +225,9 @@ def test_reveal_without_a_prediction_and_with_a_bad_measurement(ex):
 
 def test_every_prediction_accepts_its_own_options_and_rejects_junk(ex):
     for key, entry in ex.PREDICTIONS.items():
-        good = {"choice": entry.options[0] if entry.options else None, "number": 1.0, "sign": "+"}[entry.kind]
+        good = {"choice": entry.options[0] if entry.options else None, "number": 1.0, "sign": "+"}[
+            entry.kind
+        ]
         assert ex.predict(key, good).correct, key
         for junk in (object(), {"a": 1}, b"x", [1, 2]):
             assert not ex.predict(key, junk).correct
@@ -235,5 +244,7 @@ def test_importing_the_exercises_loads_neither_framework():
         "import sys, godeep.exercises as E; E.all_exercises(); "
         "print(sorted(m for m in ('torch', 'keras', 'tensorflow') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True
+    )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

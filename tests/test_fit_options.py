@@ -29,7 +29,9 @@ def test_steps_equal_to_whole_epochs_train_as_epochs(k):
     ds = digits()
     a, b = pt_mlp(), pt_mlp()
     ha = train.fit(a, ds, epochs=k, lr=0.1, batch_size=32, momentum=0.9, seed=2)
-    hb = train.fit(b, ds, epochs=7, lr=0.1, batch_size=32, momentum=0.9, seed=2, steps=4 * k)  # epochs unused
+    hb = train.fit(
+        b, ds, epochs=7, lr=0.1, batch_size=32, momentum=0.9, seed=2, steps=4 * k
+    )  # epochs unused
     assert hb.step_loss == ha.step_loss and len(hb.step_loss) == 4 * k
     assert hb.train_loss == ha.train_loss and hb.test_acc == ha.test_acc and len(hb.train_loss) == k
     for wa, wb in zip(weights(a), weights(b)):
@@ -41,8 +43,12 @@ def test_steps_stop_mid_epoch_and_continue_the_batch_order():
     full = train.fit(pt_mlp(), ds, epochs=2, lr=0.1, batch_size=32, seed=5)
     part = train.fit(pt_mlp(), ds, epochs=2, lr=0.1, batch_size=32, seed=5, steps=6)
     assert len(part.step_loss) == 6 and part.step_loss == full.step_loss[:6]
-    assert len(part.train_loss) == 1 and part.train_loss[0] == full.train_loss[0]  # only complete epochs
-    many = train.fit(pt_mlp(), ds, epochs=1, lr=0.1, batch_size=32, seed=5, steps=9)  # more than `epochs` allows
+    assert (
+        len(part.train_loss) == 1 and part.train_loss[0] == full.train_loss[0]
+    )  # only complete epochs
+    many = train.fit(
+        pt_mlp(), ds, epochs=1, lr=0.1, batch_size=32, seed=5, steps=9
+    )  # more than `epochs` allows
     assert len(many.step_loss) == 9 and many.step_loss[:8] == full.step_loss
     assert len(many.train_loss) == 2
 
@@ -69,7 +75,11 @@ def test_epoch_plan():
 def test_bad_options(fit_name):
     ds = digits()
     fit = train.fit if fit_name == "torch" else ktrain.fit
-    model = (lambda: models.mlp(64, 8, 1, 10)) if fit_name == "torch" else (lambda: kmodels.mlp(64, 8, 1, 10))
+    model = (
+        (lambda: models.mlp(64, 8, 1, 10))
+        if fit_name == "torch"
+        else (lambda: kmodels.mlp(64, 8, 1, 10))
+    )
     for steps in (0, -3, 2.5, True, "10"):
         with pytest.raises(ValueError, match="steps"):
             fit(model(), ds, steps=steps)
@@ -85,7 +95,10 @@ def test_keras_steps_and_eval_epochs_match_pytorch():
     kwargs = dict(epochs=1, lr=0.1, batch_size=32, momentum=0.9, seed=4, steps=7)
     h1 = train.fit(pt, ds, **kwargs)
     h2 = ktrain.fit(tf_model, ds, **kwargs)
-    assert len(h1.step_loss) == len(h2.step_loss) == 7 and len(h1.train_loss) == len(h2.train_loss) == 1
+    assert (
+        len(h1.step_loss) == len(h2.step_loss) == 7
+        and len(h1.train_loss) == len(h2.train_loss) == 1
+    )
     np.testing.assert_allclose(h2.step_loss, h1.step_loss, rtol=1e-6)
     np.testing.assert_allclose(h2.train_loss, h1.train_loss, rtol=1e-6)
     h3 = train.fit(pt, ds, eval_epochs=False, **kwargs)

@@ -32,7 +32,10 @@ def test_fans_need_two_dimensions(bad):
         init.fans(bad)
 
 
-@pytest.mark.parametrize("bad, error", [((3, 0), ValueError), ((3.0, 2), TypeError), (5, TypeError), ((True, 2), TypeError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [((3, 0), ValueError), ((3.0, 2), TypeError), (5, TypeError), ((True, 2), TypeError)],
+)
 def test_fans_bad_shapes(bad, error):
     with pytest.raises(error, match="shape|dimension"):
         init.fans(bad)
@@ -40,11 +43,23 @@ def test_fans_bad_shapes(bad, error):
 
 @pytest.mark.parametrize(
     "nonlinearity, param",
-    [("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None), ("relu", None), ("selu", None),
-     ("leaky_relu", None), ("leaky_relu", 0.2), ("leaky_relu", math.sqrt(5)), ("leaky_relu", 0)],
+    [
+        ("linear", None),
+        ("conv2d", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("selu", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.2),
+        ("leaky_relu", math.sqrt(5)),
+        ("leaky_relu", 0),
+    ],
 )
 def test_gain_matches_torch(nonlinearity, param):
-    assert init.gain(nonlinearity, param) == pytest.approx(torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-12)
+    assert init.gain(nonlinearity, param) == pytest.approx(
+        torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-12
+    )
 
 
 def test_gain_values():
@@ -65,10 +80,14 @@ def test_gain_errors():
 def test_std_formulas():
     n_out, n_in = 300, 100
     assert init.xavier_std((n_out, n_in)) == pytest.approx(math.sqrt(2 / (n_in + n_out)))
-    assert init.xavier_std((n_out, n_in), gain=2.0) == pytest.approx(2 * math.sqrt(2 / (n_in + n_out)))
+    assert init.xavier_std((n_out, n_in), gain=2.0) == pytest.approx(
+        2 * math.sqrt(2 / (n_in + n_out))
+    )
     assert init.kaiming_std((n_out, n_in)) == pytest.approx(math.sqrt(2 / n_in))
     assert init.kaiming_std((n_out, n_in), mode="fan_out") == pytest.approx(math.sqrt(2 / n_out))
-    assert init.kaiming_std((n_out, n_in), nonlinearity="linear") == pytest.approx(math.sqrt(1 / n_in))
+    assert init.kaiming_std((n_out, n_in), nonlinearity="linear") == pytest.approx(
+        math.sqrt(1 / n_in)
+    )
     # PyTorch's nn.Linear default: kaiming_uniform_ with a = sqrt(5) -> Var = 1 / (3 fan_in)
     std = init.kaiming_std((n_out, n_in), nonlinearity="leaky_relu", a=math.sqrt(5))
     assert std**2 == pytest.approx(1 / (3 * n_in))
@@ -90,8 +109,12 @@ SHAPE = (512, 256, 3, 3)  # ~1.2 million entries: the empirical std is within 0.
 
 
 def _torch_twin(name):
-    return {"xavier_normal_": torch.nn.init.xavier_normal_, "xavier_uniform_": torch.nn.init.xavier_uniform_,
-            "kaiming_normal_": torch.nn.init.kaiming_normal_, "kaiming_uniform_": torch.nn.init.kaiming_uniform_}[name]
+    return {
+        "xavier_normal_": torch.nn.init.xavier_normal_,
+        "xavier_uniform_": torch.nn.init.xavier_uniform_,
+        "kaiming_normal_": torch.nn.init.kaiming_normal_,
+        "kaiming_uniform_": torch.nn.init.kaiming_uniform_,
+    }[name]
 
 
 CASES = [
@@ -108,8 +131,12 @@ CASES = [
 
 @pytest.mark.parametrize("name, kwargs", CASES)
 def test_initializers_match_torch_statistics(name, kwargs):
-    ours = getattr(init, name)(torch.empty(SHAPE), **kwargs, generator=torch.Generator().manual_seed(0))
-    theirs = _torch_twin(name)(torch.empty(SHAPE), **kwargs, generator=torch.Generator().manual_seed(1))
+    ours = getattr(init, name)(
+        torch.empty(SHAPE), **kwargs, generator=torch.Generator().manual_seed(0)
+    )
+    theirs = _torch_twin(name)(
+        torch.empty(SHAPE), **kwargs, generator=torch.Generator().manual_seed(1)
+    )
     assert abs(ours.std().item() / theirs.std().item() - 1) < 0.01
     assert abs(ours.mean().item()) < 0.01 * ours.std().item()
     if "uniform" in name:  # same support
@@ -122,7 +149,12 @@ def test_initializers_give_the_formula_std(name, kwargs):
     if name.startswith("xavier"):
         expected = init.xavier_std(SHAPE, kwargs.get("gain", 1.0))
     else:
-        expected = init.kaiming_std(SHAPE, kwargs.get("mode", "fan_in"), kwargs.get("nonlinearity", "leaky_relu"), kwargs.get("a", 0.0))
+        expected = init.kaiming_std(
+            SHAPE,
+            kwargs.get("mode", "fan_in"),
+            kwargs.get("nonlinearity", "leaky_relu"),
+            kwargs.get("a", 0.0),
+        )
     assert abs(w.std().item() / expected - 1) < 0.01
 
 
@@ -144,7 +176,14 @@ def test_does_not_call_torch_nn_init(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("godeep.init must not call torch.nn.init")
 
-    for name in ("xavier_normal_", "xavier_uniform_", "kaiming_normal_", "kaiming_uniform_", "_calculate_fan_in_and_fan_out", "calculate_gain"):
+    for name in (
+        "xavier_normal_",
+        "xavier_uniform_",
+        "kaiming_normal_",
+        "kaiming_uniform_",
+        "_calculate_fan_in_and_fan_out",
+        "calculate_gain",
+    ):
         monkeypatch.setattr(torch.nn.init, name, forbidden)
     for name in ("xavier_normal_", "xavier_uniform_", "kaiming_normal_", "kaiming_uniform_"):
         getattr(init, name)(torch.empty(8, 4))
@@ -181,7 +220,9 @@ def test_our_kaiming_uniform_with_a_sqrt5_is_pytorchs_default_layer_init():
         ours = init.kaiming_uniform_(torch.empty_like(layer.weight), a=math.sqrt(5))
         torch.testing.assert_close(ours, layer.weight.detach(), rtol=0, atol=1e-7)
         fan_in, _ = init.fans(layer.weight)
-        assert init.kaiming_std(layer.weight, "fan_in", "leaky_relu", math.sqrt(5)) ** 2 == pytest.approx(1 / (3 * fan_in))
+        assert init.kaiming_std(
+            layer.weight, "fan_in", "leaky_relu", math.sqrt(5)
+        ) ** 2 == pytest.approx(1 / (3 * fan_in))
 
 
 # ------------------------------------------------------------------------- Keras twin
@@ -194,7 +235,12 @@ def kinit():
     return kinit
 
 
-KERAS_SHAPES = [((20, 10), (10, 20)), ((5, 5, 3, 64), (64, 3, 5, 5)), ((3, 4, 7), (7, 4, 3)), ((1, 1), (1, 1))]
+KERAS_SHAPES = [
+    ((20, 10), (10, 20)),
+    ((5, 5, 3, 64), (64, 3, 5, 5)),
+    ((3, 4, 7), (7, 4, 3)),
+    ((1, 1), (1, 1)),
+]
 
 
 @pytest.mark.parametrize("keras_shape, torch_shape", KERAS_SHAPES)
@@ -246,7 +292,9 @@ def test_keras_truncation_constant(kinit):
     from scipy.stats import norm, truncnorm
 
     z = 2 * norm.cdf(2) - 1
-    assert kinit.KERAS_TRUNCATION_STD == pytest.approx(math.sqrt(1 - 2 * 2 * norm.pdf(2) / z), rel=1e-10)
+    assert kinit.KERAS_TRUNCATION_STD == pytest.approx(
+        math.sqrt(1 - 2 * 2 * norm.pdf(2) / z), rel=1e-10
+    )
     assert kinit.KERAS_TRUNCATION_STD == pytest.approx(truncnorm(-2, 2).std(), rel=1e-10)
 
 
@@ -263,7 +311,13 @@ def test_keras_instance_shared_by_layers_gives_distinct_kernels(kinit):
     import keras
 
     shared = kinit.XavierUniform(seed=0)
-    model = keras.Sequential([keras.Input((30,)), keras.layers.Dense(30, kernel_initializer=shared), keras.layers.Dense(30, kernel_initializer=shared)])
+    model = keras.Sequential(
+        [
+            keras.Input((30,)),
+            keras.layers.Dense(30, kernel_initializer=shared),
+            keras.layers.Dense(30, kernel_initializer=shared),
+        ]
+    )
     k1, k2 = (layer.kernel.numpy() for layer in model.layers)
     assert not np.allclose(k1, k2)
 
@@ -293,7 +347,10 @@ def test_keras_dtype_and_config_round_trip(kinit):
     config = keras.initializers.serialize(init64)
     clone = keras.initializers.deserialize(config)
     assert isinstance(clone, kinit.KaimingUniform) and clone.get_config() == init64.get_config()
-    np.testing.assert_array_equal(np.asarray(clone((6, 5))), np.asarray(kinit.KaimingUniform(a=math.sqrt(5), mode="fan_out", seed=2)((6, 5))))
+    np.testing.assert_array_equal(
+        np.asarray(clone((6, 5))),
+        np.asarray(kinit.KaimingUniform(a=math.sqrt(5), mode="fan_out", seed=2)((6, 5))),
+    )
 
 
 def test_keras_errors(kinit):
@@ -345,11 +402,21 @@ def test_parity_mlp_weights_in_both_frameworks(kinit, name):
     godeep.seed_everything(0)
     tmodel = models.mlp(300, 200, 2, 10, "relu", init=torch_fn)
     kmodel = kmodels.mlp(300, 200, 2, 10, "relu", init=getattr(kinit, name)())
-    for (tname, tlayer), (kname, klayer) in zip(models.weight_layers(tmodel).items(), kmodels.weight_layers(kmodel).items()):
+    for (tname, tlayer), (kname, klayer) in zip(
+        models.weight_layers(tmodel).items(), kmodels.weight_layers(kmodel).items()
+    ):
         assert tname == kname
         w, k = tlayer.weight.detach().numpy(), klayer.kernel.numpy()
         assert w.shape == k.T.shape
-        expected = init.xavier_std(w.shape) if name.startswith("Xavier") else init.kaiming_std(w.shape, nonlinearity="leaky_relu")
-        assert expected == pytest.approx(kinit.xavier_std(k.shape) if name.startswith("Xavier") else kinit.kaiming_std(k.shape, nonlinearity="leaky_relu"))
+        expected = (
+            init.xavier_std(w.shape)
+            if name.startswith("Xavier")
+            else init.kaiming_std(w.shape, nonlinearity="leaky_relu")
+        )
+        assert expected == pytest.approx(
+            kinit.xavier_std(k.shape)
+            if name.startswith("Xavier")
+            else kinit.kaiming_std(k.shape, nonlinearity="leaky_relu")
+        )
         tol = 0.1 if w.size < 5000 else 0.03
         assert abs(w.std() / expected - 1) < tol and abs(k.std() / expected - 1) < tol

@@ -58,14 +58,25 @@ def test_widgets_start_at_the_defaults_and_redraw_on_change():
     controls = {w.description: w for w in box.children[:-1]}
     assert type(box.children[-1]).__name__ == "Output"
     assert {k: type(w).__name__ for k, w in controls.items()} == {
-        "depth": "IntSlider", "gain": "FloatSlider", "init": "Dropdown", "log": "Checkbox"}
+        "depth": "IntSlider",
+        "gain": "FloatSlider",
+        "init": "Dropdown",
+        "log": "Checkbox",
+    }
     assert (controls["depth"].min, controls["depth"].max, controls["depth"].step) == (5, 100, 5)
-    assert {k: w.value for k, w in controls.items()} == dict(depth=50, gain=1.0, init="kaiming", log=True)
+    assert {k: w.value for k, w in controls.items()} == dict(
+        depth=50, gain=1.0, init="kaiming", log=True
+    )
     assert all(not w.continuous_update for k, w in controls.items() if k in ("depth", "gain"))
     assert controls["gain"].readout_format == ".1f"
-    assert calls[-1] == dict(depth=50, gain=1.0, init="kaiming", log=True)  # drawn once at the defaults
+    assert calls[-1] == dict(
+        depth=50, gain=1.0, init="kaiming", log=True
+    )  # drawn once at the defaults
     only_gain = make_widget(show, gain=(0.5, 2.5, 0.002))
-    assert [type(w).__name__ for w in only_gain.children] == ["FloatSlider", "Output"]  # others fixed
+    assert [type(w).__name__ for w in only_gain.children] == [
+        "FloatSlider",
+        "Output",
+    ]  # others fixed
     assert only_gain.children[0].readout_format == ".3f"
     only_gain.children[0].value = 2.0
     assert calls[-1] == dict(depth=50, gain=2.0, init="kaiming", log=True)

@@ -14,15 +14,24 @@ from godeep import data
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
-from godeep.keras import models as kmodels  # noqa: E402
-from godeep.keras import residual as kresidual  # noqa: E402
-from godeep.keras import train as ktrain  # noqa: E402
+from godeep.keras import (
+    models as kmodels,  # noqa: E402
+    residual as kresidual,  # noqa: E402
+    train as ktrain,  # noqa: E402
+)
 from godeep.signals import TrainingMonitor  # noqa: E402
 
 
 def digits_nhwc(n=96, n_test=40):
     d = data.digits(images=True).subset(n, n_test)
-    return data.Dataset(data.to_channels_last(d.x_train), d.y_train, data.to_channels_last(d.x_test), d.y_test, "digits", 10)
+    return data.Dataset(
+        data.to_channels_last(d.x_train),
+        d.y_train,
+        data.to_channels_last(d.x_test),
+        d.y_test,
+        "digits",
+        10,
+    )
 
 
 def small_mlp(activation="relu", norm="batch"):
@@ -52,8 +61,16 @@ def assert_same(ha, ma, hb, mb):
 
 
 CASES = {
-    "mlp-batchnorm-sgd": (small_mlp, flat_digits, dict(epochs=2, lr=0.1, batch_size=32, momentum=0.9)),
-    "mlp-tanh-adam": (lambda: small_mlp("tanh", None), flat_digits, dict(epochs=2, lr=1e-2, batch_size=32, optimizer="adam")),
+    "mlp-batchnorm-sgd": (
+        small_mlp,
+        flat_digits,
+        dict(epochs=2, lr=0.1, batch_size=32, momentum=0.9),
+    ),
+    "mlp-tanh-adam": (
+        lambda: small_mlp("tanh", None),
+        flat_digits,
+        dict(epochs=2, lr=1e-2, batch_size=32, optimizer="adam"),
+    ),
     "resnet8-sgd": (
         lambda: kresidual.cifar_resnet(8, in_channels=1, widths=(4, 8, 8), input_size=8),
         digits_nhwc,
@@ -143,7 +160,11 @@ def test_monitor_sees_the_callers_layer_names_and_the_original_values():
     run(small_mlp, ds, 1, reuse=True, monitor=mon, **kw)
     run(small_mlp, ds, 1, reuse=False, monitor=ref, **kw)
     assert list(mon.grad_norm) == ["fc1", "fc2", "fc3", "out"]
-    assert mon.steps == ref.steps and mon.grad_norm == ref.grad_norm and mon.update_ratio == ref.update_ratio
+    assert (
+        mon.steps == ref.steps
+        and mon.grad_norm == ref.grad_norm
+        and mon.update_ratio == ref.update_ratio
+    )
 
 
 def test_lazy_evaluation_leaves_the_call_options_of_traced_steps_alone():
@@ -169,7 +190,9 @@ def _draws():
     return (
         keras.random.normal((3,)).numpy(),  # Keras' global seed generator
         init((2, 2)).numpy(),
-        tf.random.uniform((3,)).numpy(),  # a stateful eager op: TensorFlow's global seed and op counter
+        tf.random.uniform(
+            (3,)
+        ).numpy(),  # a stateful eager op: TensorFlow's global seed and op counter
         np.random.rand(2),
     )
 
@@ -203,15 +226,21 @@ def _transformer_run(norm, seed, reuse, steps=12):
     from godeep.keras import transformer as ktransformer
 
     godeep.seed_everything(seed)
-    model = ktransformer.TinyTransformer(10, d_model=16, n_heads=2, n_layers=2, max_len=8, norm=norm)
+    model = ktransformer.TinyTransformer(
+        10, d_model=16, n_heads=2, n_layers=2, max_len=8, norm=norm
+    )
     with ktrain.reuse_traced_steps(reuse):
-        curve = ktransformer.train_on_task(model, "sort", steps=steps, lr=3e-3, batch_size=8, seed=seed)
+        curve = ktransformer.train_on_task(
+            model, "sort", steps=steps, lr=3e-3, batch_size=8, seed=seed
+        )
     return curve, model
 
 
 def test_transformer_training_shares_one_step_per_architecture_with_the_same_numbers():
     ktrain.clear_step_cache()
-    reference = {(n, s): _transformer_run(n, s, reuse=False) for n in ("post", "pre") for s in (0, 1)}
+    reference = {
+        (n, s): _transformer_run(n, s, reuse=False) for n in ("post", "pre") for s in (0, 1)
+    }
     order = [("post", 0), ("pre", 0), ("post", 1), ("pre", 1), ("post", 0)]
     shared = [(key, _transformer_run(*key, reuse=True)) for key in order]
     assert len(ktrain._SHARED) == 2  # one master per norm placement

@@ -10,7 +10,9 @@ from godeep import landscape
 
 def small_net():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)).double()
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)
+    ).double()
 
 
 def test_filter_normalization_per_filter():
@@ -19,9 +21,9 @@ def test_filter_normalization_per_filter():
     for p, dp in zip(model.parameters(), d):
         assert dp.shape == p.shape and dp.dtype == p.dtype
         if p.dim() == 1:
-            assert float(dp.abs().max()) == 0.0          # biases and BN parameters: zero direction
+            assert float(dp.abs().max()) == 0.0  # biases and BN parameters: zero direction
             continue
-        for j in range(p.shape[0]):                       # every filter: ||d_j|| == ||theta_j||
+        for j in range(p.shape[0]):  # every filter: ||d_j|| == ||theta_j||
             assert float(dp[j].norm()) == pytest.approx(float(p[j].detach().norm()), rel=1e-10)
     conv_raw = landscape.random_direction(model, seed=1)[0]
     cos = torch.nn.functional.cosine_similarity(conv_raw.reshape(4, -1), d[0].reshape(4, -1))
@@ -52,7 +54,7 @@ def test_surfaces_match_direct_evaluation_and_restore_parameters():
     d2 = landscape.filter_normalize(landscape.random_direction(model, 1), model)
     alphas = np.linspace(-1, 1, 5)
     line = landscape.loss_surface_1d(model, loss, d1, alphas)
-    for a, value in zip(alphas, line):   # L(theta + a d) by hand
+    for a, value in zip(alphas, line):  # L(theta + a d) by hand
         w = before + a * d1[0]
         assert value == pytest.approx(float(((x @ w.T - y) ** 2).mean()), rel=1e-12)
     assert line[2] == pytest.approx(loss(model))
@@ -81,7 +83,9 @@ def test_surface_restores_parameters_when_the_loss_raises():
 
     with pytest.raises(RuntimeError, match="loss failed"):
         landscape.loss_surface_1d(model, failing, d, [0.5, 1.0, 1.5])
-    for p, b in zip(model.parameters(), before):  # theta + alpha d - alpha d: restored up to rounding
+    for p, b in zip(
+        model.parameters(), before
+    ):  # theta + alpha d - alpha d: restored up to rounding
         torch.testing.assert_close(p.detach(), b, rtol=0, atol=1e-14)
 
 
@@ -90,7 +94,7 @@ def test_surfaces_reject_a_direction_that_does_not_fit_the_model():
     d = landscape.random_direction(model, seed=4)
     loss = lambda m: 0.0
     with pytest.raises(ValueError, match="parameters"):
-        landscape.loss_surface_1d(model, loss, d[:-1], [0.0, 1.0])       # would silently skip a layer
+        landscape.loss_surface_1d(model, loss, d[:-1], [0.0, 1.0])  # would silently skip a layer
     with pytest.raises(ValueError, match="d2 tensor of shape"):
         landscape.loss_surface_2d(model, loss, d, [t.T if t.dim() == 2 else t for t in d], [0.0])
     with pytest.raises(TypeError, match="list of tensors"):

@@ -31,12 +31,21 @@ NOTEBOOK_TARGETS = ("nbval", "notebooks", "check-notebooks", "profile")
 def clean_env() -> dict[str, str]:
     """This environment less what marks the caller as a pytest(-xdist) run or a make of its own
     (`make test WORKERS=0` passes WORKERS=0 to every make below it through MAKEFLAGS)."""
-    drop = ("PYTEST_XDIST_", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    drop = (
+        "PYTEST_XDIST_",
+        "PYTEST_ADDOPTS",
+        "PYTEST_CURRENT_TEST",
+        "MAKEFLAGS",
+        "MFLAGS",
+        "MAKELEVEL",
+    )
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
 
 
 def make(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([*MAKE, *args], capture_output=True, text=True, timeout=timeout, env=clean_env())
+    return subprocess.run(
+        [*MAKE, *args], capture_output=True, text=True, timeout=timeout, env=clean_env()
+    )
 
 
 def rules() -> set[str]:
@@ -112,7 +121,11 @@ def chained_notebook(folder: Path) -> Path:
         cell.outputs = [v4.new_output("stream", name="stdout", text=f"{count}\n")]
         cells.append(cell)
     nb = v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = folder / "chained.ipynb"
     nbformat.write(nb, path)
     return path
@@ -137,9 +150,23 @@ def _passed(result: subprocess.CompletedProcess) -> None:
 def test_pytest_keeps_a_notebooks_cells_on_one_worker(chained, entry):
     target = chained.parent if entry == "folder" else chained
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", str(target.relative_to(ROOT)), "--nbval", "-n", "2",
-         "-p", "no:cacheprovider", "-q"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env=clean_env(),
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(target.relative_to(ROOT)),
+            "--nbval",
+            "-n",
+            "2",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=clean_env(),
     )
     _passed(result)
 
@@ -155,14 +182,25 @@ def test_make_nbval_keeps_a_notebooks_cells_on_one_worker(chained):
 def _split_folder(folder: Path) -> Path:
     """A split source that must not run (its cell fails) and its two derived notebooks, each
     asserting that the other framework cannot be imported in its kernel."""
-    spec = ("import importlib.util, os\nassert importlib.util.find_spec({!r}) is None\n"
-            "assert os.environ.get('GODEEP_ENV_PROBE') == 'kept'  # the rest of the environment stays\n"
-            "print('ok')")
+    spec = (
+        "import importlib.util, os\nassert importlib.util.find_spec({!r}) is None\n"
+        "assert os.environ.get('GODEEP_ENV_PROBE') == 'kept'  # the rest of the environment stays\n"
+        "print('ok')"
+    )
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebooks = {
-        "s.ipynb": ("raise SystemExit('the source of a split notebook must not be run')", {"split": True}),
-        "s.pytorch.ipynb": (spec.format("tensorflow"), {"framework": "pytorch", "source": "s.ipynb"}),
-        "s.tensorflow.ipynb": (spec.format("torch"), {"framework": "tensorflow", "source": "s.ipynb"}),
+        "s.ipynb": (
+            "raise SystemExit('the source of a split notebook must not be run')",
+            {"split": True},
+        ),
+        "s.pytorch.ipynb": (
+            spec.format("tensorflow"),
+            {"framework": "pytorch", "source": "s.ipynb"},
+        ),
+        "s.tensorflow.ipynb": (
+            spec.format("torch"),
+            {"framework": "tensorflow", "source": "s.ipynb"},
+        ),
     }
     for name, (source, godeep) in notebooks.items():
         cell = v4.new_code_cell(source, execution_count=1)
@@ -179,10 +217,28 @@ def test_nbval_runs_derived_notebooks_each_without_the_other_framework(entry):
         target = _split_folder(Path(folder))
         args = [str(target.relative_to(ROOT))]
         if entry == "source":  # named on the command line: deselected, the derived ones run
-            args = [str((target / n).relative_to(ROOT)) for n in ("s.ipynb", "s.pytorch.ipynb", "s.tensorflow.ipynb")]
+            args = [
+                str((target / n).relative_to(ROOT))
+                for n in ("s.ipynb", "s.pytorch.ipynb", "s.tensorflow.ipynb")
+            ]
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", *args, "--nbval", "-p", "no:xdist", "-p", "no:cacheprovider", "-q"],
-            cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(clean_env(), GODEEP_ENV_PROBE="kept"),
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                *args,
+                "--nbval",
+                "-p",
+                "no:xdist",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=dict(clean_env(), GODEEP_ENV_PROBE="kept"),
         )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]

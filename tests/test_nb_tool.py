@@ -1,6 +1,5 @@
 """Tests of tools/nb.py on tiny notebooks made in tmp_path (three kernel starts, a few seconds)."""
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -39,13 +38,18 @@ def code(source, count=None, outputs=(), **metadata):
 
 
 def test_execute_runs_in_folder_and_normalizes(tmp_path, monkeypatch):
-    monkeypatch.setenv("GODEEP_PROGRESS", "1")  # the kernel gets 0 whatever the caller's environment
+    monkeypatch.setenv(
+        "GODEEP_PROGRESS", "1"
+    )  # the kernel gets 0 whatever the caller's environment
     monkeypatch.setenv("GODEEP_INTERACTIVE", "1")
     path = stale_notebook(
         tmp_path / "a.ipynb",
         v4.new_markdown_cell("# A"),
-        code("import os\nprint(os.environ['GODEEP_PROGRESS'], os.environ['GODEEP_INTERACTIVE'], os.getcwd())", count=7,
-             execution={"iopub.status.busy": "2024-01-01T00:00:00Z"}),
+        code(
+            "import os\nprint(os.environ['GODEEP_PROGRESS'], os.environ['GODEEP_INTERACTIVE'], os.getcwd())",
+            count=7,
+            execution={"iopub.status.busy": "2024-01-01T00:00:00Z"},
+        ),
         code("21 * 2", count=3),
         code("1 / 0", tags=["raises-exception"]),
     )
@@ -82,11 +86,23 @@ def test_normalize_strips_volatile_parts_and_is_idempotent(tmp_path):
     widget = {"model_id": "abc", "version_major": 2, "version_minor": 0}
     path = stale_notebook(
         tmp_path / "w.ipynb",
-        code("w", count=4, outputs=[v4.new_output("display_data", {WIDGET: widget, "text/plain": "W"})]),
+        code(
+            "w",
+            count=4,
+            outputs=[v4.new_output("display_data", {WIDGET: widget, "text/plain": "W"})],
+        ),
         code("", count=None),
-        code("v", count=9, outputs=[v4.new_output("display_data", {WIDGET: widget})],
-             ExecuteTime={"end_time": "now"}),
-        code("1", count=12, outputs=[v4.new_output("execute_result", {"text/plain": "1"}, execution_count=12)]),
+        code(
+            "v",
+            count=9,
+            outputs=[v4.new_output("display_data", {WIDGET: widget})],
+            ExecuteTime={"end_time": "now"},
+        ),
+        code(
+            "1",
+            count=12,
+            outputs=[v4.new_output("execute_result", {"text/plain": "1"}, execution_count=12)],
+        ),
     )
     ids = [c.id for c in nbformat.read(path, as_version=4).cells]
     assert nb_tool.main(["normalize", str(path)]) == 0
@@ -213,9 +229,15 @@ def probe_source(path: Path) -> Path:
 
 
 def test_split_keeps_own_and_shared_cells_in_order():
-    source = v4.new_notebook(cells=[v4.new_markdown_cell("m"), code("a", tags=PT), code("b", tags=TF), code("c")])
+    source = v4.new_notebook(
+        cells=[v4.new_markdown_cell("m"), code("a", tags=PT), code("b", tags=TF), code("c")]
+    )
     pt, tf = (frameworks.split(source, fw, "s.ipynb") for fw in ("pytorch", "tensorflow"))
-    assert [c.source for c in pt.cells] == ["m", "a", "c"] and [c.source for c in tf.cells] == ["m", "b", "c"]
+    assert [c.source for c in pt.cells] == ["m", "a", "c"] and [c.source for c in tf.cells] == [
+        "m",
+        "b",
+        "c",
+    ]
     assert pt.metadata.godeep == {"framework": "pytorch", "source": "s.ipynb"}
     with pytest.raises(ValueError, match="unknown framework"):
         frameworks.split(source, "jax", "s.ipynb")
@@ -272,31 +294,54 @@ def test_check_fails_when_derived_notebooks_are_stale_or_missing(tmp_path, capsy
     assert "s.tensorflow.ipynb is missing" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("source, found", [
-    ("import torch", ["import torch"]),
-    ("import tensorflow as tf2", ["import tensorflow"]),
-    ("y = tf.constant(1)", ["name 'tf'"]),
-    ("model = keras.Sequential([])", ["name 'keras'"]),
-    ("from godeep import models", ["from godeep import models"]),
-    ("from godeep.keras import signals", ["from godeep.keras import signals"]),
-    ("import godeep.residual.blocks", ["import godeep.residual.blocks"]),
-    ("report = ksignals.record(m, x)", ["name 'ksignals'"]),  # bound by a framework cell
-    ("%pip install foo\nimport numpy as np\nfrom godeep import plots, core, validate", []),
-    ("from godeep.core import models as neutral\nprint(np.mean(x))", []),
-])
+@pytest.mark.parametrize(
+    "source, found",
+    [
+        ("import torch", ["import torch"]),
+        ("import tensorflow as tf2", ["import tensorflow"]),
+        ("y = tf.constant(1)", ["name 'tf'"]),
+        ("model = keras.Sequential([])", ["name 'keras'"]),
+        ("from godeep import models", ["from godeep import models"]),
+        ("from godeep.keras import signals", ["from godeep.keras import signals"]),
+        ("import godeep.residual.blocks", ["import godeep.residual.blocks"]),
+        ("report = ksignals.record(m, x)", ["name 'ksignals'"]),  # bound by a framework cell
+        ("%pip install foo\nimport numpy as np\nfrom godeep import plots, core, validate", []),
+        ("from godeep.core import models as neutral\nprint(np.mean(x))", []),
+    ],
+)
 def test_framework_uses_flags_frameworks_in_shared_code(source, found):
     assert frameworks.framework_uses(source, {"ksignals"}) == found
 
 
 def test_framework_modules_are_derived_from_the_package():
     specific = frameworks.framework_modules()
-    assert {"godeep.models", "godeep.norms", "godeep.keras", "godeep.keras.train", "godeep.residual"} <= specific
-    assert not {"godeep", "godeep.core", "godeep.core.models", "godeep.plots", "godeep.validate", "godeep.data"} & specific
+    assert {
+        "godeep.models",
+        "godeep.norms",
+        "godeep.keras",
+        "godeep.keras.train",
+        "godeep.residual",
+    } <= specific
+    assert (
+        not {
+            "godeep",
+            "godeep.core",
+            "godeep.core.models",
+            "godeep.plots",
+            "godeep.validate",
+            "godeep.data",
+        }
+        & specific
+    )
 
 
 def test_check_flags_a_shared_cell_that_uses_a_framework(tmp_path, capsys):
-    path = split_source(tmp_path / "s.ipynb", code("from godeep import signals", tags=PT),
-                        code("from godeep.keras import signals", tags=TF), code("signals.diagnose(r)"))
+    path = split_source(
+        tmp_path / "s.ipynb",
+        code("from godeep import signals", tags=PT),
+        code("from godeep.keras import signals", tags=TF),
+        code("signals.diagnose(r)"),
+    )
     nb_tool.main(["split", str(path)])
     assert nb_tool.main(["check", str(path)]) == 1
     out = capsys.readouterr().out
@@ -310,7 +355,9 @@ def test_profile_of_a_split_source_has_one_row_per_framework(tmp_path):
     assert nb_tool.main(["profile", str(tmp_path), "--report", str(report)]) == 0
     rows = [line.split("|")[1:3] for line in report.read_text().splitlines() if ".ipynb" in line]
     assert [(n.strip(), f.strip()) for n, f in rows] == [
-        (str(tmp_path / "s.pytorch.ipynb"), "pytorch"), (str(tmp_path / "s.tensorflow.ipynb"), "tensorflow")]
+        (str(tmp_path / "s.pytorch.ipynb"), "pytorch"),
+        (str(tmp_path / "s.tensorflow.ipynb"), "tensorflow"),
+    ]
 
 
 def test_merge_gives_each_framework_copy_of_a_figure_its_own_label():

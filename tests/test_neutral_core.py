@@ -39,22 +39,35 @@ print(json.dumps(seen))
 
 def _loaded(modules: list[str]) -> dict[str, list[str]]:
     env = dict(os.environ, PYTHONPATH=str(CODE), TF_CPP_MIN_LOG_LEVEL="2")
-    out = subprocess.run([sys.executable, "-c", _PROBE, *modules], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, *modules],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_the_module_lists_are_found():
-    assert {"godeep.keras.residual", "godeep.keras.models", "godeep.keras.transformer"} <= set(KERAS_MODULES)
-    assert {"godeep.core.models", "godeep.core.residual", "godeep.core.train"} <= set(NEUTRAL_MODULES)
+    assert {"godeep.keras.residual", "godeep.keras.models", "godeep.keras.transformer"} <= set(
+        KERAS_MODULES
+    )
+    assert {"godeep.core.models", "godeep.core.residual", "godeep.core.train"} <= set(
+        NEUTRAL_MODULES
+    )
 
 
 def test_no_keras_module_imports_torch():
     loaded = _loaded(KERAS_MODULES)
     with_torch = [m for m in KERAS_MODULES if "torch" in loaded[m]]
-    assert not with_torch, f"importing {with_torch[0]} imports torch (import it inside the function that needs it)"
-    assert all("tensorflow" in loaded[m] for m in KERAS_MODULES)  # the probe sees an import when there is one
+    assert not with_torch, (
+        f"importing {with_torch[0]} imports torch (import it inside the function that needs it)"
+    )
+    assert all(
+        "tensorflow" in loaded[m] for m in KERAS_MODULES
+    )  # the probe sees an import when there is one
 
 
 def test_neutral_modules_import_no_framework():
@@ -63,14 +76,56 @@ def test_neutral_modules_import_no_framework():
     assert not offenders, f"framework-neutral modules import a framework: {offenders}"
 
 
-@pytest.mark.parametrize("twin, names", [
-    ("models", ["ACTIVATIONS", "NORMS", "check_architecture", "check_convnet", "check_dtype", "check_norm"]),
-    ("resmlp", ["ROUTES", "check_flags", "check_path_args", "route_random_path"]),
-    ("transformer", ["NORMS", "LN_EPS", "TASKS", "check_block", "check_tokens", "check_pairs", "sequence_task",
-                     "warmup_lr"]),
-    ("train", ["History", "batches", "epoch_plan", "check_fit_args", "check_fit_data", "check_eval_args"]),
-    ("residual", ["ACTIVATION_ORDERS", "check_mnist_residual_convnet", "check_variant_options", "cifar_depths"]),
-])
+@pytest.mark.parametrize(
+    "twin, names",
+    [
+        (
+            "models",
+            [
+                "ACTIVATIONS",
+                "NORMS",
+                "check_architecture",
+                "check_convnet",
+                "check_dtype",
+                "check_norm",
+            ],
+        ),
+        ("resmlp", ["ROUTES", "check_flags", "check_path_args", "route_random_path"]),
+        (
+            "transformer",
+            [
+                "NORMS",
+                "LN_EPS",
+                "TASKS",
+                "check_block",
+                "check_tokens",
+                "check_pairs",
+                "sequence_task",
+                "warmup_lr",
+            ],
+        ),
+        (
+            "train",
+            [
+                "History",
+                "batches",
+                "epoch_plan",
+                "check_fit_args",
+                "check_fit_data",
+                "check_eval_args",
+            ],
+        ),
+        (
+            "residual",
+            [
+                "ACTIVATION_ORDERS",
+                "check_mnist_residual_convnet",
+                "check_variant_options",
+                "cifar_depths",
+            ],
+        ),
+    ],
+)
 def test_pytorch_modules_re_export_the_core(twin, names):
     """The PyTorch module keeps every name it had, and it is the core's object (one definition)."""
     import importlib
@@ -83,8 +138,7 @@ def test_pytorch_modules_re_export_the_core(twin, names):
 
 def test_private_names_kept_for_old_imports():
     from godeep import residual, resmlp, transformer
-    from godeep.core import residual as core_residual
-    from godeep.core import resmlp as core_resmlp
+    from godeep.core import residual as core_residual, resmlp as core_resmlp
 
     assert residual._blocks_per_stage is core_residual.blocks_per_stage
     assert residual._check_block is core_residual.check_block

@@ -17,7 +17,7 @@ SHAPES = {2: (8, 3), 3: (6, 4, 5), 4: (5, 4, 3, 3)}
 
 def rand(shape, dtype, seed=0, requires_grad=True):
     g = torch.Generator().manual_seed(seed)
-    x = (torch.randn(shape, generator=g, dtype=dtype) * 2 + 0.5)
+    x = torch.randn(shape, generator=g, dtype=dtype) * 2 + 0.5
     return x.requires_grad_(requires_grad)
 
 
@@ -83,7 +83,9 @@ def test_layer_norm_matches_functional(dims, dtype):
         g = torch.Generator().manual_seed(k)
         w = (1 + 0.3 * torch.randn(shape, generator=g, dtype=dtype)).requires_grad_()
         b = (0.3 * torch.randn(shape, generator=g, dtype=dtype)).requires_grad_()
-        grads_match(norms.layer_norm(x, shape, w, b), F.layer_norm(x, shape, w, b), (x, w, b), dtype)
+        grads_match(
+            norms.layer_norm(x, shape, w, b), F.layer_norm(x, shape, w, b), (x, w, b), dtype
+        )
         grads_match(norms.layer_norm(x, shape), F.layer_norm(x, shape), (x,), dtype)
 
 
@@ -95,7 +97,12 @@ def test_group_norm_matches_functional(dims, dtype):
     x = rand(shape, dtype)
     w, b = affine(6, dtype)
     for G in (1, 2, 3, 6):
-        grads_match(norms.group_norm(x, G, w, b, eps=1e-3), F.group_norm(x, G, w, b, eps=1e-3), (x, w, b), dtype)
+        grads_match(
+            norms.group_norm(x, G, w, b, eps=1e-3),
+            F.group_norm(x, G, w, b, eps=1e-3),
+            (x, w, b),
+            dtype,
+        )
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -104,13 +111,28 @@ def test_instance_norm_matches_functional(dims, dtype):
     x = rand(SHAPES[dims], dtype)
     C = x.shape[1]
     w, b = affine(C, dtype)
-    grads_match(norms.instance_norm(x, weight=w, bias=b), F.instance_norm(x, weight=w, bias=b), (x, w, b), dtype)
+    grads_match(
+        norms.instance_norm(x, weight=w, bias=b),
+        F.instance_norm(x, weight=w, bias=b),
+        (x, w, b),
+        dtype,
+    )
     rm1, rv1 = torch.randn(C, dtype=dtype), torch.rand(C, dtype=dtype) + 0.5
     rm2, rv2 = rm1.clone(), rv1.clone()
-    grads_match(norms.instance_norm(x, rm1, rv1, w, b, momentum=0.2), F.instance_norm(x, rm2, rv2, w, b, momentum=0.2), (x, w, b), dtype)
+    grads_match(
+        norms.instance_norm(x, rm1, rv1, w, b, momentum=0.2),
+        F.instance_norm(x, rm2, rv2, w, b, momentum=0.2),
+        (x, w, b),
+        dtype,
+    )
     torch.testing.assert_close(rm1, rm2, **TOL[dtype])
     torch.testing.assert_close(rv1, rv2, **TOL[dtype])
-    grads_match(norms.instance_norm(x, rm1, rv1, w, b, use_input_stats=False), F.instance_norm(x, rm2, rv2, w, b, use_input_stats=False), (x, w, b), dtype)
+    grads_match(
+        norms.instance_norm(x, rm1, rv1, w, b, use_input_stats=False),
+        F.instance_norm(x, rm2, rv2, w, b, use_input_stats=False),
+        (x, w, b),
+        dtype,
+    )
 
 
 def test_group_norm_spans_layer_and_instance_norm():
@@ -143,8 +165,16 @@ def test_modules_match_torch_nn(dtype):
         (norms.BatchNorm(4, momentum=0.2), nn.BatchNorm2d(4, momentum=0.2), (6, 4, 3, 3)),
         (norms.BatchNorm(4), nn.BatchNorm1d(4), (6, 4)),
         (norms.BatchNorm(4, momentum=None), nn.BatchNorm1d(4, momentum=None), (6, 4, 5)),
-        (norms.BatchNorm(4, track_running_stats=False), nn.BatchNorm2d(4, track_running_stats=False), (6, 4, 3, 3)),
-        (norms.InstanceNorm(4, affine=True, track_running_stats=True), nn.InstanceNorm2d(4, affine=True, track_running_stats=True), (6, 4, 3, 3)),
+        (
+            norms.BatchNorm(4, track_running_stats=False),
+            nn.BatchNorm2d(4, track_running_stats=False),
+            (6, 4, 3, 3),
+        ),
+        (
+            norms.InstanceNorm(4, affine=True, track_running_stats=True),
+            nn.InstanceNorm2d(4, affine=True, track_running_stats=True),
+            (6, 4, 3, 3),
+        ),
         (norms.InstanceNorm(4), nn.InstanceNorm1d(4), (6, 4, 5)),
         (norms.LayerNorm((4, 3, 3)), nn.LayerNorm((4, 3, 3)), (6, 4, 3, 3)),
         (norms.GroupNorm(2, 4), nn.GroupNorm(2, 4), (6, 4, 3, 3)),
@@ -185,7 +215,10 @@ def test_ghost_batch_norm():
     torch.testing.assert_close(rm, rm2)
     torch.testing.assert_close(rv, rv2)
     # a ghost batch as large as the batch is plain BatchNorm
-    torch.testing.assert_close(norms.ghost_batch_norm(x, 8, None, None, training=True), F.batch_norm(x, None, None, training=True))
+    torch.testing.assert_close(
+        norms.ghost_batch_norm(x, 8, None, None, training=True),
+        F.batch_norm(x, None, None, training=True),
+    )
     module = norms.GhostBatchNorm(3, virtual_batch_size=2).double().eval()
     torch.testing.assert_close(module(x), F.batch_norm(x, module.running_mean, module.running_var))
     with pytest.raises(ValueError, match="virtual_batch_size"):
@@ -222,10 +255,19 @@ def test_bad_input_raises_clear_errors():
 
 def test_no_framework_normalization_kernels(monkeypatch):
     """The functions never reach PyTorch's own normalization kernels."""
+
     def forbidden(*args, **kwargs):
         raise AssertionError("called a framework normalization kernel")
 
-    for name in ("batch_norm", "layer_norm", "group_norm", "instance_norm", "native_batch_norm", "native_layer_norm", "native_group_norm"):
+    for name in (
+        "batch_norm",
+        "layer_norm",
+        "group_norm",
+        "instance_norm",
+        "native_batch_norm",
+        "native_layer_norm",
+        "native_group_norm",
+    ):
         if hasattr(torch, name):
             monkeypatch.setattr(torch, name, forbidden)
     for name in ("batch_norm", "layer_norm", "group_norm", "instance_norm"):

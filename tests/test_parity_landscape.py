@@ -15,23 +15,26 @@ import godeep
 from godeep import landscape, residual
 
 kl = pytest.importorskip("godeep.keras.landscape")
-from godeep.keras import residual as kr  # noqa: E402
 import keras  # noqa: E402  (after godeep.keras: quiet TensorFlow)
 from fixtures_bn import randomize_bn  # noqa: E402  (the plugin's function: used in a helper, not a test)
+
+from godeep.keras import residual as kr  # noqa: E402
 
 tf = kl.tf
 
 
 def small_keras_net(dtype="float64"):
     keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input(shape=(8, 8, 1), dtype=dtype),
-        keras.layers.Conv2D(4, 3, dtype=dtype),
-        keras.layers.BatchNormalization(dtype=dtype),
-        keras.layers.ReLU(dtype=dtype),
-        keras.layers.Flatten(dtype=dtype),
-        keras.layers.Dense(3, dtype=dtype),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 1), dtype=dtype),
+            keras.layers.Conv2D(4, 3, dtype=dtype),
+            keras.layers.BatchNormalization(dtype=dtype),
+            keras.layers.ReLU(dtype=dtype),
+            keras.layers.Flatten(dtype=dtype),
+            keras.layers.Dense(3, dtype=dtype),
+        ]
+    )
 
 
 def test_keras_filter_normalization_per_filter_along_the_last_axis():
@@ -44,15 +47,21 @@ def test_keras_filter_normalization_per_filter_along_the_last_axis():
         theta, dp, r = p.numpy(), np.asarray(dp), np.asarray(r)
         assert dp.shape == theta.shape and dp.dtype == theta.dtype
         if theta.ndim == 1:
-            assert np.abs(dp).max() == 0.0              # biases, BN gamma and beta: zero direction
+            assert np.abs(dp).max() == 0.0  # biases, BN gamma and beta: zero direction
             continue
-        for j in range(theta.shape[-1]):                # every filter: ||d_j|| == ||theta_j||
-            assert np.linalg.norm(dp[..., j]) == pytest.approx(np.linalg.norm(theta[..., j]), rel=1e-10)
-            cos = np.dot(dp[..., j].ravel(), r[..., j].ravel()) / (np.linalg.norm(dp[..., j]) * np.linalg.norm(r[..., j]))
-            assert cos == pytest.approx(1.0, abs=1e-12)   # a rescaling, not a new direction
+        for j in range(theta.shape[-1]):  # every filter: ||d_j|| == ||theta_j||
+            assert np.linalg.norm(dp[..., j]) == pytest.approx(
+                np.linalg.norm(theta[..., j]), rel=1e-10
+            )
+            cos = np.dot(dp[..., j].ravel(), r[..., j].ravel()) / (
+                np.linalg.norm(dp[..., j]) * np.linalg.norm(r[..., j])
+            )
+            assert cos == pytest.approx(1.0, abs=1e-12)  # a rescaling, not a new direction
     # scaling along the first axis instead would not give these norms (the axes are not interchangeable)
     kernel = model.trainable_weights[0].numpy()
-    assert not np.allclose(np.linalg.norm(np.asarray(d[0])[0].ravel()), np.linalg.norm(kernel[0].ravel()))
+    assert not np.allclose(
+        np.linalg.norm(np.asarray(d[0])[0].ravel()), np.linalg.norm(kernel[0].ravel())
+    )
 
 
 def test_keras_filter_normalization_options_and_random_direction():
@@ -65,12 +74,17 @@ def test_keras_filter_normalization_options_and_random_direction():
     assert not np.array_equal(raw[0], kl.random_direction(model, seed=3)[0])
     d = kl.filter_normalize(raw, model, ignore_1d=False)
     bias = model.trainable_weights[1].numpy()
-    assert np.linalg.norm(d[1]) == pytest.approx(np.linalg.norm(bias) if np.any(bias) else 0.0, abs=1e-12)
-    gamma = model.layers[1].gamma.numpy()                # BN gamma = ones: a scaled 1-D direction
+    assert np.linalg.norm(d[1]) == pytest.approx(
+        np.linalg.norm(bias) if np.any(bias) else 0.0, abs=1e-12
+    )
+    gamma = model.layers[1].gamma.numpy()  # BN gamma = ones: a scaled 1-D direction
     index = [id(w) for w in model.trainable_weights].index(id(model.layers[1].gamma))
     assert np.linalg.norm(d[index]) == pytest.approx(np.linalg.norm(gamma), rel=1e-10)
     # numpy arrays are accepted too
-    np.testing.assert_allclose(kl.filter_normalize([np.asarray(t) for t in raw], model)[0], kl.filter_normalize(raw, model)[0])
+    np.testing.assert_allclose(
+        kl.filter_normalize([np.asarray(t) for t in raw], model)[0],
+        kl.filter_normalize(raw, model)[0],
+    )
 
 
 def test_keras_landscape_errors():
@@ -99,7 +113,12 @@ def test_keras_landscape_errors():
 
 def test_keras_surfaces_match_direct_evaluation_and_restore_weights():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input(shape=(3,), dtype="float64"), keras.layers.Dense(1, use_bias=False, dtype="float64")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(3,), dtype="float64"),
+            keras.layers.Dense(1, use_bias=False, dtype="float64"),
+        ]
+    )
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 1))
     loss = lambda m: float(tf.reduce_mean((m(x) - y) ** 2))  # noqa: E731
@@ -108,7 +127,7 @@ def test_keras_surfaces_match_direct_evaluation_and_restore_weights():
     d2 = kl.filter_normalize(kl.random_direction(model, 1), model)
     alphas = np.linspace(-1, 1, 5)
     line = kl.loss_surface_1d(model, loss, d1, alphas)
-    for a, value in zip(alphas, line):   # L(theta + a d) by hand
+    for a, value in zip(alphas, line):  # L(theta + a d) by hand
         w = before + a * np.asarray(d1[0])
         assert value == pytest.approx(float(np.mean((x @ w - y) ** 2)), rel=1e-12)
     assert line[2] == pytest.approx(loss(model))
@@ -135,8 +154,10 @@ def test_keras_surface_leaves_bn_statistics_alone_and_restores_on_error():
         return float(tf.reduce_mean(m(x, training=False) ** 2))
 
     kl.loss_surface_2d(model, loss, d, d, [-0.5, 0.5])
-    for mean, var in seen:   # BN statistics are not moved by the direction
-        np.testing.assert_array_equal(mean, before[4])  # weights: kernel, bias, gamma, beta, mean, var, ...
+    for mean, var in seen:  # BN statistics are not moved by the direction
+        np.testing.assert_array_equal(
+            mean, before[4]
+        )  # weights: kernel, bias, gamma, beta, mean, var, ...
         np.testing.assert_array_equal(var, before[5])
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(a, b)
@@ -151,7 +172,9 @@ def test_keras_surface_leaves_bn_statistics_alone_and_restores_on_error():
 
     with pytest.raises(RuntimeError, match="loss failed"):
         kl.loss_surface_1d(model, failing, d, [0.5, 1.0, 1.5])
-    for a, b in zip(model.get_weights(), before):   # theta restored even though loss raised mid-surface
+    for a, b in zip(
+        model.get_weights(), before
+    ):  # theta restored even though loss raised mid-surface
         np.testing.assert_array_equal(a, b)
 
 
@@ -159,7 +182,9 @@ def _torch_and_keras_resnet(plain: bool):
     godeep.seed_everything(0)
     pt = randomize_bn(residual.cifar_resnet(8, plain=plain, in_channels=1, widths=(4, 8, 16)))
     pt.eval()
-    tk = kr.copy_from_torch(kr.cifar_resnet(8, plain=plain, in_channels=1, widths=(4, 8, 16), input_size=8), pt)
+    tk = kr.copy_from_torch(
+        kr.cifar_resnet(8, plain=plain, in_channels=1, widths=(4, 8, 16), input_size=8), pt
+    )
     return pt, tk
 
 
@@ -170,9 +195,16 @@ def test_keras_surfaces_match_pytorch_along_the_same_direction(plain):
     x = rng.standard_normal((32, 1, 8, 8)).astype("float32")
     y = rng.integers(0, 10, 32)
     x_nhwc = tf.constant(x.transpose(0, 2, 3, 1))
-    torch_loss = lambda m: float(F.cross_entropy(m(torch.as_tensor(x)), torch.as_tensor(y)).detach())  # noqa: E731
-    keras_loss = lambda m: float(tf.reduce_mean(  # noqa: E731
-        keras.losses.sparse_categorical_crossentropy(y, m(x_nhwc, training=False), from_logits=True)))
+    torch_loss = lambda m: float(
+        F.cross_entropy(m(torch.as_tensor(x)), torch.as_tensor(y)).detach()
+    )  # noqa: E731
+    keras_loss = lambda m: float(
+        tf.reduce_mean(  # noqa: E731
+            keras.losses.sparse_categorical_crossentropy(
+                y, m(x_nhwc, training=False), from_logits=True
+            )
+        )
+    )
     assert keras_loss(tk) == pytest.approx(torch_loss(pt), rel=1e-5)
 
     raw = landscape.random_direction(pt, seed=1)
@@ -193,8 +225,11 @@ def test_keras_surfaces_match_pytorch_along_the_same_direction(plain):
     eta = landscape.filter_normalize(landscape.random_direction(pt, seed=2), pt)
     eta_k = kl.direction_from_torch(eta, pt, tk, kr.copy_from_torch)
     steps = [-0.5, 0.0, 0.5]
-    np.testing.assert_allclose(kl.loss_surface_2d(tk, keras_loss, delta_k, eta_k, steps),
-                               landscape.loss_surface_2d(pt, torch_loss, delta, eta, steps), rtol=1e-5)
+    np.testing.assert_allclose(
+        kl.loss_surface_2d(tk, keras_loss, delta_k, eta_k, steps),
+        landscape.loss_surface_2d(pt, torch_loss, delta, eta, steps),
+        rtol=1e-5,
+    )
 
 
 def test_direction_from_torch_restores_keras_weights_and_checks_input():
@@ -211,14 +246,18 @@ def test_direction_from_torch_restores_keras_weights_and_checks_input():
     with pytest.raises(ValueError, match="parameters"):
         kl.direction_from_torch(delta[:-1], pt, tk, kr.copy_from_torch)
     with pytest.raises(ValueError, match="shape"):
-        kl.direction_from_torch([d.T if d.dim() == 2 else d for d in delta], pt, tk, kr.copy_from_torch)
+        kl.direction_from_torch(
+            [d.T if d.dim() == 2 else d for d in delta], pt, tk, kr.copy_from_torch
+        )
     with pytest.raises(TypeError, match="list"):
         kl.direction_from_torch(delta[0], pt, tk, kr.copy_from_torch)
 
     def copy_convs_only(keras_model, torch_model):  # forgets the classifier
-        keras_model.get_layer("conv1").set_weights([torch_model.conv1.weight.detach().numpy().transpose(2, 3, 1, 0)])
+        keras_model.get_layer("conv1").set_weights(
+            [torch_model.conv1.weight.detach().numpy().transpose(2, 3, 1, 0)]
+        )
 
     with pytest.raises(ValueError, match="did not set"):
         kl.direction_from_torch(delta, pt, tk, copy_convs_only)
-    for a, b in zip(tk.get_weights(), before):   # restored after the failure too
+    for a, b in zip(tk.get_weights(), before):  # restored after the failure too
         np.testing.assert_array_equal(a, b)

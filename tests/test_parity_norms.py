@@ -26,8 +26,12 @@ def rand(shape, seed=0, dtype="float64"):
 def set_affine(ours, theirs, seed=1):
     """Give both layers the same random gamma and beta."""
     rng = np.random.default_rng(seed)
-    values = [(1 + 0.3 * rng.standard_normal(w.shape)).astype(w.dtype) if "gamma" in w.path else (0.3 * rng.standard_normal(w.shape)).astype(w.dtype)
-              for w in theirs.trainable_weights]
+    values = [
+        (1 + 0.3 * rng.standard_normal(w.shape)).astype(w.dtype)
+        if "gamma" in w.path
+        else (0.3 * rng.standard_normal(w.shape)).astype(w.dtype)
+        for w in theirs.trainable_weights
+    ]
     theirs.set_weights(values + [w.numpy() for w in theirs.non_trainable_weights])
     ours.set_weights(values + [w.numpy() for w in ours.non_trainable_weights])
 
@@ -60,13 +64,19 @@ def test_batch_norm_matches_keras(dims, dtype):
     # keras rounds its momentum to float32 (0.9 -> 0.89999998), hence rtol 1e-6 in float64
     moving_tol = dict(rtol=1e-6, atol=1e-7) if dtype == "float64" else TOL[dtype]
     np.testing.assert_allclose(ours.moving_mean.numpy(), theirs.moving_mean.numpy(), **moving_tol)
-    np.testing.assert_allclose(ours.moving_variance.numpy(), theirs.moving_variance.numpy(), **moving_tol)
+    np.testing.assert_allclose(
+        ours.moving_variance.numpy(), theirs.moving_variance.numpy(), **moving_tol
+    )
     check_call(ours, theirs, x, dtype, training=False)
     ours.trainable = theirs.trainable = False  # frozen: inference mode even with training=True
     before = ours.moving_mean.numpy().copy()
     a = ours(tf.constant(x), training=True)
-    np.testing.assert_allclose(a.numpy(), theirs(tf.constant(x), training=True).numpy(), **TOL[dtype])
-    np.testing.assert_allclose(a.numpy(), ours(tf.constant(x), training=False).numpy(), **TOL[dtype])
+    np.testing.assert_allclose(
+        a.numpy(), theirs(tf.constant(x), training=True).numpy(), **TOL[dtype]
+    )
+    np.testing.assert_allclose(
+        a.numpy(), ours(tf.constant(x), training=False).numpy(), **TOL[dtype]
+    )
     np.testing.assert_array_equal(ours.moving_mean.numpy(), before)
 
 
@@ -92,7 +102,10 @@ def test_group_and_instance_norm_match_keras(dims, dtype):
     shape = SHAPES[dims][:-1] + (6,)
     x = rand(shape, dtype=dtype)
     for G in (1, 2, 3, 6):
-        ours, theirs = knorms.GroupNorm(G, dtype=dtype), keras.layers.GroupNormalization(G, dtype=dtype)
+        ours, theirs = (
+            knorms.GroupNorm(G, dtype=dtype),
+            keras.layers.GroupNormalization(G, dtype=dtype),
+        )
         ours.build(x.shape), theirs.build(x.shape)
         set_affine(ours, theirs)
         check_call(ours, theirs, x, dtype, training=True)
@@ -107,7 +120,9 @@ def test_einsum_moments_nhwc_match_nchw():
     x = rand((5, 3, 4, 6))
     nchw = torch.as_tensor(x.transpose(0, 3, 1, 2))
     for kind in ("batch", "layer", "instance", "group"):
-        for a, b in zip(knorms.moments(x, kind, num_groups=3), norms.moments(nchw, kind, num_groups=3)):
+        for a, b in zip(
+            knorms.moments(x, kind, num_groups=3), norms.moments(nchw, kind, num_groups=3)
+        ):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
 
 
@@ -131,7 +146,10 @@ def test_batch_norm_pytorch_and_keras_twins_agree(dims):
     # PyTorch stored m/(m-1) sigma^2, Keras sigma^2: not equal after updates...
     assert not np.allclose(kt.moving_variance.numpy(), pt.running_var.numpy(), rtol=1e-6)
     # ...but one update from ones differs exactly by Bessel's factor on the batch term
-    pt, kt = norms.BatchNorm(3).double(), knorms.BatchNorm(momentum=0.9, epsilon=1e-5, dtype="float64")
+    pt, kt = (
+        norms.BatchNorm(3).double(),
+        knorms.BatchNorm(momentum=0.9, epsilon=1e-5, dtype="float64"),
+    )
     x = rand(shape, seed=5)
     kt(tf.constant(x), training=True), pt(torch.as_tensor(to_nchw(x)))
     batch_var_k = (kt.moving_variance.numpy() - 0.9) / 0.1
@@ -140,7 +158,12 @@ def test_batch_norm_pytorch_and_keras_twins_agree(dims):
     pt.eval()
     y = rand(shape, seed=6)
     kt.moving_variance.assign(pt.running_var.numpy())  # the conversion: store what PyTorch stores
-    np.testing.assert_allclose(to_nchw(kt(tf.constant(y), training=False).numpy()), pt(torch.as_tensor(to_nchw(y))).detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        to_nchw(kt(tf.constant(y), training=False).numpy()),
+        pt(torch.as_tensor(to_nchw(y))).detach().numpy(),
+        rtol=1e-10,
+        atol=1e-10,
+    )
 
 
 def test_layer_group_instance_pytorch_and_keras_twins_agree():
@@ -148,11 +171,17 @@ def test_layer_group_instance_pytorch_and_keras_twins_agree():
     xc = torch.as_tensor(to_nchw(x))
     for G in (1, 2, 6):
         a = knorms.GroupNorm(G, epsilon=1e-5, dtype="float64")(tf.constant(x)).numpy()
-        np.testing.assert_allclose(to_nchw(a), norms.GroupNorm(G, 6).double()(xc).detach().numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(
+            to_nchw(a), norms.GroupNorm(G, 6).double()(xc).detach().numpy(), rtol=1e-10, atol=1e-10
+        )
     a = knorms.InstanceNorm(epsilon=1e-5, dtype="float64")(tf.constant(x)).numpy()
-    np.testing.assert_allclose(to_nchw(a), norms.InstanceNorm(6).double()(xc).numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        to_nchw(a), norms.InstanceNorm(6).double()(xc).numpy(), rtol=1e-10, atol=1e-10
+    )
     a = knorms.LayerNorm((3, 3, 6), epsilon=1e-5, dtype="float64")(tf.constant(x)).numpy()
-    np.testing.assert_allclose(to_nchw(a), norms.LayerNorm((6, 3, 3)).double()(xc).detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        to_nchw(a), norms.LayerNorm((6, 3, 3)).double()(xc).detach().numpy(), rtol=1e-10, atol=1e-10
+    )
 
 
 def test_ghost_batch_norm_twins_agree():
@@ -163,7 +192,9 @@ def test_ghost_batch_norm_twins_agree():
     b = pt(torch.as_tensor(to_nchw(x))).detach().numpy()
     np.testing.assert_allclose(to_nchw(a), b, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(kt.moving_mean.numpy(), pt.running_mean.numpy(), rtol=1e-10)
-    whole = knorms.BatchNorm(epsilon=1e-5, dtype="float64")(tf.constant(x[:4]), training=True).numpy()
+    whole = knorms.BatchNorm(epsilon=1e-5, dtype="float64")(
+        tf.constant(x[:4]), training=True
+    ).numpy()
     np.testing.assert_allclose(a[:4], whole, rtol=1e-10, atol=1e-10)
 
 
@@ -193,37 +224,81 @@ def test_model_twins_with_norm_agree(norm, position):
     x = rand((8, 1, 8, 8))
     extra = dict(virtual_batch_size=4) if norm else {}
     for pt, kt, inp, kin in (
-        (models.mlp(64, 16, 3, 10, "relu", dtype="float64", norm=norm, norm_position=position, **extra),
-         kmodels.mlp(64, 16, 3, 10, "relu", dtype="float64", norm=norm, norm_position=position, **extra),
-         x.reshape(8, 64), x.reshape(8, 64)),
-        (models.convnet(channels=(8, 8), hidden=16, norm=norm, norm_position=position, dtype="float64", **extra),
-         kmodels.convnet(channels=(8, 8), hidden=16, norm=norm, norm_position=position, dtype="float64", **extra),
-         x, np.ascontiguousarray(x.transpose(0, 2, 3, 1))),  # NCHW -> NHWC
+        (
+            models.mlp(
+                64, 16, 3, 10, "relu", dtype="float64", norm=norm, norm_position=position, **extra
+            ),
+            kmodels.mlp(
+                64, 16, 3, 10, "relu", dtype="float64", norm=norm, norm_position=position, **extra
+            ),
+            x.reshape(8, 64),
+            x.reshape(8, 64),
+        ),
+        (
+            models.convnet(
+                channels=(8, 8),
+                hidden=16,
+                norm=norm,
+                norm_position=position,
+                dtype="float64",
+                **extra,
+            ),
+            kmodels.convnet(
+                channels=(8, 8),
+                hidden=16,
+                norm=norm,
+                norm_position=position,
+                dtype="float64",
+                **extra,
+            ),
+            x,
+            np.ascontiguousarray(x.transpose(0, 2, 3, 1)),
+        ),  # NCHW -> NHWC
     ):
         if norm == "instance" and kin.ndim == 2:
             continue
         assert [layer.name for layer in kt.layers] == [n for n, _ in pt.named_children()]
-        assert sum(int(np.prod(w.shape)) for w in kt.trainable_weights) == sum(p.numel() for p in pt.parameters())
+        assert sum(int(np.prod(w.shape)) for w in kt.trainable_weights) == sum(
+            p.numel() for p in pt.parameters()
+        )
         kmodels.copy_from_torch(kt, pt)
         for training in (True, False):  # a training-mode call updates the running statistics first
             pt.train(training)
             a = pt(torch.as_tensor(inp)).detach().numpy()
             b = kt(tf.constant(kin), training=training).numpy()
             np.testing.assert_allclose(b, a, rtol=1e-8, atol=1e-8)
-            if norm in ("batch", "ghost"):  # the stored variances differ by Bessel's factor: convert
+            if norm in (
+                "batch",
+                "ghost",
+            ):  # the stored variances differ by Bessel's factor: convert
                 for layer in kt.layers:
                     if layer.name.startswith("norm"):
-                        layer.moving_variance.assign(dict(pt.named_children())[layer.name].running_var.numpy())
+                        layer.moving_variance.assign(
+                            dict(pt.named_children())[layer.name].running_var.numpy()
+                        )
 
 
 def test_mlp_without_norm_is_unchanged():
     from godeep import models
     from godeep.keras import models as kmodels
 
-    assert [n for n, _ in models.mlp(4, 5, 2, 3).named_children()] == ["fc1", "act1", "fc2", "act2", "out"]
+    assert [n for n, _ in models.mlp(4, 5, 2, 3).named_children()] == [
+        "fc1",
+        "act1",
+        "fc2",
+        "act2",
+        "out",
+    ]
     assert [l.name for l in kmodels.mlp(4, 5, 2, 3).layers] == ["fc1", "act1", "fc2", "act2", "out"]
-    assert [n for n, _ in models.mlp(4, 5, 1, 3, norm="batch").named_children()] == ["fc1", "norm1", "act1", "out"]
-    assert [n for n, _ in models.mlp(4, 5, 1, 3, norm="layer", norm_position="after").named_children()] == ["fc1", "act1", "norm1", "out"]
+    assert [n for n, _ in models.mlp(4, 5, 1, 3, norm="batch").named_children()] == [
+        "fc1",
+        "norm1",
+        "act1",
+        "out",
+    ]
+    assert [
+        n for n, _ in models.mlp(4, 5, 1, 3, norm="layer", norm_position="after").named_children()
+    ] == ["fc1", "act1", "norm1", "out"]
     with pytest.raises(ValueError, match="norm must be"):
         models.mlp(4, 5, 1, 3, norm="batchnorm")
     with pytest.raises(ValueError, match="norm_position"):
@@ -235,7 +310,9 @@ def test_ghost_batch_norm_ragged_last_sub_batch():
     pt = norms.GhostBatchNorm(2, virtual_batch_size=4).double()
     kt = knorms.GhostBatchNorm(4, momentum=0.9, epsilon=1e-5, dtype="float64")
     a = kt(tf.constant(x), training=True).numpy()
-    np.testing.assert_allclose(to_nchw(a), pt(torch.as_tensor(to_nchw(x))).detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        to_nchw(a), pt(torch.as_tensor(to_nchw(x))).detach().numpy(), rtol=1e-10, atol=1e-10
+    )
     np.testing.assert_allclose(kt.moving_mean.numpy(), pt.running_mean.numpy(), rtol=1e-10)
 
 

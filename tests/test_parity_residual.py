@@ -25,7 +25,11 @@ def test_keras_cifar_resnet_parameter_counts_match(depth):
     model = kr.cifar_resnet(depth)
     assert kr.count_parameters(model) == residual.count_parameters(residual.cifar_resnet(depth))
     # Keras' count_params() adds BN's moving mean and variance: 2 per BN channel
-    bn_channels = sum(m.num_features for m in residual.cifar_resnet(depth).modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn_channels = sum(
+        m.num_features
+        for m in residual.cifar_resnet(depth).modules()
+        if isinstance(m, torch.nn.BatchNorm2d)
+    )
     assert model.count_params() == kr.count_parameters(model) + 2 * bn_channels
 
 
@@ -50,7 +54,15 @@ def test_keras_cifar_resnet_structure_and_errors():
         kr.cifar_resnet(20, plain=True, zero_init_residual=True)
 
 
-@pytest.mark.parametrize("kwargs", [dict(depth=8), dict(depth=14, shortcut="B"), dict(depth=8, plain=True), dict(depth=8, shortcut="C")])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(depth=8),
+        dict(depth=14, shortcut="B"),
+        dict(depth=8, plain=True),
+        dict(depth=8, shortcut="C"),
+    ],
+)
 @pytest.mark.parametrize("training", [False, True])
 def test_keras_cifar_resnet_forward_matches_pytorch(kwargs, training, randomize_bn):
     godeep.seed_everything(0)
@@ -70,8 +82,12 @@ def test_keras_resnet18_forward_matches_pytorch():
     tk = kr.resnet18(num_classes=5, input_size=32)
     kr.copy_from_torch(tk, pt)
     x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype("float32")
-    np.testing.assert_allclose(np.asarray(tk(_nhwc(x), training=False)), pt(torch.as_tensor(x)).detach().numpy(),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(tk(_nhwc(x), training=False)),
+        pt(torch.as_tensor(x)).detach().numpy(),
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
 
 def test_keras_resnet50_bottleneck_forward_matches_pytorch():
@@ -81,15 +97,23 @@ def test_keras_resnet50_bottleneck_forward_matches_pytorch():
     kr.copy_from_torch(tk, pt)
     assert kr.count_parameters(tk) == residual.count_parameters(pt)
     x = np.random.default_rng(2).standard_normal((1, 3, 32, 32)).astype("float32")
-    np.testing.assert_allclose(np.asarray(tk(_nhwc(x), training=False)), pt(torch.as_tensor(x)).detach().numpy(),
-                               rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(tk(_nhwc(x), training=False)),
+        pt(torch.as_tensor(x)).detach().numpy(),
+        rtol=1e-3,
+        atol=1e-4,
+    )
 
 
 def test_keras_imagenet_counts_and_keras_applications_difference():
     ours = kr.resnet50()
     assert kr.count_parameters(ours) == 25_557_032
     app = keras.applications.ResNet50(weights=None)  # offline: no weights are downloaded
-    conv_biases = sum(layer.filters for layer in app.layers if isinstance(layer, keras.layers.Conv2D) and layer.use_bias)
+    conv_biases = sum(
+        layer.filters
+        for layer in app.layers
+        if isinstance(layer, keras.layers.Conv2D) and layer.use_bias
+    )
     assert conv_biases == 26_560
     assert app.count_params() == 25_636_712
     # same architecture up to the conv biases: trainable counts differ by exactly those
@@ -142,13 +166,20 @@ def test_keras_dense_residual_block_matches_pytorch(training):
     kr.copy_dense_from_torch(tk, pt)
     x = np.random.default_rng(0).standard_normal((7, 12)).astype("float32")
     pt.train(training)
-    np.testing.assert_allclose(np.asarray(tk(x, training=training)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(tk(x, training=training)),
+        pt(torch.as_tensor(x)).detach().numpy(),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_keras_blog_residual_block_is_the_dense_block():
     inputs = keras.Input(shape=(16,))
     model = keras.Model(inputs, kr.residual_block(inputs, 16))
-    assert model.count_params() == 2 * (16 * 16 + 16) + 2 * 4 * 16  # BN: gamma, beta, moving mean, variance
+    assert (
+        model.count_params() == 2 * (16 * 16 + 16) + 2 * 4 * 16
+    )  # BN: gamma, beta, moving mean, variance
     assert kr.count_parameters(model) == residual.count_parameters(residual.DenseResidualBlock(16))
     with pytest.raises(ValueError, match="units"):
         kr.residual_block(keras.Input(shape=(8,)), 16)
@@ -162,28 +193,45 @@ def test_keras_dense_resnet_zero_init_identity():
 
 def test_keras_mnist_residual_convnet_counts_and_forward():
     model = kr.mnist_residual_convnet()
-    assert model.count_params() == residual.count_parameters(residual.mnist_residual_convnet()) == 513_994
+    assert (
+        model.count_params()
+        == residual.count_parameters(residual.mnist_residual_convnet())
+        == 513_994
+    )
     godeep.seed_everything(0)
     pt = residual.mnist_residual_convnet(image_size=8)
     tk = kr.mnist_residual_convnet(image_size=8)
     for name in ("conv1", "conv2"):
         src = getattr(pt, name)
-        tk.get_layer(name).set_weights([src.weight.detach().numpy().transpose(2, 3, 1, 0), src.bias.detach().numpy()])
+        tk.get_layer(name).set_weights(
+            [src.weight.detach().numpy().transpose(2, 3, 1, 0), src.bias.detach().numpy()]
+        )
     for block in ("block1", "block2"):
         for conv in ("conv1", "conv2"):
             src = getattr(getattr(pt, block), conv)
-            getattr(tk.get_layer(block), conv).set_weights([src.weight.detach().numpy().transpose(2, 3, 1, 0), src.bias.detach().numpy()])
+            getattr(tk.get_layer(block), conv).set_weights(
+                [src.weight.detach().numpy().transpose(2, 3, 1, 0), src.bias.detach().numpy()]
+            )
     # Flatten: PyTorch flattens (C, H, W), Keras (H, W, C): permute fc1's input rows
     w = pt.fc1.weight.detach().numpy().reshape(128, 64, 2, 2).transpose(2, 3, 1, 0).reshape(-1, 128)
     tk.get_layer("fc1").set_weights([w, pt.fc1.bias.detach().numpy()])
-    tk.get_layer("fc2").set_weights([pt.fc2.weight.detach().numpy().T, pt.fc2.bias.detach().numpy()])
+    tk.get_layer("fc2").set_weights(
+        [pt.fc2.weight.detach().numpy().T, pt.fc2.bias.detach().numpy()]
+    )
     x = np.random.default_rng(0).standard_normal((3, 1, 8, 8)).astype("float32")
-    np.testing.assert_allclose(np.asarray(tk(_nhwc(x))), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(tk(_nhwc(x))), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
-@pytest.mark.parametrize("make, shape", [(lambda m, **k: m.cifar_resnet(20, **k), (3, 32, 32)),
-                                         (lambda m, **k: m.cifar_resnet(8, variant="exclusive_gating", **k), (3, 16, 16)),
-                                         (lambda m, **k: m.resnet18(**k), (3, 64, 64))])
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda m, **k: m.cifar_resnet(20, **k), (3, 32, 32)),
+        (lambda m, **k: m.cifar_resnet(8, variant="exclusive_gating", **k), (3, 16, 16)),
+        (lambda m, **k: m.resnet18(**k), (3, 64, 64)),
+    ],
+)
 def test_keras_count_macs_matches_pytorch(make, shape):
     """Same count of convolution and dense multiply-adds; Keras takes the shape channels last."""
     got = kr.count_macs(make(kr, input_size=None), shape[1:] + shape[:1])
@@ -193,7 +241,10 @@ def test_keras_count_macs_matches_pytorch(make, shape):
 
 
 def test_keras_zero_init_residual_and_block_listing_match_pytorch():
-    pt, tk = residual.cifar_resnet(14, in_channels=1), kr.cifar_resnet(14, in_channels=1, input_size=8)
+    pt, tk = (
+        residual.cifar_resnet(14, in_channels=1),
+        kr.cifar_resnet(14, in_channels=1, input_size=8),
+    )
     assert [len(s) for s in residual.stages(pt)] == [len(s) for s in kr.stages(tk)] == [2, 2, 2]
     assert len(residual.blocks(pt)) == len(kr.residual_blocks(tk)) == 6
     assert kr.zero_init_residual_(tk) is tk
@@ -202,4 +253,6 @@ def test_keras_zero_init_residual_and_block_listing_match_pytorch():
     # every block now outputs relu(its shortcut): the stem's (non-negative) output passes unchanged
     stem = keras.Sequential(tk.layers[:4])
     h = np.asarray(stem(x, training=False))
-    np.testing.assert_allclose(np.asarray(kr.residual_blocks(tk)[0](h, training=False)), h, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(kr.residual_blocks(tk)[0](h, training=False)), h, atol=1e-6
+    )

@@ -28,7 +28,9 @@ def test_keras_mlp_structure_matches():
     assert [l.name for l in tf_model.layers] == [n for n, _ in pt.named_children()]
     assert tf_model.count_params() == sum(p.numel() for p in pt.parameters())
     x = np.random.default_rng(0).standard_normal((7, 12))
-    np.testing.assert_allclose(np.asarray(tf_model(x)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(tf_model(x)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_keras_mlp_bad_arguments_match():
@@ -49,8 +51,12 @@ def test_record_parity(activation, with_labels):
     b = ksignals.record(tf_model, x, y, keep=True)
     assert a.names == b.names
     for field in ("mean", "std", "grad_std", "saturated", "dead", "unit_std"):
-        np.testing.assert_allclose(b.column(field), a.column(field), rtol=1e-7, atol=1e-12)  # Keras clips log-softmax at ~1e-7 relative
-    np.testing.assert_allclose(b.weight_column("grad_norm"), a.weight_column("grad_norm"), rtol=1e-7)
+        np.testing.assert_allclose(
+            b.column(field), a.column(field), rtol=1e-7, atol=1e-12
+        )  # Keras clips log-softmax at ~1e-7 relative
+    np.testing.assert_allclose(
+        b.weight_column("grad_norm"), a.weight_column("grad_norm"), rtol=1e-7
+    )
     np.testing.assert_allclose(b.weight_column("norm"), a.weight_column("norm"), rtol=1e-12)
     assert b.loss == pytest.approx(a.loss, rel=1e-10)
     np.testing.assert_allclose(b.activations["act2"], a.activations["act2"], rtol=1e-10, atol=1e-12)
@@ -65,8 +71,28 @@ def test_fit_parity(optimizer, momentum):
     kmodels.copy_from_torch(tf_model, pt)
     lr = 0.01 if optimizer == "adam" else 0.1
     m1, m2 = signals.TrainingMonitor(every=3), ksignals.TrainingMonitor(every=3)
-    h1 = train.fit(pt, ds, epochs=2, lr=lr, batch_size=32, optimizer=optimizer, momentum=momentum, seed=4, monitor=m1)
-    h2 = ktrain.fit(tf_model, ds, epochs=2, lr=lr, batch_size=32, optimizer=optimizer, momentum=momentum, seed=4, monitor=m2)
+    h1 = train.fit(
+        pt,
+        ds,
+        epochs=2,
+        lr=lr,
+        batch_size=32,
+        optimizer=optimizer,
+        momentum=momentum,
+        seed=4,
+        monitor=m1,
+    )
+    h2 = ktrain.fit(
+        tf_model,
+        ds,
+        epochs=2,
+        lr=lr,
+        batch_size=32,
+        optimizer=optimizer,
+        momentum=momentum,
+        seed=4,
+        monitor=m2,
+    )
     # SGD matches to rounding. Adam differs by ~1e-4: Keras adds epsilon to sqrt(v) before the
     # bias correction ("epsilon hat" of Kingma & Ba, Algorithm 1 footnote), PyTorch after it.
     rtol = 5e-3 if optimizer == "adam" else 1e-6
@@ -138,7 +164,9 @@ def test_keras_layers_get_independent_weights(init):
     assert not np.allclose(kernels[0], kernels[1]) and not np.allclose(kernels[1], kernels[2])
     godeep.seed_everything(0)
     again = kmodels.mlp(16, 16, 3, 16, init=init)
-    np.testing.assert_array_equal(again.get_layer("fc2").kernel.numpy(), kernels[0])  # yet reproducible
+    np.testing.assert_array_equal(
+        again.get_layer("fc2").kernel.numpy(), kernels[0]
+    )  # yet reproducible
 
 
 # ------------------------------------------------------------------ residual MLPs: lesions, path gradients (5.6)
@@ -155,7 +183,9 @@ def trained_resmlp_twins(plain: bool, dtype: str = "float32", depth: int = 6):
     pt = resmlp.residual_mlp(64, 32, depth, 10, plain=plain, batch_norm=True, dtype=dtype)
     train.fit(pt, ds, epochs=1, lr=1e-3, optimizer="adam", batch_size=32, seed=0)
     pt.eval()
-    km = kmodels.copy_from_torch(kresmlp.residual_mlp(64, 32, depth, 10, plain=plain, batch_norm=True, dtype=dtype), pt)
+    km = kmodels.copy_from_torch(
+        kresmlp.residual_mlp(64, 32, depth, 10, plain=plain, batch_norm=True, dtype=dtype), pt
+    )
     return ds, pt, km
 
 
@@ -170,13 +200,25 @@ def test_lesion_study_parity(plain):
     a = signals.lesion_study(pt, names, lambda m: train.evaluate(m, ds.x_test, ds.y_test)[1])
     b = ksignals.lesion_study(km, names, lambda m: ktrain.evaluate(m, ds.x_test, ds.y_test)[1])
     assert list(a) == list(b) == ["none"] + names
-    np.testing.assert_allclose(list(b.values()), list(a.values()), atol=1.01 / len(ds.y_test))  # float32: at most one flip
+    np.testing.assert_allclose(
+        list(b.values()), list(a.values()), atol=1.01 / len(ds.y_test)
+    )  # float32: at most one flip
     assert len(set(a.values())) > 2  # the lesions do change the accuracy
     # several blocks at once, same outputs (float32 rounding)
     x = ds.x_test[:50]
     with signals.Lesioned(pt, names[1::2]), ksignals.Lesioned(km, names[1::2]):
-        np.testing.assert_allclose(np.asarray(km(x, training=False)), pt(torch.as_tensor(x, dtype=torch.float32)).detach().numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(np.asarray(km(x, training=False)), pt(torch.as_tensor(x, dtype=torch.float32)).detach().numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            np.asarray(km(x, training=False)),
+            pt(torch.as_tensor(x, dtype=torch.float32)).detach().numpy(),
+            rtol=1e-4,
+            atol=1e-4,
+        )
+    np.testing.assert_allclose(
+        np.asarray(km(x, training=False)),
+        pt(torch.as_tensor(x, dtype=torch.float32)).detach().numpy(),
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
 
 def test_path_gradient_norms_parity():
@@ -189,5 +231,7 @@ def test_path_gradient_norms_parity():
         a = resmlp.path_gradient_norms(pt, x, y, length, samples=4, seed=length)
         b = kresmlp.path_gradient_norms(km, x, y, length, samples=4, seed=length)
         np.testing.assert_allclose(b, a, rtol=1e-9)
-    assert a[0] < resmlp.path_gradient_norms(pt, x, y, 0, samples=1)[0]  # the long path carries less
+    assert (
+        a[0] < resmlp.path_gradient_norms(pt, x, y, 0, samples=1)[0]
+    )  # the long path carries less
     assert all(blk.route == "both" for blk in kresmlp.blocks(km).values())

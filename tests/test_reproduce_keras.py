@@ -29,9 +29,19 @@ def losses(out) -> list[float]:
 
 
 def cfg(cifar_dir, out, **kw) -> RunConfig:
-    base = dict(framework="keras", depth=8, data_dir=str(cifar_dir), out=str(out), steps=4,
-                batch_size=16, device="cpu", log_every=1, eval_every=4, checkpoint_every=100,
-                seed=3)
+    base = dict(
+        framework="keras",
+        depth=8,
+        data_dir=str(cifar_dir),
+        out=str(out),
+        steps=4,
+        batch_size=16,
+        device="cpu",
+        log_every=1,
+        eval_every=4,
+        checkpoint_every=100,
+        seed=3,
+    )
     return RunConfig(**{**base, **kw})
 
 
@@ -58,16 +68,44 @@ def test_keras_smoke_run_and_exact_resume(cifar_dir, one_device, tmp_path):
 
 
 def _cli(args: list[str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(CODE), "GODEEP_PROGRESS": "0",
-           "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
-    return subprocess.run([sys.executable, "-m", "godeep.reproduce", *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(CODE),
+        "GODEEP_PROGRESS": "0",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "godeep.reproduce", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(cifar_dir, one_device, tmp_path):
-    args = ["cifar-resnet", "--framework", "keras", "--depth", "8", "--data-dir", str(cifar_dir),
-            "--steps", "4", "--batch-size", "16", "--device", "cpu", "--log-every", "1",
-            "--eval-every", "4", "--seed", "3"]
+    args = [
+        "cifar-resnet",
+        "--framework",
+        "keras",
+        "--depth",
+        "8",
+        "--data-dir",
+        str(cifar_dir),
+        "--steps",
+        "4",
+        "--batch-size",
+        "16",
+        "--device",
+        "cpu",
+        "--log-every",
+        "1",
+        "--eval-every",
+        "4",
+        "--seed",
+        "3",
+    ]
     one = one_device[0]  # the same settings, run in this process on one device
     two = _cli(args + ["--devices", "2", "--sync-bn", "--out", str(tmp_path / "two")])
     assert two.returncode == 0, two.stderr[-3000:]

@@ -10,7 +10,6 @@ from godeep.reproduce.config import RunConfig, SetupError, recipe_for
 from godeep.reproduce.data import DataError, load_prepared, synthetic_cifar, write_cifar_files
 from godeep.reproduce.metrics import MetricsWriter, read_metrics
 
-
 # ---------------------------------------------------------------- the learning-rate schedule
 
 
@@ -22,8 +21,17 @@ def test_paper_recipe_is_section_4_2():
 
 
 @pytest.mark.parametrize(
-    "step, lr", [(0, 0.01), (399, 0.01), (400, 0.1), (31_999, 0.1), (32_000, 0.01),
-                 (47_999, 0.01), (48_000, 0.001), (63_999, 0.001)],
+    "step, lr",
+    [
+        (0, 0.01),
+        (399, 0.01),
+        (400, 0.1),
+        (31_999, 0.1),
+        (32_000, 0.01),
+        (47_999, 0.01),
+        (48_000, 0.001),
+        (63_999, 0.001),
+    ],
 )
 def test_lr_schedule_of_resnet110_with_warmup_ending_at_400(step, lr):
     r = recipe.paper_recipe(110)
@@ -156,8 +164,16 @@ def test_missing_and_damaged_data_directories_say_what_to_do(tmp_path):
 def test_metrics_writer_drops_lines_after_the_resumed_checkpoint(tmp_path):
     w = MetricsWriter(tmp_path)
     for s in range(1, 6):
-        w.write({"step": s, "loss": 1.0 / s, "lr": 0.1, "train_err": 0.5, "test_err": None,
-                 "images_per_s": float("nan")})
+        w.write(
+            {
+                "step": s,
+                "loss": 1.0 / s,
+                "lr": 0.1,
+                "train_err": 0.5,
+                "test_err": None,
+                "images_per_s": float("nan"),
+            }
+        )
     assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3, 4, 5]
     assert read_metrics(tmp_path)[0]["images_per_s"] is None  # NaN is not JSON
     MetricsWriter(tmp_path, resume_step=3)
@@ -177,8 +193,16 @@ def test_error_curves_and_figure6_plot_read_metrics(tmp_path):
 
     w = MetricsWriter(tmp_path)
     for s, test in ((10, None), (20, 0.5), (30, None), (40, 0.25)):
-        w.write({"step": s, "loss": 1.0, "lr": 0.1, "train_err": 1 - s / 50, "test_err": test,
-                 "images_per_s": 1.0})
+        w.write(
+            {
+                "step": s,
+                "loss": 1.0,
+                "lr": 0.1,
+                "train_err": 1 - s / 50,
+                "test_err": test,
+                "images_per_s": 1.0,
+            }
+        )
     c = error_curves(tmp_path)
     np.testing.assert_array_equal(c["step"], [10, 20, 30, 40])
     np.testing.assert_array_equal(c["test_step"], [20, 40])

@@ -28,8 +28,19 @@ def cifar_dir(tmp_path_factory):
 
 
 def small(cifar_dir, out, **kw) -> RunConfig:
-    base = dict(depth=8, data_dir=str(cifar_dir), out=str(out), steps=6, batch_size=8,
-                device="cpu", threads=1, log_every=1, eval_every=3, checkpoint_every=100, seed=1)
+    base = dict(
+        depth=8,
+        data_dir=str(cifar_dir),
+        out=str(out),
+        steps=6,
+        batch_size=8,
+        device="cpu",
+        threads=1,
+        log_every=1,
+        eval_every=3,
+        checkpoint_every=100,
+        seed=1,
+    )
     return RunConfig(**{**base, **kw})
 
 
@@ -38,9 +49,30 @@ def losses(out) -> list[float]:
 
 
 def test_smoke_cifar_resnet_writes_metrics_and_checkpoint(cifar_dir, tmp_path, capsys):
-    code = main(["cifar-resnet", "--depth", "8", "--plain", "--data-dir", str(cifar_dir),
-                 "--out", str(tmp_path), "--steps", "4", "--batch-size", "8", "--device", "cpu",
-                 "--log-every", "2", "--eval-every", "4", "--threads", "1"])
+    code = main(
+        [
+            "cifar-resnet",
+            "--depth",
+            "8",
+            "--plain",
+            "--data-dir",
+            str(cifar_dir),
+            "--out",
+            str(tmp_path),
+            "--steps",
+            "4",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--log-every",
+            "2",
+            "--eval-every",
+            "4",
+            "--threads",
+            "1",
+        ]
+    )
     assert code == 0
     records = read_metrics(tmp_path)
     assert [r["step"] for r in records] == [2, 4]
@@ -78,16 +110,27 @@ def test_warmup_ends_at_the_first_window_below_80_percent_and_lr_follows(cifar_d
     r = Recipe(**{**ckpt["recipe"], "milestones": tuple(ckpt["recipe"]["milestones"])})
     errs = [rec["train_err"] for rec in records]  # one process, log_every=1: each batch's error
     window = r.warmup_window
-    expected = next(s + 1 for s in range(window - 1, len(errs))
-                    if np.mean(errs[s + 1 - window : s + 1]) < r.warmup_error)
+    expected = next(
+        s + 1
+        for s in range(window - 1, len(errs))
+        if np.mean(errs[s + 1 - window : s + 1]) < r.warmup_error
+    )
     assert ckpt["warmup_end"] == expected
     assert [rec["lr"] for rec in records] == [lr_at(s, r, expected) for s in range(60)]
     assert records[0]["lr"] == pytest.approx(0.01) and max(rec["lr"] for rec in records) == 0.1
 
 
 def test_smoke_norm_batch_group_norm(cifar_dir, tmp_path):
-    cfg = small(cifar_dir, tmp_path, experiment="norm-batch", norm="group", batch_size=None,
-                per_device_batch=4, steps=3, depth=8)
+    cfg = small(
+        cifar_dir,
+        tmp_path,
+        experiment="norm-batch",
+        norm="group",
+        batch_size=None,
+        per_device_batch=4,
+        steps=3,
+        depth=8,
+    )
     model = build_model(cfg, torch.device("cpu"), world=1)
     gns = [m for m in model.modules() if isinstance(m, torch.nn.GroupNorm)]
     assert gns and not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
@@ -96,7 +139,9 @@ def test_smoke_norm_batch_group_norm(cifar_dir, tmp_path):
     assert last["step"] == 3 and np.isfinite(last["loss"])
 
 
-def test_bad_depth_missing_data_and_too_many_processes_are_clear_errors(cifar_dir, tmp_path, capsys):
+def test_bad_depth_missing_data_and_too_many_processes_are_clear_errors(
+    cifar_dir, tmp_path, capsys
+):
     assert main(["cifar-resnet", "--depth", "51", "--data-dir", str(cifar_dir)]) == 2
     assert "6n+2" in capsys.readouterr().err
     assert main(["cifar-resnet", "--data-dir", str(tmp_path / "none"), "--device", "cpu"]) == 2
@@ -114,18 +159,58 @@ def test_bad_depth_missing_data_and_too_many_processes_are_clear_errors(cifar_di
 
 def _torchrun(nproc: int, args: list[str]) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(CODE), "GODEEP_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={nproc}", "-m", "godeep.reproduce", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "godeep.reproduce",
+        *args,
+    ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_two_process_ddp_with_gloo_matches_one_process_with_the_same_global_batch(cifar_dir, tmp_path):
-    args = ["cifar-resnet", "--depth", "8", "--data-dir", str(cifar_dir), "--steps", "4",
-            "--batch-size", "16", "--device", "cpu", "--threads", "1", "--log-every", "1",
-            "--eval-every", "4", "--seed", "3"]
+def test_two_process_ddp_with_gloo_matches_one_process_with_the_same_global_batch(
+    cifar_dir, tmp_path
+):
+    args = [
+        "cifar-resnet",
+        "--depth",
+        "8",
+        "--data-dir",
+        str(cifar_dir),
+        "--steps",
+        "4",
+        "--batch-size",
+        "16",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--log-every",
+        "1",
+        "--eval-every",
+        "4",
+        "--seed",
+        "3",
+    ]
     one = tmp_path / "one"
-    run(RunConfig(depth=8, data_dir=str(cifar_dir), out=str(one), steps=4, batch_size=16,
-                  device="cpu", threads=1, log_every=1, eval_every=4, seed=3))
+    run(
+        RunConfig(
+            depth=8,
+            data_dir=str(cifar_dir),
+            out=str(one),
+            steps=4,
+            batch_size=16,
+            device="cpu",
+            threads=1,
+            log_every=1,
+            eval_every=4,
+            seed=3,
+        )
+    )
     synced = _torchrun(2, args + ["--sync-bn", "--out", str(tmp_path / "sync")])
     assert synced.returncode == 0, synced.stderr[-3000:]
     np.testing.assert_allclose(losses(tmp_path / "sync"), losses(one), rtol=2e-5)
@@ -134,8 +219,9 @@ def test_two_process_ddp_with_gloo_matches_one_process_with_the_same_global_batc
     assert local.returncode == 0, local.stderr[-3000:]
     gap = np.abs(np.array(losses(tmp_path / "local")) - losses(one)).max()
     assert gap > 1e-3
-    assert [r["train_err"] for r in read_metrics(tmp_path / "sync")] == \
-        [r["train_err"] for r in read_metrics(one)]
+    assert [r["train_err"] for r in read_metrics(tmp_path / "sync")] == [
+        r["train_err"] for r in read_metrics(one)
+    ]
 
 
 def test_global_batch_norm_is_batch_norm_in_one_process():

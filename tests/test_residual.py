@@ -57,9 +57,9 @@ def test_cifar_resnet_parameter_count_by_formula():
         n = (depth - 2) // 6
         assert count_parameters(cifar_resnet(depth)) == formula(n)
         assert count_parameters(cifar_resnet(depth, shortcut="B")) == formula(n, shortcut="B")
-    assert count_parameters(cifar_resnet(20, in_channels=1, widths=(8, 16, 32), num_classes=4)) == formula(
-        3, widths=(8, 16, 32), c_in=1, classes=4
-    )
+    assert count_parameters(
+        cifar_resnet(20, in_channels=1, widths=(8, 16, 32), num_classes=4)
+    ) == formula(3, widths=(8, 16, 32), c_in=1, classes=4)
 
 
 @pytest.mark.parametrize("depth", [7, 9, 21, 0, 2])
@@ -90,7 +90,9 @@ def test_cifar_resnet_wrong_input_shape_is_explained():
         model(torch.zeros(2, 3, 8, 8))
 
 
-@pytest.mark.parametrize("shape, channels", [((2, 3, 32, 32), 3), ((2, 1, 8, 8), 1), ((1, 1, 5, 5), 1)])
+@pytest.mark.parametrize(
+    "shape, channels", [((2, 3, 32, 32), 3), ((2, 1, 8, 8), 1), ((1, 1, 5, 5), 1)]
+)
 def test_cifar_resnet_output_shape(shape, channels):
     model = cifar_resnet(20, in_channels=channels).eval()
     assert model(torch.randn(*shape)).shape == (shape[0], 10)
@@ -148,7 +150,10 @@ def test_shortcut_options_b_and_c():
     assert n_proj_b == 2 and n_proj_c == 9
     # C: a projection on each block: 1x1 convs + BN
     extra = count_parameters(c) - count_parameters(cifar_resnet(20))
-    assert extra == sum(w_in * w + 2 * w for w_in, w in [(16, 16)] * 3 + [(16, 32)] + [(32, 32)] * 2 + [(32, 64)] + [(64, 64)] * 2)
+    assert extra == sum(
+        w_in * w + 2 * w
+        for w_in, w in [(16, 16)] * 3 + [(16, 32)] + [(32, 32)] * 2 + [(32, 64)] + [(64, 64)] * 2
+    )
 
 
 def test_option_a_shortcut_is_subsample_plus_zero_channels():
@@ -183,7 +188,9 @@ def test_zero_initialized_residual_branch_is_exactly_identity(train_mode):
     assert torch.equal(model.layer1[0](z), torch.relu(z))
 
 
-@pytest.mark.parametrize("factory, cls", [(residual.resnet18, BasicBlock), (residual.resnet50, Bottleneck)])
+@pytest.mark.parametrize(
+    "factory, cls", [(residual.resnet18, BasicBlock), (residual.resnet50, Bottleneck)]
+)
 def test_zero_init_residual_imagenet_blocks_are_identity(factory, cls):
     godeep.seed_everything(0)
     model = factory(zero_init_residual=True)
@@ -234,7 +241,11 @@ def test_drop_block_replaces_one_block_by_identity():
     assert isinstance(lesioned.layer1[1], nn.Identity)
     x = torch.randn(2, 3, 16, 16)
     h = model.relu(model.bn1(model.conv1(x)))
-    expected = model.fc(torch.flatten(model.avgpool(model.layer3(model.layer2(model.layer1[2](model.layer1[0](h))))), 1))
+    expected = model.fc(
+        torch.flatten(
+            model.avgpool(model.layer3(model.layer2(model.layer1[2](model.layer1[0](h))))), 1
+        )
+    )
     assert torch.allclose(lesioned(x), expected, atol=1e-6)
     with pytest.raises(ValueError, match="shape"):
         drop_block(model, 3)  # the stride-2 block opening stage 2
@@ -247,13 +258,25 @@ def test_drop_block_replaces_one_block_by_identity():
 # ---------------------------------------------------------------------------------------------
 
 #: torchvision.models.resnetNN(): parameter counts (documented by torchvision's weights tables)
-TORCHVISION_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
+TORCHVISION_PARAMS = {
+    18: 11_689_512,
+    34: 21_797_672,
+    50: 25_557_032,
+    101: 44_549_160,
+    152: 60_192_808,
+}
 
 
 def _torchvision_keys(depth):
     """The state_dict keys torchvision's ResNet has, spelled out from its resnet.py."""
     bottleneck = depth >= 50
-    layers = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}[depth]
+    layers = {
+        18: [2, 2, 2, 2],
+        34: [3, 4, 6, 3],
+        50: [3, 4, 6, 3],
+        101: [3, 4, 23, 3],
+        152: [3, 8, 36, 3],
+    }[depth]
     bn = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
     keys = ["conv1.weight"] + [f"bn1.{k}" for k in bn]
     for stage, blocks in enumerate(layers, start=1):
@@ -315,7 +338,9 @@ def test_count_macs_matches_paper_table_1_within_v1_5_difference():
 
 
 def test_count_macs_by_hand_small_net():
-    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, bias=False), nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
+    net = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1, bias=False), nn.Flatten(), nn.Linear(3 * 4 * 4, 5)
+    )
     assert count_macs(net, (2, 4, 4)) == 3 * 4 * 4 * (3 * 3 * 2) + 48 * 5
 
 
@@ -342,10 +367,14 @@ def test_inplace_add_of_torchvision_style_is_not_needed_and_ours_is_out_of_place
 
 
 def test_resnet34_shortcut_options_parameter_counts():
-    counts = {k: count_parameters(residual.ResNet(BasicBlock, (3, 4, 6, 3), shortcut=k)) for k in "ABC"}
+    counts = {
+        k: count_parameters(residual.ResNet(BasicBlock, (3, 4, 6, 3), shortcut=k)) for k in "ABC"
+    }
     assert counts["B"] == TORCHVISION_PARAMS[34]
     # B - A: the three projections (1x1 conv + BN) where the shape changes
-    assert counts["B"] - counts["A"] == sum(c_in * c + 2 * c for c_in, c in ((64, 128), (128, 256), (256, 512)))
+    assert counts["B"] - counts["A"] == sum(
+        c_in * c + 2 * c for c_in, c in ((64, 128), (128, 256), (256, 512))
+    )
     assert counts["A"] < counts["B"] < counts["C"]
     with pytest.raises(ValueError, match="shortcut"):
         residual.ResNet(BasicBlock, (2, 2, 2, 2), shortcut="Z")

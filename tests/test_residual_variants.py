@@ -45,11 +45,18 @@ def test_parameter_counts():
     assert r.count_parameters(_net(variant="exclusive_gating")) == base + gates
     assert r.count_parameters(_net(variant="shortcut_gating")) == base + gates
     # 1x1 conv shortcut = option C: a 1x1 conv + BN on every block
-    assert r.count_parameters(_net(variant="conv_shortcut")) == r.count_parameters(_net(shortcut="C"))
-    proj = sum(cin * cout + 2 * cout for cin, cout in [(4, 4), (4, 4), (4, 8), (8, 8), (8, 16), (16, 16)])
+    assert r.count_parameters(_net(variant="conv_shortcut")) == r.count_parameters(
+        _net(shortcut="C")
+    )
+    proj = sum(
+        cin * cout + 2 * cout for cin, cout in [(4, 4), (4, 4), (4, 8), (8, 8), (8, 16), (16, 16)]
+    )
     assert r.count_parameters(_net(variant="conv_shortcut")) == base + proj
     # full pre-activation: bn1 sees the block's input (fewer channels where the stage widens) + final BN
-    assert r.count_parameters(_net(activation="full_preact")) == base - 2 * (8 - 4) - 2 * (16 - 8) + 2 * 16
+    assert (
+        r.count_parameters(_net(activation="full_preact"))
+        == base - 2 * (8 - 4) - 2 * (16 - 8) + 2 * 16
+    )
     for order in ("original", "bn_after_add", "relu_before_add", "relu_preact"):
         assert r.count_parameters(_net(activation=order)) == base
 
@@ -57,15 +64,20 @@ def test_parameter_counts():
 def test_cifar_110_counts():
     base = r.count_parameters(r.cifar_resnet(110))
     assert r.count_parameters(r.cifar_resnet(110, variant="constant_scaling")) == base
-    assert r.count_parameters(r.cifar_resnet(110, variant="exclusive_gating")) == base + 18 * sum(c * c + c for c in (16, 32, 64))
+    assert r.count_parameters(r.cifar_resnet(110, variant="exclusive_gating")) == base + 18 * sum(
+        c * c + c for c in (16, 32, 64)
+    )
 
 
-@pytest.mark.parametrize("variant, transform", [
-    ("identity", lambda s: s),
-    ("constant_scaling", lambda s: 0.5 * s),
-    ("constant_scaling_both", lambda s: 0.5 * s),
-    ("dropout_shortcut", lambda s: 0.5 * s),  # eval mode: the expectation of the mask
-])
+@pytest.mark.parametrize(
+    "variant, transform",
+    [
+        ("identity", lambda s: s),
+        ("constant_scaling", lambda s: 0.5 * s),
+        ("constant_scaling_both", lambda s: 0.5 * s),
+        ("dropout_shortcut", lambda s: 0.5 * s),  # eval mode: the expectation of the mask
+    ],
+)
 def test_zero_branch_passes_the_shortcut_transform_exactly(variant, transform):
     model = _net(variant=variant, zero_init_residual=True).eval()
     block = model.layer1[0]
@@ -73,7 +85,10 @@ def test_zero_branch_passes_the_shortcut_transform_exactly(variant, transform):
     torch.testing.assert_close(block(x), torch.relu(transform(x)), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("variant, bias", [("exclusive_gating", -6.0), ("shortcut_gating", 0.0), ("shortcut_gating", -2.5)])
+@pytest.mark.parametrize(
+    "variant, bias",
+    [("exclusive_gating", -6.0), ("shortcut_gating", 0.0), ("shortcut_gating", -2.5)],
+)
 def test_zero_branch_gates(variant, bias):
     model = _net(variant=variant, variant_options={"bias": bias}, zero_init_residual=True)
     block = model.layer2[1]
@@ -108,7 +123,9 @@ def test_dropout_shortcut_masks_without_rescaling():
 def test_constant_scaling_signal_over_blocks_is_lambda_power():
     """With zero branches, 54 blocks of h(x) = 0.5 x scale the signal and its gradient by 0.5^54."""
     godeep.seed_everything(0)
-    stack = torch.nn.Sequential(*[r.BasicBlock(4, 4, merge=r.ConstantScaling(0.5)) for _ in range(54)])
+    stack = torch.nn.Sequential(
+        *[r.BasicBlock(4, 4, merge=r.ConstantScaling(0.5)) for _ in range(54)]
+    )
     r.zero_init_residual_(stack)
     x = torch.relu(torch.randn(2, 4, 5, 5, dtype=torch.float64)).requires_grad_()
     stack.double()
@@ -181,7 +198,9 @@ def test_preact_block_structure(order):
     r.zero_init_residual_(block)
     with torch.no_grad():
         block.last_bn.bias.zero_()
-    after = {"original": torch.relu, "bn_after_add": lambda y: torch.relu(block.bn2(y))}.get(order, lambda y: y)
+    after = {"original": torch.relu, "bn_after_add": lambda y: torch.relu(block.bn2(y))}.get(
+        order, lambda y: y
+    )
     torch.testing.assert_close(block(x), after(x))
 
 
@@ -189,7 +208,9 @@ def test_full_preact_network_structure():
     model = _net(activation="full_preact")
     assert all(isinstance(b, r.PreActBasicBlock) and b.order == "full_preact" for b in model.blocks)
     assert model.layer2[0].bn1.num_features == 4  # pre-activation of the block's input
-    assert isinstance(model.post[0], torch.nn.BatchNorm2d) and isinstance(model.post[1], torch.nn.ReLU)
+    assert isinstance(model.post[0], torch.nn.BatchNorm2d) and isinstance(
+        model.post[1], torch.nn.ReLU
+    )
     assert isinstance(_net(activation="relu_preact").post, torch.nn.ReLU)
     assert isinstance(_net().post, torch.nn.Identity)
     # the clean path: with zero branches, the last block's output is the (subsampled, padded) stem output
@@ -209,7 +230,9 @@ def test_activation_errors():
     with pytest.raises(ValueError, match="activation must be one of"):
         _net(activation="post")
     with pytest.raises(ValueError, match="not both"):
-        _net(activation="full_preact", block=functools.partial(r.PreActBasicBlock, order="original"))
+        _net(
+            activation="full_preact", block=functools.partial(r.PreActBasicBlock, order="original")
+        )
     with pytest.raises(ValueError, match="order must be one of"):
         r.PreActBasicBlock(4, 4, order="pre")
 
@@ -225,12 +248,21 @@ def test_keras_variants_are_the_same_records():
     for name, spec in r.SHORTCUT_VARIANTS.items():
         k = kr.SHORTCUT_VARIANTS[name]
         assert (k.shortcut, k.figure) == (spec.shortcut, spec.figure), name
-        assert list(inspect.signature(k.merge).parameters) == list(inspect.signature(spec.merge).parameters), name
+        assert list(inspect.signature(k.merge).parameters) == list(
+            inspect.signature(spec.merge).parameters
+        ), name
         assert type(k.merge(4)).__name__ == type(spec.merge(4)).__name__, name
 
 
-@pytest.mark.parametrize("variant, training", [(v, t) for v in r.SHORTCUT_VARIANTS for t in (False, True)
-                                                if not (v == "dropout_shortcut" and t)])
+@pytest.mark.parametrize(
+    "variant, training",
+    [
+        (v, t)
+        for v in r.SHORTCUT_VARIANTS
+        for t in (False, True)
+        if not (v == "dropout_shortcut" and t)
+    ],
+)
 def test_keras_variant_matches_pytorch(variant, training, randomize_bn):
     """Forward on copied weights; the gates' 1x1 convs are copied too (their bias moved off its
     initial value so a missed copy would show). Dropout's mask is random: compared in eval mode
@@ -263,14 +295,18 @@ def test_keras_dropout_shortcut_mask():
     assert set(np.unique(out)) == {0.0, 2.0}
     assert abs((out == 2.0).mean() - 0.7) < 0.02  # 10,000 draws: 4 standard errors
     np.testing.assert_allclose(np.asarray(layer(f, s, s, training=False)), 0.7 * s)
-    torch_eval = r.DropoutShortcut(0.3).eval()(torch.as_tensor(f), torch.as_tensor(s), torch.as_tensor(s))
+    torch_eval = r.DropoutShortcut(0.3).eval()(
+        torch.as_tensor(f), torch.as_tensor(s), torch.as_tensor(s)
+    )
     np.testing.assert_allclose(np.asarray(layer(f, s, s)), torch_eval.numpy())
 
 
 def test_keras_constant_scaling_layer_and_errors():
     kr = pytest.importorskip("godeep.keras.residual")
     f, s = np.ones((2, 3), "float32"), np.full((2, 3), 4.0, "float32")
-    np.testing.assert_allclose(np.asarray(kr.ConstantScaling(0.5, 0.25)(f, s, s)), 0.25 * f + 0.5 * s)
+    np.testing.assert_allclose(
+        np.asarray(kr.ConstantScaling(0.5, 0.25)(f, s, s)), 0.25 * f + 0.5 * s
+    )
     with pytest.raises(ValueError, match="variant must be one of"):
         kr.cifar_resnet(8, variant="gating")
     with pytest.raises(ValueError, match="not both"):
@@ -295,9 +331,13 @@ def test_keras_preact_matches_pytorch(order, training, randomize_bn):
 def test_keras_preact_zero_init_and_errors():
     kr = pytest.importorskip("godeep.keras.residual")
     for order in ("full_preact", "bn_after_add"):  # bn_after_add: the BN to zero is bn1
-        model = kr.cifar_resnet(8, in_channels=1, widths=(4, 8, 16), activation=order, zero_init_residual=True)
+        model = kr.cifar_resnet(
+            8, in_channels=1, widths=(4, 8, 16), activation=order, zero_init_residual=True
+        )
         block = kr.residual_blocks(model)[0]
-        assert not np.any(block.last_bn.gamma.numpy()) and block.last_bn is (block.bn1 if order == "bn_after_add" else block.bn2)
+        assert not np.any(block.last_bn.gamma.numpy()) and block.last_bn is (
+            block.bn1 if order == "bn_after_add" else block.bn2
+        )
         if order == "full_preact":  # y = x + F(x) with F = 0: the identity, in training mode too
             x = np.random.default_rng(0).standard_normal((2, 5, 5, 4)).astype("float32")
             np.testing.assert_allclose(np.asarray(block(x, training=True)), x, atol=1e-6)

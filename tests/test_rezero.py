@@ -75,7 +75,9 @@ def test_keras_branch_scale_structure_and_errors():
     model = kresmlp.residual_mlp(6, 8, 2, 4, branch_scale=0.0)
     names = [layer.name for layer in model.layers]
     assert "block1.scale" in names and "block2.scale" in names
-    assert len(model.trainable_weights) == len(kresmlp.residual_mlp(6, 8, 2, 4).trainable_weights) + 2
+    assert (
+        len(model.trainable_weights) == len(kresmlp.residual_mlp(6, 8, 2, 4).trainable_weights) + 2
+    )
     assert kresmlp.stream_layers(model) == ["block1.add", "block2.add"]
     with pytest.raises(ValueError, match="plain=False"):
         kresmlp.residual_mlp(6, 8, 2, 4, plain=True, branch_scale=0.0)
@@ -113,4 +115,9 @@ def test_keras_zero_init_residual_matches_pytorch():
         assert not kernel.any() and not bias.any()
     kmodels.copy_from_torch(keras_net, torch_net)
     x = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(keras_net(x)), torch_net(torch.as_tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(keras_net(x)),
+        torch_net(torch.as_tensor(x)).detach().numpy(),
+        rtol=1e-5,
+        atol=1e-5,
+    )

@@ -11,7 +11,6 @@ from torch import nn
 import godeep
 from godeep import resmlp, signals
 
-
 # ----------------------------------------------------------------------------- resmlp
 
 
@@ -19,7 +18,9 @@ def test_residual_and_plain_blocks_compute_their_definitions():
     godeep.seed_everything(0)
     x = torch.randn(5, 8, dtype=torch.float64)
     for plain in (False, True):
-        net = resmlp.residual_mlp(8, 6, 3, 2, plain=plain, batch_norm=False, init=0.3, dtype="float64")
+        net = resmlp.residual_mlp(
+            8, 6, 3, 2, plain=plain, batch_norm=False, init=0.3, dtype="float64"
+        )
         h = net.inp(x)
         for block in resmlp.blocks(net).values():
             branch = block.fc(torch.relu(h))
@@ -91,7 +92,9 @@ def test_input_gradients_match_finite_differences():
     godeep.seed_everything(3)
     grid = np.linspace(-2, 2, 64)
     for batch_norm in (False, True):
-        net = resmlp.residual_mlp(1, 16, 4, 1, plain=True, batch_norm=batch_norm, init=0.5, dtype="float64")
+        net = resmlp.residual_mlp(
+            1, 16, 4, 1, plain=True, batch_norm=batch_norm, init=0.5, dtype="float64"
+        )
         state = {k: v.clone() for k, v in net.state_dict().items()}
         g = signals.input_gradients(net, grid)
         # same statistics as input_gradients uses: mean and biased variance of the grid batch
@@ -111,7 +114,9 @@ def test_input_gradients_match_finite_differences():
         fixed.eval()
         eps = 1e-6
         f = lambda v: fixed(torch.as_tensor(v).reshape(-1, 1)).detach().numpy().ravel()
-        np.testing.assert_allclose(g, (f(grid + eps) - f(grid - eps)) / (2 * eps), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            g, (f(grid + eps) - f(grid - eps)) / (2 * eps), rtol=1e-5, atol=1e-6
+        )
         for k, v in net.state_dict().items():  # the caller's model is untouched
             assert torch.equal(v, state[k])
         assert net.training
@@ -136,7 +141,9 @@ def test_lesions():
     with pytest.raises(ValueError, match="not found"):
         signals.Lesioned(net, ["block9"])
     calls = []
-    scores = signals.lesion_study(net, ["block1", "block3"], lambda m: calls.append(type(m.block1).__name__) or len(calls))
+    scores = signals.lesion_study(
+        net, ["block1", "block3"], lambda m: calls.append(type(m.block1).__name__) or len(calls)
+    )
     assert scores == {"none": 1.0, "block1": 2.0, "block3": 3.0}
     assert calls == ["Block", "Identity", "Block"]
     with pytest.raises(ValueError, match="at least one"):
@@ -163,24 +170,45 @@ kmodels = pytest.importorskip("godeep.keras.models")
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_keras_resmlp_parity(plain, batch_norm):
     godeep.seed_everything(5)
-    pt = resmlp.residual_mlp(6, 8, 5, 3, plain=plain, batch_norm=batch_norm, init=0.4, dtype="float64")
-    km = kmodels.copy_from_torch(kresmlp.residual_mlp(6, 8, 5, 3, plain=plain, batch_norm=batch_norm, dtype="float64"), pt)
-    assert km.count_params() == sum(p.numel() for p in pt.parameters()) + (2 * 8 * 5 if batch_norm else 0)  # + BN moving stats
+    pt = resmlp.residual_mlp(
+        6, 8, 5, 3, plain=plain, batch_norm=batch_norm, init=0.4, dtype="float64"
+    )
+    km = kmodels.copy_from_torch(
+        kresmlp.residual_mlp(6, 8, 5, 3, plain=plain, batch_norm=batch_norm, dtype="float64"), pt
+    )
+    assert km.count_params() == sum(p.numel() for p in pt.parameters()) + (
+        2 * 8 * 5 if batch_norm else 0
+    )  # + BN moving stats
     x, y = np.random.default_rng(1).standard_normal((16, 6)), np.arange(16) % 3
     pt.eval()
-    np.testing.assert_allclose(np.asarray(km(x, training=False)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(km(x, training=False)),
+        pt(torch.as_tensor(x)).detach().numpy(),
+        rtol=1e-10,
+        atol=1e-12,
+    )
     pt.train()
     r_pt = signals.record(pt, x, y, layers=list(resmlp.blocks(pt)))
     r_k = ksignals.record(km, x, y, layers=kresmlp.stream_layers(km))
     np.testing.assert_allclose(r_k.column("grad_std"), r_pt.column("grad_std"), rtol=1e-8)
     np.testing.assert_allclose(r_k.column("std"), r_pt.column("std"), rtol=1e-8)
     grid = np.linspace(-1, 1, 32)
-    g1 = resmlp.residual_mlp(1, 8, 3, 1, plain=plain, batch_norm=batch_norm, init=0.5, dtype="float64")
-    k1 = kmodels.copy_from_torch(kresmlp.residual_mlp(1, 8, 3, 1, plain=plain, batch_norm=batch_norm, dtype="float64"), g1)
-    np.testing.assert_allclose(ksignals.input_gradients(k1, grid), signals.input_gradients(g1, grid), rtol=1e-9, atol=1e-12)
+    g1 = resmlp.residual_mlp(
+        1, 8, 3, 1, plain=plain, batch_norm=batch_norm, init=0.5, dtype="float64"
+    )
+    k1 = kmodels.copy_from_torch(
+        kresmlp.residual_mlp(1, 8, 3, 1, plain=plain, batch_norm=batch_norm, dtype="float64"), g1
+    )
+    np.testing.assert_allclose(
+        ksignals.input_gradients(k1, grid), signals.input_gradients(g1, grid), rtol=1e-9, atol=1e-12
+    )
     if batch_norm:  # moving statistics restored
         bn = [l for l in k1.layers if l.name.endswith(".norm")][0]
-        assert np.allclose(np.asarray(bn.moving_mean), 0) and np.allclose(np.asarray(bn.moving_variance), 1) and bn.momentum == 0.9
+        assert (
+            np.allclose(np.asarray(bn.moving_mean), 0)
+            and np.allclose(np.asarray(bn.moving_variance), 1)
+            and bn.momentum == 0.9
+        )
 
 
 def test_keras_block_outputs_and_routes():
@@ -189,9 +217,16 @@ def test_keras_block_outputs_and_routes():
         km = kresmlp.residual_mlp(4, 5, 3, 2, plain=plain, batch_norm=True, dtype="float64")
         found = kresmlp.blocks(km)
         assert list(found) == ["block1", "block2", "block3"]
-        assert [b.name for b in found.values()] == [f"block{l}.{'out' if plain else 'add'}" for l in (1, 2, 3)]
-        assert all(b.residual is not plain and b.route == "both" and not b.deleted for b in found.values())
-        assert km.count_params() == kresmlp.residual_mlp(4, 5, 3, 2, plain=plain, batch_norm=True).count_params()
+        assert [b.name for b in found.values()] == [
+            f"block{l}.{'out' if plain else 'add'}" for l in (1, 2, 3)
+        ]
+        assert all(
+            b.residual is not plain and b.route == "both" and not b.deleted for b in found.values()
+        )
+        assert (
+            km.count_params()
+            == kresmlp.residual_mlp(4, 5, 3, 2, plain=plain, batch_norm=True).count_params()
+        )
     # routes change only the backward pass; "shortcut" everywhere leaves d out / d x = W_in W_out
     km = kresmlp.residual_mlp(4, 5, 3, 2, batch_norm=True, dtype="float64")
     x = np.random.default_rng(0).standard_normal((6, 4))
@@ -205,7 +240,9 @@ def test_keras_block_outputs_and_routes():
         tape.watch(xt)
         total = ksignals.tf.reduce_sum(km(xt, training=False))
     w = km.get_layer("inp").kernel.numpy() @ km.get_layer("out").kernel.numpy()
-    np.testing.assert_allclose(tape.gradient(total, xt).numpy(), np.tile(w.sum(axis=1), (6, 1)), rtol=1e-12)
+    np.testing.assert_allclose(
+        tape.gradient(total, xt).numpy(), np.tile(w.sum(axis=1), (6, 1)), rtol=1e-12
+    )
     kresmlp.blocks(km)["block1"].route = "sideways"
     with pytest.raises(ValueError, match="route"):
         km(x, training=False)
@@ -221,7 +258,9 @@ def test_keras_lesions():
         km = kresmlp.residual_mlp(3, 4, 3, 2, plain=plain, batch_norm=False, dtype="float64")
         x = np.random.default_rng(1).standard_normal((5, 3))
         intact = np.asarray(km(x))
-        np.testing.assert_allclose(km.predict(x, verbose=0), intact, rtol=1e-5, atol=1e-6)  # traces predict
+        np.testing.assert_allclose(
+            km.predict(x, verbose=0), intact, rtol=1e-5, atol=1e-6
+        )  # traces predict
         layer = lambda n: km.get_layer(n)
         with ksignals.Lesioned(km, ["block2"]) as lesioned_net:
             assert lesioned_net is km and kresmlp.blocks(km)["block2"].deleted
@@ -230,7 +269,9 @@ def test_keras_lesions():
                 branch = layer(f"block{l}.fc")(layer(f"block{l}.act")(h))
                 h = branch if plain else h + branch
             np.testing.assert_allclose(np.asarray(km(x)), np.asarray(layer("out")(h)), rtol=1e-12)
-            np.testing.assert_allclose(km.predict(x, verbose=0), np.asarray(layer("out")(h)), rtol=1e-5, atol=1e-6)  # not the stale trace
+            np.testing.assert_allclose(
+                km.predict(x, verbose=0), np.asarray(layer("out")(h)), rtol=1e-5, atol=1e-6
+            )  # not the stale trace
         assert not any(b.deleted for b in kresmlp.blocks(km).values())
         np.testing.assert_allclose(np.asarray(km(x)), intact, rtol=0, atol=0)
         np.testing.assert_allclose(km.predict(x, verbose=0), intact, rtol=1e-5, atol=1e-6)
@@ -247,7 +288,11 @@ def test_keras_lesions():
     with pytest.raises(TypeError, match="names"):
         ksignals.Lesioned(km, [3])
     calls = []
-    scores = ksignals.lesion_study(km, ["block1", "block3"], lambda m: calls.append([b.deleted for b in kresmlp.blocks(m).values()]) or len(calls))
+    scores = ksignals.lesion_study(
+        km,
+        ["block1", "block3"],
+        lambda m: calls.append([b.deleted for b in kresmlp.blocks(m).values()]) or len(calls),
+    )
     assert scores == {"none": 1.0, "block1": 2.0, "block3": 3.0}
     assert calls == [[False] * 3, [True, False, False], [False, False, True]]
     with pytest.raises(ValueError, match="at least one"):
@@ -283,6 +328,8 @@ def test_keras_path_gradient_of_length_zero_is_the_shortcut_only_gradient():
         kresmlp.path_gradient_norms(km, x, np.array([0, 1, 7, 0, 1, 2, 0]), 2)
     with pytest.raises(ValueError, match="one per row"):
         kresmlp.path_gradient_norms(km, x, y[:3], 2)
-    with pytest.raises(Exception):  # routes restored after an error inside the loop (wrong input width)
+    with pytest.raises(
+        Exception
+    ):  # routes restored after an error inside the loop (wrong input width)
         kresmlp.path_gradient_norms(km, np.ones((7, 5)), y, 2)
     assert all(b.route == "both" for b in kresmlp.blocks(km).values())

@@ -22,7 +22,6 @@ import ast
 import json
 import re
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
@@ -32,7 +31,9 @@ NOTEBOOKS = sorted((ROOT / "chapters").glob("*/*.ipynb"))
 
 
 GETSOURCE = re.compile(r"\bgetsource\b")
-DIRECTIVE = re.compile(r"```\{literalinclude\}[ \t]+(?P<path>\S+)[ \t]*\n(?P<options>(?::[^\n]*\n)*)```")
+DIRECTIVE = re.compile(
+    r"```\{literalinclude\}[ \t]+(?P<path>\S+)[ \t]*\n(?P<options>(?::[^\n]*\n)*)```"
+)
 
 
 def _cells(notebook: Path, kind: str) -> list[str]:
@@ -44,13 +45,18 @@ def _rel(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-def find_object(source: str, dotted: str) -> Optional[ast.AST]:
+def find_object(source: str, dotted: str) -> ast.AST | None:
     """The top-level function or class ``dotted`` names (``Class.method`` for a method), or None."""
     body = ast.parse(source).body
     node = None
     for part in dotted.split("."):
         node = next(
-            (n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == part),
+            (
+                n
+                for n in body
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and n.name == part
+            ),
             None,
         )
         if node is None:
@@ -66,7 +72,9 @@ def _directives() -> list[tuple[str, str, str, dict]]:
         for text in _cells(notebook, "markdown"):
             for match in DIRECTIVE.finditer(text):
                 options = dict(
-                    line[1:].split(":", 1) for line in match["options"].splitlines() if line.startswith(":")
+                    line[1:].split(":", 1)
+                    for line in match["options"].splitlines()
+                    if line.startswith(":")
                 )
                 options = {key.strip(): value.strip() for key, value in options.items()}
                 found.append((_rel(notebook), text, match["path"], options))
@@ -83,7 +91,9 @@ DIRECTIVES = _directives()
 )
 def test_no_notebook_calls_getsource(notebook):
     calls = [text for text in _cells(notebook, "code") if GETSOURCE.search(text)]
-    assert not calls, f"{_rel(notebook)} prints library source with inspect.getsource; use a literalinclude cell"
+    assert not calls, (
+        f"{_rel(notebook)} prints library source with inspect.getsource; use a literalinclude cell"
+    )
 
 
 def test_the_notebooks_show_source_with_literalinclude():
@@ -91,7 +101,11 @@ def test_the_notebooks_show_source_with_literalinclude():
     assert len({notebook for notebook, *_ in DIRECTIVES}) >= 13
 
 
-@pytest.mark.parametrize("notebook, text, path, options", DIRECTIVES, ids=lambda v: v if isinstance(v, str) and v.endswith(".ipynb") else "")
+@pytest.mark.parametrize(
+    "notebook, text, path, options",
+    DIRECTIVES,
+    ids=lambda v: v if isinstance(v, str) and v.endswith(".ipynb") else "",
+)
 def test_every_literalinclude_names_a_public_object_of_the_package(notebook, text, path, options):
     target = ((ROOT / notebook).parent / path).resolve()
     assert target.is_file(), f"{notebook}: {path} does not exist"
@@ -99,7 +113,9 @@ def test_every_literalinclude_names_a_public_object_of_the_package(notebook, tex
     assert options.get("language") == "python", f"{notebook}: give :language: python for {path}"
     dotted = options.get("pyobject")
     assert dotted, f"{notebook}: {path} without :pyobject: would show the whole file"
-    assert not any(part.startswith("_") for part in dotted.split(".")), f"{notebook}: {dotted} is private"
+    assert not any(part.startswith("_") for part in dotted.split(".")), (
+        f"{notebook}: {dotted} is private"
+    )
     assert find_object(target.read_text(encoding="utf-8"), dotted) is not None, (
         f"{notebook}: {_rel(target)} defines no {dotted}"
     )

@@ -22,8 +22,8 @@ FILES = {
     "tests/test_parity_fake.py": 'import pytest\npytest.importorskip("no_such_framework")\n\ndef test_x():\n    pass\n',
     "tests/test_browser.py": 'import pytest\n\n@pytest.mark.skipif(True, reason="no Chromium")\ndef test_page():\n    pass\n',
     "tests/test_other.py": 'import pytest\n\ndef test_optional():\n    pytest.skip("optional here")\n\n'
-                           '@pytest.mark.xfail(reason="known")\ndef test_known():\n    assert False\n\n'
-                           'def test_twin():\n    pytest.importorskip("no_such_twin")\n',
+    '@pytest.mark.xfail(reason="known")\ndef test_known():\n    assert False\n\n'
+    'def test_twin():\n    pytest.importorskip("no_such_twin")\n',
 }
 
 
@@ -31,8 +31,24 @@ def run(project: Path, ci: str | None, *args: str) -> subprocess.CompletedProces
     env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_")}
     if ci is not None:
         env["CI"] = ci
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-rfEs", *args],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-rfEs",
+            *args,
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -54,11 +70,15 @@ def test_outside_ci_skips_are_skips(project):
 @pytest.mark.parametrize("value", ["true", "1"])
 def test_in_ci_a_strict_suite_that_skips_fails(project, value):
     stopped = run(project, value)  # a parity module that skips is a collection error: the run stops
-    assert stopped.returncode == 2 and "ERROR tests/test_parity_fake.py" in stopped.stdout, stopped.stdout
+    assert stopped.returncode == 2 and "ERROR tests/test_parity_fake.py" in stopped.stdout, (
+        stopped.stdout
+    )
     result = run(project, value, "--continue-on-collection-errors")
     assert result.returncode == 1, result.stdout
     out = result.stdout
-    assert "1 failed, 1 skipped, 1 xfailed, 2 errors" in out, out  # skips at collection, set-up: errors
+    assert "1 failed, 1 skipped, 1 xfailed, 2 errors" in out, (
+        out
+    )  # skips at collection, set-up: errors
     assert "FAILED tests/test_other.py::test_twin" in out, out  # an importorskip anywhere
     assert "skipped in CI, where this suite must run (CI=true)" in out, out
     assert "no_such_framework" in out and "no Chromium" in out, out

@@ -18,7 +18,12 @@ def _copy_into_torch_layer(ours: T.TransformerBlock, ref: nn.TransformerEncoderL
         ref.self_attn.in_proj_bias.copy_(torch.cat([a.q.bias, a.k.bias, a.v.bias]))
         ref.self_attn.out_proj.weight.copy_(a.out.weight)
         ref.self_attn.out_proj.bias.copy_(a.out.bias)
-        for mine, theirs in ((ours.mlp.fc1, ref.linear1), (ours.mlp.fc2, ref.linear2), (ours.ln1, ref.norm1), (ours.ln2, ref.norm2)):
+        for mine, theirs in (
+            (ours.mlp.fc1, ref.linear1),
+            (ours.mlp.fc2, ref.linear2),
+            (ours.ln1, ref.norm1),
+            (ours.ln2, ref.norm2),
+        ):
             theirs.weight.copy_(mine.weight)
             theirs.bias.copy_(mine.bias)
 
@@ -28,10 +33,24 @@ def _copy_into_torch_layer(ours: T.TransformerBlock, ref: nn.TransformerEncoderL
 def test_block_matches_torch_encoder_layer(norm, causal):
     godeep.seed_everything(0)
     ours = T.TransformerBlock(16, 4, d_ff=24, norm=norm).double().eval()
-    ref = nn.TransformerEncoderLayer(16, 4, dim_feedforward=24, dropout=0.0, activation="gelu", batch_first=True, norm_first=(norm == "pre")).double().eval()
+    ref = (
+        nn.TransformerEncoderLayer(
+            16,
+            4,
+            dim_feedforward=24,
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=(norm == "pre"),
+        )
+        .double()
+        .eval()
+    )
     _copy_into_torch_layer(ours, ref)
     x = torch.randn(3, 7, 16, dtype=torch.float64, requires_grad=True)
-    mask = nn.Transformer.generate_square_subsequent_mask(7, dtype=torch.float64) if causal else None
+    mask = (
+        nn.Transformer.generate_square_subsequent_mask(7, dtype=torch.float64) if causal else None
+    )
     # PyTorch's fast path is off under autograd; compare outputs and input gradients
     out_ref = ref(x, src_mask=mask, is_causal=causal)
     out = ours(x, causal=causal)
@@ -86,7 +105,9 @@ def test_tiny_transformer_options():
     assert not post.final_norm and isinstance(post.ln_f, nn.Identity)
     assert T.TinyTransformer(10, d_model=8, n_heads=2, norm="post", final_norm=True).final_norm
     assert pre(torch.randint(0, 10, (2, 5))).shape == (2, 5, 10)
-    assert T.TinyTransformer(10, d_model=8, n_heads=2, n_out=3)(torch.randint(0, 10, (2, 5))).shape == (2, 5, 3)
+    assert T.TinyTransformer(10, d_model=8, n_heads=2, n_out=3)(
+        torch.randint(0, 10, (2, 5))
+    ).shape == (2, 5, 3)
     # GPT-2's scaled init: the residual branches' output projections shrink by 1/sqrt(2 n_layers), nothing else changes
     godeep.seed_everything(5)
     plain = T.TinyTransformer(10, d_model=8, n_heads=2, n_layers=3)
@@ -170,8 +191,27 @@ KT = pytest.importorskip("godeep.keras.transformer")
 
 def keras_twins(norm, causal=False, scaled_init=False, seed=0, dtype="float64"):
     godeep.seed_everything(seed)
-    pt = T.TinyTransformer(11, d_model=16, n_heads=4, n_layers=3, max_len=9, norm=norm, causal=causal, scaled_init=scaled_init)
-    km = KT.TinyTransformer(11, d_model=16, n_heads=4, n_layers=3, max_len=9, norm=norm, causal=causal, scaled_init=scaled_init, dtype=dtype)
+    pt = T.TinyTransformer(
+        11,
+        d_model=16,
+        n_heads=4,
+        n_layers=3,
+        max_len=9,
+        norm=norm,
+        causal=causal,
+        scaled_init=scaled_init,
+    )
+    km = KT.TinyTransformer(
+        11,
+        d_model=16,
+        n_heads=4,
+        n_layers=3,
+        max_len=9,
+        norm=norm,
+        causal=causal,
+        scaled_init=scaled_init,
+        dtype=dtype,
+    )
     if dtype == "float64":
         pt = pt.double()
     return pt, KT.copy_from_torch(km, pt)
@@ -183,7 +223,9 @@ def test_keras_twin_same_outputs_and_gradient_norms(norm, causal):
     pt, km = keras_twins(norm, causal)
     assert km.count_params() == sum(p.numel() for p in pt.parameters())
     x, y = T.sequence_task("sort", 6, 8, 11, seed=3)
-    np.testing.assert_allclose(np.asarray(km(x)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(km(x)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-9, atol=1e-10
+    )
     g_pt, g_k = T.block_grad_norms(pt, x, y), KT.block_grad_norms(km, x, y)
     for part in ("attn", "mlp"):
         np.testing.assert_allclose(g_k[part], g_pt[part], rtol=1e-9)
@@ -192,13 +234,17 @@ def test_keras_twin_same_outputs_and_gradient_norms(norm, causal):
 def test_keras_twin_float32_and_options():
     pt, km = keras_twins("pre", scaled_init=True, dtype="float32")
     x, _ = T.sequence_task("copy", 4, 9, 11)
-    np.testing.assert_allclose(np.asarray(km(x)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(km(x)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5
+    )
     assert km.ln_f is not None and km.blocks[0].ln1.epsilon == T.LN_EPS
     # scaled init in Keras shrinks the branch output kernels: same seed, with and without
     godeep.seed_everything(8)
     km_plain = KT.TinyTransformer(11, d_model=16, n_heads=4, n_layers=2)
     km_scaled = KT.TinyTransformer(11, d_model=16, n_heads=4, n_layers=2, scaled_init=True)
-    ratio = np.std(np.asarray(km_scaled.blocks[0].mlp.fc2.kernel)) / np.std(np.asarray(km_plain.blocks[0].mlp.fc2.kernel))
+    ratio = np.std(np.asarray(km_scaled.blocks[0].mlp.fc2.kernel)) / np.std(
+        np.asarray(km_plain.blocks[0].mlp.fc2.kernel)
+    )
     assert 0.35 < ratio < 0.65  # 1/sqrt(4) = 0.5, up to sampling noise of two independent draws
 
 
@@ -218,7 +264,9 @@ def test_keras_bad_arguments_match():
 def test_train_on_task_learns_copy():
     godeep.seed_everything(9)
     model = T.TinyTransformer(6, d_model=16, n_heads=2, n_layers=1, max_len=5, norm="pre")
-    losses = T.train_on_task(model, "copy", steps=60, lr=3e-3, warmup=10, batch_size=32, length=5, seed=0)
+    losses = T.train_on_task(
+        model, "copy", steps=60, lr=3e-3, warmup=10, batch_size=32, length=5, seed=0
+    )
     assert losses.shape == (60,) and np.isfinite(losses).all()
     assert losses[-10:].mean() < 0.5 * losses[:5].mean()
 
@@ -247,7 +295,9 @@ def test_keras_train_on_task_follows_torch(norm, warmup):
     assert losses_k.shape == (8,) and losses_k[-1] < losses_k[0]
     np.testing.assert_allclose(losses_k, losses_pt, rtol=1e-13)
     x, _ = T.sequence_task("sort", 4, 8, 11, seed=9)
-    np.testing.assert_allclose(np.asarray(km(x)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(
+        np.asarray(km(x)), pt(torch.as_tensor(x)).detach().numpy(), rtol=1e-11, atol=1e-11
+    )
 
 
 def test_adam_epsilon_placement_matches_torch_not_keras():
@@ -263,14 +313,24 @@ def test_adam_epsilon_placement_matches_torch_not_keras():
     opt.step()
     tf = KT.tf
     w_ours = tf.Variable(tf.zeros(3, tf.float64))
-    m, v, t = tf.Variable(tf.zeros(3, tf.float64)), tf.Variable(tf.zeros(3, tf.float64)), tf.Variable(0, dtype=tf.int64)
+    m, v, t = (
+        tf.Variable(tf.zeros(3, tf.float64)),
+        tf.Variable(tf.zeros(3, tf.float64)),
+        tf.Variable(0, dtype=tf.int64),
+    )
     KT._adam_step([w_ours], [tf.constant(g)], m, v, t, tf.constant(0.1, tf.float64))
     np.testing.assert_allclose(w_ours.numpy(), w_pt.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(w_pt.detach().numpy(), -0.1 * g / (g + 1e-8), rtol=1e-12)
     w_keras = KT.keras.Variable(np.zeros(3), dtype="float64")
-    KT.keras.optimizers.Adam(learning_rate=0.1, beta_1=0.9, beta_2=0.98, epsilon=1e-8).apply([tf.constant(g)], [w_keras])
-    np.testing.assert_allclose(np.asarray(w_keras), -0.1 * g / (g + 1e-8 / math.sqrt(0.02)), rtol=1e-6)
-    assert abs(float(w_keras[0]) - float(w_pt.detach()[0])) > 0.03  # 0.012 vs 0.05 for the smallest gradient
+    KT.keras.optimizers.Adam(learning_rate=0.1, beta_1=0.9, beta_2=0.98, epsilon=1e-8).apply(
+        [tf.constant(g)], [w_keras]
+    )
+    np.testing.assert_allclose(
+        np.asarray(w_keras), -0.1 * g / (g + 1e-8 / math.sqrt(0.02)), rtol=1e-6
+    )
+    assert (
+        abs(float(w_keras[0]) - float(w_pt.detach()[0])) > 0.03
+    )  # 0.012 vs 0.05 for the smallest gradient
 
 
 @pytest.mark.parametrize(
@@ -288,10 +348,20 @@ def test_train_on_task_bad_arguments(framework, kwargs, error, match):
     kwargs = {"task": "copy", "steps": 2, "batch_size": 4, "length": 4, **kwargs}
     godeep.seed_everything(10)
     if framework == "pytorch":
-        model, train = T.TinyTransformer(6, d_model=8, n_heads=2, n_layers=1, max_len=5), T.train_on_task
+        model, train = (
+            T.TinyTransformer(6, d_model=8, n_heads=2, n_layers=1, max_len=5),
+            T.train_on_task,
+        )
     else:
-        model, train = KT.TinyTransformer(6, d_model=8, n_heads=2, n_layers=1, max_len=5), KT.train_on_task
-    weights = lambda: [w.numpy().copy() for w in model.weights] if framework == "keras" else [p.detach().numpy().copy() for p in model.parameters()]
+        model, train = (
+            KT.TinyTransformer(6, d_model=8, n_heads=2, n_layers=1, max_len=5),
+            KT.train_on_task,
+        )
+    weights = lambda: (
+        [w.numpy().copy() for w in model.weights]
+        if framework == "keras"
+        else [p.detach().numpy().copy() for p in model.parameters()]
+    )
     before = weights()
     with pytest.raises(error, match=match):
         train(model, **kwargs)
@@ -310,5 +380,11 @@ def test_keras_train_on_task_twice_on_one_model_starts_a_fresh_adam():
     kwargs = dict(steps=3, lr=3e-3, warmup=2, batch_size=8, length=8, seed=5)
     KT.train_on_task(km, "copy", **kwargs)
     T.train_on_task(pt, "copy", **kwargs)
-    assert len(km.weights) == sum(1 for _ in pt.parameters())  # the Adam state is not a model weight
-    np.testing.assert_allclose(KT.train_on_task(km, "reverse", **kwargs), T.train_on_task(pt, "reverse", **kwargs), rtol=1e-13)
+    assert len(km.weights) == sum(
+        1 for _ in pt.parameters()
+    )  # the Adam state is not a model weight
+    np.testing.assert_allclose(
+        KT.train_on_task(km, "reverse", **kwargs),
+        T.train_on_task(pt, "reverse", **kwargs),
+        rtol=1e-13,
+    )

@@ -25,7 +25,17 @@ import pytest
 
 pytest.importorskip("keras")
 
-PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train")
+PAIRS = (
+    "init",
+    "norms",
+    "signals",
+    "models",
+    "residual",
+    "resmlp",
+    "transformer",
+    "landscape",
+    "train",
+)
 
 # --------------------------------------------------------------------------------------------
 # The intended differences
@@ -33,41 +43,93 @@ PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transforme
 
 #: names in the PyTorch module only
 ONLY_TORCH: dict[tuple[str, str], str] = {
-    ("norms", "batch_norm"): "functional forms mirror torch.nn.functional (tensors in, running stats updated in place); Keras updates its statistics only inside layers",
+    (
+        "norms",
+        "batch_norm",
+    ): "functional forms mirror torch.nn.functional (tensors in, running stats updated in place); Keras updates its statistics only inside layers",
     ("norms", "layer_norm"): "functional form of torch.nn.functional.layer_norm: see batch_norm",
     ("norms", "group_norm"): "functional form of torch.nn.functional.group_norm: see batch_norm",
-    ("norms", "instance_norm"): "functional form of torch.nn.functional.instance_norm: see batch_norm",
-    ("norms", "ghost_batch_norm"): "functional form, in the style of torch.nn.functional: see batch_norm",
-    ("residual", "CifarResNet"): "a PyTorch network is an nn.Module subclass; a Keras one is the keras.Sequential the builder returns",
+    (
+        "norms",
+        "instance_norm",
+    ): "functional form of torch.nn.functional.instance_norm: see batch_norm",
+    (
+        "norms",
+        "ghost_batch_norm",
+    ): "functional form, in the style of torch.nn.functional: see batch_norm",
+    (
+        "residual",
+        "CifarResNet",
+    ): "a PyTorch network is an nn.Module subclass; a Keras one is the keras.Sequential the builder returns",
     ("residual", "ResNet"): "as CifarResNet: Keras' ImageNet ResNets are keras.Sequential models",
-    ("resmlp", "Block"): "PyTorch's block module; Keras builds the same block in the functional graph (stream_layers, BranchScale, BlockOutput)",
+    (
+        "resmlp",
+        "Block",
+    ): "PyTorch's block module; Keras builds the same block in the functional graph (stream_layers, BranchScale, BlockOutput)",
 }
 
 #: names in the Keras module only
 ONLY_KERAS: dict[tuple[str, str], str] = {
-    ("init", "KaimingNormal"): "Keras takes initializers as objects (kernel_initializer=...); PyTorch initializes tensors in place",
+    (
+        "init",
+        "KaimingNormal",
+    ): "Keras takes initializers as objects (kernel_initializer=...); PyTorch initializes tensors in place",
     ("init", "KaimingUniform"): "Keras initializer object: see KaimingNormal",
     ("init", "XavierNormal"): "Keras initializer object: see KaimingNormal",
     ("init", "XavierUniform"): "Keras initializer object: see KaimingNormal",
-    ("init", "KERAS_TRUNCATION_STD"): "Keras' own truncated-normal convention, which the PyTorch side does not have",
+    (
+        "init",
+        "KERAS_TRUNCATION_STD",
+    ): "Keras' own truncated-normal convention, which the PyTorch side does not have",
     ("models", "copy_from_torch"): "conversion from the PyTorch twin (godeep.keras.convert)",
     ("residual", "copy_from_torch"): "conversion from the PyTorch twin (godeep.keras.convert)",
-    ("residual", "copy_dense_from_torch"): "conversion from the PyTorch twin (godeep.keras.convert)",
-    ("residual", "Projection"): "PyTorch's projection shortcut is an nn.Sequential(conv, bn); Keras needs a layer to pass training= to its BN",
-    ("residual", "residual_block"): "a functional-API block (x -> y) for Keras' functional models; PyTorch's twin is the module DenseResidualBlock",
-    ("resmlp", "BlockOutput"): "the weightless layer ending each block in Keras' functional graph, which Lesioned switches off (PyTorch replaces the module)",
-    ("resmlp", "BranchScale"): "a branch's scale as a Keras layer in the functional graph (PyTorch: an attribute of Block)",
-    ("resmlp", "stream_layers"): "lists the functional graph's per-block layers (PyTorch: model.blocks)",
+    (
+        "residual",
+        "copy_dense_from_torch",
+    ): "conversion from the PyTorch twin (godeep.keras.convert)",
+    (
+        "residual",
+        "Projection",
+    ): "PyTorch's projection shortcut is an nn.Sequential(conv, bn); Keras needs a layer to pass training= to its BN",
+    (
+        "residual",
+        "residual_block",
+    ): "a functional-API block (x -> y) for Keras' functional models; PyTorch's twin is the module DenseResidualBlock",
+    (
+        "resmlp",
+        "BlockOutput",
+    ): "the weightless layer ending each block in Keras' functional graph, which Lesioned switches off (PyTorch replaces the module)",
+    (
+        "resmlp",
+        "BranchScale",
+    ): "a branch's scale as a Keras layer in the functional graph (PyTorch: an attribute of Block)",
+    (
+        "resmlp",
+        "stream_layers",
+    ): "lists the functional graph's per-block layers (PyTorch: model.blocks)",
     ("transformer", "copy_from_torch"): "conversion from the PyTorch twin (godeep.keras.convert)",
-    ("landscape", "direction_from_torch"): "conversion of a PyTorch direction to Keras' weight layout (godeep.keras.convert)",
-    ("train", "reuse_traced_steps"): "tf.function tracing: PyTorch's eager loop has nothing to reuse",
+    (
+        "landscape",
+        "direction_from_torch",
+    ): "conversion of a PyTorch direction to Keras' weight layout (godeep.keras.convert)",
+    (
+        "train",
+        "reuse_traced_steps",
+    ): "tf.function tracing: PyTorch's eager loop has nothing to reuse",
     ("train", "clear_step_cache"): "tf.function tracing: see reuse_traced_steps",
-    ("train", "shared_step"): "tf.function tracing: a training loop borrows one traced step per architecture",
+    (
+        "train",
+        "shared_step",
+    ): "tf.function tracing: a training loop borrows one traced step per architecture",
 }
 
-_INIT_REASON = "PyTorch initializes a tensor from a torch.Generator, Keras a variable from an int seed"
-_NORM_REASON = ("Keras conventions: the width is inferred at build (no num_features), epsilon (1e-3) and "
-                "momentum (0.99, the old value's weight), center/scale for the affine transform")
+_INIT_REASON = (
+    "PyTorch initializes a tensor from a torch.Generator, Keras a variable from an int seed"
+)
+_NORM_REASON = (
+    "Keras conventions: the width is inferred at build (no num_features), epsilon (1e-3) and "
+    "momentum (0.99, the old value's weight), center/scale for the affine transform"
+)
 
 #: (torch signature, keras signature, reason) for each name whose signatures differ
 SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
@@ -81,8 +143,16 @@ SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
         "(variable, a=0.0, mode='fan_in', nonlinearity='leaky_relu', seed=None)",
         _INIT_REASON,
     ),
-    ("init", "xavier_normal_"): ("(tensor, gain=1.0, generator=None)", "(variable, gain=1.0, seed=None)", _INIT_REASON),
-    ("init", "xavier_uniform_"): ("(tensor, gain=1.0, generator=None)", "(variable, gain=1.0, seed=None)", _INIT_REASON),
+    ("init", "xavier_normal_"): (
+        "(tensor, gain=1.0, generator=None)",
+        "(variable, gain=1.0, seed=None)",
+        _INIT_REASON,
+    ),
+    ("init", "xavier_uniform_"): (
+        "(tensor, gain=1.0, generator=None)",
+        "(variable, gain=1.0, seed=None)",
+        _INIT_REASON,
+    ),
     ("norms", "BatchNorm"): (
         "(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)",
         "(momentum=0.99, epsilon=0.001, center=True, scale=True)",
@@ -139,8 +209,7 @@ SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
 }
 
 #: (torch value type, keras value type, reason) for constants whose types differ
-VALUES: dict[tuple[str, str], tuple[str, str, str]] = {
-}
+VALUES: dict[tuple[str, str], tuple[str, str, str]] = {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,7 +231,12 @@ def signature(obj, keras_side: bool) -> str:
         return "()"
     sig = inspect.signature(obj)
     params = [p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()]
-    if keras_side and inspect.isclass(obj) and params and params[-1].kind is inspect.Parameter.VAR_KEYWORD:
+    if (
+        keras_side
+        and inspect.isclass(obj)
+        and params
+        and params[-1].kind is inspect.Parameter.VAR_KEYWORD
+    ):
         import keras
 
         if issubclass(obj, keras.layers.Layer) and params[-1].name == "kwargs":
@@ -177,19 +251,31 @@ def value_type(value) -> str:
     return type(value).__name__
 
 
-def differences(label: str, torch_mod, keras_mod, only_torch: dict, only_keras: dict, signatures: dict,
-                values: dict) -> list[str]:
+def differences(
+    label: str,
+    torch_mod,
+    keras_mod,
+    only_torch: dict,
+    only_keras: dict,
+    signatures: dict,
+    values: dict,
+) -> list[str]:
     """Every difference between the two modules not documented in the tables, and every table
     entry of ``label`` that no longer describes a difference (stale)."""
     problems = []
     t_names, k_names = set(torch_mod.__all__), set(keras_mod.__all__)
-    for names, other, table, side in ((t_names, k_names, only_torch, "PyTorch"), (k_names, t_names, only_keras, "Keras")):
+    for names, other, table, side in (
+        (t_names, k_names, only_torch, "PyTorch"),
+        (k_names, t_names, only_keras, "Keras"),
+    ):
         for name in sorted(names - other):
             if (label, name) not in table:
                 problems.append(f"{label}.{name}: only in {side}, not documented")
         for lab, name in table:
             if lab == label and not (name in names and name not in other):
-                problems.append(f"{label}.{name}: documented as {side}-only, but it is not (stale entry)")
+                problems.append(
+                    f"{label}.{name}: documented as {side}-only, but it is not (stale entry)"
+                )
     for name in sorted(t_names & k_names):
         t_obj, k_obj = getattr(torch_mod, name), getattr(keras_mod, name)
         if callable(t_obj) and callable(k_obj):
@@ -199,16 +285,22 @@ def differences(label: str, torch_mod, keras_mod, only_torch: dict, only_keras: 
         documented = table.get((label, name))
         if got[0] == got[1]:
             if documented is not None:
-                problems.append(f"{label}.{name}: documented difference no longer exists (stale entry)")
+                problems.append(
+                    f"{label}.{name}: documented difference no longer exists (stale entry)"
+                )
         elif documented is None:
             problems.append(f"{label}.{name}: PyTorch {got[0]} but Keras {got[1]}, not documented")
         elif documented[:2] != got:
-            problems.append(f"{label}.{name}: documented as PyTorch {documented[0]} / Keras {documented[1]}, "
-                            f"now PyTorch {got[0]} / Keras {got[1]}")
+            problems.append(
+                f"{label}.{name}: documented as PyTorch {documented[0]} / Keras {documented[1]}, "
+                f"now PyTorch {got[0]} / Keras {got[1]}"
+            )
     for table in (signatures, values):
         for lab, name in table:
             if lab == label and not (name in t_names and name in k_names):
-                problems.append(f"{label}.{name}: documented difference of a name not in both modules (stale entry)")
+                problems.append(
+                    f"{label}.{name}: documented difference of a name not in both modules (stale entry)"
+                )
     return problems
 
 
@@ -221,7 +313,9 @@ def differences(label: str, torch_mod, keras_mod, only_torch: dict, only_keras: 
 def test_twins_differ_only_as_documented(label):
     torch_mod = importlib.import_module(f"godeep.{label}")
     keras_mod = importlib.import_module(f"godeep.keras.{label}")
-    assert differences(label, torch_mod, keras_mod, ONLY_TORCH, ONLY_KERAS, SIGNATURES, VALUES) == []
+    assert (
+        differences(label, torch_mod, keras_mod, ONLY_TORCH, ONLY_KERAS, SIGNATURES, VALUES) == []
+    )
 
 
 def test_every_documented_difference_has_a_reason_and_a_pair():
@@ -258,7 +352,9 @@ def test_an_undocumented_difference_fails():
         return a
 
     k.f = f
-    assert differences("fake", t, k, {}, {}, {}, {}) == ["fake.f: PyTorch (a, b=1) but Keras (a, b=2), not documented"]
+    assert differences("fake", t, k, {}, {}, {}, {}) == [
+        "fake.f: PyTorch (a, b=1) but Keras (a, b=2), not documented"
+    ]
     documented = {("fake", "f"): ("(a, b=1)", "(a, b=2)", "a reason for the fake difference")}
     assert differences("fake", t, k, {}, {}, documented, {}) == []
 
@@ -267,20 +363,26 @@ def test_an_undocumented_difference_fails():
 
     k.g = g
     assert differences("fake", t, k, {}, {}, documented, {}) == [
-        "fake.g: PyTorch (x, *, y='y') but Keras (x, y='y'), not documented"]
+        "fake.g: PyTorch (x, *, y='y') but Keras (x, y='y'), not documented"
+    ]
     k.g = t.g
     k.__all__ = ["f", "g", "C", "extra"]
     k.extra = 1
-    assert differences("fake", t, k, {}, {}, documented, {}) == ["fake.extra: only in Keras, not documented"]
+    assert differences("fake", t, k, {}, {}, documented, {}) == [
+        "fake.extra: only in Keras, not documented"
+    ]
     k.__all__ = ["f", "g", "C"]
     k.C = {"a": 1.0}  # a constant's value type
     assert differences("fake", t, k, {}, {}, documented, {}) == [
-        "fake.C: PyTorch dict[str, int] but Keras dict[str, float], not documented"]
+        "fake.C: PyTorch dict[str, int] but Keras dict[str, float], not documented"
+    ]
     k.C, k.f = t.C, t.f  # back to identical: the documented difference is now stale
     assert differences("fake", t, k, {}, {}, documented, {}) == [
-        "fake.f: documented difference no longer exists (stale entry)"]
-    assert differences("fake", t, k, {("fake", "gone"): "a name that is not there"}, {}, {}, {}) == [
-        "fake.gone: documented as PyTorch-only, but it is not (stale entry)"]
+        "fake.f: documented difference no longer exists (stale entry)"
+    ]
+    assert differences(
+        "fake", t, k, {("fake", "gone"): "a name that is not there"}, {}, {}, {}
+    ) == ["fake.gone: documented as PyTorch-only, but it is not (stale entry)"]
 
 
 def test_general_rules():

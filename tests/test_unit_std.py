@@ -48,7 +48,11 @@ def test_diagnose_flags_an_input_independent_layer_that_the_pooled_std_misses():
     assert unit[2] < 1e-12 and unit[0] > 0.1  # ...but no unit of act3 varies with the input
     warnings = signals.diagnose(report)
     collapse = [w for w in warnings if "collapse" in w]
-    assert len(collapse) == 1 and "1 layer(s) from act3" in collapse[0] and "(act3: per-unit std" in collapse[0]
+    assert (
+        len(collapse) == 1
+        and "1 layer(s) from act3" in collapse[0]
+        and "(act3: per-unit std" in collapse[0]
+    )
     assert not [w for w in warnings if w.startswith("activation std")]  # the pooled check passes
     # the same network with a live third layer is healthy
     godeep.seed_everything(0)

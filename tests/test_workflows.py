@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +41,9 @@ def test_book_is_built_and_deployed_to_pages_from_main():
     build = workflow["jobs"]["build"]
     runs = " ".join(step.get("run", "") for step in build["steps"])
     assert "make book-check" in runs and "make book" in runs
-    upload = [s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact")]
+    upload = [
+        s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact")
+    ]
     assert upload and upload[0]["with"]["path"] == "_build/html"
     deploy = workflow["jobs"]["deploy"]
     assert deploy["needs"] == "build"

@@ -61,16 +61,25 @@ def _worker(family: str, repeat: int) -> list[dict]:
 
     import godeep
     from godeep import data, models, residual, train, transformer
-    from godeep.keras import models as kmodels
-    from godeep.keras import residual as kresidual
-    from godeep.keras import train as ktrain
-    from godeep.keras import transformer as ktransformer
+    from godeep.keras import (
+        models as kmodels,
+        residual as kresidual,
+        train as ktrain,
+        transformer as ktransformer,
+    )
 
     digits = data.digits(images=True)
     small = digits.subset(1280)
 
     def nhwc(d):
-        return data.Dataset(data.to_channels_last(d.x_train), d.y_train, data.to_channels_last(d.x_test), d.y_test, d.name, d.classes)
+        return data.Dataset(
+            data.to_channels_last(d.x_train),
+            d.y_train,
+            data.to_channels_last(d.x_test),
+            d.y_test,
+            d.name,
+            d.classes,
+        )
 
     small_nhwc, digits_nhwc = nhwc(small), nhwc(digits)
     mnist1d = data.mnist1d()
@@ -82,15 +91,27 @@ def _worker(family: str, repeat: int) -> list[dict]:
         torch_ = framework == "pytorch"
         if family in ("resnet20", "resnet56"):
             if torch_:
-                model = residual.cifar_resnet(s["depth"], plain=s["plain"], in_channels=1, widths=(8, 16, 32))
+                model = residual.cifar_resnet(
+                    s["depth"], plain=s["plain"], in_channels=1, widths=(8, 16, 32)
+                )
                 h = train.fit(model, small, seed=s["seed"], **resnet_training)
             else:
-                model = kresidual.cifar_resnet(s["depth"], plain=s["plain"], in_channels=1, widths=(8, 16, 32), input_size=8)
+                model = kresidual.cifar_resnet(
+                    s["depth"], plain=s["plain"], in_channels=1, widths=(8, 16, 32), input_size=8
+                )
                 h = ktrain.fit(model, small_nhwc, seed=s["seed"], **resnet_training)
             return float(np.mean(h.step_loss[-20:])) + h.test_acc[-1]
         if family == "mlp":
             fit, build = (train.fit, models.mlp) if torch_ else (ktrain.fit, kmodels.mlp)
-            h = fit(build(**net, norm=s["norm"]), mnist1d, lr=0.1, seed=s["seed"], epochs=8, batch_size=64, momentum=0.9)
+            h = fit(
+                build(**net, norm=s["norm"]),
+                mnist1d,
+                lr=0.1,
+                seed=s["seed"],
+                epochs=8,
+                batch_size=64,
+                momentum=0.9,
+            )
             return h.test_acc[-1] + h.train_loss[-1]
         if family == "convnet":
             kw = dict(epochs=5, lr=1e-3, batch_size=128, optimizer="adam", seed=s["seed"])
@@ -99,8 +120,14 @@ def _worker(family: str, repeat: int) -> list[dict]:
             return ktrain.fit(kmodels.convnet(norm=s["norm"]), digits_nhwc, **kw).test_acc[-1]
         if family == "transformer":
             arch = dict(d_model=32, n_heads=4, n_layers=12, max_len=8, norm=s["norm"])
-            build, fit = (transformer.TinyTransformer, transformer.train_on_task) if torch_ else (ktransformer.TinyTransformer, ktransformer.train_on_task)
-            curve = fit(build(10, **arch), "sort", steps=120, lr=1e-3, batch_size=32, seed=s["seed"])
+            build, fit = (
+                (transformer.TinyTransformer, transformer.train_on_task)
+                if torch_
+                else (ktransformer.TinyTransformer, ktransformer.train_on_task)
+            )
+            curve = fit(
+                build(10, **arch), "sort", steps=120, lr=1e-3, batch_size=32, seed=s["seed"]
+            )
             return float(curve[-30:].mean())
         raise ValueError(family)
 
@@ -111,8 +138,17 @@ def _worker(family: str, repeat: int) -> list[dict]:
             for framework in order if (r + i) % 2 == 0 else order[::-1]:
                 wall, cpu = time.perf_counter(), time.process_time()
                 result = run(framework, s)
-                rows.append(dict(family=family, framework=framework, repeat=r, setting=s, result=result,
-                                 wall=time.perf_counter() - wall, cpu=time.process_time() - cpu))
+                rows.append(
+                    dict(
+                        family=family,
+                        framework=framework,
+                        repeat=r,
+                        setting=s,
+                        result=result,
+                        wall=time.perf_counter() - wall,
+                        cpu=time.process_time() - cpu,
+                    )
+                )
     return rows
 
 
@@ -125,7 +161,11 @@ def _table(rows: list[dict], repeat: int) -> str:
         sums = {}
         for fw in ("pytorch", "keras"):
             mine = [row for row in rows if row["family"] == family and row["framework"] == fw]
-            sums[fw] = (sum(r["wall"] for r in mine) / repeat, sum(r["cpu"] for r in mine) / repeat, mine)
+            sums[fw] = (
+                sum(r["wall"] for r in mine) / repeat,
+                sum(r["cpu"] for r in mine) / repeat,
+                mine,
+            )
         k = sums["keras"][2]
         later = [r["wall"] for r in k[1:]]
         first = f"{k[0]['wall']:.2f} / {sum(later) / max(len(later), 1):.2f}"
@@ -140,7 +180,9 @@ def _table(rows: list[dict], repeat: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--repeat", type=int, default=1, help="passes over each family's runs (times are per pass)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="passes over each family's runs (times are per pass)"
+    )
     parser.add_argument("--report", default="_build/bench.md")
     parser.add_argument("--title", default="Whole runs, Keras / PyTorch")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -157,15 +199,30 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for family in families:
         print(f"bench: {family} ...", file=sys.stderr, flush=True)
-        out = subprocess.run([sys.executable, __file__, "--worker", family, "--repeat", str(args.repeat)],
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", family, "--repeat", str(args.repeat)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         rows += json.loads(out.stdout.strip().splitlines()[-1])
-    text = [f"# {args.title}", "", f"Python {sys.version.split()[0]}; PYTHONPATH={os.environ.get('PYTHONPATH', '')}; "
-            f"{args.repeat} pass(es); times per pass, summed over a family's runs.", "", _table(rows, args.repeat), "",
-            "Families:", ""]
+    text = [
+        f"# {args.title}",
+        "",
+        f"Python {sys.version.split()[0]}; PYTHONPATH={os.environ.get('PYTHONPATH', '')}; "
+        f"{args.repeat} pass(es); times per pass, summed over a family's runs.",
+        "",
+        _table(rows, args.repeat),
+        "",
+        "Families:",
+        "",
+    ]
     text += [f"- **{f}**: {FAMILIES[f]}" for f in families]
     text += ["", "Runs (wall s, CPU s, result):", ""]
-    text += [f"- {r['family']} {r['framework']:>7} pass {r['repeat']} {r['setting']}: {r['wall']:.2f} s, {r['cpu']:.2f} s CPU, {r['result']!r}" for r in rows]
+    text += [
+        f"- {r['family']} {r['framework']:>7} pass {r['repeat']} {r['setting']}: {r['wall']:.2f} s, {r['cpu']:.2f} s CPU, {r['result']!r}"
+        for r in rows
+    ]
     report = Path(args.report)
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(text) + "\n")

@@ -72,8 +72,10 @@ def torch_hand_loop(args, data, device) -> list[float]:
     torch.manual_seed(0)
     model = cifar_resnet(args.depth).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    batches = [(torch.from_numpy(xb).to(device), torch.from_numpy(yb).to(device))
-               for xb, yb in augmented_batches(data.x_train, data.y_train, args.steps, args.batch, 0)]
+    batches = [
+        (torch.from_numpy(xb).to(device), torch.from_numpy(yb).to(device))
+        for xb, yb in augmented_batches(data.x_train, data.y_train, args.steps, args.batch, 0)
+    ]
     rates, t0, c0 = [], time.perf_counter(), time.process_time()
     for step, (xb, yb) in enumerate(batches, start=1):
         opt.zero_grad(set_to_none=True)
@@ -97,8 +99,10 @@ def keras_fit(args, data) -> list[float]:
 
     keras.utils.set_random_seed(0)
     model = kres.cifar_resnet(args.depth, input_size=32)
-    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, weight_decay=1e-4),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9, weight_decay=1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     xs, ys = zip(*augmented_batches(data.x_train, data.y_train, args.steps, args.batch, 0))
     x = np.transpose(np.concatenate(xs), (0, 2, 3, 1)).copy()
     y = np.concatenate(ys)
@@ -120,16 +124,30 @@ def keras_fit(args, data) -> list[float]:
 def reproduce(args, data_dir: Path, out: Path, framework: str) -> list[float]:
     from godeep.reproduce import run
 
-    cfg = RunConfig(framework=framework, depth=args.depth, data_dir=str(data_dir), out=str(out),
-                    steps=args.steps, batch_size=args.batch, device=args.device,
-                    log_every=args.window, eval_every=10**9, checkpoint_every=10**9,
-                    threads=args.threads, test_subset=args.batch, lr=0.1, warmup="off")
+    cfg = RunConfig(
+        framework=framework,
+        depth=args.depth,
+        data_dir=str(data_dir),
+        out=str(out),
+        steps=args.steps,
+        batch_size=args.batch,
+        device=args.device,
+        log_every=args.window,
+        eval_every=10**9,
+        checkpoint_every=10**9,
+        threads=args.threads,
+        test_subset=args.batch,
+        lr=0.1,
+        warmup="off",
+    )
     run(cfg)
     return windows_from_run(out, args.window * args.batch)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--frameworks", default="pytorch,keras")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--depth", type=int, default=20)
@@ -171,8 +189,11 @@ def main() -> None:
             mo = statistics.median(w[k] for w in ours)
             mb = statistics.median(w[k] for w in base)
             rows.append((fw, name, clock, mo, mb, 100 * (mb - mo) / mb, len(ours), len(base)))
-            print(f"{fw} ({clock} clock): reproduce {mo:.1f} img/s, {name} {mb:.1f} img/s, "
-                  f"overhead {rows[-1][5]:+.1f}%", flush=True)
+            print(
+                f"{fw} ({clock} clock): reproduce {mo:.1f} img/s, {name} {mb:.1f} img/s, "
+                f"overhead {rows[-1][5]:+.1f}%",
+                flush=True,
+            )
     lines = [
         "# godeep.reproduce throughput",
         "",
@@ -185,11 +206,16 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for fw, name, clock, mo, mb, ov, no, nb in rows:
-        lines.append(f"| {fw} | {name} | {clock} | {mo:.1f} | {mb:.1f} | {ov:+.1f}% | {no} / {nb} |")
-    lines += ["", "Overhead = (baseline - reproduce) / baseline; the baselines train on batches "
-              "augmented in advance, so the runner's augmentation counts as overhead. The CPU "
-              "clock (images per CPU second of the process) is the one to trust on a shared "
-              "machine, where other processes stretch wall time."]
+        lines.append(
+            f"| {fw} | {name} | {clock} | {mo:.1f} | {mb:.1f} | {ov:+.1f}% | {no} / {nb} |"
+        )
+    lines += [
+        "",
+        "Overhead = (baseline - reproduce) / baseline; the baselines train on batches "
+        "augmented in advance, so the runner's augmentation counts as overhead. The CPU "
+        "clock (images per CPU second of the process) is the one to trust on a shared "
+        "machine, where other processes stretch wall time.",
+    ]
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text("\n".join(lines) + "\n")
     print(f"report: {args.report}")

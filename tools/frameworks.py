@@ -241,8 +241,11 @@ def framework_modules() -> frozenset[str]:
         module = _module_of(path)
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imports[module] = _top_level_imports(tree, module, path.name == "__init__.py")
-    specific = {m for m, found in imports.items()
-                if any(i.split(".")[0] in FRAMEWORK_MODULES for i in found)}
+    specific = {
+        m
+        for m, found in imports.items()
+        if any(i.split(".")[0] in FRAMEWORK_MODULES for i in found)
+    }
     changed = True
     while changed:
         changed = False
@@ -257,8 +260,10 @@ MAGIC = re.compile(r"^([ \t]*)[%!].*$", re.MULTILINE)  # IPython magics and shel
 
 
 def _uses_framework_module(name: str) -> bool:
-    return name.split(".")[0] in FRAMEWORK_MODULES or name in framework_modules() or any(
-        name.startswith(m + ".") for m in framework_modules()
+    return (
+        name.split(".")[0] in FRAMEWORK_MODULES
+        or name in framework_modules()
+        or any(name.startswith(m + ".") for m in framework_modules())
     )
 
 
@@ -321,8 +326,11 @@ def problems(path: Path, source, read, normalize) -> list[str]:
         shared = godeep_meta(cell).get("shared")
         if shared is not None:
             groups.setdefault(shared, set()).add(cell.source)
-    found += [f"copies of shared cell {key} have different code (edit both, or re-execute)"
-              for key, sources in groups.items() if len(sources) > 1]
+    found += [
+        f"copies of shared cell {key} have different code (edit both, or re-execute)"
+        for key, sources in groups.items()
+        if len(sources) > 1
+    ]
     cells = collapse(source)
     bound = set()
     for cell in cells:
@@ -335,8 +343,10 @@ def problems(path: Path, source, read, normalize) -> list[str]:
         neutral |= imported_names(cell.source)
         uses = framework_uses(cell.source, bound - neutral)
         if uses:
-            found.append(f"shared cell {cell.id} uses a framework: {'; '.join(uses)} "
-                         "(tag it, or compute framework-neutral results in the framework cells above)")
+            found.append(
+                f"shared cell {cell.id} uses a framework: {'; '.join(uses)} "
+                "(tag it, or compute framework-neutral results in the framework cells above)"
+            )
     executed = {}
     for framework in TAGS:
         derived = derived_path(path, framework)

@@ -143,8 +143,8 @@ def colab_cell_source() -> str:
     return (
         "# On Google Colab, install the course's package first; elsewhere this cell does nothing.\n"
         "import sys\n"
-        "if \"google.colab\" in sys.modules:\n"
-        f"    %pip install --quiet \"godeep @ git+{repository_url()}#subdirectory=code\"\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install --quiet "godeep @ git+{repository_url()}#subdirectory=code"\n'
     ).rstrip("\n")
 
 
@@ -252,8 +252,16 @@ def run(
 def kernel_env(framework: str | None = None) -> dict[str, str]:
     """The kernel's environment: the same settings `make test` gives nbval's kernels; with
     `framework`, an import blocker for the other framework (tools/frameworks.py)."""
-    env = dict(frameworks.kernel_env(framework), GODEEP_PROGRESS="0", GODEEP_INTERACTIVE="0", TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
-    env.pop("MPLBACKEND", None)  # notebooks draw inline figures, never with a non-interactive backend
+    env = dict(
+        frameworks.kernel_env(framework),
+        GODEEP_PROGRESS="0",
+        GODEEP_INTERACTIVE="0",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TF_ENABLE_ONEDNN_OPTS="0",
+    )
+    env.pop(
+        "MPLBACKEND", None
+    )  # notebooks draw inline figures, never with a non-interactive backend
     return env
 
 
@@ -324,7 +332,9 @@ def cmd_split(paths: list[Path]) -> int:
     for path in sources(paths):
         nb = ensure_colab_cell(read(path))
         if not frameworks.is_split(nb):
-            print(f"{path}: not a split source (metadata godeep.split is not true)", file=sys.stderr)
+            print(
+                f"{path}: not a split source (metadata godeep.split is not true)", file=sys.stderr
+            )
             return 1
         for framework in frameworks.TAGS:
             derived = frameworks.derived_path(path, framework)
@@ -340,7 +350,9 @@ def cmd_merge(paths: list[Path]) -> int:
     for path in sources(paths):
         nb = ensure_colab_cell(read(path))
         if not frameworks.is_split(nb):
-            print(f"{path}: not a split source (metadata godeep.split is not true)", file=sys.stderr)
+            print(
+                f"{path}: not a split source (metadata godeep.split is not true)", file=sys.stderr
+            )
             return 1
         executed = {}
         for framework in frameworks.TAGS:
@@ -368,7 +380,9 @@ def problems(path: Path) -> list[str]:
     """What is wrong with a stored notebook, one sentence each (empty when all is well)."""
     found = []
     if path.stat().st_size > MAX_FILE_BYTES:
-        found.append(f"file is {path.stat().st_size / 1e6:.1f} MB (> {MAX_FILE_BYTES / 1e6:.0f} MB)")
+        found.append(
+            f"file is {path.stat().st_size / 1e6:.1f} MB (> {MAX_FILE_BYTES / 1e6:.0f} MB)"
+        )
     nb = read(path)
     if "widgets" in nb.metadata:
         found.append("notebook metadata holds widget state")
@@ -390,22 +404,31 @@ def problems(path: Path) -> list[str]:
             if cell.source.strip() and "skip-execution" not in cell.metadata.get("tags", []):
                 found.append(f"cell {index}: code cell not executed")
         elif cell.execution_count != expected:
-            found.append(f"cell {index}: execution count {cell.execution_count}, expected {expected}")
+            found.append(
+                f"cell {index}: execution count {cell.execution_count}, expected {expected}"
+            )
             expected = cell.execution_count + 1
         else:
             expected += 1
         if any(WIDGET_MIME in output.get("data", {}) for output in cell.outputs):
             found.append(f"cell {index}: widget output")
         lines = cell.source.rstrip().splitlines()
-        is_plot = any(
-            key.startswith("image/") for output in cell.outputs for key in output.get("data", {})
-        ) or "plt." in cell.source
+        is_plot = (
+            any(
+                key.startswith("image/")
+                for output in cell.outputs
+                for key in output.get("data", {})
+            )
+            or "plt." in cell.source
+        )
         if is_plot and lines and lines[-1].rstrip().endswith(";"):
             found.append(f"cell {index}: plot cell ends with ';' (end it with plt.show())")
     if frameworks.is_split(nb):
         found += frameworks.problems(path, nb, read, normalize)
     elif "godeep" in nb.metadata and frameworks.derived_framework(nb) is None:
-        found.append(f"notebook metadata godeep {dict(nb.metadata.godeep)} is neither a split source nor derived")
+        found.append(
+            f"notebook metadata godeep {dict(nb.metadata.godeep)} is neither a split source nor derived"
+        )
     return found
 
 
@@ -520,7 +543,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "profile":
             command.add_argument("--report", required=True, type=Path, help="Markdown file")
         if name == "execute":
-            command.add_argument("--report", type=Path, help="also write the run's profile (Markdown)")
+            command.add_argument(
+                "--report", type=Path, help="also write the run's profile (Markdown)"
+            )
     args = parser.parse_args(argv)
     paths = find_notebooks(args.paths)
     if args.command == "execute":

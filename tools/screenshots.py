@@ -34,7 +34,8 @@ def split_pages() -> list[str]:
     """The book's pages made from a split source notebook, in _toc.yml order."""
     root = Path(__file__).resolve().parent.parent
     return [
-        name for name in website.toc_files()
+        name
+        for name in website.toc_files()
         if website.source_suffix(name) == ".ipynb"
         and frameworks.is_split(json.loads((root / f"{name}.ipynb").read_text(encoding="utf-8")))
     ]
@@ -48,11 +49,15 @@ def shoot(chromium, base: str, out: Path) -> list[Path]:
     for mode in MODES:
         context = chromium.new_context(viewport=VIEWPORT, color_scheme=mode)
         # pydata-sphinx-theme reads the mode from localStorage before drawing the page
-        context.add_init_script(f"localStorage.setItem('mode', '{mode}'); localStorage.setItem('theme', '{mode}');")
+        context.add_init_script(
+            f"localStorage.setItem('mode', '{mode}'); localStorage.setItem('theme', '{mode}');"
+        )
         page = context.new_page()
         host = base.split("/")[2]
         # offline, like the browser tests: only the local server answers
-        page.route("**/*", lambda r: r.continue_() if r.request.url.split("/")[2] == host else r.abort())
+        page.route(
+            "**/*", lambda r: r.continue_() if r.request.url.split("/")[2] == host else r.abort()
+        )
         for name in pages:
             page.goto(f"{base}{name}.html")
             settle(page)

@@ -18,8 +18,8 @@ import os
 import shutil
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import yaml
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
 
-def chromium_path() -> Optional[str]:
+def chromium_path() -> str | None:
     """Path of the Chromium executable to drive, or None when there is none."""
     wanted = os.environ.get("GODEEP_CHROMIUM", DEFAULT_CHROMIUM)
     if Path(wanted).is_file() and os.access(wanted, os.X_OK):
@@ -35,15 +35,17 @@ def chromium_path() -> Optional[str]:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def why_no_browser() -> Optional[str]:
+def why_no_browser() -> str | None:
     """A sentence saying why the browser tests cannot run here, or None when they can."""
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "the Python package playwright is not installed (pip install -r requirements.txt)"
     if chromium_path() is None:
-        return ("no Chromium found at /usr/bin/chromium (install Debian's: apt-get install -y chromium, "
-                "or set GODEEP_CHROMIUM)")
+        return (
+            "no Chromium found at /usr/bin/chromium (install Debian's: apt-get install -y chromium, "
+            "or set GODEEP_CHROMIUM)"
+        )
     return None
 
 
@@ -67,7 +69,7 @@ def serve(html: Path, port: int = 0) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def browser() -> Iterator["object"]:
+def browser() -> Iterator[object]:
     """A headless Chromium (Playwright ``Browser``)."""
     from playwright.sync_api import sync_playwright
 

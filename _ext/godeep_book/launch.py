@@ -47,7 +47,10 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
     derived = derived_notebooks(Path(app.srcdir) / f"{pagename}.ipynb")
     if derived is None:
         return
-    content = {"source": f"{Path(pagename).name}.ipynb", **{fw: p.name for fw, p in derived.items()}}
+    content = {
+        "source": f"{Path(pagename).name}.ipynb",
+        **{fw: p.name for fw, p in derived.items()},
+    }
     meta = json.dumps(content).replace('"', "&quot;")
     context["metatags"] = context.get("metatags", "") + (
         f'\n<meta name="godeep-framework-notebooks" content="{meta}">'
@@ -68,7 +71,9 @@ def _copy_derived(app, exception) -> None:
             if not path.exists():
                 from sphinx.errors import ExtensionError
 
-                raise ExtensionError(f"godeep_book: {path} is missing (run tools/nb.py execute {source})")
+                raise ExtensionError(
+                    f"godeep_book: {path} is missing (run tools/nb.py execute {source})"
+                )
             shutil.copyfile(path, target / path.name)
 
 

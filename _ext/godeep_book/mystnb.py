@@ -16,7 +16,8 @@ stops here with a message instead of silently showing tagged markdown outside th
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from sphinx.errors import ExtensionError
 

@@ -21,7 +21,16 @@ from sphinx.errors import ExtensionError
 __all__ = ["KEEP", "mathjax_source", "setup"]
 
 #: What the site needs from MathJax's es5 folder (the rest: SVG output, other bundles).
-KEEP = ("tex-mml-chtml.js", "input", "output/chtml", "output/chtml.js", "a11y", "ui", "sre", "adaptors")
+KEEP = (
+    "tex-mml-chtml.js",
+    "input",
+    "output/chtml",
+    "output/chtml.js",
+    "a11y",
+    "ui",
+    "sre",
+    "adaptors",
+)
 TARGET = "mathjax"
 
 

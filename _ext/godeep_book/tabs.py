@@ -29,13 +29,20 @@ builds with ``-W``): a cell carrying both tags, or a tagged markdown cell with a
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from docutils import nodes
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
-__all__ = ["FRAMEWORKS", "SYNC_GROUP", "FrameworkTabs", "cell_framework", "render_tagged_markdown", "setup"]
+__all__ = [
+    "FRAMEWORKS",
+    "SYNC_GROUP",
+    "FrameworkTabs",
+    "cell_framework",
+    "render_tagged_markdown",
+    "setup",
+]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -48,16 +55,23 @@ SYNC_GROUP = "framework"
 ORDER = list(FRAMEWORKS)
 
 
-def cell_framework(node: nodes.Node) -> Optional[str]:
+def cell_framework(node: nodes.Node) -> str | None:
     """The framework tag of a MyST-NB cell container, or None for any other node."""
-    if not isinstance(node, nodes.container) or node.get("nb_element") not in ("cell_code", "cell_markdown"):
+    if not isinstance(node, nodes.container) or node.get("nb_element") not in (
+        "cell_code",
+        "cell_markdown",
+    ):
         return None
     tags = (node.get("cell_metadata") or {}).get("tags", [])
     found = [tag for tag in ORDER if tag in tags]
     if len(found) > 1:
         LOGGER.warning(
             "notebook cell %s carries both framework tags %s; it is shown to every reader",
-            node.get("cell_index"), found, location=node, type="godeep", subtype="tabs",
+            node.get("cell_index"),
+            found,
+            location=node,
+            type="godeep",
+            subtype="tabs",
         )
         return None
     return found[0] if found else None
@@ -92,7 +106,9 @@ def _tab_set(group: list[tuple[str, nodes.Element]]):
     from sphinx_design.shared import create_component
 
     present = [tag for tag in ORDER if any(t == tag for t, _ in group)]
-    classes = ["sd-tab-set", "godeep-framework-tabs"] + (["godeep-framework-only"] if len(present) == 1 else [])
+    classes = ["sd-tab-set", "godeep-framework-tabs"] + (
+        ["godeep-framework-only"] if len(present) == 1 else []
+    )
     tab_set = create_component("tab-set", classes=classes)
     for tag in present:
         cells = [cell for t, cell in group if t == tag]
@@ -118,8 +134,11 @@ class FrameworkTabs(SphinxTransform):
     default_priority = 500  # after MyST-NB has built the cells, before any post-transform
 
     def apply(self, **kwargs: Any) -> None:
-        parents = {id(cell.parent): cell.parent for cell in self.document.findall(nodes.container)
-                   if cell_framework(cell) is not None}
+        parents = {
+            id(cell.parent): cell.parent
+            for cell in self.document.findall(nodes.container)
+            if cell_framework(cell) is not None
+        }
         for parent in parents.values():
             for group in _groups(parent):
                 first = group[0][1]
@@ -139,8 +158,10 @@ def render_tagged_markdown(original, renderer, token) -> None:
     if not any(tag in ORDER for tag in metadata.get("tags", [])):
         return original(renderer, token)
     container = nodes.container(
-        nb_element="cell_markdown", cell_index=token.meta.get("index"),
-        cell_metadata=metadata, classes=["cell", "godeep-markdown-cell"],
+        nb_element="cell_markdown",
+        cell_index=token.meta.get("index"),
+        cell_metadata=metadata,
+        classes=["cell", "godeep-markdown-cell"],
     )
     renderer.add_line_and_source_path(container, token)
     with renderer.current_node_context(container, append=True):
@@ -148,8 +169,11 @@ def render_tagged_markdown(original, renderer, token) -> None:
     if any(isinstance(n, nodes.section) for n in container.findall(nodes.section)):
         LOGGER.warning(
             "markdown cell %s is tagged for one framework but holds a heading; move the "
-            "heading to an untagged cell", token.meta.get("index"),
-            location=container, type="godeep", subtype="tabs",
+            "heading to an untagged cell",
+            token.meta.get("index"),
+            location=container,
+            type="godeep",
+            subtype="tabs",
         )
 
 

@@ -35,7 +35,9 @@ def seed_everything(seed: int = 0, threads: int | None = 1) -> None:
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
         raise ValueError(f"threads must be a positive int or None, got {threads!r}")
     random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)  # affects subprocesses only

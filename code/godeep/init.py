@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 __all__ = [
     "NONLINEARITIES",
@@ -46,8 +47,18 @@ __all__ = [
 
 #: Nonlinearities understood by :func:`gain` (those of ``torch.nn.init.calculate_gain``).
 NONLINEARITIES = (
-    "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-    "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu",
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "selu",
 )
 #: Which fan Kaiming initialization preserves: the forward pass (fan_in) or the backward (fan_out).
 MODES = ("fan_in", "fan_out")
@@ -55,7 +66,9 @@ MODES = ("fan_in", "fan_out")
 Shape = Union[Sequence[int], "torch.Size", "torch.Tensor"]  # noqa: F821
 
 
-def _shape(shape, layout: str = "(out, in, *kernel)", what: str = "weight", min_dims: int = 2) -> tuple[int, ...]:
+def _shape(
+    shape, layout: str = "(out, in, *kernel)", what: str = "weight", min_dims: int = 2
+) -> tuple[int, ...]:
     """A tuple of positive ints from a shape or from a tensor (its ``.shape``).
 
     ``layout`` and ``what`` only word the error messages (Keras kernels are ``(*kernel, in, out)``).
@@ -65,7 +78,9 @@ def _shape(shape, layout: str = "(out, in, *kernel)", what: str = "weight", min_
     try:
         dims = tuple(shape)
     except TypeError:
-        raise TypeError(f"shape must be a sequence of ints or a tensor, got {type(shape).__name__}") from None
+        raise TypeError(
+            f"shape must be a sequence of ints or a tensor, got {type(shape).__name__}"
+        ) from None
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, numbers.Integral):
             raise TypeError(f"shape must contain ints, got {dims!r}")
@@ -93,7 +108,7 @@ def fans(shape: Shape) -> tuple[int, int]:
     return dims[1] * receptive_field, dims[0] * receptive_field
 
 
-def gain(nonlinearity: str, param: Optional[float] = None) -> float:
+def gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for ``nonlinearity``, as ``torch.nn.init.calculate_gain``.
 
     linear and conv layers, sigmoid: 1; tanh: 5/3; relu: sqrt(2);
@@ -105,8 +120,14 @@ def gain(nonlinearity: str, param: Optional[float] = None) -> float:
     if nonlinearity == "leaky_relu":
         if param is None:
             slope = 0.01
-        elif isinstance(param, bool) or not isinstance(param, (int, float)) or not math.isfinite(param):
-            raise ValueError(f"param (the negative slope of leaky_relu) must be a finite number, got {param!r}")
+        elif (
+            isinstance(param, bool)
+            or not isinstance(param, (int, float))
+            or not math.isfinite(param)
+        ):
+            raise ValueError(
+                f"param (the negative slope of leaky_relu) must be a finite number, got {param!r}"
+            )
         else:
             slope = float(param)
         return math.sqrt(2.0 / (1.0 + slope**2))
@@ -114,7 +135,12 @@ def gain(nonlinearity: str, param: Optional[float] = None) -> float:
 
 
 def _check_gain(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"gain must be a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -125,7 +151,9 @@ def xavier_std(shape: Shape, gain: float = 1.0) -> float:
     return _check_gain(gain) * math.sqrt(2.0 / (fan_in + fan_out))
 
 
-def kaiming_std(shape: Shape, mode: str = "fan_in", nonlinearity: str = "relu", a: float = 0.0) -> float:
+def kaiming_std(
+    shape: Shape, mode: str = "fan_in", nonlinearity: str = "relu", a: float = 0.0
+) -> float:
     """Standard deviation of Kaiming/He initialization: ``gain(nonlinearity, a) / sqrt(fan)``.
 
     With a ReLU, ``gain = sqrt(2)``, i.e. ``Var[w] = 2 / fan``. ``mode="fan_in"`` keeps the
@@ -201,7 +229,9 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     return _uniform_(tensor, uniform_bound(xavier_std(tensor, gain)), generator)
 
 
-def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
+def kaiming_normal_(
+    tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
+):
     """Fill ``tensor`` in place from ``N(0, std^2)``, ``std = gain(nonlinearity, a) / sqrt(fan)``.
 
     Defaults as ``torch.nn.init.kaiming_normal_``: leaky_relu with ``a = 0`` is the ReLU,
@@ -212,7 +242,9 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: 
     return _normal_(tensor, kaiming_std(tensor, mode, nonlinearity, a), generator)
 
 
-def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
+def kaiming_uniform_(
+    tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
+):
     """Fill ``tensor`` in place from ``U(-b, b)``, ``b = sqrt(3) * gain(nonlinearity, a) / sqrt(fan)``.
 
     With the defaults (ReLU) ``b = sqrt(6 / fan_in)``. PyTorch's ``nn.Linear`` and ``nn.Conv2d``

@@ -27,8 +27,9 @@ from __future__ import annotations
 import inspect
 import math
 import os
+from collections.abc import Callable, Mapping
 from numbers import Real
-from typing import Any, Callable, Mapping
+from typing import Any
 
 __all__ = ["explore", "interactive_enabled", "make_widget", "static_call"]
 
@@ -82,7 +83,11 @@ def _check_control(fn_name: str, name: str, spec: Any, default: Any) -> None:
         ValueWidget = ()  # type: ignore[assignment]
     if ValueWidget and isinstance(spec, ValueWidget):
         return
-    if isinstance(spec, tuple) and 2 <= len(spec) <= 3 and all(isinstance(v, Real) and not isinstance(v, bool) for v in spec):
+    if (
+        isinstance(spec, tuple)
+        and 2 <= len(spec) <= 3
+        and all(isinstance(v, Real) and not isinstance(v, bool) for v in spec)
+    ):
         low, high = spec[0], spec[1]
         if not low < high:
             raise ValueError(f"explore({fn_name}): control {name}={spec!r} needs min < max")
@@ -117,8 +122,11 @@ def _check(fn: Callable[..., Any], controls: Mapping[str, Any]) -> dict[str, Any
     fn_name = getattr(fn, "__name__", repr(fn))
     params = inspect.signature(fn).parameters
     defaults = _defaults(fn)
-    required = [n for n, p in params.items() if p.default is inspect.Parameter.empty
-                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    required = [
+        n
+        for n, p in params.items()
+        if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     if required:
         raise ValueError(
             f"explore({fn_name}): every parameter needs a default (the static figure uses them); "
@@ -128,7 +136,9 @@ def _check(fn: Callable[..., Any], controls: Mapping[str, Any]) -> dict[str, Any
         raise ValueError(f"explore({fn_name}): give at least one control, e.g. depth=(5, 100, 5)")
     for name, spec in controls.items():
         if name not in params:
-            raise ValueError(f"explore({fn_name}): {fn_name} has no parameter {name!r} (has {list(params)})")
+            raise ValueError(
+                f"explore({fn_name}): {fn_name} has no parameter {name!r} (has {list(params)})"
+            )
         _check_control(fn_name, name, spec, defaults[name])
     return defaults
 
@@ -156,7 +166,9 @@ def make_widget(fn: Callable[..., Any], **controls: Any):
         if hasattr(widget, "continuous_update"):
             widget.continuous_update = False
         step = getattr(widget, "step", None)
-        if isinstance(widget, ipywidgets.FloatSlider) and step:  # show as many decimals as the step has
+        if (
+            isinstance(widget, ipywidgets.FloatSlider) and step
+        ):  # show as many decimals as the step has
             widget.readout_format = f".{max(0, -math.floor(math.log10(step) + 1e-9))}f"
         widget.description = name
         widgets[name] = widget

@@ -22,7 +22,7 @@ Li et al.'s experiments.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -48,17 +48,25 @@ def _parameters(model: nn.Module) -> list:
 def _check_direction(direction, params: list, name: str = "direction") -> None:
     """``direction`` must hold one tensor per parameter, each of the parameter's shape."""
     if isinstance(direction, torch.Tensor) or not isinstance(direction, (list, tuple)):
-        raise TypeError(f"{name} must be a list of tensors, one per parameter, got {type(direction).__name__}")
+        raise TypeError(
+            f"{name} must be a list of tensors, one per parameter, got {type(direction).__name__}"
+        )
     if len(direction) != len(params):
-        raise ValueError(f"{name} has {len(direction)} tensors, the model has {len(params)} parameters")
+        raise ValueError(
+            f"{name} has {len(direction)} tensors, the model has {len(params)} parameters"
+        )
     for i, (d, p) in enumerate(zip(direction, params)):
         if not isinstance(d, torch.Tensor):
             raise TypeError(f"{name}[{i}] must be a torch.Tensor, got {type(d).__name__}")
         if tuple(d.shape) != tuple(p.shape):
-            raise ValueError(f"{name} tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}")
+            raise ValueError(
+                f"{name} tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}"
+            )
 
 
-def filter_normalize(direction: Sequence[torch.Tensor], model: nn.Module, ignore_1d: bool = True) -> list[torch.Tensor]:
+def filter_normalize(
+    direction: Sequence[torch.Tensor], model: nn.Module, ignore_1d: bool = True
+) -> list[torch.Tensor]:
     """Rescale ``direction`` filter by filter to the norms of ``model``'s parameters (a new list).
 
     For a parameter with 2 or more dimensions, each slice along the first axis (a filter: one
@@ -82,7 +90,9 @@ def filter_normalize(direction: Sequence[torch.Tensor], model: nn.Module, ignore
     return out
 
 
-def _evaluate_at(model: nn.Module, offsets: Sequence[torch.Tensor], loss: Callable[[nn.Module], float]) -> float:
+def _evaluate_at(
+    model: nn.Module, offsets: Sequence[torch.Tensor], loss: Callable[[nn.Module], float]
+) -> float:
     params = list(model.parameters())
     with torch.no_grad():
         for p, o in zip(params, offsets):
@@ -95,7 +105,9 @@ def _evaluate_at(model: nn.Module, offsets: Sequence[torch.Tensor], loss: Callab
                 p.sub_(o)
 
 
-def loss_surface_1d(model: nn.Module, loss: Callable[[nn.Module], float], direction: Sequence[torch.Tensor], alphas) -> np.ndarray:
+def loss_surface_1d(
+    model: nn.Module, loss: Callable[[nn.Module], float], direction: Sequence[torch.Tensor], alphas
+) -> np.ndarray:
     """``[loss(theta + alpha d) for alpha in alphas]``; ``loss(model)`` evaluates the model (set eval mode yourself).
 
     The parameters are restored after each evaluation (up to floating-point rounding of
@@ -113,7 +125,7 @@ def loss_surface_2d(
     d1: Sequence[torch.Tensor],
     d2: Sequence[torch.Tensor],
     alphas,
-    betas: Optional[Sequence[float]] = None,
+    betas: Sequence[float] | None = None,
 ) -> np.ndarray:
     """``surface[i, j] = loss(theta + alphas[i] d1 + betas[j] d2)`` (``betas`` default to ``alphas``)."""
     validate.function("loss", loss)
@@ -122,4 +134,9 @@ def loss_surface_2d(
     params = _parameters(model)
     _check_direction(d1, params, "d1")
     _check_direction(d2, params, "d2")
-    return np.array([[_evaluate_at(model, [a * u + b * v for u, v in zip(d1, d2)], loss) for b in betas] for a in alphas])
+    return np.array(
+        [
+            [_evaluate_at(model, [a * u + b * v for u, v in zip(d1, d2)], loss) for b in betas]
+            for a in alphas
+        ]
+    )

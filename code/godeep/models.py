@@ -15,14 +15,33 @@ Layers are named ``fc1, act1, ..., fcL, actL, out`` so that tools such as
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Optional, Union
+from collections.abc import Callable
+from typing import Union
 
 import torch
 from torch import nn
 
-from .core.models import ACTIVATIONS, NORMS, check_architecture, check_convnet, check_dtype, check_norm
+from .core.models import (
+    ACTIVATIONS,
+    NORMS,
+    check_architecture,
+    check_convnet,
+    check_dtype,
+    check_norm,
+)
 
-__all__ = ["ACTIVATIONS", "NORMS", "check_architecture", "check_convnet", "check_dtype", "check_norm", "mlp", "convnet", "norm_layer", "weight_layers"]
+__all__ = [
+    "ACTIVATIONS",
+    "NORMS",
+    "check_architecture",
+    "check_convnet",
+    "check_dtype",
+    "check_norm",
+    "mlp",
+    "convnet",
+    "norm_layer",
+    "weight_layers",
+]
 
 #: An initializer: ``None`` keeps the framework's default, a float ``s`` draws weights from
 #: N(0, s^2) (biases zero), a callable is applied in place to each weight tensor.
@@ -44,7 +63,9 @@ def _initialize(layer: nn.Linear, init: Init) -> None:
                 raise ValueError(f"init as a standard deviation must be >= 0, got {init}")
             layer.weight.normal_(0.0, float(init))
         else:
-            raise TypeError(f"init must be None, a float (std of a normal) or a callable, got {type(init).__name__}")
+            raise TypeError(
+                f"init must be None, a float (std of a normal) or a callable, got {type(init).__name__}"
+            )
         if layer.bias is not None:
             layer.bias.zero_()
 
@@ -58,7 +79,7 @@ def mlp(
     init: Init = None,
     bias: bool = True,
     dtype: str = "float32",
-    norm: Optional[str] = None,
+    norm: str | None = None,
     norm_position: str = "before",
     **norm_kwargs,
 ) -> nn.Sequential:
@@ -86,7 +107,7 @@ def mlp(
     if not isinstance(bias, bool):
         raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
     check_norm(norm, norm_position, norm_kwargs)
-    layers: "OrderedDict[str, nn.Module]" = OrderedDict()
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
     fan_in = in_features
     for l in range(1, depth + 1):
         layers[f"fc{l}"] = nn.Linear(fan_in, width, bias=bias)
@@ -104,16 +125,21 @@ def mlp(
     return model
 
 
-def weight_layers(model: nn.Module) -> "OrderedDict[str, nn.Module]":
+def weight_layers(model: nn.Module) -> OrderedDict[str, nn.Module]:
     """The named layers of ``model`` that own a weight matrix (Linear and Conv), in order."""
     return OrderedDict(
-        (name, m) for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))
+        (name, m)
+        for name, m in model.named_modules()
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))
     )
 
 
 # ------------------------------------------------------------------ normalization layers
 
-def norm_layer(kind: str, features: int, groups: int = 4, virtual_batch_size: int = 8, spatial: bool = False) -> nn.Module:
+
+def norm_layer(
+    kind: str, features: int, groups: int = 4, virtual_batch_size: int = 8, spatial: bool = False
+) -> nn.Module:
     """A :mod:`godeep.norms` layer of ``kind`` for ``features`` channels (``spatial``: NCHW maps, else (N, C) vectors).
 
     ``"layer"`` normalizes over (C, H, W) for maps and over the features for vectors;
@@ -147,7 +173,7 @@ def convnet(
     classes: int = 10,
     channels: tuple = (32, 64),
     hidden: int = 128,
-    norm: Optional[str] = None,
+    norm: str | None = None,
     norm_position: str = "after",
     dtype: str = "float32",
     dense_norm: bool = True,
@@ -177,7 +203,7 @@ def convnet(
     check_norm(norm, norm_position, norm_kwargs)
     check_convnet(in_channels, image_size, classes, channels, hidden)
     pooled = (image_size - 4) // 2
-    layers: "OrderedDict[str, nn.Module]" = OrderedDict()
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
 
     def block(l: int, layer: nn.Module, features: int, spatial: bool) -> None:
         layers[f"{'conv' if spatial else 'fc'}{l}"] = layer

@@ -7,7 +7,7 @@ inf) are left out of a log plot and flagged in the legend, rather than silently 
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -48,7 +48,7 @@ def use_style() -> None:
 def per_layer(
     ax,
     values: Sequence[float],
-    label: Optional[str] = None,
+    label: str | None = None,
     log: bool = True,
     start: int = 1,
     **kwargs,
@@ -74,8 +74,8 @@ def layer_histograms(
     activations: Mapping[str, np.ndarray],
     layers: Sequence[str],
     bins: int = 50,
-    range: Optional[tuple[float, float]] = None,
-    color: Optional[str] = None,
+    range: tuple[float, float] | None = None,
+    color: str | None = None,
     axes=None,
 ):
     """Small multiples: the histogram of the activations of each layer in ``layers``."""
@@ -92,7 +92,14 @@ def layer_histograms(
     return axes
 
 
-def curves(ax, series: Mapping[str, Sequence[float]], xlabel: str = "step", ylabel: str = "", log: bool = False, **kwargs):
+def curves(
+    ax,
+    series: Mapping[str, Sequence[float]],
+    xlabel: str = "step",
+    ylabel: str = "",
+    log: bool = False,
+    **kwargs,
+):
     """Several named curves on one axis (training losses, norms over time)."""
     for name, values in series.items():
         ax.plot(np.arange(len(values)), values, label=name, **kwargs)

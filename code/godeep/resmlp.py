@@ -19,18 +19,25 @@ stream ``x_l`` exposed as the output of module ``block{l}``.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Optional
 
 import numpy as np
-
 import torch
 from torch import nn
 
-from .core.resmlp import ROUTES, check_branch_scale, check_flags, check_path_args, check_zero_init, route_random_path
-from .core.resmlp import check_branch_scale as _check_branch_scale, check_zero_init as _check_zero_init  # noqa: F401
+from .core.resmlp import (  # noqa: F401
+    ROUTES,
+    check_branch_scale,
+    check_branch_scale as _check_branch_scale,
+    check_flags,
+    check_path_args,
+    check_zero_init,
+    check_zero_init as _check_zero_init,
+    route_random_path,
+)
 from .models import Init, _initialize, check_architecture, check_dtype
 
 __all__ = ["Block", "residual_mlp", "blocks", "path_gradient_norms"]
+
 
 class Block(nn.Module):
     """One block: the branch ``F(x) = fc(act(norm(x)))``, plus the shortcut ``x`` if ``residual``.
@@ -38,8 +45,14 @@ class Block(nn.Module):
     Submodules ``norm`` (BatchNorm1d or identity), ``act`` (ReLU), ``fc`` (Linear).
     """
 
-    def __init__(self, width: int, residual: bool, batch_norm: bool, bias: bool = True,
-                 branch_scale: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        width: int,
+        residual: bool,
+        batch_norm: bool,
+        bias: bool = True,
+        branch_scale: float | None = None,
+    ) -> None:
         super().__init__()
         self.residual = bool(residual)
         self.norm = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
@@ -48,7 +61,9 @@ class Block(nn.Module):
         self.route = "both"
         if branch_scale is not None:
             if not self.residual:
-                raise ValueError("branch_scale needs a shortcut: it is not defined for plain blocks")
+                raise ValueError(
+                    "branch_scale needs a shortcut: it is not defined for plain blocks"
+                )
             #: the learnable scalar alpha of x + alpha F(x) (ReZero / SkipInit when it starts at 0)
             self.alpha = nn.Parameter(torch.tensor(float(branch_scale)))
         else:
@@ -62,7 +77,9 @@ class Block(nn.Module):
             return out
         if self.route == "branch":  # same value; the gradient flows back through F only
             return x.detach() + out
-        if self.route == "shortcut":  # same value; the gradient flows back through the identity only
+        if (
+            self.route == "shortcut"
+        ):  # same value; the gradient flows back through the identity only
             return x + out.detach()
         return x + out
 
@@ -77,7 +94,7 @@ def residual_mlp(
     init: Init = None,
     bias: bool = True,
     dtype: str = "float32",
-    branch_scale: Optional[float] = None,
+    branch_scale: float | None = None,
     zero_init_residual: bool = False,
 ) -> nn.Sequential:
     """A residual MLP (``plain=False``) or its plain twin (``plain=True``) with ``depth`` blocks.
@@ -96,10 +113,11 @@ def residual_mlp(
     check_flags(plain=plain, batch_norm=batch_norm, bias=bias)
     branch_scale = _check_branch_scale(branch_scale, plain)
     zero_init_residual = _check_zero_init(zero_init_residual, plain)
-    layers: "OrderedDict[str, nn.Module]" = OrderedDict(inp=nn.Linear(in_features, width, bias=bias))
+    layers: OrderedDict[str, nn.Module] = OrderedDict(inp=nn.Linear(in_features, width, bias=bias))
     for l in range(1, depth + 1):
-        layers[f"block{l}"] = Block(width, residual=not plain, batch_norm=batch_norm, bias=bias,
-                                   branch_scale=branch_scale)
+        layers[f"block{l}"] = Block(
+            width, residual=not plain, batch_norm=batch_norm, bias=bias, branch_scale=branch_scale
+        )
     layers["out"] = nn.Linear(width, out_features, bias=bias)
     model = nn.Sequential(layers).to(getattr(torch, dtype))
     for module in model.modules():
@@ -114,7 +132,7 @@ def residual_mlp(
     return model
 
 
-def blocks(model: nn.Module) -> "OrderedDict[str, Block]":
+def blocks(model: nn.Module) -> OrderedDict[str, Block]:
     """The :class:`Block` s of a :func:`residual_mlp`, in order, by name (``block1``, ...)."""
     found = OrderedDict((name, m) for name, m in model.named_children() if isinstance(m, Block))
     if not found:
@@ -122,7 +140,9 @@ def blocks(model: nn.Module) -> "OrderedDict[str, Block]":
     return found
 
 
-def path_gradient_norms(model: nn.Module, x, y, length: int, samples: int = 10, seed: int = 0) -> np.ndarray:
+def path_gradient_norms(
+    model: nn.Module, x, y, length: int, samples: int = 10, seed: int = 0
+) -> np.ndarray:
     """Norms of the gradient that reaches the input along single paths of ``length`` branches.
 
     The experiment of Veit et al. (2016, Sec. 5): feed the batch forward through the whole

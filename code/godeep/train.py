@@ -13,15 +13,34 @@ from __future__ import annotations
 
 import math
 from itertools import islice
-from typing import Optional
 
 import numpy as np
 
-from .core.train import (LOSSES, OPTIMIZERS, History, batches, check_eval_args, check_fit_args, check_fit_data,
-                         epoch_plan, log_epoch, progress, progress_enabled)
+from .core.train import (
+    History,
+    batches,
+    check_eval_args,
+    check_fit_args,
+    check_fit_data,
+    epoch_plan,
+    log_epoch,
+    progress,
+    progress_enabled,
+)
 
-__all__ = ["History", "batches", "check_fit_args", "check_fit_data", "check_eval_args", "epoch_plan", "fit", "evaluate",
-           "log_epoch", "progress", "progress_enabled"]
+__all__ = [
+    "History",
+    "batches",
+    "check_fit_args",
+    "check_fit_data",
+    "check_eval_args",
+    "epoch_plan",
+    "fit",
+    "evaluate",
+    "log_epoch",
+    "progress",
+    "progress_enabled",
+]
 
 
 def _loss_fn(loss: str):
@@ -30,7 +49,9 @@ def _loss_fn(loss: str):
     return F.cross_entropy if loss == "cross_entropy" else F.mse_loss
 
 
-def evaluate(model, x, y, loss: str = "cross_entropy", batch_size: int = 1024) -> tuple[float, float]:
+def evaluate(
+    model, x, y, loss: str = "cross_entropy", batch_size: int = 1024
+) -> tuple[float, float]:
     """Mean loss and accuracy (NaN for ``mse``) of ``model`` on ``(x, y)``, without gradients."""
     import torch
 
@@ -67,8 +88,8 @@ def fit(
     loss: str = "cross_entropy",
     seed: int = 0,
     monitor=None,
-    desc: Optional[str] = None,
-    steps: Optional[int] = None,
+    desc: str | None = None,
+    steps: int | None = None,
     eval_epochs: bool = True,
 ) -> History:
     """Train a PyTorch ``model`` on ``data`` (a :class:`godeep.data.Dataset`) and return a :class:`History`.
@@ -91,7 +112,9 @@ def fit(
 
     from .models import weight_layers
 
-    check_fit_args(epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed)
+    check_fit_args(
+        epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed
+    )
     check_fit_data(data)
     params = _parameters(model)
     opt = (
@@ -111,7 +134,9 @@ def fit(
     steps_per_epoch = math.ceil(n / batch_size)
     epochs, total = epoch_plan(n, batch_size, epochs, steps)
     model.train()
-    for step, (epoch, idx) in enumerate(progress(islice(batches(n, batch_size, epochs, seed), total), total=total, desc=desc)):
+    for step, (epoch, idx) in enumerate(
+        progress(islice(batches(n, batch_size, epochs, seed), total), total=total, desc=desc)
+    ):
         index = torch.as_tensor(idx)
         xb, yb = x_all[index], y_all[index]
         opt.zero_grad()
@@ -123,7 +148,9 @@ def fit(
             grad_norm = {n_: float(m.weight.grad.norm()) for n_, m in watched.items()}
         opt.step()
         if logging:
-            update = {n_: float((m.weight.detach() - before[n_]).norm()) for n_, m in watched.items()}
+            update = {
+                n_: float((m.weight.detach() - before[n_]).norm()) for n_, m in watched.items()
+            }
             weight = {n_: float(before[n_].norm()) for n_, m in watched.items()}
             monitor.log(step, grad_norm, weight, update)
         history.step_loss.append(float(batch_loss.detach()))

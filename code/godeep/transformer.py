@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Optional
 
 import numpy as np
 import torch
@@ -31,7 +30,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import validate
-from .core.transformer import LN_EPS, NORMS, TASKS, check_block, check_pairs, check_tokens, sequence_task, warmup_lr
+from .core.transformer import (
+    LN_EPS,
+    NORMS,
+    check_block,
+    check_pairs,
+    check_tokens,
+    sequence_task,
+    warmup_lr,
+)
 from .validate import positive_int as _positive_int
 
 __all__ = [
@@ -46,6 +53,7 @@ __all__ = [
     "block_grad_norms",
     "train_on_task",
 ]
+
 
 def _xavier(layer: nn.Linear) -> nn.Linear:
     nn.init.xavier_uniform_(layer.weight)
@@ -72,7 +80,9 @@ class MultiHeadSelfAttention(nn.Module):
         if x.ndim != 3:
             raise ValueError(f"x must have shape (batch, length, d_model), got {tuple(x.shape)}")
         b, t, d = x.shape
-        split = lambda z: z.view(b, t, self.n_heads, self.d_head).transpose(1, 2)  # (b, heads, t, d_head)
+        split = lambda z: z.view(b, t, self.n_heads, self.d_head).transpose(
+            1, 2
+        )  # (b, heads, t, d_head)
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)
         if causal:
@@ -87,7 +97,13 @@ class MLP(nn.Sequential):
     """The position-wise feed-forward branch: ``fc2(GELU(fc1(x)))``, ``d_model -> d_ff -> d_model``."""
 
     def __init__(self, d_model: int, d_ff: int) -> None:
-        super().__init__(OrderedDict(fc1=_xavier(nn.Linear(d_model, d_ff)), act=nn.GELU(), fc2=_xavier(nn.Linear(d_ff, d_model))))
+        super().__init__(
+            OrderedDict(
+                fc1=_xavier(nn.Linear(d_model, d_ff)),
+                act=nn.GELU(),
+                fc2=_xavier(nn.Linear(d_ff, d_model)),
+            )
+        )
 
 
 class TransformerBlock(nn.Module):
@@ -108,7 +124,14 @@ class TransformerBlock(nn.Module):
     before the addition.
     """
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: Optional[int] = None, norm: str = "post", dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int | None = None,
+        norm: str = "post",
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         d_ff = check_block(d_model, n_heads, d_ff, norm, dropout)
         self.norm = norm
@@ -153,10 +176,10 @@ class TinyTransformer(nn.Module):
         n_heads: int = 4,
         n_layers: int = 2,
         max_len: int = 64,
-        d_ff: Optional[int] = None,
+        d_ff: int | None = None,
         norm: str = "pre",
-        n_out: Optional[int] = None,
-        final_norm: Optional[bool] = None,
+        n_out: int | None = None,
+        final_norm: bool | None = None,
         scaled_init: bool = False,
         causal: bool = False,
         dropout: float = 0.0,
@@ -174,7 +197,9 @@ class TinyTransformer(nn.Module):
         self.norm, self.causal, self.max_len = norm, bool(causal), max_len
         self.tok = nn.Embedding(vocab_size, d_model)
         self.pos = nn.Embedding(max_len, d_model)
-        self.blocks = nn.ModuleList(TransformerBlock(d_model, n_heads, d_ff, norm, dropout) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d_model, n_heads, d_ff, norm, dropout) for _ in range(n_layers)
+        )
         self.final_norm = (norm == "pre") if final_norm is None else bool(final_norm)
         self.ln_f = nn.LayerNorm(d_model, eps=LN_EPS) if self.final_norm else nn.Identity()
         self.head = _xavier(nn.Linear(d_model, n_out))
@@ -220,7 +245,10 @@ def block_grad_norms(model: TinyTransformer, x, y) -> dict[str, np.ndarray]:
     x = torch.as_tensor(np.asarray(x), dtype=torch.int64)
     y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
     weights = {
-        "attn": [[b.attn.q.weight, b.attn.k.weight, b.attn.v.weight, b.attn.out.weight] for b in model.blocks],
+        "attn": [
+            [b.attn.q.weight, b.attn.k.weight, b.attn.v.weight, b.attn.out.weight]
+            for b in model.blocks
+        ],
         "mlp": [[b.mlp.fc1.weight, b.mlp.fc2.weight] for b in model.blocks],
     }
     flat = [w for part in weights.values() for block in part for w in block]
@@ -228,7 +256,9 @@ def block_grad_norms(model: TinyTransformer, x, y) -> dict[str, np.ndarray]:
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
     grads = dict(zip(map(id, flat), torch.autograd.grad(loss, flat)))
     return {
-        part: np.array([math.sqrt(sum(float(grads[id(w)].pow(2).sum()) for w in block)) for block in blocks])
+        part: np.array(
+            [math.sqrt(sum(float(grads[id(w)].pow(2).sum()) for w in block)) for block in blocks]
+        )
         for part, blocks in weights.items()
     }
 
@@ -260,7 +290,9 @@ def train_on_task(
     validate.integer("seed", seed, low=0)
     vocab = model.tok.num_embeddings
     if model.head.out_features != vocab:
-        raise ValueError(f"the tasks predict input tokens: the model needs n_out == vocab_size, got {model.head.out_features} and {vocab}")
+        raise ValueError(
+            f"the tasks predict input tokens: the model needs n_out == vocab_size, got {model.head.out_features} and {vocab}"
+        )
     # fused: one kernel for all weights (the same update, about 15% faster per step on CPU)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), fused=True)
     rng = np.random.default_rng(seed)

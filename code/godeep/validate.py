@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 
-def integer(name: str, value: Any, low: Optional[int] = None, high: Optional[int] = None) -> int:
+def integer(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an ``int`` in ``[low, high]`` (either bound may be None)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -56,7 +57,7 @@ def nonnegative_int(name: str, value: Any) -> int:
     return integer(name, value, low=0)
 
 
-def positive_ints(name: str, values: Any, length: Optional[int] = None) -> tuple[int, ...]:
+def positive_ints(name: str, values: Any, length: int | None = None) -> tuple[int, ...]:
     """``values`` as a tuple of ints >= 1 (of ``length`` items if given); items named ``name[i]``."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be a sequence of ints, got {type(values).__name__}")
@@ -76,8 +77,8 @@ def boolean(name: str, value: Any) -> bool:
 def number(
     name: str,
     value: Any,
-    low: Optional[float] = None,
-    high: Optional[float] = None,
+    low: float | None = None,
+    high: float | None = None,
     *,
     low_open: bool = False,
     high_open: bool = False,
@@ -133,7 +134,9 @@ def finite_vector(name: str, values: Any) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a 1-D array of numbers, got {type(values).__name__}") from None
+        raise TypeError(
+            f"{name} must be a 1-D array of numbers, got {type(values).__name__}"
+        ) from None
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
     bad = np.flatnonzero(~np.isfinite(array))

@@ -37,4 +37,6 @@ class HidingFinder:
 
 
 if BLOCKED:
-    sys.meta_path[:] = [f if isinstance(f, HidingFinder) else HidingFinder(f) for f in sys.meta_path]
+    sys.meta_path[:] = [
+        f if isinstance(f, HidingFinder) else HidingFinder(f) for f in sys.meta_path
+    ]

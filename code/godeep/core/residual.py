@@ -8,13 +8,21 @@ He et al. (2016b): :data:`ACTIVATION_ORDERS`, where BN and ReLU sit around the a
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from .. import validate
 
-__all__ = ["RESNET_STAGES", "ACTIVATION_ORDERS", "ShortcutVariant", "check_block", "check_variant_options", "cifar_depths",
-           "blocks_per_stage", "check_mnist_residual_convnet"]
+__all__ = [
+    "RESNET_STAGES",
+    "ACTIVATION_ORDERS",
+    "ShortcutVariant",
+    "check_block",
+    "check_variant_options",
+    "cifar_depths",
+    "blocks_per_stage",
+    "check_mnist_residual_convnet",
+]
 
 #: blocks per stage of each ImageNet ResNet, and the block kind (He et al. 2016a, Table 1)
 RESNET_STAGES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
@@ -41,7 +49,7 @@ class ShortcutVariant:
     (``None``: the network's own) and its merge ``factory(channels, **options)``; ``figure`` names
     the panel of Fig. 2. Both frameworks' ``SHORTCUT_VARIANTS`` map names to these."""
 
-    shortcut: Optional[str]
+    shortcut: str | None
     merge: Callable
     figure: str
 
@@ -55,8 +63,11 @@ def check_block(inplanes: object, planes: object, stride: object) -> None:
 def check_variant_options(variant: str, factory: Callable, options: object, skip: int = 0) -> dict:
     """``options`` as a dict whose keys are parameters of ``factory`` (after the first ``skip``);
     shared by both frameworks' ``cifar_resnet(variant=..., variant_options=...)``."""
-    names = [n for n, p in inspect.signature(factory).parameters.items()
-             if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)][skip:]
+    names = [
+        n
+        for n, p in inspect.signature(factory).parameters.items()
+        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ][skip:]
     return validate.known_keys(f"variant_options of {variant!r}", options, names)
 
 
@@ -71,14 +82,22 @@ def blocks_per_stage(depth: int) -> int:
     if isinstance(depth, bool) or not isinstance(depth, int):
         raise TypeError(f"depth must be an int, got {type(depth).__name__}")
     if depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth}")
+        raise ValueError(
+            f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth}"
+        )
     return (depth - 2) // 6
 
 
-def check_mnist_residual_convnet(in_channels, image_size, num_classes, widths, hidden, residual) -> tuple[int, int]:
+def check_mnist_residual_convnet(
+    in_channels, image_size, num_classes, widths, hidden, residual
+) -> tuple[int, int]:
     """Validate :func:`mnist_residual_convnet`'s arguments (both frameworks); returns the two widths."""
-    for name, value in (("in_channels", in_channels), ("image_size", image_size), ("num_classes", num_classes),
-                        ("hidden", hidden)):
+    for name, value in (
+        ("in_channels", in_channels),
+        ("image_size", image_size),
+        ("num_classes", num_classes),
+        ("hidden", hidden),
+    ):
         validate.positive_int(name, value)
     if image_size % 4:
         raise ValueError(f"image_size must be a multiple of 4 (two 2x2 poolings), got {image_size}")

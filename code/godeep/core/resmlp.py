@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from .. import validate
 
-__all__ = ["ROUTES", "check_flags", "check_path_args", "check_branch_scale", "check_zero_init", "route_random_path"]
+__all__ = [
+    "ROUTES",
+    "check_flags",
+    "check_path_args",
+    "check_branch_scale",
+    "check_zero_init",
+    "route_random_path",
+]
 
 #: How a residual block passes the gradient back (the forward pass is always ``x + F(x)``):
 #: ``"both"`` (normal), ``"branch"`` (only through ``F``) or ``"shortcut"`` (only through ``x``).
@@ -25,26 +30,38 @@ def check_path_args(found: list, x, y, length, samples, seed, classes: int) -> n
     """Validate :func:`path_gradient_norms`' arguments (both frameworks); returns ``y`` as an array."""
     if any(not b.residual for b in found):
         raise ValueError("path gradients are defined for residual nets only (plain=False)")
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 0 <= length <= len(found):
+    if (
+        isinstance(length, bool)
+        or not isinstance(length, (int, np.integer))
+        or not 0 <= length <= len(found)
+    ):
         raise ValueError(f"length must be an int in [0, {len(found)}], got {length!r}")
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
         raise ValueError(f"samples must be a positive int, got {samples!r}")
     validate.integer("seed", seed, low=0)
     if x is None or not hasattr(x, "__len__") or len(x) == 0:
-        raise ValueError(f"x must be a non-empty batch of inputs, got {x if x is None else np.shape(x)}")
+        raise ValueError(
+            f"x must be a non-empty batch of inputs, got {x if x is None else np.shape(x)}"
+        )
     labels = np.asarray(y)
     if labels.ndim != 1 or len(labels) != len(x) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"y must be {len(x)} integer class labels, one per row of x, got shape {labels.shape}")
+        raise ValueError(
+            f"y must be {len(x)} integer class labels, one per row of x, got shape {labels.shape}"
+        )
     if labels.min() < 0 or labels.max() >= classes:
-        raise ValueError(f"y must hold class labels in [0, {classes}), got {labels.min()} to {labels.max()}")
+        raise ValueError(
+            f"y must hold class labels in [0, {classes}), got {labels.min()} to {labels.max()}"
+        )
     return labels
 
 
-def check_branch_scale(branch_scale, plain: bool) -> Optional[float]:
+def check_branch_scale(branch_scale, plain: bool) -> float | None:
     """Validate ``branch_scale``: None or a finite real number, and only for residual nets."""
     if branch_scale is None:
         return None
-    if isinstance(branch_scale, bool) or not isinstance(branch_scale, (int, float, np.integer, np.floating)):
+    if isinstance(branch_scale, bool) or not isinstance(
+        branch_scale, (int, float, np.integer, np.floating)
+    ):
         raise TypeError(f"branch_scale must be None or a number, got {type(branch_scale).__name__}")
     if not np.isfinite(branch_scale):
         raise ValueError(f"branch_scale must be finite, got {branch_scale}")
@@ -56,10 +73,14 @@ def check_branch_scale(branch_scale, plain: bool) -> Optional[float]:
 def check_zero_init(zero_init_residual, plain: bool) -> bool:
     """Validate ``zero_init_residual``: a bool, and True only for residual nets."""
     if not isinstance(zero_init_residual, (bool, np.bool_)):
-        raise TypeError(f"zero_init_residual must be a bool, got {type(zero_init_residual).__name__}")
+        raise TypeError(
+            f"zero_init_residual must be a bool, got {type(zero_init_residual).__name__}"
+        )
     if zero_init_residual and plain:
-        raise ValueError("zero_init_residual zeroes the residual branch: it needs plain=False "
-                         "(a plain net with zero layers outputs zeros and never learns)")
+        raise ValueError(
+            "zero_init_residual zeroes the residual branch: it needs plain=False "
+            "(a plain net with zero layers outputs zeros and never learns)"
+        )
     return bool(zero_init_residual)
 
 

@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Optional, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
 from .. import validate
 
-__all__ = ["LOSSES", "OPTIMIZERS", "History", "batches", "check_fit_args", "check_fit_data", "check_eval_args",
-           "epoch_plan", "log_epoch", "progress", "progress_enabled"]
+__all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "History",
+    "batches",
+    "check_fit_args",
+    "check_fit_data",
+    "check_eval_args",
+    "epoch_plan",
+    "log_epoch",
+    "progress",
+    "progress_enabled",
+]
 
 T = TypeVar("T")
 
@@ -33,7 +45,9 @@ def progress_enabled() -> bool:
     return os.environ.get("GODEEP_PROGRESS", "1") != "0"
 
 
-def progress(iterable: Iterable[T], total: Optional[int] = None, desc: Optional[str] = None) -> Iterable[T]:
+def progress(
+    iterable: Iterable[T], total: int | None = None, desc: str | None = None
+) -> Iterable[T]:
     """Wrap ``iterable`` in a ``tqdm.auto`` progress bar when :func:`progress_enabled`."""
     if not progress_enabled():
         return iterable
@@ -74,9 +88,18 @@ def batches(n: int, batch_size: int, epochs: int, seed: int) -> Iterator[tuple[i
             yield epoch, order[start : start + batch_size]
 
 
-def check_fit_args(epochs: int, lr: float, batch_size: int, optimizer: str, loss: str,
-                   steps: Optional[int] = None, eval_epochs: bool = True, *, momentum: float = 0.0,
-                   seed: int = 0) -> None:
+def check_fit_args(
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    optimizer: str,
+    loss: str,
+    steps: int | None = None,
+    eval_epochs: bool = True,
+    *,
+    momentum: float = 0.0,
+    seed: int = 0,
+) -> None:
     """Validate the arguments shared by both frameworks' :func:`fit`."""
     validate.number("momentum", momentum, low=0.0)
     validate.integer("seed", seed, low=0)
@@ -107,7 +130,9 @@ def check_fit_data(data) -> int:
     training split of as many labels as examples; returns the number of training examples."""
     missing = [a for a in ("x_train", "y_train", "x_test", "y_test") if not hasattr(data, a)]
     if missing:
-        raise TypeError(f"data must be a godeep.data.Dataset (x_train, y_train, x_test, y_test), got {type(data).__name__}")
+        raise TypeError(
+            f"data must be a godeep.data.Dataset (x_train, y_train, x_test, y_test), got {type(data).__name__}"
+        )
     n, m = _length("data.x_train", data.x_train), _length("data.y_train", data.y_train)
     if n != m:
         raise ValueError(f"data.x_train has {n} examples but data.y_train has {m} labels")
@@ -128,7 +153,7 @@ def check_eval_args(x, y, loss: str, batch_size: int) -> int:
     return n
 
 
-def epoch_plan(n: int, batch_size: int, epochs: int, steps: Optional[int]) -> tuple[int, int]:
+def epoch_plan(n: int, batch_size: int, epochs: int, steps: int | None) -> tuple[int, int]:
     """``(epochs of shuffled batches to draw, steps to run)`` for ``n`` examples.
 
     Without ``steps``: ``(epochs, epochs * ceil(n / batch_size))``; with it:

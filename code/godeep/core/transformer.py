@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from .. import validate
 from ..validate import positive_int
 
-__all__ = ["NORMS", "LN_EPS", "TASKS", "check_tokens", "check_pairs", "check_block",
-           "sequence_task", "warmup_lr"]
+__all__ = [
+    "NORMS",
+    "LN_EPS",
+    "TASKS",
+    "check_tokens",
+    "check_pairs",
+    "check_block",
+    "sequence_task",
+    "warmup_lr",
+]
 
 #: Where the LayerNorm sits: ``"post"`` (after the addition) or ``"pre"`` (before the branch).
 NORMS = ("post", "pre")
@@ -23,16 +29,20 @@ def check_tokens(tokens, vocab: int) -> None:
     """Token values must index the embedding: ``0 <= token < vocab`` (both frameworks, eager)."""
     values = np.asarray(tokens)
     if values.size and (values.min() < 0 or values.max() >= vocab):
-        raise ValueError(f"tokens must be in [0, {vocab}) (vocab_size={vocab}), got {values.min()} to {values.max()}")
+        raise ValueError(
+            f"tokens must be in [0, {vocab}) (vocab_size={vocab}), got {values.min()} to {values.max()}"
+        )
 
 
 def check_pairs(x, y) -> None:
     """``x`` tokens and ``y`` targets of one shape ``(batch, length)`` (both frameworks)."""
     if np.shape(x) != np.shape(y) or len(np.shape(x)) != 2:
-        raise ValueError(f"x and y must both have shape (batch, length), got {np.shape(x)} and {np.shape(y)}")
+        raise ValueError(
+            f"x and y must both have shape (batch, length), got {np.shape(x)} and {np.shape(y)}"
+        )
 
 
-def check_block(d_model: int, n_heads: int, d_ff: Optional[int], norm: str, dropout: float) -> int:
+def check_block(d_model: int, n_heads: int, d_ff: int | None, norm: str, dropout: float) -> int:
     """Validate the arguments shared by both frameworks' blocks; return ``d_ff`` (default ``4 d_model``)."""
     positive_int("d_model", d_model)
     positive_int("n_heads", n_heads)
@@ -41,7 +51,11 @@ def check_block(d_model: int, n_heads: int, d_ff: Optional[int], norm: str, drop
     d_ff = 4 * d_model if d_ff is None else positive_int("d_ff", d_ff)
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, (int, float))
+        or not 0.0 <= dropout < 1.0
+    ):
         raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
     return d_ff
 
@@ -50,7 +64,9 @@ def check_block(d_model: int, n_heads: int, d_ff: Optional[int], norm: str, drop
 TASKS = ("copy", "reverse", "sort")
 
 
-def sequence_task(kind: str, n: int, length: int = 8, vocab: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def sequence_task(
+    kind: str, n: int, length: int = 8, vocab: int = 10, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A synthetic sequence-to-sequence task: ``n`` random token sequences and their targets.
 
     ``kind`` is ``"copy"`` (target = input), ``"reverse"`` (target = input read backwards) or
@@ -60,7 +76,11 @@ def sequence_task(kind: str, n: int, length: int = 8, vocab: int = 10, seed: int
     """
     if kind not in TASKS:
         raise ValueError(f"kind must be one of {TASKS}, got {kind!r}")
-    n, length, vocab = positive_int("n", n), positive_int("length", length), positive_int("vocab", vocab)
+    n, length, vocab = (
+        positive_int("n", n),
+        positive_int("length", length),
+        positive_int("vocab", vocab),
+    )
     validate.integer("seed", seed, low=0)
     x = np.random.default_rng(seed).integers(0, vocab, size=(n, length), dtype=np.int64)
     y = {"copy": x.copy(), "reverse": x[:, ::-1].copy(), "sort": np.sort(x, axis=1)}[kind]

@@ -6,9 +6,8 @@ import os
 import shutil
 import tarfile
 import tempfile
-from pathlib import Path
 from collections.abc import Mapping
-from typing import Optional
+from pathlib import Path
 
 import numpy as np
 
@@ -75,7 +74,7 @@ def _extract_cifar(archive: Path, directory: Path) -> Path:
     return target
 
 
-def _check_cifar_batch(path: Path, what: Optional[str] = None, records: Optional[int] = None) -> None:
+def _check_cifar_batch(path: Path, what: str | None = None, records: int | None = None) -> None:
     """Raise ``ValueError`` unless ``path`` holds exactly one batch: ``records`` (default
     10000) records of 3073 bytes."""
     records = _CIFAR_BATCH_RECORDS if records is None else records
@@ -88,19 +87,25 @@ def _check_cifar_batch(path: Path, what: Optional[str] = None, records: Optional
         )
 
 
-def _check_records(records: Optional[Mapping[str, int]]) -> dict[str, Optional[int]]:
+def _check_records(records: Mapping[str, int] | None) -> dict[str, int | None]:
     """Records expected per batch file: CIFAR-10's 10000 each, or the mapping given for every file."""
     names = _CIFAR_TRAIN + _CIFAR_TEST
     if records is None:
         return dict.fromkeys(names)
     if not isinstance(records, Mapping):
-        raise TypeError(f"records must be a mapping of batch file name to record count, got {type(records).__name__}")
+        raise TypeError(
+            f"records must be a mapping of batch file name to record count, got {type(records).__name__}"
+        )
     if set(records) != set(names):
-        raise ValueError(f"records must give a count for exactly the files {names}, got {sorted(records)}")
+        raise ValueError(
+            f"records must give a count for exactly the files {names}, got {sorted(records)}"
+        )
     return {name: validate.positive_int(f"records[{name!r}]", records[name]) for name in names}
 
 
-def _read_cifar_batches(paths: list[Path], records: Optional[dict] = None) -> tuple[np.ndarray, np.ndarray]:
+def _read_cifar_batches(
+    paths: list[Path], records: dict | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Records of 1 label byte + 3072 pixel bytes (R, G, B planes, rows in order) -> x, y.
 
     Every file must hold exactly one batch of 10000 records, or the count ``records`` gives
@@ -124,7 +129,7 @@ def load_cifar10(
     root: str | os.PathLike[str] | None = None,
     download: bool = True,
     *,
-    records: Optional[Mapping[str, int]] = None,
+    records: Mapping[str, int] | None = None,
 ) -> Dataset:
     """CIFAR-10: 50000 training and 10000 test 32x32 colour images, ``x`` shaped (N, 3, 32, 32).
 

@@ -71,15 +71,20 @@ class Dataset:
         The loaders return shuffled (or stratified) splits, so a prefix is a fair sample.
         """
         n_test = len(self.y_test) if n_test is None else n_test
-        for arg, n, total in (("n_train", n_train, len(self.y_train)),
-                              ("n_test", n_test, len(self.y_test))):
+        for arg, n, total in (
+            ("n_train", n_train, len(self.y_train)),
+            ("n_test", n_test, len(self.y_test)),
+        ):
             _check_int(arg, n, low=1)
             if n > total:
                 raise ValueError(f"{arg} must be at most {total}, got {n}")
         return Dataset(
-            self.x_train[:n_train].copy(), self.y_train[:n_train].copy(),
-            self.x_test[:n_test].copy(), self.y_test[:n_test].copy(),
-            name=self.name, classes=self.classes,
+            self.x_train[:n_train].copy(),
+            self.y_train[:n_train].copy(),
+            self.x_test[:n_test].copy(),
+            self.y_test[:n_test].copy(),
+            name=self.name,
+            classes=self.classes,
         )
 
     def __repr__(self) -> str:
@@ -108,11 +113,15 @@ def _labels(name: str, y: object, classes: int) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(raw) | (raw != np.round(raw)))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"{name} must hold whole-number class labels, got {raw[i]} at index {i}")
+            raise ValueError(
+                f"{name} must hold whole-number class labels, got {raw[i]} at index {i}"
+            )
     bad = np.flatnonzero((raw < 0) | (raw >= classes))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"{name} must hold labels in [0, {classes}) (classes={classes}), got {raw[i]} at index {i}")
+        raise ValueError(
+            f"{name} must hold labels in [0, {classes}) (classes={classes}), got {raw[i]} at index {i}"
+        )
     return np.asarray(raw, dtype=np.int64)  # no copy when already int64
 
 
@@ -141,7 +150,9 @@ def _check_fraction(name: str, value: object) -> float:
     return float(value)
 
 
-def _standardize(train: np.ndarray, test: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _standardize(
+    train: np.ndarray, test: np.ndarray, axis: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(x - mu) / sigma`` for both splits, with mu, sigma from the *training* split.
 
     ``axis=None``: one scalar mu, sigma; ``axis=0``: one per feature. A constant feature

@@ -11,7 +11,6 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-
 from .dataset import _OFFLINE_HINT, ChecksumError, DatasetUnavailableError
 
 # --------------------------------------------------------------------------------------------
@@ -23,16 +22,26 @@ _MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 #: file name -> (URL, MD5). MNIST's MD5s are torchvision's (torchvision/datasets/mnist.py);
 #: CIFAR-10's is the one published on https://www.cs.toronto.edu/~kriz/cifar.html.
 RESOURCES: dict[str, tuple[str, str]] = {
-    "train-images-idx3-ubyte.gz": (_MNIST_MIRROR + "train-images-idx3-ubyte.gz",
-                                   "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    "train-labels-idx1-ubyte.gz": (_MNIST_MIRROR + "train-labels-idx1-ubyte.gz",
-                                   "d53e105ee54ea40749a09fcbcd1e9432"),
-    "t10k-images-idx3-ubyte.gz": (_MNIST_MIRROR + "t10k-images-idx3-ubyte.gz",
-                                  "9fb629c4189551a2d022fa330f9573f3"),
-    "t10k-labels-idx1-ubyte.gz": (_MNIST_MIRROR + "t10k-labels-idx1-ubyte.gz",
-                                  "ec29112dd5afa0611ce80d1b7f02629c"),
-    "cifar-10-binary.tar.gz": ("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-                               "c32a1d4ab5d03f1284b67883e8d87530"),
+    "train-images-idx3-ubyte.gz": (
+        _MNIST_MIRROR + "train-images-idx3-ubyte.gz",
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    ),
+    "train-labels-idx1-ubyte.gz": (
+        _MNIST_MIRROR + "train-labels-idx1-ubyte.gz",
+        "d53e105ee54ea40749a09fcbcd1e9432",
+    ),
+    "t10k-images-idx3-ubyte.gz": (
+        _MNIST_MIRROR + "t10k-images-idx3-ubyte.gz",
+        "9fb629c4189551a2d022fa330f9573f3",
+    ),
+    "t10k-labels-idx1-ubyte.gz": (
+        _MNIST_MIRROR + "t10k-labels-idx1-ubyte.gz",
+        "ec29112dd5afa0611ce80d1b7f02629c",
+    ),
+    "cifar-10-binary.tar.gz": (
+        "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+        "c32a1d4ab5d03f1284b67883e8d87530",
+    ),
 }
 
 

@@ -56,7 +56,9 @@ def mnist1d(n_samples: int = 4000, seed: int = 0, test_fraction: float = 0.2) ->
     """
     n_samples = _check_int("n_samples", n_samples, low=10)
     if n_samples % 10:
-        raise ValueError(f"n_samples must be a multiple of 10 (10 balanced classes), got {n_samples}")
+        raise ValueError(
+            f"n_samples must be a multiple of 10 (10 balanced classes), got {n_samples}"
+        )
     seed = _check_int("seed", seed, low=0, high=2**32 - 1)
     test_fraction = _check_fraction("test_fraction", test_fraction)
     n_test = round(n_samples * test_fraction)
@@ -67,8 +69,9 @@ def mnist1d(n_samples: int = 4000, seed: int = 0, test_fraction: float = 0.2) ->
     x, y = _mnist1d_raw(n_samples, seed)
     n_train = n_samples - n_test
     x_train, x_test = _standardize(x[:n_train], x[n_train:], axis=None)
-    return Dataset(x_train, y[:n_train].copy(), x_test, y[n_train:].copy(),
-                   name="mnist1d", classes=10)
+    return Dataset(
+        x_train, y[:n_train].copy(), x_test, y[n_train:].copy(), name="mnist1d", classes=10
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,8 +34,9 @@ import difflib
 import importlib
 import math
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -130,7 +131,7 @@ class Exercise:
     #: library functions the prompt forbids: ``(module, attribute path, label)`` triples
     forbidden: tuple[tuple[str, str, str], ...] = ()
     #: a coding exercise answered in Keras too: ``() -> answer`` written with Keras/TensorFlow
-    keras_solution: Optional[Callable[[], Any]] = None
+    keras_solution: Callable[[], Any] | None = None
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -161,7 +162,9 @@ class Exercise:
         if guard.called:  # the reader's code caught the ForbiddenCall and went on
             return wrong(_forbidden_message(guard.called[0]))
         if not isinstance(verdict, Feedback):  # pragma: no cover - programming error in a checker
-            raise TypeError(f"checker of {self.key} returned {type(verdict).__name__}, not Feedback")
+            raise TypeError(
+                f"checker of {self.key} returned {type(verdict).__name__}, not Feedback"
+            )
         return verdict
 
     def __repr__(self) -> str:
@@ -176,7 +179,9 @@ class UnknownExercise(KeyError, AttributeError):
         self.name_asked, self.valid = name, sorted(valid)
         close = difflib.get_close_matches(str(name), self.valid, n=1)
         guess = f" Did you mean {close[0]!r}?" if close else ""
-        super().__init__(f"no exercise {name!r}{where}.{guess} Valid names: {', '.join(self.valid)}.")
+        super().__init__(
+            f"no exercise {name!r}{where}.{guess} Valid names: {', '.join(self.valid)}."
+        )
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0])
@@ -200,9 +205,9 @@ def exercise(
     prompt: str,
     solution: Callable[[], Any],
     wrong_answers=(),
-    placeholder: Optional[str] = None,
+    placeholder: str | None = None,
     forbidden: Iterable[tuple[str, str, str]] = (),
-    keras_solution: Optional[Callable[[], Any]] = None,
+    keras_solution: Callable[[], Any] | None = None,
 ):
     """Decorator: register the decorated checker as exercise ``key``.
 
@@ -285,11 +290,11 @@ def close_to(
     answer: Any,
     expected: float,
     rtol: float = 1e-2,
-    hints: Optional[list[tuple[float, str]]] = None,
+    hints: list[tuple[float, str]] | None = None,
     what: str = "the value",
-    right: Optional[str] = None,
-    advice: Optional[str] = None,
-    hint_rtol: Optional[float] = None,
+    right: str | None = None,
+    advice: str | None = None,
+    hint_rtol: float | None = None,
     fraction: bool = False,
 ) -> Feedback:
     """Compare a numeric answer with ``expected`` (relative tolerance ``rtol``).
@@ -309,7 +314,12 @@ def close_to(
         return correct(right if right is not None else f"{what} is {expected:.4g}.")
     for typical, message in hints or []:
         # an absolute tolerance only for a hint at 0 (tiny hints such as 0.5**54 must stay distinct)
-        if math.isclose(value, typical, rel_tol=rtol if hint_rtol is None else hint_rtol, abs_tol=1e-12 if typical == 0 else 0.0):
+        if math.isclose(
+            value,
+            typical,
+            rel_tol=rtol if hint_rtol is None else hint_rtol,
+            abs_tol=1e-12 if typical == 0 else 0.0,
+        ):
             return wrong(message)
     if fraction and not 0 <= value <= 1:
         return wrong(f"{what} is a fraction: it lies between 0 and 1.")

@@ -13,7 +13,8 @@ import importlib
 import inspect
 import sys
 import types
-from typing import Any, Callable, Iterable, Iterator, Optional
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 # ------------------------------------------------------------------ forbidden library calls
 
@@ -36,7 +37,7 @@ def _forbidden_message(label: str) -> str:
     )
 
 
-def _resolve(module: str, path: str) -> Optional[tuple[Any, str, Any]]:
+def _resolve(module: str, path: str) -> tuple[Any, str, Any] | None:
     """``(owner, attribute, object)`` for ``module.path``, if its parent package is imported.
 
     A framework that the session has not imported is not imported just to forbid it (the
@@ -80,13 +81,15 @@ class _Forbid:
                 found.append((resolved[2], label))
         return found
 
-    def named_in(self, answer: Any) -> Optional[str]:
+    def named_in(self, answer: Any) -> str | None:
         """The label of a forbidden object the answer *is*, subclasses, or names in its code."""
         originals = self.originals()
         if not originals:
             return None
         for obj, label in originals:
-            if answer is obj or (isinstance(answer, type) and isinstance(obj, type) and issubclass(answer, obj)):
+            if answer is obj or (
+                isinstance(answer, type) and isinstance(obj, type) and issubclass(answer, obj)
+            ):
                 return label
         for value in _referenced_values(answer):
             for obj, label in originals:
@@ -99,13 +102,15 @@ class _Forbid:
             self.called.append(label)
             raise ForbiddenCall(label)
 
-        def forbidden_method(this: Any, *args: Any, **kwargs: Any) -> Any:  # Keras inspects __init__'s first arg
+        def forbidden_method(
+            this: Any, *args: Any, **kwargs: Any
+        ) -> Any:  # Keras inspects __init__'s first arg
             self.called.append(label)
             raise ForbiddenCall(label)
 
         return forbidden_method if method else forbidden
 
-    def __enter__(self) -> "_Forbid":
+    def __enter__(self) -> _Forbid:
         self._patch()
         _ACTIVE.append(self)
         return self

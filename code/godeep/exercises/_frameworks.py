@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import types
-from typing import Any, Optional
+from typing import Any
 
 from ._forbid import _code_objects, _referenced_values
 
@@ -14,7 +14,7 @@ from ._forbid import _code_objects, _referenced_values
 _KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
 
 
-def framework_of(answer: Any) -> Optional[str]:
+def framework_of(answer: Any) -> str | None:
     """``"torch"`` or ``"keras"`` for a class or an instance from either framework, else ``None``.
 
     A class counts by its bases (``nn.Module``, ``keras.layers.Layer``,
@@ -36,7 +36,7 @@ def framework_of(answer: Any) -> Optional[str]:
     return None
 
 
-def _framework_of_code(fn: Any) -> Optional[str]:
+def _framework_of_code(fn: Any) -> str | None:
     """``"torch"``/``"keras"`` if a function's code refers to exactly one of the frameworks."""
     roots = set()
     try:
@@ -44,7 +44,11 @@ def _framework_of_code(fn: Any) -> Optional[str]:
     except Exception:  # pragma: no cover - introspection of an exotic object
         return None
     for value in values:
-        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        name = (
+            value.__name__
+            if isinstance(value, types.ModuleType)
+            else getattr(value, "__module__", None)
+        )
         if isinstance(name, str):
             roots.add(name.split(".")[0])
     for code, _, _ in _code_objects(fn):  # `import keras` inside the function: a name, not a global
@@ -59,7 +63,7 @@ def _framework_of_code(fn: Any) -> Optional[str]:
     return None
 
 
-def first_parameter(fn: Any) -> Optional[str]:
+def first_parameter(fn: Any) -> str | None:
     """The name of ``fn``'s first parameter (``self`` skipped), or ``None`` if it has none."""
     try:
         params = list(inspect.signature(fn).parameters)

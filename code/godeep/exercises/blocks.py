@@ -11,7 +11,8 @@ separately (the Keras ``training=`` pitfall; hand-made batch statistics in PyTor
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -111,12 +112,16 @@ def judge_block(
 ) -> Feedback:
     """Build ``make(channels)`` and compare it with ``reference`` on its own layers (see module doc)."""
     if not isinstance(make, type) and framework_of(type(make)) is not None:
-        return wrong(f"give the class (or a function channels -> block), not an instance: the checker builds {what}({channels}).")
+        return wrong(
+            f"give the class (or a function channels -> block), not an instance: the checker builds {what}({channels})."
+        )
     if not callable(make):
         return wrong(f"give a class: {what}(channels) -> nn.Module (or a keras.layers.Layer).")
     block = make(channels)
     if block is None:
-        return Feedback(False, "your function returns None: build and return the block.", answered=False)
+        return Feedback(
+            False, "your function returns None: build and return the block.", answered=False
+        )
     framework = framework_of(block)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, channels, 6, 6)).astype("float32")
@@ -129,13 +134,19 @@ def judge_block(
         import keras
 
         if not isinstance(block, keras.layers.Layer):
-            return wrong(f"{what}({channels}) should be a keras.layers.Layer, got {type(block).__name__}.")
+            return wrong(
+                f"{what}({channels}) should be a keras.layers.Layer, got {type(block).__name__}."
+            )
     else:
-        return wrong(f"{what}({channels}) should be an nn.Module or a keras.layers.Layer, got {type(block).__name__}.")
+        return wrong(
+            f"{what}({channels}) should be an nn.Module or a keras.layers.Layer, got {type(block).__name__}."
+        )
     run = _runner(block, framework, x)
     y = run(True)  # builds a Keras block's layers
     if y.shape != x.shape:
-        return wrong(f"output shape {y.shape} (as NCHW), expected {x.shape}: a block with an identity shortcut keeps the shape (3x3 convs with padding 1, {channels} channels).")
+        return wrong(
+            f"output shape {y.shape} (as NCHW), expected {x.shape}: a block with an identity shortcut keeps the shape (3x3 convs with padding 1, {channels} channels)."
+        )
     if framework == "torch":
         convs, bns, _ = _torch_parts(block, True)
         biased = any(c.bias is not None for c in convs)
@@ -146,32 +157,61 @@ def judge_block(
             return wrong(f"{', '.join(unused)} is created but not used in call.")
         biased = any(c.use_bias for c in convs)
     if len(convs) != n_convs or len(bns) != n_bns:
-        return wrong(f"the checker compares your block with the reference on its own layers, so it looks for {n_convs} convolutions and {n_bns} BN layers; found {len(convs)} and {len(bns)}.")
+        return wrong(
+            f"the checker compares your block with the reference on its own layers, so it looks for {n_convs} convolutions and {n_bns} BN layers; found {len(convs)} and {len(bns)}."
+        )
     if biased:
-        return wrong("your convolutions have biases: a BN's beta (or the next BN's mean) makes them redundant; use bias=False (use_bias=False in Keras).")
+        return wrong(
+            "your convolutions have biases: a BN's beta (or the next BN's mean) makes them redundant; use bias=False (use_bias=False in Keras)."
+        )
     (_randomize_torch if framework == "torch" else _randomize_keras)(bns, rng)
     y = run(True)
 
     def reordered(fn: Reference, conv_order, bn_order) -> Reference:
         return lambda h, c, b, r: fn(h, [c[i] for i in conv_order], [b[i] for i in bn_order], r)
 
-    orders = list(itertools.product(itertools.permutations(range(n_convs)), itertools.permutations(range(n_bns))))
+    orders = list(
+        itertools.product(
+            itertools.permutations(range(n_convs)), itertools.permutations(range(n_bns))
+        )
+    )
     # before any training-mode call of the reference moves the running statistics:
-    frozen = any(np.allclose(y, run(False, reordered(reference, *o)), rtol=1e-4, atol=1e-4) for o in orders)
-    match = [o for o in orders if np.allclose(y, run(True, reordered(reference, *o)), rtol=1e-4, atol=1e-4)]
+    frozen = any(
+        np.allclose(y, run(False, reordered(reference, *o)), rtol=1e-4, atol=1e-4) for o in orders
+    )
+    match = [
+        o
+        for o in orders
+        if np.allclose(y, run(True, reordered(reference, *o)), rtol=1e-4, atol=1e-4)
+    ]
     if not match:
         if frozen:
-            return wrong("in training mode your block computes the inference-mode result: its BN always runs in inference mode "
-                         "(training=False hard-coded, or the module left in eval mode). Pass training=training on (Keras) / let "
-                         "model.train() and model.eval() switch it (PyTorch).")
+            return wrong(
+                "in training mode your block computes the inference-mode result: its BN always runs in inference mode "
+                "(training=False hard-coded, or the module left in eval mode). Pass training=training on (Keras) / let "
+                "model.train() and model.eval() switch it (PyTorch)."
+            )
         for hint, variant in variants.items():
-            if any(np.allclose(y, run(True, reordered(variant, *o)), rtol=1e-4, atol=1e-4) for o in orders):
+            if any(
+                np.allclose(y, run(True, reordered(variant, *o)), rtol=1e-4, atol=1e-4)
+                for o in orders
+            ):
                 return wrong(hint)
         gap = np.abs(y - run(True, reference)).max()
-        return wrong(f"on random weights your block differs from the reference on the same layers by up to {gap:.3g}: compute {formula}.")
+        return wrong(
+            f"on random weights your block differs from the reference on the same layers by up to {gap:.3g}: compute {formula}."
+        )
     inference = run(False)
-    if not np.allclose(inference, run(False, reordered(reference, *match[0])), rtol=1e-4, atol=1e-4):
+    if not np.allclose(
+        inference, run(False, reordered(reference, *match[0])), rtol=1e-4, atol=1e-4
+    ):
         if framework == "keras":
-            return wrong("with training=True your block is right, but with training=False it is not: pass training=training on to every BatchNormalization (not training=True), so that inference uses the moving statistics.")
-        return wrong("in training mode your block is right, but not in eval mode: use nn.BatchNorm2d modules (they switch to their running statistics in eval mode), not batch statistics computed by hand.")
-    return correct(f"on random weights your block computes {formula} exactly like the reference on the same layers, in training and in inference mode.")
+            return wrong(
+                "with training=True your block is right, but with training=False it is not: pass training=training on to every BatchNormalization (not training=True), so that inference uses the moving statistics."
+            )
+        return wrong(
+            "in training mode your block is right, but not in eval mode: use nn.BatchNorm2d modules (they switch to their running statistics in eval mode), not batch statistics computed by hand."
+        )
+    return correct(
+        f"on random weights your block computes {formula} exactly like the reference on the same layers, in training and in inference mode."
+    )

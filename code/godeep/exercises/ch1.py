@@ -14,26 +14,40 @@ def _depth_solution() -> int:
     return next(L for L in range(1, 1000) if 0.9**L < 1e-3)
 
 
-def _check_depth(answer) -> "Feedback":
+def _check_depth(answer) -> Feedback:
     if isinstance(answer, float) and 0 < answer < 1:
-        return wrong("that looks like a gradient factor, not a depth: give the number of layers L (an integer).")
+        return wrong(
+            "that looks like a gradient factor, not a depth: give the number of layers L (an integer)."
+        )
     if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)):
         return wrong(f"give the depth as an integer number of layers, not {type(answer).__name__}.")
     L, expected = int(answer), _depth_solution()
     if L == expected:
-        return correct(f"0.9^{L} = {0.9**L:.3g} is the first power below 1e-3 (0.9^{L - 1} = {0.9 ** (L - 1):.3g}).")
+        return correct(
+            f"0.9^{L} = {0.9**L:.3g} is the first power below 1e-3 (0.9^{L - 1} = {0.9 ** (L - 1):.3g})."
+        )
     if L == expected - 1:
         return wrong(f"off by one: 0.9^{L} = {0.9**L:.3g} is still above 1e-3.")
     if L < expected:
-        return wrong(f"0.9^{L} = {0.9**L:.3g} is still above 1e-3: you need more layers. Hint: solve L > log(1e-3) / log(0.9).")
-    return wrong(f"0.9^{L} = {0.9**L:.3g} is below 1e-3, but so is a shallower power: find the smallest L.")
+        return wrong(
+            f"0.9^{L} = {0.9**L:.3g} is still above 1e-3: you need more layers. Hint: solve L > log(1e-3) / log(0.9)."
+        )
+    return wrong(
+        f"0.9^{L} = {0.9**L:.3g} is below 1e-3, but so is a shallower power: find the smallest L."
+    )
 
 
 depth_to_vanish = exercise(
     "ch1.depth-to-vanish",
     "Smallest depth L at which a per-layer factor of 0.9 shrinks the gradient below 1e-3.",
     solution=_depth_solution,
-    wrong_answers=[(65, "off by one"), (0.9**66, "not a depth"), (30, "need more layers"), (100, "smallest L"), ("66", "integer")],
+    wrong_answers=[
+        (65, "off by one"),
+        (0.9**66, "not a depth"),
+        (30, "need more layers"),
+        (100, "smallest L"),
+        ("66", "integer"),
+    ],
 )(_check_depth)
 
 
@@ -51,8 +65,14 @@ def _check_sigmoid_bound(answer):
         what="the bound",
         hints=[
             (0.25 * 10, "you added the ten factors: the chain rule multiplies them."),
-            (0.5**10, "sigmoid'(0) is 1/4, not 1/2: sigmoid'(z) = sigmoid(z) (1 - sigmoid(z)) = 1/2 * 1/2 at z = 0."),
-            (1.0, "sigmoid' is at most 1/4, so each layer contributes a factor of at most 1/4 when |w| <= 1."),
+            (
+                0.5**10,
+                "sigmoid'(0) is 1/4, not 1/2: sigmoid'(z) = sigmoid(z) (1 - sigmoid(z)) = 1/2 * 1/2 at z = 0.",
+            ),
+            (
+                1.0,
+                "sigmoid' is at most 1/4, so each layer contributes a factor of at most 1/4 when |w| <= 1.",
+            ),
             (0.25, "that is one layer's factor: there are ten of them in the product."),
             (
                 SIGMOID_CHAIN_SUPREMUM,
@@ -90,9 +110,18 @@ def _check_relu_factor(answer):
         rtol=1e-2,
         what="the per-layer factor",
         hints=[
-            (math.sqrt(256 * 0.1**2), "you forgot that ReLU zeroes half of a symmetric input: it halves the second moment."),
-            (256 * 0.1**2 / 2, "that is the factor for the variance; the question asks for the standard deviation."),
-            (256 * 0.1**2, "that is the variance factor of a linear layer: take the ReLU's 1/2 and a square root."),
+            (
+                math.sqrt(256 * 0.1**2),
+                "you forgot that ReLU zeroes half of a symmetric input: it halves the second moment.",
+            ),
+            (
+                256 * 0.1**2 / 2,
+                "that is the factor for the variance; the question asks for the standard deviation.",
+            ),
+            (
+                256 * 0.1**2,
+                "that is the variance factor of a linear layer: take the ReLU's 1/2 and a square root.",
+            ),
             (0.1, "the factor involves the width n: each unit sums n inputs."),
         ],
     )
@@ -102,7 +131,12 @@ relu_factor = exercise(
     "ch1.relu-factor",
     "Per-layer factor by which the activation std changes in a ReLU MLP of width 256 with weights N(0, 0.1^2).",
     solution=_relu_factor_solution,
-    wrong_answers=[(1.6, "forgot that ReLU"), (1.28, "variance"), (2.56, "variance factor"), (0.1, "width")],
+    wrong_answers=[
+        (1.6, "forgot that ReLU"),
+        (1.28, "variance"),
+        (2.56, "variance factor"),
+        (0.1, "width"),
+    ],
 )(_check_relu_factor)
 
 
@@ -122,19 +156,35 @@ def _check_tanh_saturation(fn):
     for h in cases:
         got = call_native(fn, h.copy())
         if got is None:
-            return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
+            return Feedback(
+                False,
+                "your function returns None: write its body and run the cell again.",
+                answered=False,
+            )
         expected = saturation_fraction(h, "tanh")
         try:
             got = float(to_numpy(got))
         except (TypeError, ValueError):
-            return wrong(f"your function returned {type(got).__name__}; return a float (the fraction).")
+            return wrong(
+                f"your function returned {type(got).__name__}; return a float (the fraction)."
+            )
         if not math.isclose(got, expected, abs_tol=1e-9):
-            if math.isclose(got, float(np.mean(np.abs(h) > 0.95)), abs_tol=1e-9) or math.isclose(got, float(np.mean(np.abs(h) >= 0.95)), abs_tol=1e-9):
-                return wrong("you thresholded |h| at 0.95; the slope tanh'(z) = 1 - h^2 is below 0.05 when |h| > sqrt(0.95) = 0.975.")
+            if math.isclose(got, float(np.mean(np.abs(h) > 0.95)), abs_tol=1e-9) or math.isclose(
+                got, float(np.mean(np.abs(h) >= 0.95)), abs_tol=1e-9
+            ):
+                return wrong(
+                    "you thresholded |h| at 0.95; the slope tanh'(z) = 1 - h^2 is below 0.05 when |h| > sqrt(0.95) = 0.975."
+                )
             if got > 1.0:
-                return wrong(f"a fraction lies in [0, 1]; you returned {got:.3g}. Divide the count by the number of entries.")
-            return wrong(f"on a test batch you returned {got:.4g}, expected {expected:.4g}. Hint: tanh'(z) = 1 - h^2 where h = tanh(z).")
-    return correct("your function agrees with godeep.signals.saturation_fraction(h, 'tanh') on every test batch.")
+                return wrong(
+                    f"a fraction lies in [0, 1]; you returned {got:.3g}. Divide the count by the number of entries."
+                )
+            return wrong(
+                f"on a test batch you returned {got:.4g}, expected {expected:.4g}. Hint: tanh'(z) = 1 - h^2 where h = tanh(z)."
+            )
+    return correct(
+        "your function agrees with godeep.signals.saturation_fraction(h, 'tanh') on every test batch."
+    )
 
 
 tanh_saturation = exercise(
@@ -156,21 +206,37 @@ def _check_slowest_layer(answer):
         return wrong("give the layer's name as a string, e.g. 'fc3'.")
     name = answer.strip()
     if name == "fc1":
-        return correct("the first layer is the farthest from the loss: its gradient went through every other layer's factor.")
+        return correct(
+            "the first layer is the farthest from the loss: its gradient went through every other layer's factor."
+        )
     if name == "out":
-        return wrong("the output layer is the one that learns fastest: its gradient comes straight from the loss.")
+        return wrong(
+            "the output layer is the one that learns fastest: its gradient comes straight from the loss."
+        )
     if name.startswith("act"):
-        return wrong("activation layers have no weights: name a layer with a weight matrix (fc1, fc2, ..., out).")
+        return wrong(
+            "activation layers have no weights: name a layer with a weight matrix (fc1, fc2, ..., out)."
+        )
     if name.startswith("fc"):
-        return wrong(f"{name} is not the slowest: which layer's gradient passes through the most sigmoid factors?")
-    return wrong(f"there is no layer called {name!r} in the model: use the names fc1, ..., fc10, out.")
+        return wrong(
+            f"{name} is not the slowest: which layer's gradient passes through the most sigmoid factors?"
+        )
+    return wrong(
+        f"there is no layer called {name!r} in the model: use the names fc1, ..., fc10, out."
+    )
 
 
 slowest_layer = exercise(
     "ch1.slowest-layer",
     "In the 10-layer sigmoid network, which weight layer has the smallest update-to-weight ratio?",
     solution=lambda: "fc1",
-    wrong_answers=[("out", "learns fastest"), ("act1", "no weights"), ("fc5", "not the slowest"), ("layer1", "no layer called"), (1, "string")],
+    wrong_answers=[
+        ("out", "learns fastest"),
+        ("act1", "no weights"),
+        ("fc5", "not the slowest"),
+        ("layer1", "no layer called"),
+        (1, "string"),
+    ],
 )(_check_slowest_layer)
 
 

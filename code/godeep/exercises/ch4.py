@@ -27,10 +27,19 @@ _BN_PARAMS_20 = 2 * 16 + 3 * 2 * 2 * (16 + 32 + 64)
 def _check_resnet20(answer) -> Feedback:
     expected = _resnet20_params()
     hints = [
-        (expected - _BN_PARAMS_20, f"you left out the BatchNorm layers: each has 2 parameters (gamma, beta) per channel, {_BN_PARAMS_20:,} in all."),
-        (expected + _BN_PARAMS_20, "you counted BN's running mean and variance: they are statistics (buffers), not trained parameters."),
+        (
+            expected - _BN_PARAMS_20,
+            f"you left out the BatchNorm layers: each has 2 parameters (gamma, beta) per channel, {_BN_PARAMS_20:,} in all.",
+        ),
+        (
+            expected + _BN_PARAMS_20,
+            "you counted BN's running mean and variance: they are statistics (buffers), not trained parameters.",
+        ),
         (expected - 10, "you forgot the bias of the final fully connected layer (10 values)."),
-        (expected + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64), "you added 1x1 projection shortcuts (option B); the CIFAR ResNets use option A, which has no parameters."),
+        (
+            expected + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64),
+            "you added 1x1 projection shortcuts (option B); the CIFAR ResNets use option A, which has no parameters.",
+        ),
     ]
     if isinstance(answer, (str, bytes)):
         return wrong(f"give the count as an integer, not the string {answer!r}: drop the quotes.")
@@ -46,7 +55,9 @@ def _check_resnet20(answer) -> Feedback:
         if value == typical:
             return wrong(message)
     if abs(value - 0.27e6) < 0.005e6:
-        return wrong(f"{value:,.0f} rounds to 0.27M like the exact answer, but it is not exact: count conv weights (k*k*in*out), BN (2 per channel) and the fc layer (64*10 + 10).")
+        return wrong(
+            f"{value:,.0f} rounds to 0.27M like the exact answer, but it is not exact: count conv weights (k*k*in*out), BN (2 per channel) and the fc layer (64*10 + 10)."
+        )
     return close_to(value, expected, rtol=1e-9, what="the parameter count")
 
 
@@ -87,11 +98,17 @@ def _check_identity_ratio(answer) -> Feedback:
             "find it in the same budget: degradation is an optimization problem, not a lack of capacity or overfitting."
         )
     if math.isclose(value, 56 / 20, rel_tol=1e-3) or math.isclose(value, 20 / 56, rel_tol=1e-3):
-        return wrong("the loss does not scale with the number of layers: identity layers leave the function, hence every prediction, unchanged.")
+        return wrong(
+            "the loss does not scale with the number of layers: identity layers leave the function, hence every prediction, unchanged."
+        )
     if value > 1:
-        return wrong("the extra layers compute the identity, so the 56-layer net outputs exactly what the 20-layer one does: same predictions, same loss. The higher loss you saw is not forced by the architecture.")
+        return wrong(
+            "the extra layers compute the identity, so the 56-layer net outputs exactly what the 20-layer one does: same predictions, same loss. The higher loss you saw is not forced by the architecture."
+        )
     if 0 <= value < 1:
-        return wrong("identity layers add nothing: the function, and so the loss, is unchanged. A lower loss would need the extra layers to be trained.")
+        return wrong(
+            "identity layers add nothing: the function, and so the loss, is unchanged. A lower loss would need the extra layers to be trained."
+        )
     return wrong("a ratio of two losses is positive.")
 
 
@@ -100,7 +117,13 @@ identity_ratio = exercise(
     "Copy a trained plain-20 into a 56-layer net whose 36 extra layers compute the identity: "
     "the ratio of its training loss to plain-20's?",
     solution=lambda: 1.0,
-    wrong_answers=[(56 / 20, "scale with the number"), (1.5, "not forced"), (0.5, "add nothing"), ("one", "as a number"), ("1", "as a number")],
+    wrong_answers=[
+        (56 / 20, "scale with the number"),
+        (1.5, "not forced"),
+        (0.5, "add nothing"),
+        ("one", "as a number"),
+        ("1", "as a number"),
+    ],
 )(_check_identity_ratio)
 
 
@@ -118,10 +141,22 @@ def _check_stem_macs(answer) -> Feedback:
         rtol=1e-6,
         what="the number of multiply-accumulates",
         hints=[
-            (224 * 224 * 64 * 7 * 7 * 3, "the conv has stride 2: its output is 112 x 112, not 224 x 224."),
-            (2 * _STEM_MACS, "that counts a multiply and an add separately (FLOPs = 2 x MACs); the paper's 'FLOPs' are multiply-adds."),
-            (112 * 112 * 64 * 7 * 7, "each output value sums over all 3 input channels: multiply by C_in = 3."),
-            (64 * 7 * 7 * 3, "that is the number of weights; each is used once per output position (112 x 112 of them)."),
+            (
+                224 * 224 * 64 * 7 * 7 * 3,
+                "the conv has stride 2: its output is 112 x 112, not 224 x 224.",
+            ),
+            (
+                2 * _STEM_MACS,
+                "that counts a multiply and an add separately (FLOPs = 2 x MACs); the paper's 'FLOPs' are multiply-adds.",
+            ),
+            (
+                112 * 112 * 64 * 7 * 7,
+                "each output value sums over all 3 input channels: multiply by C_in = 3.",
+            ),
+            (
+                64 * 7 * 7 * 3,
+                "that is the number of weights; each is used once per output position (112 x 112 of them).",
+            ),
         ],
     )
 

@@ -17,48 +17,89 @@ def _check_lambda_power(answer):
     if not math.isfinite(value) or value <= 0:
         return wrong("the factor is a product of positive numbers: it must be positive and finite.")
     if math.isclose(value, expected, rel_tol=1e-2):
-        return correct(f"0.5^54 = {expected:.3g}: each block only halves the gradient, but 54 halvings leave nothing.")
+        return correct(
+            f"0.5^54 = {expected:.3g}: each block only halves the gradient, but 54 halvings leave nothing."
+        )
     hints = [
-        (0.5 * 54, "you multiplied lambda by the depth: the chain rule multiplies one factor of lambda per block, lambda^(L-l)."),
+        (
+            0.5 * 54,
+            "you multiplied lambda by the depth: the chain rule multiplies one factor of lambda per block, lambda^(L-l).",
+        ),
         (0.5**53, "off by one: there are L - l = 54 shortcuts between x_l and x_L."),
         (0.5**55, "off by one: there are L - l = 54 shortcuts between x_l and x_L."),
-        (1.0, "that would be the identity shortcut (lambda = 1); here each shortcut multiplies by 0.5."),
-        (1.5**54, "with zero branches there is no '1 +' term: the factor per block is lambda, not 1 + lambda."),
-        (2.0**54, "the gradient goes down through the same scalings as the signal goes up: multiply by lambda, do not divide."),
+        (
+            1.0,
+            "that would be the identity shortcut (lambda = 1); here each shortcut multiplies by 0.5.",
+        ),
+        (
+            1.5**54,
+            "with zero branches there is no '1 +' term: the factor per block is lambda, not 1 + lambda.",
+        ),
+        (
+            2.0**54,
+            "the gradient goes down through the same scalings as the signal goes up: multiply by lambda, do not divide.",
+        ),
     ]
     for typical, message in hints:
         if math.isclose(value, typical, rel_tol=1e-2):
             return wrong(message)
     factor = value / expected
-    return wrong(f"the factor is {'too large' if factor > 1 else 'too small'} by about {max(factor, 1 / factor):.3g}x; write x_L in terms of x_l first.")
+    return wrong(
+        f"the factor is {'too large' if factor > 1 else 'too small'} by about {max(factor, 1 / factor):.3g}x; write x_L in terms of x_l first."
+    )
 
 
 lambda_power = exercise(
     "ch5.lambda-power",
     "Factor by which dE/dx_l shrinks over L - l = 54 blocks whose shortcuts scale by lambda = 0.5 and whose branches are zero.",
     solution=lambda: 0.5**54,
-    wrong_answers=[(27.0, "multiplied lambda by the depth"), (0.5**53, "off by one"), (1.0, "identity shortcut"),
-                   (1.5**54, "no '1 +'"), (2.0**54, "do not divide"), (-1.0, "positive"), ("tiny", "plain number"), (1e-3, "too large")],
+    wrong_answers=[
+        (27.0, "multiplied lambda by the depth"),
+        (0.5**53, "off by one"),
+        (1.0, "identity shortcut"),
+        (1.5**54, "no '1 +'"),
+        (2.0**54, "do not divide"),
+        (-1.0, "positive"),
+        ("tiny", "plain number"),
+        (1e-3, "too large"),
+    ],
 )(_check_lambda_power)
 
 
 def _check_gpt2_scale(answer):
     expected = 1 / math.sqrt(24)
-    return close_to(answer, expected, what="the factor",
-                    right=f"N = 2 x 12 = 24 residual layers, factor 1/sqrt(24) = {expected:.3f}.",
-                    advice="GPT-2 scales by 1/sqrt(N), N the number of residual layers.", hints=[
-        (1 / math.sqrt(12), "each block has two residual layers (attention and MLP): N = 24, not 12."),
-        (1 / 24, "the factor is 1/sqrt(N), not 1/N: it keeps the *variance* of a sum of N branches in check."),
-        (1 / 12, "the factor is 1/sqrt(N), with N = 24 residual layers."),
-        (math.sqrt(24), "the weights are scaled down, not up: 1/sqrt(N)."),
-    ])
+    return close_to(
+        answer,
+        expected,
+        what="the factor",
+        right=f"N = 2 x 12 = 24 residual layers, factor 1/sqrt(24) = {expected:.3f}.",
+        advice="GPT-2 scales by 1/sqrt(N), N the number of residual layers.",
+        hints=[
+            (
+                1 / math.sqrt(12),
+                "each block has two residual layers (attention and MLP): N = 24, not 12.",
+            ),
+            (
+                1 / 24,
+                "the factor is 1/sqrt(N), not 1/N: it keeps the *variance* of a sum of N branches in check.",
+            ),
+            (1 / 12, "the factor is 1/sqrt(N), with N = 24 residual layers."),
+            (math.sqrt(24), "the weights are scaled down, not up: 1/sqrt(N)."),
+        ],
+    )
 
 
 gpt2_scale = exercise(
     "ch5.gpt2-scale",
     "Factor by which GPT-2's initialization scales each residual branch's output projection in a 12-block model.",
     solution=lambda: 1 / math.sqrt(24),
-    wrong_answers=[(1 / math.sqrt(12), "two residual layers"), (1 / 24, "not 1/N"), (math.sqrt(24), "scaled down"), (0.5, "not quite"), ("a", "plain number")],
+    wrong_answers=[
+        (1 / math.sqrt(12), "two residual layers"),
+        (1 / 24, "not 1/N"),
+        (math.sqrt(24), "scaled down"),
+        (0.5, "not quite"),
+        ("a", "plain number"),
+    ],
 )(_check_gpt2_scale)
 
 
@@ -72,21 +113,42 @@ def _autocorrelation_solution() -> float:
 def _check_autocorrelation(answer):
     expected = _autocorrelation_solution()  # 0.16 / 2.8
     g = [1.0, 2.0, 3.0, 2.0, 1.0]
-    return close_to(answer, expected, rtol=1e-3, what="rho(1)",
-                    right=f"rho(1) = 0.16 / 2.8 = {expected:.4f}: centred, and normalized by the total energy.",
-                    advice="centre g, multiply neighbours, sum, and divide by the sum of squares.", hints=[
-        (sum(a * b for a, b in zip(g[:-1], g[1:])) / sum(v * v for v in g), "subtract the mean first: rho is computed on g - mean(g)."),
-        (0.0, "that is np.corrcoef(g[:-1], g[1:]): it centres and normalizes each shifted piece separately; the definition uses one mean and the whole signal's energy."),
-        (0.16 / 2.8 * 5 / 4, "normalize by the total energy sum (g_i - mean)^2, without rescaling by n / (n - k)."),
-        (1.0, "rho(0) = 1 always; the question asks for lag k = 1."),
-    ])
+    return close_to(
+        answer,
+        expected,
+        rtol=1e-3,
+        what="rho(1)",
+        right=f"rho(1) = 0.16 / 2.8 = {expected:.4f}: centred, and normalized by the total energy.",
+        advice="centre g, multiply neighbours, sum, and divide by the sum of squares.",
+        hints=[
+            (
+                sum(a * b for a, b in zip(g[:-1], g[1:])) / sum(v * v for v in g),
+                "subtract the mean first: rho is computed on g - mean(g).",
+            ),
+            (
+                0.0,
+                "that is np.corrcoef(g[:-1], g[1:]): it centres and normalizes each shifted piece separately; the definition uses one mean and the whole signal's energy.",
+            ),
+            (
+                0.16 / 2.8 * 5 / 4,
+                "normalize by the total energy sum (g_i - mean)^2, without rescaling by n / (n - k).",
+            ),
+            (1.0, "rho(0) = 1 always; the question asks for lag k = 1."),
+        ],
+    )
 
 
 autocorrelation_lag1 = exercise(
     "ch5.autocorrelation-lag1",
     "Lag-1 autocorrelation rho(1) of the gradient signal g = (1, 2, 3, 2, 1).",
     solution=_autocorrelation_solution,
-    wrong_answers=[(16 / 19, "subtract the mean"), (0.0, "np.corrcoef"), (1.0, "rho(0)"), (0.3, "not quite"), ("x", "plain number")],
+    wrong_answers=[
+        (16 / 19, "subtract the mean"),
+        (0.0, "np.corrcoef"),
+        (1.0, "rho(0)"),
+        (0.3, "not quite"),
+        ("x", "plain number"),
+    ],
 )(_check_autocorrelation)
 
 
@@ -96,23 +158,45 @@ def _short_paths_solution() -> float:
 
 def _check_short_paths(answer):
     expected = _short_paths_solution()
-    return close_to(answer, expected, rtol=1e-3, what="the fraction", fraction=True,
-                    right=f"sum_(k<=5) C(20, k) / 2^20 = {expected:.4f}: about 2% of the paths are that short.",
-                    advice="count C(20, k) paths of each length k = 0..5 and divide by 2^20.", hints=[
-        (sum(math.comb(20, k) for k in range(5)) / 2**20, "'at most 5' includes paths of length 5: sum k = 0..5."),
-        (math.comb(20, 5) / 2**20, "that is the share of length exactly 5; the question asks for lengths 0 to 5."),
-        (sum(math.comb(20, k) for k in range(1, 6)) / 2**20, "the path through no branch at all (k = 0, all shortcuts) counts too."),
-        (6 / 21, "path lengths are not uniform: there are C(20, k) paths of length k."),
-        (expected * 100, "give a fraction, not a percentage."),
-    ])
+    return close_to(
+        answer,
+        expected,
+        rtol=1e-3,
+        what="the fraction",
+        fraction=True,
+        right=f"sum_(k<=5) C(20, k) / 2^20 = {expected:.4f}: about 2% of the paths are that short.",
+        advice="count C(20, k) paths of each length k = 0..5 and divide by 2^20.",
+        hints=[
+            (
+                sum(math.comb(20, k) for k in range(5)) / 2**20,
+                "'at most 5' includes paths of length 5: sum k = 0..5.",
+            ),
+            (
+                math.comb(20, 5) / 2**20,
+                "that is the share of length exactly 5; the question asks for lengths 0 to 5.",
+            ),
+            (
+                sum(math.comb(20, k) for k in range(1, 6)) / 2**20,
+                "the path through no branch at all (k = 0, all shortcuts) counts too.",
+            ),
+            (6 / 21, "path lengths are not uniform: there are C(20, k) paths of length k."),
+            (expected * 100, "give a fraction, not a percentage."),
+        ],
+    )
 
 
 short_paths = exercise(
     "ch5.short-paths",
     "Fraction of the 2^20 paths through a 20-block residual net that pass through at most 5 branches.",
     solution=_short_paths_solution,
-    wrong_answers=[(sum(math.comb(20, k) for k in range(5)) / 2**20, "includes paths of length 5"), (math.comb(20, 5) / 2**20, "exactly 5"),
-                   (6 / 21, "not uniform"), (2.07, "percentage"), (0.5, "not quite"), ("x", "plain number")],
+    wrong_answers=[
+        (sum(math.comb(20, k) for k in range(5)) / 2**20, "includes paths of length 5"),
+        (math.comb(20, 5) / 2**20, "exactly 5"),
+        (6 / 21, "not uniform"),
+        (2.07, "percentage"),
+        (0.5, "not quite"),
+        ("x", "plain number"),
+    ],
 )(_check_short_paths)
 
 
@@ -142,13 +226,19 @@ def _check_shortcut_winner(answer):
         return wrong("give the variant's name as a string, e.g. 'conv_shortcut'.")
     name = answer.strip()
     if name == "identity":
-        return wrong("the identity is the baseline (6.61%): the question asks which of the *other* variants came closest.")
+        return wrong(
+            "the identity is the baseline (6.61%): the question asks which of the *other* variants came closest."
+        )
     if name == "exclusive_gating":
-        return correct("8.70%: with b_g = -6 the shortcut's gate 1 - g(x) starts at 1 - sigmoid(-6) = 0.9975, "
-                       "the nearest to an identity of all the variants, though the same gate nearly shuts F.")
+        return correct(
+            "8.70%: with b_g = -6 the shortcut's gate 1 - g(x) starts at 1 - sigmoid(-6) = 0.9975, "
+            "the nearest to an identity of all the variants, though the same gate nearly shuts F."
+        )
     if name in _WHY:
         return wrong(f"{_WHY[name]} Which variant starts closest to the identity?")
-    return wrong(f"{name!r} is not one of the variants: use a name of godeep.residual.SHORTCUT_VARIANTS.")
+    return wrong(
+        f"{name!r} is not one of the variants: use a name of godeep.residual.SHORTCUT_VARIANTS."
+    )
 
 
 shortcut_winner = exercise(
@@ -156,9 +246,15 @@ shortcut_winner = exercise(
     "Of the non-identity shortcuts of He et al.'s Table 1 (constant_scaling_both, exclusive_gating with b_g = -6, "
     "shortcut_gating with b_g = 0, conv_shortcut, dropout_shortcut), which gave ResNet-110 the lowest test error?",
     solution=lambda: min((v, k) for k, v in PAPER_TABLE1.items() if k != "identity")[1],
-    wrong_answers=[("identity", "baseline"), ("conv_shortcut", "1x1 convolutions"), ("shortcut_gating", "near 1/2"),
-                   ("constant_scaling_both", "0.5^54"), ("dropout_shortcut", "random scaling"), ("highway", "not one of"),
-                   (3, "string")],
+    wrong_answers=[
+        ("identity", "baseline"),
+        ("conv_shortcut", "1x1 convolutions"),
+        ("shortcut_gating", "near 1/2"),
+        ("constant_scaling_both", "0.5^54"),
+        ("dropout_shortcut", "random scaling"),
+        ("highway", "not one of"),
+        (3, "string"),
+    ],
 )(_check_shortcut_winner)
 
 
@@ -169,36 +265,62 @@ def _gate_factor_solution() -> float:
 def _check_gate_factor(answer):
     expected = _gate_factor_solution()
     sig = 1 / (1 + math.exp(6.0))
-    return close_to(answer, expected, rtol=1e-3, hint_rtol=1e-2, what="the factor",
-                    right=f"(1 - sigmoid(-6))^54 = 0.99753^54 = {expected:.3f}: the direct path keeps most of the signal.",
-                    advice="one block multiplies the direct path by 1 - sigmoid(b_g); take the 54th power.", hints=[
-        (sig**54, "that is g^54, the gate on F; the shortcut is multiplied by 1 - g."),
-        (1 - sig, "that is one block's factor; the direct path goes through 54 of them."),
-        ((1 - 1 / (1 + math.exp(-6.0))) ** 54, "sigmoid(-6) is small (0.0025), not close to 1: check the sign."),
-        (0.5**54, "that would be a gate of 1/2, i.e. b_g = 0; here b_g = -6."),
-    ])
+    return close_to(
+        answer,
+        expected,
+        rtol=1e-3,
+        hint_rtol=1e-2,
+        what="the factor",
+        right=f"(1 - sigmoid(-6))^54 = 0.99753^54 = {expected:.3f}: the direct path keeps most of the signal.",
+        advice="one block multiplies the direct path by 1 - sigmoid(b_g); take the 54th power.",
+        hints=[
+            (sig**54, "that is g^54, the gate on F; the shortcut is multiplied by 1 - g."),
+            (1 - sig, "that is one block's factor; the direct path goes through 54 of them."),
+            (
+                (1 - 1 / (1 + math.exp(-6.0))) ** 54,
+                "sigmoid(-6) is small (0.0025), not close to 1: check the sign.",
+            ),
+            (0.5**54, "that would be a gate of 1/2, i.e. b_g = 0; here b_g = -6."),
+        ],
+    )
 
 
 gate_factor = exercise(
     "ch5.gate-factor",
     "Factor by which 54 exclusive gates with W_g = 0 and b_g = -6 scale the direct (shortcut) path.",
     solution=_gate_factor_solution,
-    wrong_answers=[(1 - 1 / (1 + math.exp(6.0)), "one block's factor"), ((1 / (1 + math.exp(6.0))) ** 54, "g^54"),
-                   (0.5**54, "b_g = 0"), (0.3, "not quite"), ("x", "plain number")],
+    wrong_answers=[
+        (1 - 1 / (1 + math.exp(6.0)), "one block's factor"),
+        ((1 / (1 + math.exp(6.0))) ** 54, "g^54"),
+        (0.5**54, "b_g = 0"),
+        (0.3, "not quite"),
+        ("x", "plain number"),
+    ],
 )(_check_gate_factor)
 
 
 def _check_open_paths(answer):
     expected = 0.9**54
-    return close_to(answer, expected, rtol=1e-3, hint_rtol=1e-2, what="the fraction", fraction=True,
-                    right=f"0.9^54 = {expected:.3g}: a ReLU that blocks only 10% per block still closes almost every direct path.",
-                    advice="the path is open only if no block's ReLU cuts it: multiply 54 probabilities.", hints=[
-        (0.1**54, "0.1 is the chance of being blocked at one block; the path stays open with probability 0.9 per block."),
-        (1 - 0.1 * 54, "the blocks multiply probabilities; they do not subtract 10% each."),
-        (1 - 0.9**54, "that is the fraction *closed*; the question asks for the open ones."),
-        (0.9, "that is one block; the direct path crosses 54 of them."),
-        (expected * 100, "give a fraction, not a percentage."),
-    ])
+    return close_to(
+        answer,
+        expected,
+        rtol=1e-3,
+        hint_rtol=1e-2,
+        what="the fraction",
+        fraction=True,
+        right=f"0.9^54 = {expected:.3g}: a ReLU that blocks only 10% per block still closes almost every direct path.",
+        advice="the path is open only if no block's ReLU cuts it: multiply 54 probabilities.",
+        hints=[
+            (
+                0.1**54,
+                "0.1 is the chance of being blocked at one block; the path stays open with probability 0.9 per block.",
+            ),
+            (1 - 0.1 * 54, "the blocks multiply probabilities; they do not subtract 10% each."),
+            (1 - 0.9**54, "that is the fraction *closed*; the question asks for the open ones."),
+            (0.9, "that is one block; the direct path crosses 54 of them."),
+            (expected * 100, "give a fraction, not a percentage."),
+        ],
+    )
 
 
 open_paths = exercise(
@@ -206,23 +328,47 @@ open_paths = exercise(
     "If the after-addition ReLU of each of 54 blocks independently zeroes 10% of the elements, what fraction of "
     "direct (shortcut-only) paths from x_0 to x_54 stays open?",
     solution=lambda: 0.9**54,
-    wrong_answers=[(0.1**54, "probability 0.9"), (1 - 0.9**54, "closed"), (0.9, "54 of them"), (0.9**54 * 100, "percentage"),
-                   (2.0, "between 0 and 1"), (0.5, "not quite"), ("x", "plain number")],
+    wrong_answers=[
+        (0.1**54, "probability 0.9"),
+        (1 - 0.9**54, "closed"),
+        (0.9, "54 of them"),
+        (0.9**54 * 100, "percentage"),
+        (2.0, "between 0 and 1"),
+        (0.5, "not quite"),
+        ("x", "plain number"),
+    ],
 )(_check_open_paths)
 
 
 def _check_residual_growth(answer):
     """Growth of the standard deviation of x_L over 30 He-initialized blocks without normalization."""
     expected = 2.0**15
-    return close_to(answer, expected, what="the factor",
-                    right=f"Var doubles per block, 2^30 in all, so the standard deviation grows by 2^15 = {expected:.0f}.",
-                    advice="write Var[x_l] in terms of Var[x_(l-1)] for one block first.", hints=[
-        (2.0**30, "that is the growth of the *variance*; the standard deviation grows by its square root."),
-        (math.sqrt(30), "the variances add up to 2x per block, they do not grow by one unit each: multiply, do not add."),
-        (31.0, "each block doubles the variance (x + F(x) with Var[F(x)] = Var[x]): the growth is a power of 2."),
-        (1.0, "that is ReZero's factor (alpha = 0); here the branches are on from the start."),
-        (1.5**15, "with He initialization Var[F(x)] = Var[x] (the ReLU halves, the weights' 2/n doubles): the factor per block is 2."),
-    ])
+    return close_to(
+        answer,
+        expected,
+        what="the factor",
+        right=f"Var doubles per block, 2^30 in all, so the standard deviation grows by 2^15 = {expected:.0f}.",
+        advice="write Var[x_l] in terms of Var[x_(l-1)] for one block first.",
+        hints=[
+            (
+                2.0**30,
+                "that is the growth of the *variance*; the standard deviation grows by its square root.",
+            ),
+            (
+                math.sqrt(30),
+                "the variances add up to 2x per block, they do not grow by one unit each: multiply, do not add.",
+            ),
+            (
+                31.0,
+                "each block doubles the variance (x + F(x) with Var[F(x)] = Var[x]): the growth is a power of 2.",
+            ),
+            (1.0, "that is ReZero's factor (alpha = 0); here the branches are on from the start."),
+            (
+                1.5**15,
+                "with He initialization Var[F(x)] = Var[x] (the ReLU halves, the weights' 2/n doubles): the factor per block is 2.",
+            ),
+        ],
+    )
 
 
 residual_growth = exercise(
@@ -230,22 +376,41 @@ residual_growth = exercise(
     "By what factor does the standard deviation of the residual stream grow over 30 blocks x + W relu(x), "
     "He-initialized, without normalization?",
     solution=lambda: 2.0**15,
-    wrong_answers=[(2.0**30, "variance"), (math.sqrt(30), "multiply"), (31.0, "power of 2"), (1.0, "ReZero"),
-                   (1.5**15, "factor per block is 2"), (1000.0, "not quite"), ("big", "plain number")],
+    wrong_answers=[
+        (2.0**30, "variance"),
+        (math.sqrt(30), "multiply"),
+        (31.0, "power of 2"),
+        (1.0, "ReZero"),
+        (1.5**15, "factor per block is 2"),
+        (1000.0, "not quite"),
+        ("big", "plain number"),
+    ],
 )(_check_residual_growth)
 
 
 def _check_filter_scale(answer):
     """The factor filter normalization applies to one filter of a random direction."""
-    return close_to(answer, 2.5, rtol=1e-3, what="the factor",
-                    right="||theta_j|| / ||d_j|| = 5 / 2 = 2.5: the filter of the direction becomes (0, 5), as long as the weights' filter.",
-                    advice="compute ||theta_j|| and ||d_j|| and take their ratio.", hints=[
-        (0.4, "inverted: the direction is scaled *to* the weights' norm, ||theta_j|| / ||d_j||."),
-        (5.0, "that is ||theta_j||; divide by ||d_j|| = 2 as well."),
-        (3.5, "that is the sum of the entries of theta_j over 2; use the Euclidean (Frobenius) norms."),
-        (7.0 / 2, "use the Euclidean norm ||(3, 4)|| = 5, not the sum of the entries."),
-        (25 / 4, "use norms, not squared norms."),
-    ])
+    return close_to(
+        answer,
+        2.5,
+        rtol=1e-3,
+        what="the factor",
+        right="||theta_j|| / ||d_j|| = 5 / 2 = 2.5: the filter of the direction becomes (0, 5), as long as the weights' filter.",
+        advice="compute ||theta_j|| and ||d_j|| and take their ratio.",
+        hints=[
+            (
+                0.4,
+                "inverted: the direction is scaled *to* the weights' norm, ||theta_j|| / ||d_j||.",
+            ),
+            (5.0, "that is ||theta_j||; divide by ||d_j|| = 2 as well."),
+            (
+                3.5,
+                "that is the sum of the entries of theta_j over 2; use the Euclidean (Frobenius) norms.",
+            ),
+            (7.0 / 2, "use the Euclidean norm ||(3, 4)|| = 5, not the sum of the entries."),
+            (25 / 4, "use norms, not squared norms."),
+        ],
+    )
 
 
 filter_scale = exercise(
@@ -253,7 +418,13 @@ filter_scale = exercise(
     "A filter of the trained weights is theta_j = (3, 4) and the same filter of a random direction is d_j = (0, 2). "
     "By what factor does filter normalization multiply d_j?",
     solution=lambda: 2.5,
-    wrong_answers=[(0.4, "inverted"), (5.0, "divide"), (25 / 4, "squared"), (1.0, "not quite"), ("x", "plain number")],
+    wrong_answers=[
+        (0.4, "inverted"),
+        (5.0, "divide"),
+        (25 / 4, "squared"),
+        (1.0, "not quite"),
+        ("x", "plain number"),
+    ],
 )(_check_filter_scale)
 
 
@@ -287,8 +458,14 @@ def _own_lesion_solution():
     from .. import data, resmlp, seed_everything, signals, train
 
     seed_everything(0)
-    model = resmlp.residual_mlp(64, 32, 10, 10, batch_norm=True,
-                                init=lambda w: torch.nn.init.kaiming_normal_(w, nonlinearity="relu"))
+    model = resmlp.residual_mlp(
+        64,
+        32,
+        10,
+        10,
+        batch_norm=True,
+        init=lambda w: torch.nn.init.kaiming_normal_(w, nonlinearity="relu"),
+    )
     train.fit(model, data.digits(), epochs=10, lr=1e-3, optimizer="adam", batch_size=64, seed=0)
     model.eval()
     return model, signals.lesion_study(model, list(resmlp.blocks(model)), _digits_accuracy)
@@ -310,13 +487,20 @@ def _lesion_tools(model):
     from .. import resmlp, signals
 
     if not isinstance(model, nn.Module):
-        return (f"the first item must be your model (godeep.resmlp.residual_mlp, or its Keras twin), "
-                f"got {type(model).__name__}.")
+        return (
+            f"the first item must be your model (godeep.resmlp.residual_mlp, or its Keras twin), "
+            f"got {type(model).__name__}."
+        )
     try:
         found = resmlp.blocks(model)
     except ValueError:
         return "build the net with godeep.resmlp.residual_mlp, so that its blocks can be deleted one at a time."
-    return found, signals.lesion_study, all(b.residual for b in found.values()), (model.inp.in_features, model.out.out_features)
+    return (
+        found,
+        signals.lesion_study,
+        all(b.residual for b in found.values()),
+        (model.inp.in_features, model.out.out_features),
+    )
 
 
 def _check_own_lesion(answer):
@@ -324,22 +508,34 @@ def _check_own_lesion(answer):
     import numpy as np
 
     if not isinstance(answer, tuple) or len(answer) != 2:
-        return wrong("give a pair (model, scores): your trained net and the dict returned by signals.lesion_study.")
+        return wrong(
+            "give a pair (model, scores): your trained net and the dict returned by signals.lesion_study."
+        )
     model, scores = answer
     tools = _lesion_tools(model)
     if isinstance(tools, str):
         return wrong(tools)
     found, lesion_study, residual, sizes = tools
     if not residual:
-        return wrong("this net is plain (plain=True): every deletion breaks its only path. Study a residual net (plain=False).")
+        return wrong(
+            "this net is plain (plain=True): every deletion breaks its only path. Study a residual net (plain=False)."
+        )
     if len(found) < _LESION_MIN_BLOCKS:
-        return wrong(f"use at least {_LESION_MIN_BLOCKS} blocks: with {len(found)} there is little to delete.")
+        return wrong(
+            f"use at least {_LESION_MIN_BLOCKS} blocks: with {len(found)} there is little to delete."
+        )
     if tuple(sizes) != (64, 10):
-        return wrong("the net must read the 64 pixels of godeep.data.digits() and output 10 classes.")
+        return wrong(
+            "the net must read the 64 pixels of godeep.data.digits() and output 10 classes."
+        )
     if not isinstance(scores, dict) or "none" not in scores:
-        return wrong("the second item must be the dict returned by signals.lesion_study (with the key 'none').")
+        return wrong(
+            "the second item must be the dict returned by signals.lesion_study (with the key 'none')."
+        )
     if set(scores) != {"none", *found}:
-        return wrong(f"delete every block in turn: pass list(resmlp.blocks(model)), the names {list(found)[:3]} ...")
+        return wrong(
+            f"delete every block in turn: pass list(resmlp.blocks(model)), the names {list(found)[:3]} ..."
+        )
     was_training = getattr(model, "training", None)
     if was_training is not None:  # PyTorch: evaluate in eval mode, then leave the model as it was
         model.eval()
@@ -349,18 +545,27 @@ def _check_own_lesion(answer):
         if was_training is not None:
             model.train(was_training)
     if ours["none"] < 0.5:
-        return wrong(f"your net is at {ours['none']:.0%} test accuracy: train it first (e.g. train.fit for 10 epochs), "
-                     "a lesion study of an untrained net says nothing.")
+        return wrong(
+            f"your net is at {ours['none']:.0%} test accuracy: train it first (e.g. train.fit for 10 epochs), "
+            "a lesion study of an untrained net says nothing."
+        )
     if any(not math.isclose(float(scores[k]), v, abs_tol=1e-6) for k, v in ours.items()):
-        return wrong("your scores do not match a lesion study of this model with the test accuracy on data.digits(): "
-                     "evaluate with train.evaluate(model, digits.x_test, digits.y_test)[1] (PyTorch: after model.eval()).")
+        return wrong(
+            "your scores do not match a lesion study of this model with the test accuracy on data.digits(): "
+            "evaluate with train.evaluate(model, digits.x_test, digits.y_test)[1] (PyTorch: after model.eval())."
+        )
     deleted = np.array([v for k, v in ours.items() if k != "none"])
     worst = list(found)[int(deleted.argmin())]
     kept = np.median(deleted) / ours["none"]
-    return correct(f"intact {ours['none']:.1%}; with one block deleted the median accuracy is {np.median(deleted):.1%} "
-                   f"({kept:.0%} of intact), the worst deletion is {worst} ({deleted.min():.1%}). "
-                   + ("It degrades gracefully, as Veit et al. found." if kept > 0.8 else
-                      "It degrades more than the chapter's nets: compare its depth, width and training with theirs."))
+    return correct(
+        f"intact {ours['none']:.1%}; with one block deleted the median accuracy is {np.median(deleted):.1%} "
+        f"({kept:.0%} of intact), the worst deletion is {worst} ({deleted.min():.1%}). "
+        + (
+            "It degrades gracefully, as Veit et al. found."
+            if kept > 0.8
+            else "It degrades more than the chapter's nets: compare its depth, width and training with theirs."
+        )
+    )
 
 
 own_lesion = exercise(
@@ -368,7 +573,11 @@ own_lesion = exercise(
     "Train a residual MLP of your own (godeep.resmlp.residual_mlp or its Keras twin, >= 6 blocks, on "
     "godeep.data.digits()) and run the lesion study on it; answer (model, scores).",
     solution=_own_lesion_solution,
-    wrong_answers=[("a net", "pair (model, scores)"), ((1, 2), "your model"), ((None, {}), "your model")],
+    wrong_answers=[
+        ("a net", "pair (model, scores)"),
+        ((1, 2), "your model"),
+        ((None, {}), "your model"),
+    ],
 )(_check_own_lesion)
 
 

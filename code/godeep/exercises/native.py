@@ -9,7 +9,8 @@ NumPy array, a ``torch.Tensor`` or a Keras/TensorFlow tensor alike.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ def to_numpy(value: Any) -> np.ndarray:
         raise TypeError(f"expected an array of numbers, got {type(value).__name__}") from error
 
 
-def call_native(fn: Callable[..., Any], *args: Any, framework: Optional[str] = None) -> Any:
+def call_native(fn: Callable[..., Any], *args: Any, framework: str | None = None) -> Any:
     """``fn(*args)`` with NumPy-array arguments turned into ``framework``'s tensors.
 
     ``framework`` defaults to :func:`framework_of` ``(fn)``: a PyTorch function gets float64

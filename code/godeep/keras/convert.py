@@ -19,33 +19,45 @@ PyTorch is imported inside the functions, so that importing this module (or any
 from __future__ import annotations
 
 import copy as _copy
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
+import keras
 import numpy as np
 
 from . import tf  # noqa: F401  (quiet TensorFlow import)
-import keras
 
-__all__ = ["copy_mlp_from_torch", "copy_resnet_from_torch", "copy_dense_block_from_torch",
-           "copy_transformer_from_torch", "direction_from_torch", "set_weights"]
+__all__ = [
+    "copy_mlp_from_torch",
+    "copy_resnet_from_torch",
+    "copy_dense_block_from_torch",
+    "copy_transformer_from_torch",
+    "direction_from_torch",
+    "set_weights",
+]
 
 
 def set_weights(layer: keras.layers.Layer, values: Sequence[np.ndarray], name: str) -> None:
     """``layer.set_weights(values)`` after checking the count and every shape (``name`` for the message)."""
     current = layer.get_weights()
     if len(values) != len(current):
-        raise ValueError(f"cannot copy layer {name}: {len(values)} weight(s) in PyTorch, {len(current)} in Keras"
-                         " (a bias or an affine transform in one framework only?)")
+        raise ValueError(
+            f"cannot copy layer {name}: {len(values)} weight(s) in PyTorch, {len(current)} in Keras"
+            " (a bias or an affine transform in one framework only?)"
+        )
     for i, (v, w) in enumerate(zip(values, current)):
         if tuple(np.shape(v)) != tuple(w.shape):
-            raise ValueError(f"cannot copy layer {name}: weight {i} has shape {tuple(np.shape(v))} in PyTorch "
-                             f"(converted to Keras' layout) but {tuple(w.shape)} in Keras")
+            raise ValueError(
+                f"cannot copy layer {name}: weight {i} has shape {tuple(np.shape(v))} in PyTorch "
+                f"(converted to Keras' layout) but {tuple(w.shape)} in Keras"
+            )
     layer.set_weights([np.asarray(v, dtype=w.dtype) for v, w in zip(values, current)])
 
 
 def _mismatch(where: str, what: str, torch_value, keras_value) -> ValueError:
-    return ValueError(f"cannot copy: the architectures differ at {where}: {what} is {torch_value!r} in PyTorch "
-                      f"but {keras_value!r} in Keras")
+    return ValueError(
+        f"cannot copy: the architectures differ at {where}: {what} is {torch_value!r} in PyTorch "
+        f"but {keras_value!r} in Keras"
+    )
 
 
 # -------------------------------------------------------------------- MLPs and ConvNets
@@ -67,8 +79,12 @@ def _check_mlp(keras_model: keras.Model, torch_model) -> None:
         if isinstance(layer, keras.layers.Activation) and src is not None:
             kind = getattr(layer.activation, "__name__", None)
             if _torch_activation(src) != kind:
-                raise _mismatch(f"layer {layer.name}", "the activation", _torch_activation(src) or type(src).__name__,
-                                kind)
+                raise _mismatch(
+                    f"layer {layer.name}",
+                    "the activation",
+                    _torch_activation(src) or type(src).__name__,
+                    kind,
+                )
     t_norms = sorted(n for n, m in modules.items() if n and hasattr(m, "eps"))
     k_norms = sorted(layer.name for layer in layers if hasattr(layer, "epsilon"))
     if t_norms != k_norms:
@@ -77,8 +93,12 @@ def _check_mlp(keras_model: keras.Model, torch_model) -> None:
     for name, module in modules.items():
         if isinstance(getattr(module, "residual", None), bool) and name in k_blocks:
             if module.residual != bool(k_blocks[name].residual):
-                raise _mismatch(f"block {name}", "residual (False: a plain block)", module.residual,
-                                bool(k_blocks[name].residual))
+                raise _mismatch(
+                    f"block {name}",
+                    "residual (False: a plain block)",
+                    module.residual,
+                    bool(k_blocks[name].residual),
+                )
 
 
 def _copy_norms(keras_model: keras.Model, torch_model) -> None:
@@ -90,7 +110,12 @@ def _copy_norms(keras_model: keras.Model, torch_model) -> None:
         src = sources.get(layer.name)
         if src is None or not layer.weights or not hasattr(src, "eps"):
             continue
-        names = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+        names = {
+            "gamma": "weight",
+            "beta": "bias",
+            "moving_mean": "running_mean",
+            "moving_variance": "running_var",
+        }
         for w in layer.weights:
             attr = names.get(w.name)
             value = getattr(src, attr, None) if attr else None
@@ -107,7 +132,9 @@ def copy_mlp_from_torch(keras_model: keras.Model, torch_model) -> keras.Model:
     from .models import weight_layers
 
     targets = weight_layers(keras_model)
-    sources = {n: m for n, m in torch_model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
+    sources = {
+        n: m for n, m in torch_model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))
+    }
     if set(targets) != set(sources):
         raise ValueError(f"layer names differ: keras {sorted(targets)} vs torch {sorted(sources)}")
     _check_mlp(keras_model, torch_model)
@@ -142,12 +169,22 @@ def _shortcut_kind(downsample) -> str:
     if downsample is None:
         return "identity"
     name = type(downsample).__name__
-    return "zero_pad" if name == "ZeroPadShortcut" else "projection" if name in ("Sequential", "Projection") else name
+    return (
+        "zero_pad"
+        if name == "ZeroPadShortcut"
+        else "projection"
+        if name in ("Sequential", "Projection")
+        else name
+    )
 
 
 def _merge_kind(merge) -> tuple:
     """The merge's class and its constant scales (the gates' parameters are weights: not compared)."""
-    scales = tuple(float(getattr(merge, a)) for a in ("shortcut_scale", "branch_scale", "p") if hasattr(merge, a))
+    scales = tuple(
+        float(getattr(merge, a))
+        for a in ("shortcut_scale", "branch_scale", "p")
+        if hasattr(merge, a)
+    )
     return (type(merge).__name__,) + scales
 
 
@@ -184,37 +221,61 @@ def copy_resnet_from_torch(keras_model: keras.Sequential, torch_model) -> keras.
     has_post_bn = isinstance(post, nn.Sequential) and isinstance(post[0], nn.BatchNorm2d)
     k_post_bn = any(layer.name == "post_bn" for layer in keras_model.layers)
     if has_post_bn != k_post_bn:
-        raise _mismatch("the layers after the last block", "a final BN (post_bn)", has_post_bn, k_post_bn)
+        raise _mismatch(
+            "the layers after the last block", "a final BN (post_bn)", has_post_bn, k_post_bn
+        )
     set_weights(keras_model.get_layer("conv1"), [_conv_kernel(torch_model.conv1.weight)], "conv1")
     set_weights(keras_model.get_layer("bn1"), _bn_values(torch_model.bn1), "bn1")
     for kb, tb in zip(k_blocks, t_blocks):
         names = ("1", "2", "3") if isinstance(tb, pt.Bottleneck) else ("1", "2")
         for i in names:
-            set_weights(getattr(kb, f"conv{i}"), [_conv_kernel(getattr(tb, f"conv{i}").weight)], f"{kb.name}.conv{i}")
-            set_weights(getattr(kb, f"bn{i}"), _bn_values(getattr(tb, f"bn{i}")), f"{kb.name}.bn{i}")
+            set_weights(
+                getattr(kb, f"conv{i}"),
+                [_conv_kernel(getattr(tb, f"conv{i}").weight)],
+                f"{kb.name}.conv{i}",
+            )
+            set_weights(
+                getattr(kb, f"bn{i}"), _bn_values(getattr(tb, f"bn{i}")), f"{kb.name}.bn{i}"
+            )
         if isinstance(tb.downsample, nn.Sequential):
             if not isinstance(kb.downsample, Projection):
                 raise ValueError(f"block {kb.name}: projection shortcut in PyTorch only")
-            set_weights(kb.downsample.conv, [_conv_kernel(tb.downsample[0].weight)], f"{kb.name}.downsample.conv")
+            set_weights(
+                kb.downsample.conv,
+                [_conv_kernel(tb.downsample[0].weight)],
+                f"{kb.name}.downsample.conv",
+            )
             set_weights(kb.downsample.bn, _bn_values(tb.downsample[1]), f"{kb.name}.downsample.bn")
         if tb.shortcut and hasattr(tb.merge, "gate"):  # the gates of exclusive / shortcut gating
-            set_weights(kb.merge.gate, [_conv_kernel(tb.merge.gate.weight), tb.merge.gate.bias.detach().numpy()],
-                        f"{kb.name}.merge.gate")
+            set_weights(
+                kb.merge.gate,
+                [_conv_kernel(tb.merge.gate.weight), tb.merge.gate.bias.detach().numpy()],
+                f"{kb.name}.merge.gate",
+            )
     if has_post_bn:
         set_weights(keras_model.get_layer("post_bn"), _bn_values(post[0]), "post_bn")
-    set_weights(keras_model.get_layer("fc"), [torch_model.fc.weight.detach().numpy().T,
-                                              torch_model.fc.bias.detach().numpy()], "fc")
+    set_weights(
+        keras_model.get_layer("fc"),
+        [torch_model.fc.weight.detach().numpy().T, torch_model.fc.bias.detach().numpy()],
+        "fc",
+    )
     return keras_model
 
 
 def copy_dense_block_from_torch(keras_block, torch_block):
     """Copy a :class:`godeep.residual.DenseResidualBlock`'s weights and BN statistics."""
     if bool(torch_block.shortcut) != bool(keras_block.shortcut):
-        raise _mismatch(f"block {keras_block.name}", "the shortcut (False: a plain block)", bool(torch_block.shortcut),
-                        bool(keras_block.shortcut))
+        raise _mismatch(
+            f"block {keras_block.name}",
+            "the shortcut (False: a plain block)",
+            bool(torch_block.shortcut),
+            bool(keras_block.shortcut),
+        )
     for name in ("fc1", "fc2"):
         src = getattr(torch_block, name)
-        values = [src.weight.detach().numpy().T] + ([src.bias.detach().numpy()] if src.bias is not None else [])
+        values = [src.weight.detach().numpy().T] + (
+            [src.bias.detach().numpy()] if src.bias is not None else []
+        )
         set_weights(getattr(keras_block, name), values, name)
     set_weights(keras_block.bn1, _bn_values(torch_block.bn1), "bn1")
     set_weights(keras_block.bn2, _bn_values(torch_block.bn2), "bn2")
@@ -238,9 +299,15 @@ def copy_transformer_from_torch(model, torch_model):
     Linear weights ``(out, in)`` become Dense kernels ``(in, out)``; LayerNorm weight/bias
     become gamma/beta. Raises ``ValueError`` if the two architectures differ.
     """
-    if len(model.blocks) != len(torch_model.blocks) or model.norm != torch_model.norm or model.final_norm != torch_model.final_norm:
+    if (
+        len(model.blocks) != len(torch_model.blocks)
+        or model.norm != torch_model.norm
+        or model.final_norm != torch_model.final_norm
+    ):
         raise ValueError("the Keras and PyTorch models differ in n_layers, norm or final_norm")
-    if tuple(model.tok.embeddings.shape) != tuple(torch_model.tok.weight.shape) or tuple(model.pos.embeddings.shape) != tuple(torch_model.pos.weight.shape):
+    if tuple(model.tok.embeddings.shape) != tuple(torch_model.tok.weight.shape) or tuple(
+        model.pos.embeddings.shape
+    ) != tuple(torch_model.pos.weight.shape):
         raise ValueError("the Keras and PyTorch models differ in vocab_size, d_model or max_len")
     model.tok.embeddings.assign(torch_model.tok.weight.detach().numpy())
     model.pos.embeddings.assign(torch_model.pos.weight.detach().numpy())
@@ -260,8 +327,9 @@ def copy_transformer_from_torch(model, torch_model):
 # -------------------------------------------------------------------- directions of a loss landscape
 
 
-def direction_from_torch(direction: Sequence, torch_model, keras_model: keras.layers.Layer,
-                         copy: Callable) -> list[np.ndarray]:
+def direction_from_torch(
+    direction: Sequence, torch_model, keras_model: keras.layers.Layer, copy: Callable
+) -> list[np.ndarray]:
     """A PyTorch direction (one tensor per ``torch_model.parameters()``) in Keras' layout and
     order (one array per ``keras_model.trainable_weights``).
 
@@ -273,9 +341,13 @@ def direction_from_torch(direction: Sequence, torch_model, keras_model: keras.la
     """
     params = list(torch_model.parameters())
     if not isinstance(direction, (list, tuple)):
-        raise TypeError(f"direction must be a list of tensors, one per parameter, got {type(direction).__name__}")
+        raise TypeError(
+            f"direction must be a list of tensors, one per parameter, got {type(direction).__name__}"
+        )
     if len(direction) != len(params):
-        raise ValueError(f"direction has {len(direction)} tensors, the PyTorch model has {len(params)} parameters")
+        raise ValueError(
+            f"direction has {len(direction)} tensors, the PyTorch model has {len(params)} parameters"
+        )
     import torch
 
     from .landscape import _parameters
@@ -285,7 +357,9 @@ def direction_from_torch(direction: Sequence, torch_model, keras_model: keras.la
     with torch.no_grad():
         for p, d in zip(holder.parameters(), direction):
             if tuple(d.shape) != tuple(p.shape):
-                raise ValueError(f"direction tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}")
+                raise ValueError(
+                    f"direction tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}"
+                )
             p.copy_(torch.as_tensor(d))
     saved = keras_model.get_weights()
     try:
@@ -294,9 +368,15 @@ def direction_from_torch(direction: Sequence, torch_model, keras_model: keras.la
             p.assign(np.full(tuple(p.shape), np.nan, dtype=p.dtype))
         copy(keras_model, holder)
         out = [p.numpy().copy() for p in targets]
-        missed = [p.path if hasattr(p, "path") else p.name for p, o in zip(targets, out) if np.isnan(o).any()]
+        missed = [
+            p.path if hasattr(p, "path") else p.name
+            for p, o in zip(targets, out)
+            if np.isnan(o).any()
+        ]
         if missed:
-            raise ValueError(f"copy did not set the trainable weights {missed}: it does not fit these models")
+            raise ValueError(
+                f"copy did not set the trainable weights {missed}: it does not fit these models"
+            )
         return out
     finally:
         keras_model.set_weights(saved)

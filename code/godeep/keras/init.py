@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional
 
-from . import tf  # noqa: F401  (quiet TensorFlow import)
 import keras
 
 from ..init import MODES, NONLINEARITIES, _mode, _shape, gain, uniform_bound  # noqa: F401  (framework-neutral)
+from . import tf  # noqa: F401  (quiet TensorFlow import)
 
 __all__ = [
     "NONLINEARITIES",
@@ -74,7 +73,12 @@ def fans(shape) -> tuple[int, int]:
 
 
 def _check_gain(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"gain must be a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -92,10 +96,14 @@ def kaiming_std(shape, mode: str = "fan_in", nonlinearity: str = "relu", a: floa
     return gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
-def _dims(shape) -> Optional[tuple]:
+def _dims(shape) -> tuple | None:
     """``shape`` as a tuple of ints, or None when it is not one (the std functions then explain)."""
     try:
-        dims = tuple(shape.shape) if hasattr(shape, "shape") and not isinstance(shape, (tuple, list)) else tuple(shape)
+        dims = (
+            tuple(shape.shape)
+            if hasattr(shape, "shape") and not isinstance(shape, (tuple, list))
+            else tuple(shape)
+        )
     except TypeError:
         return None
     ints = all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims)
@@ -107,8 +115,10 @@ class _VarianceInitializer(keras.initializers.Initializer):
 
     distribution = "normal"
 
-    def __init__(self, seed: Optional[int] = None) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+    def __init__(self, seed: int | None = None) -> None:
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+        ):
             raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
         self.seed = None if seed is None else int(seed)
         # seed=None: Keras draws a starting seed from Python's `random` (seeded by seed_everything)
@@ -123,16 +133,20 @@ class _VarianceInitializer(keras.initializers.Initializer):
             return keras.ops.zeros(dims, dtype=dtype)  # no elements to draw: empty, as from Keras
         std = self.std(shape)
         if self.distribution == "normal":
-            return keras.random.normal(shape, mean=0.0, stddev=std, dtype=dtype, seed=self._generator)
+            return keras.random.normal(
+                shape, mean=0.0, stddev=std, dtype=dtype, seed=self._generator
+            )
         bound = uniform_bound(std)
-        return keras.random.uniform(shape, minval=-bound, maxval=bound, dtype=dtype, seed=self._generator)
+        return keras.random.uniform(
+            shape, minval=-bound, maxval=bound, dtype=dtype, seed=self._generator
+        )
 
     def get_config(self) -> dict:
         return {"seed": self.seed}
 
 
 class _Xavier(_VarianceInitializer):
-    def __init__(self, gain: float = 1.0, seed: Optional[int] = None) -> None:
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
         super().__init__(seed)
         self.gain = _check_gain(gain)
 
@@ -144,7 +158,13 @@ class _Xavier(_VarianceInitializer):
 
 
 class _Kaiming(_VarianceInitializer):
-    def __init__(self, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", seed: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        a: float = 0.0,
+        mode: str = "fan_in",
+        nonlinearity: str = "leaky_relu",
+        seed: int | None = None,
+    ) -> None:
         super().__init__(seed)
         kaiming_std((1, 1), mode, nonlinearity, a)  # validate now, not at the first layer
         self.a, self.mode, self.nonlinearity = a, mode, nonlinearity
@@ -153,7 +173,12 @@ class _Kaiming(_VarianceInitializer):
         return kaiming_std(shape, self.mode, self.nonlinearity, self.a)
 
     def get_config(self) -> dict:
-        return {"a": self.a, "mode": self.mode, "nonlinearity": self.nonlinearity, **super().get_config()}
+        return {
+            "a": self.a,
+            "mode": self.mode,
+            "nonlinearity": self.nonlinearity,
+            **super().get_config(),
+        }
 
 
 @keras.saving.register_keras_serializable(package="godeep")
@@ -186,26 +211,40 @@ class KaimingUniform(_Kaiming):
 
 def _assign(variable, initializer):
     if not hasattr(variable, "assign") or not hasattr(variable, "shape"):
-        raise TypeError(f"variable must be a keras.Variable (e.g. layer.kernel), got {type(variable).__name__}")
+        raise TypeError(
+            f"variable must be a keras.Variable (e.g. layer.kernel), got {type(variable).__name__}"
+        )
     variable.assign(initializer(tuple(variable.shape), dtype=variable.dtype))
     return variable
 
 
-def xavier_normal_(variable, gain: float = 1.0, seed: Optional[int] = None):
+def xavier_normal_(variable, gain: float = 1.0, seed: int | None = None):
     """Refill a Keras variable (e.g. ``layer.kernel``) in place with :class:`XavierNormal` draws."""
     return _assign(variable, XavierNormal(gain, seed))
 
 
-def xavier_uniform_(variable, gain: float = 1.0, seed: Optional[int] = None):
+def xavier_uniform_(variable, gain: float = 1.0, seed: int | None = None):
     """Refill a Keras variable in place with :class:`XavierUniform` draws."""
     return _assign(variable, XavierUniform(gain, seed))
 
 
-def kaiming_normal_(variable, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", seed: Optional[int] = None):
+def kaiming_normal_(
+    variable,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    seed: int | None = None,
+):
     """Refill a Keras variable in place with :class:`KaimingNormal` draws."""
     return _assign(variable, KaimingNormal(a, mode, nonlinearity, seed))
 
 
-def kaiming_uniform_(variable, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", seed: Optional[int] = None):
+def kaiming_uniform_(
+    variable,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    seed: int | None = None,
+):
     """Refill a Keras variable in place with :class:`KaimingUniform` draws."""
     return _assign(variable, KaimingUniform(a, mode, nonlinearity, seed))

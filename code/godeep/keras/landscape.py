@@ -29,17 +29,22 @@ Convention differences from PyTorch:
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
+import keras
 import numpy as np
 
-from . import tf
-import keras
-
 from .. import validate
+from . import tf
 from .convert import direction_from_torch  # noqa: F401  (re-exported)
 
-__all__ = ["random_direction", "filter_normalize", "loss_surface_1d", "loss_surface_2d", "direction_from_torch"]
+__all__ = [
+    "random_direction",
+    "filter_normalize",
+    "loss_surface_1d",
+    "loss_surface_2d",
+    "direction_from_torch",
+]
 
 
 def _parameters(model: keras.layers.Layer) -> list:
@@ -55,14 +60,20 @@ def _parameters(model: keras.layers.Layer) -> list:
 def _check_direction(direction, params: list, name: str = "direction") -> list[np.ndarray]:
     """``direction`` as NumPy arrays, one per parameter, with matching shapes."""
     if not isinstance(direction, (list, tuple)):
-        raise TypeError(f"{name} must be a list of arrays, one per trainable weight, got {type(direction).__name__}")
+        raise TypeError(
+            f"{name} must be a list of arrays, one per trainable weight, got {type(direction).__name__}"
+        )
     if len(direction) != len(params):
-        raise ValueError(f"{name} has {len(direction)} tensors, the model has {len(params)} trainable weights (parameters)")
+        raise ValueError(
+            f"{name} has {len(direction)} tensors, the model has {len(params)} trainable weights (parameters)"
+        )
     arrays = []
     for d, p in zip(direction, params):
         d = np.asarray(d)
         if tuple(d.shape) != tuple(p.shape):
-            raise ValueError(f"{name} tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}")
+            raise ValueError(
+                f"{name} tensor of shape {tuple(d.shape)} does not match parameter of shape {tuple(p.shape)}"
+            )
         arrays.append(d)
     return arrays
 
@@ -75,10 +86,15 @@ def random_direction(model: keras.layers.Layer, seed: int = 0) -> list[tf.Tensor
     """A Gaussian random direction ``d ~ N(0, I)``, one tensor per trainable weight of ``model``
     (same shapes and dtypes), drawn from ``numpy.random.default_rng(seed)``."""
     rng = np.random.default_rng(validate.integer("seed", seed, low=0))
-    return [tf.convert_to_tensor(rng.standard_normal(tuple(p.shape)), dtype=p.dtype) for p in _parameters(model)]
+    return [
+        tf.convert_to_tensor(rng.standard_normal(tuple(p.shape)), dtype=p.dtype)
+        for p in _parameters(model)
+    ]
 
 
-def filter_normalize(direction: Sequence, model: keras.layers.Layer, ignore_1d: bool = True) -> list[tf.Tensor]:
+def filter_normalize(
+    direction: Sequence, model: keras.layers.Layer, ignore_1d: bool = True
+) -> list[tf.Tensor]:
     """Rescale ``direction`` filter by filter to the norms of ``model``'s trainable weights (a new list).
 
     For a weight with 2 or more dimensions, each slice along the last axis (a filter: one
@@ -93,7 +109,11 @@ def filter_normalize(direction: Sequence, model: keras.layers.Layer, ignore_1d: 
         theta = np.asarray(p.numpy(), dtype=np.float64)
         d = d.astype(np.float64)
         if theta.ndim <= 1:
-            scaled = np.zeros_like(theta) if ignore_1d else d * (np.linalg.norm(theta) / (np.linalg.norm(d) + 1e-12))
+            scaled = (
+                np.zeros_like(theta)
+                if ignore_1d
+                else d * (np.linalg.norm(theta) / (np.linalg.norm(d) + 1e-12))
+            )
         else:
             d_flat, t_flat = d.reshape(-1, d.shape[-1]), theta.reshape(-1, theta.shape[-1])
             scale = np.linalg.norm(t_flat, axis=0) / (np.linalg.norm(d_flat, axis=0) + 1e-12)
@@ -102,7 +122,12 @@ def filter_normalize(direction: Sequence, model: keras.layers.Layer, ignore_1d: 
     return out
 
 
-def _surface(model: keras.layers.Layer, loss: Callable, offsets: Callable[[int], list[np.ndarray]], count: int) -> list[float]:
+def _surface(
+    model: keras.layers.Layer,
+    loss: Callable,
+    offsets: Callable[[int], list[np.ndarray]],
+    count: int,
+) -> list[float]:
     """``[loss(model at theta + offsets(k)) for k < count]``, then ``theta`` assigned back (even on error)."""
     params = _parameters(model)
     theta = [p.numpy() for p in params]
@@ -118,7 +143,9 @@ def _surface(model: keras.layers.Layer, loss: Callable, offsets: Callable[[int],
             p.assign(t)
 
 
-def loss_surface_1d(model: keras.layers.Layer, loss: Callable, direction: Sequence, alphas) -> np.ndarray:
+def loss_surface_1d(
+    model: keras.layers.Layer, loss: Callable, direction: Sequence, alphas
+) -> np.ndarray:
     """``[loss(theta + alpha d) for alpha in alphas]``; ``loss(model)`` evaluates the model
     (call it with ``training=False`` yourself, so that BN uses its moving statistics).
 
@@ -130,8 +157,14 @@ def loss_surface_1d(model: keras.layers.Layer, loss: Callable, direction: Sequen
     return np.array(_surface(model, loss, lambda k: [alphas[k] * u for u in d], len(alphas)))
 
 
-def loss_surface_2d(model: keras.layers.Layer, loss: Callable, d1: Sequence, d2: Sequence, alphas,
-                    betas: Optional[Sequence[float]] = None) -> np.ndarray:
+def loss_surface_2d(
+    model: keras.layers.Layer,
+    loss: Callable,
+    d1: Sequence,
+    d2: Sequence,
+    alphas,
+    betas: Sequence[float] | None = None,
+) -> np.ndarray:
     """``surface[i, j] = loss(theta + alphas[i] d1 + betas[j] d2)`` (``betas`` default to ``alphas``)."""
     validate.function("loss", loss)
     params = _parameters(model)
@@ -139,6 +172,10 @@ def loss_surface_2d(model: keras.layers.Layer, loss: Callable, d1: Sequence, d2:
     alphas = _check_steps("alphas", alphas)
     betas = alphas if betas is None else _check_steps("betas", betas)
     nb = len(betas)
-    values = _surface(model, loss, lambda k: [alphas[k // nb] * a + betas[k % nb] * b for a, b in zip(u, v)],
-                      len(alphas) * nb)
+    values = _surface(
+        model,
+        loss,
+        lambda k: [alphas[k // nb] * a + betas[k % nb] * b for a, b in zip(u, v)],
+        len(alphas) * nb,
+    )
     return np.array(values).reshape(len(alphas), nb)

@@ -7,17 +7,36 @@ PyTorch ``Linear`` weight ``(out, in)``; :func:`copy_from_torch` converts.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from collections.abc import Callable
+from typing import Union
 
-from . import tf  # noqa: F401  (quiet TensorFlow import)
 import keras
 
 from .. import validate
-from ..core.models import ACTIVATIONS, NORMS, check_architecture, check_convnet, check_dtype, check_norm
+from ..core.models import (
+    ACTIVATIONS,
+    NORMS,
+    check_architecture,
+    check_convnet,
+    check_dtype,
+    check_norm,
+)
+from . import tf  # noqa: F401  (quiet TensorFlow import)
 from .convert import copy_mlp_from_torch as copy_from_torch  # noqa: F401  (re-exported)
 
-__all__ = ["ACTIVATIONS", "NORMS", "check_architecture", "check_convnet", "check_dtype", "check_norm", "mlp", "convnet",
-           "norm_layer", "weight_layers", "copy_from_torch"]
+__all__ = [
+    "ACTIVATIONS",
+    "NORMS",
+    "check_architecture",
+    "check_convnet",
+    "check_dtype",
+    "check_norm",
+    "mlp",
+    "convnet",
+    "norm_layer",
+    "weight_layers",
+    "copy_from_torch",
+]
 
 Init = Union[None, float, keras.initializers.Initializer, Callable]
 
@@ -39,7 +58,9 @@ def _initializer(init: Init):
         return init.__class__.from_config(init.get_config())
     if callable(init):
         return init
-    raise TypeError(f"init must be None, a float (std of a normal) or a Keras initializer, got {type(init).__name__}")
+    raise TypeError(
+        f"init must be None, a float (std of a normal) or a Keras initializer, got {type(init).__name__}"
+    )
 
 
 def mlp(
@@ -51,7 +72,7 @@ def mlp(
     init: Init = None,
     bias: bool = True,
     dtype: str = "float32",
-    norm: Optional[str] = None,
+    norm: str | None = None,
     norm_position: str = "before",
     **norm_kwargs,
 ) -> keras.Sequential:
@@ -70,13 +91,29 @@ def mlp(
     _initializer(init)  # validate once, before building anything
     layers: list = [keras.Input(shape=(in_features,), dtype=dtype)]
     for l in range(1, depth + 1):
-        layers.append(keras.layers.Dense(width, use_bias=bias, kernel_initializer=_initializer(init), name=f"fc{l}", dtype=dtype))
+        layers.append(
+            keras.layers.Dense(
+                width,
+                use_bias=bias,
+                kernel_initializer=_initializer(init),
+                name=f"fc{l}",
+                dtype=dtype,
+            )
+        )
         if norm is not None and norm_position == "before":
             layers.append(norm_layer(norm, name=f"norm{l}", dtype=dtype, **norm_kwargs))
         layers.append(keras.layers.Activation(activation, name=f"act{l}", dtype=dtype))
         if norm is not None and norm_position == "after":
             layers.append(norm_layer(norm, name=f"norm{l}", dtype=dtype, **norm_kwargs))
-    layers.append(keras.layers.Dense(out_features, use_bias=bias, kernel_initializer=_initializer(init), name="out", dtype=dtype))
+    layers.append(
+        keras.layers.Dense(
+            out_features,
+            use_bias=bias,
+            kernel_initializer=_initializer(init),
+            name="out",
+            dtype=dtype,
+        )
+    )
     return keras.Sequential(layers, name=f"mlp{depth}")
 
 
@@ -96,7 +133,14 @@ def _flat_layers(model):
 # ------------------------------------------------------------------ normalization layers
 
 
-def norm_layer(kind: str, spatial: bool = False, groups: int = 4, virtual_batch_size: int = 8, name: Optional[str] = None, dtype: str = "float32"):
+def norm_layer(
+    kind: str,
+    spatial: bool = False,
+    groups: int = 4,
+    virtual_batch_size: int = 8,
+    name: str | None = None,
+    dtype: str = "float32",
+):
     """The :mod:`godeep.keras.norms` twin of :func:`godeep.models.norm_layer`, channels last.
 
     Built with PyTorch's conventions (``momentum=0.9`` here = PyTorch's 0.1; ``epsilon=1e-5``),
@@ -126,7 +170,7 @@ def convnet(
     classes: int = 10,
     channels: tuple = (32, 64),
     hidden: int = 128,
-    norm: Optional[str] = None,
+    norm: str | None = None,
     norm_position: str = "after",
     dtype: str = "float32",
     dense_norm: bool = True,

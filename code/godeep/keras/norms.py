@@ -22,14 +22,22 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
-from . import tf  # noqa: F401  (quiet TensorFlow import)
 import keras
 
 from .. import validate
+from . import tf  # noqa: F401  (quiet TensorFlow import)
 
-__all__ = ["SUPPORT", "moments", "BatchNorm", "GhostBatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm"]
+__all__ = [
+    "SUPPORT",
+    "moments",
+    "BatchNorm",
+    "GhostBatchNorm",
+    "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm",
+]
 
 #: The support sets as einsums over a channels-last NHWC tensor (see :data:`godeep.norms.SUPPORT`).
 SUPPORT = {
@@ -41,7 +49,7 @@ SUPPORT = {
 }
 
 
-def moments(x, kind: str, num_groups: Optional[int] = None):
+def moments(x, kind: str, num_groups: int | None = None):
     """Mean and biased variance of NHWC ``x`` over the support set of ``kind``, by einsum."""
     if kind not in SUPPORT:
         raise ValueError(f"kind must be one of {tuple(SUPPORT)}, got {kind!r}")
@@ -85,12 +93,18 @@ class _Affine(keras.layers.Layer):
         if inputs.dtype.is_floating:
             return inputs
         if not (inputs.dtype.is_integer or inputs.dtype.is_bool):
-            raise TypeError(f"{type(self).__name__}: input must hold numbers, got dtype {inputs.dtype.name}")
+            raise TypeError(
+                f"{type(self).__name__}: input must hold numbers, got dtype {inputs.dtype.name}"
+            )
         return tf.cast(inputs, self.compute_dtype)
 
     def _build_affine(self, shape) -> None:
-        self.gamma = self.add_weight(shape=shape, initializer="ones", name="gamma") if self.scale else None
-        self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta") if self.center else None
+        self.gamma = (
+            self.add_weight(shape=shape, initializer="ones", name="gamma") if self.scale else None
+        )
+        self.beta = (
+            self.add_weight(shape=shape, initializer="zeros", name="beta") if self.center else None
+        )
 
     def _affine(self, x_hat):
         if self.gamma is not None:
@@ -101,7 +115,9 @@ class _Affine(keras.layers.Layer):
 
     def _channels(self, input_shape) -> int:
         if len(input_shape) < 2 or input_shape[-1] is None:
-            raise ValueError(f"{type(self).__name__} expects channels-last input (N, ..., C) with known C, got shape {tuple(input_shape)}")
+            raise ValueError(
+                f"{type(self).__name__} expects channels-last input (N, ..., C) with known C, got shape {tuple(input_shape)}"
+            )
         return int(input_shape[-1])
 
 
@@ -114,15 +130,26 @@ class BatchNorm(_Affine):
     (``trainable=False``), use the moving statistics: inference mode.
     """
 
-    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs) -> None:
+    def __init__(
+        self,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        **kwargs,
+    ) -> None:
         super().__init__(epsilon, center, scale, **kwargs)
         self.momentum = validate.number("momentum", momentum, 0.0, 1.0)
 
     def build(self, input_shape) -> None:
         C = self._channels(input_shape)
         self._build_affine((C,))
-        self.moving_mean = self.add_weight(shape=(C,), initializer="zeros", trainable=False, name="moving_mean")
-        self.moving_variance = self.add_weight(shape=(C,), initializer="ones", trainable=False, name="moving_variance")
+        self.moving_mean = self.add_weight(
+            shape=(C,), initializer="zeros", trainable=False, name="moving_mean"
+        )
+        self.moving_variance = self.add_weight(
+            shape=(C,), initializer="ones", trainable=False, name="moving_variance"
+        )
 
     def _batch_moments(self, x):
         axes = list(range(len(x.shape) - 1))
@@ -132,7 +159,9 @@ class BatchNorm(_Affine):
         inputs = self._float_input(inputs)
         if training and self.trainable:
             x_hat, mean, var = self._batch_moments(inputs)
-            self._update(tf.reshape(mean, (-1, mean.shape[-1])), tf.reshape(var, (-1, var.shape[-1])))
+            self._update(
+                tf.reshape(mean, (-1, mean.shape[-1])), tf.reshape(var, (-1, var.shape[-1]))
+            )
         else:
             mean = tf.cast(self.moving_mean, inputs.dtype)
             var = tf.cast(self.moving_variance, inputs.dtype)
@@ -142,15 +171,25 @@ class BatchNorm(_Affine):
     def _update(self, means, variances) -> None:
         """Apply one moving-average update per row of ``means`` / ``variances`` (shape (K, C)), in order."""
         K = tf.shape(means)[0]
-        decay = tf.constant(self.momentum, dtype=means.dtype)  # not tf.cast: that goes through float32
+        decay = tf.constant(
+            self.momentum, dtype=means.dtype
+        )  # not tf.cast: that goes through float32
         # sequential updates m <- d m + (1 - d) s_k, k = 1..K, in closed form
         weights = (1 - decay) * decay ** tf.cast(tf.range(K - 1, -1, -1), means.dtype)
         for moving, stat in ((self.moving_mean, means), (self.moving_variance, variances)):
-            new = decay ** tf.cast(K, means.dtype) * tf.cast(moving, means.dtype) + tf.reduce_sum(weights[:, None] * stat, axis=0)
+            new = decay ** tf.cast(K, means.dtype) * tf.cast(moving, means.dtype) + tf.reduce_sum(
+                weights[:, None] * stat, axis=0
+            )
             moving.assign(tf.cast(new, moving.dtype))
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+        return {
+            **super().get_config(),
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }
 
 
 class GhostBatchNorm(BatchNorm):
@@ -161,27 +200,51 @@ class GhostBatchNorm(BatchNorm):
     PyTorch twin does).
     """
 
-    def __init__(self, virtual_batch_size: int, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs) -> None:
+    def __init__(
+        self,
+        virtual_batch_size: int,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        **kwargs,
+    ) -> None:
         super().__init__(momentum, epsilon, center, scale, **kwargs)
-        if isinstance(virtual_batch_size, bool) or not isinstance(virtual_batch_size, int) or virtual_batch_size < 2:
+        if (
+            isinstance(virtual_batch_size, bool)
+            or not isinstance(virtual_batch_size, int)
+            or virtual_batch_size < 2
+        ):
             raise ValueError(f"virtual_batch_size must be an int >= 2, got {virtual_batch_size!r}")
         self.virtual_batch_size = virtual_batch_size
 
     def _batch_moments(self, x):
         g = self.virtual_batch_size
         n = tf.shape(x)[0]
-        ghost = tf.range(n) // g  # the sub-batch of each example: 0, .., 0, 1, .., 1, ... (the last may be smaller)
+        ghost = (
+            tf.range(n) // g
+        )  # the sub-batch of each example: 0, .., 0, 1, .., 1, ... (the last may be smaller)
         k = (n + g - 1) // g
         spatial = list(range(1, len(x.shape) - 1))
         per_example = tf.cast(tf.reduce_prod(tf.shape(x)[1:-1]), x.dtype)  # positions per example
 
-        def ghost_mean(values):  # (N, ..., C) -> (K, C): mean over each sub-batch's examples and positions
-            sums = tf.math.unsorted_segment_sum(tf.reduce_sum(values, axis=spatial) if spatial else values, ghost, k)
-            counts = tf.math.unsorted_segment_sum(tf.ones_like(ghost, dtype=x.dtype), ghost, k) * per_example
+        def ghost_mean(
+            values,
+        ):  # (N, ..., C) -> (K, C): mean over each sub-batch's examples and positions
+            sums = tf.math.unsorted_segment_sum(
+                tf.reduce_sum(values, axis=spatial) if spatial else values, ghost, k
+            )
+            counts = (
+                tf.math.unsorted_segment_sum(tf.ones_like(ghost, dtype=x.dtype), ghost, k)
+                * per_example
+            )
             return sums / counts[:, None]
 
         def per_row(stat):  # (K, C) -> (N, 1, .., 1, C)
-            return tf.reshape(tf.gather(stat, ghost), tf.concat([[n], tf.ones(len(spatial), tf.int32), [-1]], axis=0))
+            return tf.reshape(
+                tf.gather(stat, ghost),
+                tf.concat([[n], tf.ones(len(spatial), tf.int32), [-1]], axis=0),
+            )
 
         mean = ghost_mean(x)
         centred = x - per_row(mean)
@@ -199,17 +262,32 @@ class LayerNorm(_Affine):
     ``keras.layers.LayerNormalization()`` (axis=-1); gamma and beta have ``normalized_shape``.
     """
 
-    def __init__(self, normalized_shape: Union[None, int, Sequence[int]] = None, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs) -> None:
+    def __init__(
+        self,
+        normalized_shape: None | int | Sequence[int] = None,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        **kwargs,
+    ) -> None:
         super().__init__(epsilon, center, scale, **kwargs)
-        if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
+        if isinstance(normalized_shape, numbers.Integral) and not isinstance(
+            normalized_shape, bool
+        ):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = None if normalized_shape is None else validate.positive_ints("normalized_shape", normalized_shape)
+        self.normalized_shape = (
+            None
+            if normalized_shape is None
+            else validate.positive_ints("normalized_shape", normalized_shape)
+        )
 
     def build(self, input_shape) -> None:
         shape = self.normalized_shape or (self._channels(input_shape),)
         k = len(shape)
         if k > len(input_shape) - 1 or tuple(input_shape[-k:]) != shape:
-            raise ValueError(f"LayerNorm: normalized_shape {shape} must equal the last dimensions of input of shape {tuple(input_shape)}")
+            raise ValueError(
+                f"LayerNorm: normalized_shape {shape} must equal the last dimensions of input of shape {tuple(input_shape)}"
+            )
         self.normalized_shape = shape
         self._build_affine(shape)
 
@@ -221,7 +299,13 @@ class LayerNorm(_Affine):
         return self._affine(x_hat)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "normalized_shape": self.normalized_shape, "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+        return {
+            **super().get_config(),
+            "normalized_shape": self.normalized_shape,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }
 
 
 class GroupNorm(_Affine):
@@ -231,7 +315,9 @@ class GroupNorm(_Affine):
     group over the spatial axes and the group's channels.
     """
 
-    def __init__(self, groups: int, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs) -> None:
+    def __init__(
+        self, groups: int, epsilon: float = 1e-3, center: bool = True, scale: bool = True, **kwargs
+    ) -> None:
         super().__init__(epsilon, center, scale, **kwargs)
         if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
             raise ValueError(f"groups must be a positive int, got {groups!r}")
@@ -240,21 +326,31 @@ class GroupNorm(_Affine):
     def build(self, input_shape) -> None:
         C = self._channels(input_shape)
         if C % self.groups:
-            raise ValueError(f"GroupNorm: the number of channels {C} must be divisible by groups={self.groups}")
+            raise ValueError(
+                f"GroupNorm: the number of channels {C} must be divisible by groups={self.groups}"
+            )
         self._build_affine((C,))
 
     def call(self, inputs):
         inputs = self._float_input(inputs)
         shape = tf.shape(inputs)
         C = inputs.shape[-1]
-        grouped = tf.reshape(inputs, tf.concat([shape[:-1], [self.groups, C // self.groups]], axis=0))  # (N, ..., G, C/G)
+        grouped = tf.reshape(
+            inputs, tf.concat([shape[:-1], [self.groups, C // self.groups]], axis=0)
+        )  # (N, ..., G, C/G)
         rank = len(inputs.shape) + 1
         axes = list(range(1, rank - 2)) + [rank - 1]  # spatial axes and the channels within a group
         x_hat, _, _ = _normalize(grouped, axes, self.epsilon)
         return self._affine(tf.reshape(x_hat, shape))
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "groups": self.groups, "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+        return {
+            **super().get_config(),
+            "groups": self.groups,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }
 
 
 class InstanceNorm(GroupNorm):
@@ -264,12 +360,16 @@ class InstanceNorm(GroupNorm):
     (no moving statistics, like ``torch.nn.InstanceNorm2d``'s default). No affine by default.
     """
 
-    def __init__(self, epsilon: float = 1e-3, center: bool = False, scale: bool = False, **kwargs) -> None:
+    def __init__(
+        self, epsilon: float = 1e-3, center: bool = False, scale: bool = False, **kwargs
+    ) -> None:
         super().__init__(1, epsilon, center, scale, **kwargs)
 
     def build(self, input_shape) -> None:
         if len(input_shape) < 3:
-            raise ValueError(f"InstanceNorm expects (N, ..., C) input with spatial axes, got shape {tuple(input_shape)}")
+            raise ValueError(
+                f"InstanceNorm expects (N, ..., C) input with spatial axes, got shape {tuple(input_shape)}"
+            )
         self.groups = self._channels(input_shape)
         super().build(input_shape)
 

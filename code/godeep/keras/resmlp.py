@@ -18,16 +18,29 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import keras
 import numpy as np
 
-from . import tf
-import keras
-
 from ..core.models import check_architecture, check_dtype
-from ..core.resmlp import ROUTES, check_branch_scale, check_flags, check_path_args, check_zero_init, route_random_path
+from ..core.resmlp import (
+    ROUTES,
+    check_branch_scale,
+    check_flags,
+    check_path_args,
+    check_zero_init,
+    route_random_path,
+)
+from . import tf
 from .models import Init, _initializer
 
-__all__ = ["BlockOutput", "BranchScale", "residual_mlp", "stream_layers", "blocks", "path_gradient_norms"]
+__all__ = [
+    "BlockOutput",
+    "BranchScale",
+    "residual_mlp",
+    "stream_layers",
+    "blocks",
+    "path_gradient_norms",
+]
 
 
 class BlockOutput(keras.layers.Layer):
@@ -57,7 +70,9 @@ class BlockOutput(keras.layers.Layer):
             return branch
         if self.route == "branch":  # same value; the gradient flows back through F only
             return keras.ops.stop_gradient(x) + branch
-        if self.route == "shortcut":  # same value; the gradient flows back through the identity only
+        if (
+            self.route == "shortcut"
+        ):  # same value; the gradient flows back through the identity only
             return x + keras.ops.stop_gradient(branch)
         if self.route != "both":
             raise ValueError(f"route must be one of {ROUTES}, got {self.route!r}")
@@ -78,7 +93,12 @@ class BranchScale(keras.layers.Layer):
         self.value = float(value)
 
     def build(self, input_shape) -> None:
-        self.alpha = self.add_weight(name="alpha", shape=(), initializer=keras.initializers.Constant(self.value), trainable=True)
+        self.alpha = self.add_weight(
+            name="alpha",
+            shape=(),
+            initializer=keras.initializers.Constant(self.value),
+            trainable=True,
+        )
 
     def call(self, x):
         return self.alpha * x
@@ -108,18 +128,27 @@ def residual_mlp(
     zero_init_residual = check_zero_init(zero_init_residual, plain)
     _initializer(init)  # validate before building
     dense = lambda units, name, zero=False: keras.layers.Dense(
-        units, use_bias=bias, kernel_initializer="zeros" if zero else _initializer(init), name=name, dtype=dtype)
+        units,
+        use_bias=bias,
+        kernel_initializer="zeros" if zero else _initializer(init),
+        name=name,
+        dtype=dtype,
+    )
     inputs = keras.Input(shape=(in_features,), dtype=dtype)
     x = dense(width, "inp")(inputs)
     for l in range(1, depth + 1):
         h = x
         if batch_norm:
-            h = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"block{l}.norm", dtype=dtype)(h)
+            h = keras.layers.BatchNormalization(
+                epsilon=1e-5, momentum=0.9, name=f"block{l}.norm", dtype=dtype
+            )(h)
         h = keras.layers.Activation("relu", name=f"block{l}.act", dtype=dtype)(h)
         h = dense(width, f"block{l}.fc", zero=zero_init_residual)(h)
         if branch_scale is not None:
             h = BranchScale(branch_scale, name=f"block{l}.scale", dtype=dtype)(h)
-        x = BlockOutput(residual=not plain, name=f"block{l}.{'out' if plain else 'add'}", dtype=dtype)([x, h])
+        x = BlockOutput(
+            residual=not plain, name=f"block{l}.{'out' if plain else 'add'}", dtype=dtype
+        )([x, h])
     outputs = dense(out_features, "out")(x)
     return keras.Model(inputs, outputs, name=f"{'plain' if plain else 'residual'}_mlp{depth}")
 
@@ -131,7 +160,7 @@ def stream_layers(model: keras.Model) -> list[str]:
     return adds if adds else [n for n in names if n.startswith("block") and n.endswith(".fc")]
 
 
-def blocks(model: keras.Model) -> "OrderedDict[str, BlockOutput]":
+def blocks(model: keras.Model) -> OrderedDict[str, BlockOutput]:
     """The blocks of a :func:`residual_mlp`, in order, by name (``block1``, ...).
 
     The twin of :func:`godeep.resmlp.blocks`: each block is represented by its
@@ -139,13 +168,21 @@ def blocks(model: keras.Model) -> "OrderedDict[str, BlockOutput]":
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    found = OrderedDict((layer.name.rsplit(".", 1)[0], layer) for layer in model.layers if isinstance(layer, BlockOutput))
+    found = OrderedDict(
+        (layer.name.rsplit(".", 1)[0], layer)
+        for layer in model.layers
+        if isinstance(layer, BlockOutput)
+    )
     if not found:
-        raise ValueError("model has no BlockOutput layers: build it with godeep.keras.resmlp.residual_mlp")
+        raise ValueError(
+            "model has no BlockOutput layers: build it with godeep.keras.resmlp.residual_mlp"
+        )
     return found
 
 
-def path_gradient_norms(model: keras.Model, x, y, length: int, samples: int = 10, seed: int = 0) -> np.ndarray:
+def path_gradient_norms(
+    model: keras.Model, x, y, length: int, samples: int = 10, seed: int = 0
+) -> np.ndarray:
     """Norms of the gradient that reaches the input along single paths of ``length`` branches.
 
     The twin of :func:`godeep.resmlp.path_gradient_norms` (Veit et al. 2016, Sec. 5), with
@@ -168,7 +205,9 @@ def path_gradient_norms(model: keras.Model, x, y, length: int, samples: int = 10
             with tf.GradientTape() as tape:
                 tape.watch(inputs)
                 logits = model(inputs, training=False)
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+                loss = tf.reduce_mean(
+                    keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+                )
             norms[s] = float(tf.norm(tape.gradient(loss, inputs)))
     finally:
         for b in found:

@@ -8,12 +8,10 @@ kernel.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
 
-import numpy as np
-
-from . import tf
 import keras
+import numpy as np
 
 from ..signals import (  # noqa: F401  (re-exported: the framework-neutral part)
     SATURATION_THRESHOLD,
@@ -29,6 +27,7 @@ from ..signals import (  # noqa: F401  (re-exported: the framework-neutral part)
     saturation_fraction,
     unit_std,
 )
+from . import tf
 from .models import _flat_layers, weight_layers
 
 __all__ = [
@@ -51,7 +50,7 @@ __all__ = [
 ]
 
 
-def _kind(layer) -> Optional[str]:
+def _kind(layer) -> str | None:
     if isinstance(layer, keras.layers.Activation):
         name = getattr(layer.activation, "__name__", "")
         return name if name in ("sigmoid", "tanh", "relu", "linear") else None
@@ -64,8 +63,8 @@ def record(
     model: keras.Model,
     x,
     y=None,
-    loss_fn: Optional[Callable] = None,
-    layers: Optional[Sequence[str]] = None,
+    loss_fn: Callable | None = None,
+    layers: Sequence[str] | None = None,
     keep: bool = False,
 ) -> SignalReport:
     """One forward and backward pass through a Keras ``model``, recording per-layer signals.
@@ -76,7 +75,9 @@ def record(
     The pass runs with ``training=True``, like a training step.
     """
     if not getattr(model, "inputs", None):
-        raise ValueError("model has no symbolic inputs: build it with keras.Input (Sequential or functional API)")
+        raise ValueError(
+            "model has no symbolic inputs: build it with keras.Input (Sequential or functional API)"
+        )
     by_name = {layer.name: layer for layer in model.layers}
     if layers is None:
         chosen = [l for l in model.layers if _kind(l) is not None]
@@ -85,7 +86,9 @@ def record(
     else:
         missing = [n for n in layers if n not in by_name]
         if missing:
-            raise ValueError(f"layers not found in the model: {missing}; available: {list(by_name)[:20]}...")
+            raise ValueError(
+                f"layers not found in the model: {missing}; available: {list(by_name)[:20]}..."
+            )
         chosen = [by_name[n] for n in layers]
     probe = keras.Model(model.inputs, [l.output for l in chosen] + [model.outputs[0]])
     dtype = model.inputs[0].dtype
@@ -97,8 +100,12 @@ def record(
             loss = tf.reduce_sum(out)
         else:
             labels = tf.convert_to_tensor(np.asarray(y))
-            if loss_fn is None:  # the functional form keeps the model's dtype (the Loss class casts to float32)
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, out, from_logits=True))
+            if (
+                loss_fn is None
+            ):  # the functional form keeps the model's dtype (the Loss class casts to float32)
+                loss = tf.reduce_mean(
+                    keras.losses.sparse_categorical_crossentropy(labels, out, from_logits=True)
+                )
             else:
                 loss = loss_fn(labels, out)
     grads = tape.gradient(loss, hidden + [k.kernel for k in kernels.values()])
@@ -107,7 +114,14 @@ def record(
     stats, kept = [], {}
     for layer, h, g in zip(chosen, hidden, act_grads):
         h_np = np.asarray(h, dtype=np.float64)
-        stats.append(layer_stats(layer.name, _kind(layer), h_np, None if g is None else np.asarray(g, dtype=np.float64)))
+        stats.append(
+            layer_stats(
+                layer.name,
+                _kind(layer),
+                h_np,
+                None if g is None else np.asarray(g, dtype=np.float64),
+            )
+        )
         if keep:
             kept[layer.name] = np.asarray(h).copy()
     weights = [
@@ -130,7 +144,9 @@ def input_gradients(model: keras.Model, grid) -> np.ndarray:
     dtype = model.inputs[0].dtype if getattr(model, "inputs", None) else "float32"
     inputs = tf.convert_to_tensor(x.reshape(-1, 1), dtype=dtype)
     norms = [l for l in _flat_layers(model) if isinstance(l, keras.layers.BatchNormalization)]
-    saved = [(l, l.momentum, np.asarray(l.moving_mean), np.asarray(l.moving_variance)) for l in norms]
+    saved = [
+        (l, l.momentum, np.asarray(l.moving_mean), np.asarray(l.moving_variance)) for l in norms
+    ]
     try:
         if norms:
             for l in norms:
@@ -141,7 +157,9 @@ def input_gradients(model: keras.Model, grid) -> np.ndarray:
             out = model(inputs, training=False)
             total = tf.reduce_sum(out)
         if tuple(out.shape) != (x.size, 1):
-            raise ValueError(f"the model must map (n, 1) inputs to (n, 1) outputs, got {tuple(out.shape)}")
+            raise ValueError(
+                f"the model must map (n, 1) inputs to (n, 1) outputs, got {tuple(out.shape)}"
+            )
         grad = tape.gradient(total, inputs)
     finally:
         for l, momentum, mean, var in saved:
@@ -172,7 +190,7 @@ class Lesioned:
             accuracy = evaluate(model)
     """
 
-    def __init__(self, model: keras.Model, names: Union[str, Sequence[str]]) -> None:
+    def __init__(self, model: keras.Model, names: str | Sequence[str]) -> None:
         from .resmlp import blocks
 
         if isinstance(names, str):
@@ -201,7 +219,9 @@ class Lesioned:
         _forget_compiled(self.model)
 
 
-def lesion_study(model: keras.Model, names: Sequence[str], evaluate: Callable[[keras.Model], float]) -> dict[str, float]:
+def lesion_study(
+    model: keras.Model, names: Sequence[str], evaluate: Callable[[keras.Model], float]
+) -> dict[str, float]:
     """``evaluate(model)`` with each block of ``names`` deleted in turn (see :class:`Lesioned`).
 
     Returns ``{"none": baseline, name_1: score without name_1, ...}``; the model is left intact.

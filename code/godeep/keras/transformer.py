@@ -10,24 +10,48 @@ Keras' ``LayerNormalization`` defaults to ``epsilon=1e-3``, PyTorch's ``LayerNor
 from __future__ import annotations
 
 import math
-from typing import Optional
 
+import keras
 import numpy as np
 
-from . import tf
-import keras
-
 from .. import validate
-from ..core.transformer import (LN_EPS, NORMS, TASKS, check_block, check_pairs, check_tokens,  # noqa: F401
-                                sequence_task, warmup_lr)
+from ..core.transformer import (  # noqa: F401
+    LN_EPS,
+    NORMS,
+    TASKS,
+    check_block,
+    check_pairs,
+    check_tokens,
+    sequence_task,
+    warmup_lr,
+)
 from ..validate import positive_int as _positive_int
+from . import tf
 from .convert import copy_transformer_from_torch as copy_from_torch  # noqa: F401  (re-exported)
 
-__all__ = ["NORMS", "check_block", "MultiHeadSelfAttention", "MLP", "TransformerBlock", "TinyTransformer", "copy_from_torch", "sequence_task", "warmup_lr", "block_grad_norms", "train_on_task"]
+__all__ = [
+    "NORMS",
+    "check_block",
+    "MultiHeadSelfAttention",
+    "MLP",
+    "TransformerBlock",
+    "TinyTransformer",
+    "copy_from_torch",
+    "sequence_task",
+    "warmup_lr",
+    "block_grad_norms",
+    "train_on_task",
+]
 
 
 def _dense(units: int, name: str, dtype) -> keras.layers.Dense:
-    return keras.layers.Dense(units, kernel_initializer=keras.initializers.GlorotUniform(), bias_initializer="zeros", name=name, dtype=dtype)
+    return keras.layers.Dense(
+        units,
+        kernel_initializer=keras.initializers.GlorotUniform(),
+        bias_initializer="zeros",
+        name=name,
+        dtype=dtype,
+    )
 
 
 class MultiHeadSelfAttention(keras.layers.Layer):
@@ -37,7 +61,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         check_block(d_model, n_heads, None, "pre", dropout)
         self.n_heads, self.d_head, self.d_model = n_heads, d_model // n_heads, d_model
-        self.q, self.k, self.v, self.out = (_dense(d_model, n, self.dtype_policy) for n in ("q", "k", "v", "out"))
+        self.q, self.k, self.v, self.out = (
+            _dense(d_model, n, self.dtype_policy) for n in ("q", "k", "v", "out")
+        )
         self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape) -> None:
@@ -55,7 +81,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
         scores = tf.matmul(q, k, transpose_b=True) / math.sqrt(self.d_head)
         if causal:
-            future = tf.linalg.band_part(tf.ones((t, t), dtype=tf.bool), 0, -1) & ~tf.cast(tf.eye(t), tf.bool)
+            future = tf.linalg.band_part(tf.ones((t, t), dtype=tf.bool), 0, -1) & ~tf.cast(
+                tf.eye(t), tf.bool
+            )
             scores = tf.where(future, tf.constant(-np.inf, dtype=scores.dtype), scores)
         weights = self.dropout(tf.nn.softmax(scores, axis=-1), training=training)
         heads = tf.reshape(tf.transpose(tf.matmul(weights, v), (0, 2, 1, 3)), (b, t, self.d_model))
@@ -68,7 +96,10 @@ class MLP(keras.layers.Layer):
     def __init__(self, d_model: int, d_ff: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.d_model, self.d_ff = d_model, d_ff
-        self.fc1, self.fc2 = _dense(d_ff, "fc1", self.dtype_policy), _dense(d_model, "fc2", self.dtype_policy)
+        self.fc1, self.fc2 = (
+            _dense(d_ff, "fc1", self.dtype_policy),
+            _dense(d_model, "fc2", self.dtype_policy),
+        )
 
     def build(self, input_shape) -> None:
         self.fc1.build((None, None, self.d_model))
@@ -86,14 +117,28 @@ class TransformerBlock(keras.layers.Layer):
     post: ``x = LN1(x + A(x)); x = LN2(x + M(x))``;  pre: ``x = x + A(LN1(x)); x = x + M(LN2(x))``.
     """
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: Optional[int] = None, norm: str = "post", dropout: float = 0.0, **kwargs) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int | None = None,
+        norm: str = "post",
+        dropout: float = 0.0,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         d_ff = check_block(d_model, n_heads, d_ff, norm, dropout)
         self.norm = norm
-        self.attn = MultiHeadSelfAttention(d_model, n_heads, dropout, name="attn", dtype=self.dtype_policy)
-        self.ln1 = keras.layers.LayerNormalization(epsilon=LN_EPS, name="ln1", dtype=self.dtype_policy)
+        self.attn = MultiHeadSelfAttention(
+            d_model, n_heads, dropout, name="attn", dtype=self.dtype_policy
+        )
+        self.ln1 = keras.layers.LayerNormalization(
+            epsilon=LN_EPS, name="ln1", dtype=self.dtype_policy
+        )
         self.mlp = MLP(d_model, d_ff, name="mlp", dtype=self.dtype_policy)
-        self.ln2 = keras.layers.LayerNormalization(epsilon=LN_EPS, name="ln2", dtype=self.dtype_policy)
+        self.ln2 = keras.layers.LayerNormalization(
+            epsilon=LN_EPS, name="ln2", dtype=self.dtype_policy
+        )
         self.drop = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape) -> None:
@@ -102,10 +147,14 @@ class TransformerBlock(keras.layers.Layer):
 
     def call(self, x, causal: bool = False, training=None):
         if self.norm == "pre":
-            x = x + self.drop(self.attn(self.ln1(x), causal=causal, training=training), training=training)  # residual sub-block 1
+            x = x + self.drop(
+                self.attn(self.ln1(x), causal=causal, training=training), training=training
+            )  # residual sub-block 1
             x = x + self.drop(self.mlp(self.ln2(x)), training=training)  # residual sub-block 2
         else:
-            x = self.ln1(x + self.drop(self.attn(x, causal=causal, training=training), training=training))  # residual sub-block 1
+            x = self.ln1(
+                x + self.drop(self.attn(x, causal=causal, training=training), training=training)
+            )  # residual sub-block 1
             x = self.ln2(x + self.drop(self.mlp(x), training=training))  # residual sub-block 2
         return x
 
@@ -124,10 +173,10 @@ class TinyTransformer(keras.Model):
         n_heads: int = 4,
         n_layers: int = 2,
         max_len: int = 64,
-        d_ff: Optional[int] = None,
+        d_ff: int | None = None,
         norm: str = "pre",
-        n_out: Optional[int] = None,
-        final_norm: Optional[bool] = None,
+        n_out: int | None = None,
+        final_norm: bool | None = None,
         scaled_init: bool = False,
         causal: bool = False,
         dropout: float = 0.0,
@@ -146,11 +195,22 @@ class TinyTransformer(keras.Model):
             validate.boolean("final_norm", final_norm)
         self.norm, self.causal, self.max_len = norm, bool(causal), max_len
         normal = lambda: keras.initializers.RandomNormal(stddev=1.0)
-        self.tok = keras.layers.Embedding(vocab_size, d_model, embeddings_initializer=normal(), name="tok", dtype=dtype)
-        self.pos = keras.layers.Embedding(max_len, d_model, embeddings_initializer=normal(), name="pos", dtype=dtype)
-        self.blocks = [TransformerBlock(d_model, n_heads, d_ff, norm, dropout, name=f"blocks.{i}", dtype=dtype) for i in range(n_layers)]
+        self.tok = keras.layers.Embedding(
+            vocab_size, d_model, embeddings_initializer=normal(), name="tok", dtype=dtype
+        )
+        self.pos = keras.layers.Embedding(
+            max_len, d_model, embeddings_initializer=normal(), name="pos", dtype=dtype
+        )
+        self.blocks = [
+            TransformerBlock(d_model, n_heads, d_ff, norm, dropout, name=f"blocks.{i}", dtype=dtype)
+            for i in range(n_layers)
+        ]
         self.final_norm = (norm == "pre") if final_norm is None else bool(final_norm)
-        self.ln_f = keras.layers.LayerNormalization(epsilon=LN_EPS, name="ln_f", dtype=dtype) if self.final_norm else None
+        self.ln_f = (
+            keras.layers.LayerNormalization(epsilon=LN_EPS, name="ln_f", dtype=dtype)
+            if self.final_norm
+            else None
+        )
         self.head = _dense(n_out, "head", dtype)
         self.drop = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
         # build every weight now, layer by layer (a first call would trace the whole model: seconds)
@@ -190,21 +250,41 @@ def block_grad_norms(model: TinyTransformer, x, y) -> dict[str, np.ndarray]:
     x = tf.convert_to_tensor(np.asarray(x), dtype=tf.int64)
     y = tf.convert_to_tensor(np.asarray(y), dtype=tf.int64)
     parts = {
-        "attn": [[b.attn.q.kernel, b.attn.k.kernel, b.attn.v.kernel, b.attn.out.kernel] for b in model.blocks],
+        "attn": [
+            [b.attn.q.kernel, b.attn.k.kernel, b.attn.v.kernel, b.attn.out.kernel]
+            for b in model.blocks
+        ],
         "mlp": [[b.mlp.fc1.kernel, b.mlp.fc2.kernel] for b in model.blocks],
     }
     flat = [w for blocks in parts.values() for block in blocks for w in block]
     with tf.GradientTape() as tape:
         logits = model(x, training=True)
-        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+        loss = tf.reduce_mean(
+            keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+        )
     grads = iter(tape.gradient(loss, flat))
     out = {}
     for part, blocks in parts.items():
-        out[part] = np.array([math.sqrt(sum(float(tf.reduce_sum(tf.square(next(grads))))  for _ in block)) for block in blocks])
+        out[part] = np.array(
+            [
+                math.sqrt(sum(float(tf.reduce_sum(tf.square(next(grads)))) for _ in block))
+                for block in blocks
+            ]
+        )
     return out
 
 
-def _adam_step(variables: list, grads: list, m, v, t, lr, beta1: float = 0.9, beta2: float = 0.98, eps: float = 1e-8) -> None:
+def _adam_step(
+    variables: list,
+    grads: list,
+    m,
+    v,
+    t,
+    lr,
+    beta1: float = 0.9,
+    beta2: float = 0.98,
+    eps: float = 1e-8,
+) -> None:
     """One Adam step as ``torch.optim.Adam`` computes it, on all weights flattened into one vector.
 
     With ``g`` the gradient, ``t`` the step count (1 at the first step)::
@@ -220,7 +300,9 @@ def _adam_step(variables: list, grads: list, m, v, t, lr, beta1: float = 0.9, be
     ``t`` are variables updated in place.
     """
     dtype = m.dtype
-    g = tf.concat([tf.reshape(tf.convert_to_tensor(g), [-1]) for g in grads], axis=0)  # IndexedSlices -> dense (duplicates summed)
+    g = tf.concat(
+        [tf.reshape(tf.convert_to_tensor(g), [-1]) for g in grads], axis=0
+    )  # IndexedSlices -> dense (duplicates summed)
     t.assign_add(1)
     step = tf.cast(t, dtype)
     m.assign(beta1 * m + (1 - beta1) * g)
@@ -248,14 +330,20 @@ def _train_step(model: TinyTransformer, batch_size: int, length: int):
         variables = model.trainable_variables
         dtype = variables[0].dtype
         n = sum(int(np.prod(w.shape)) for w in variables)
-        state = tf.Variable(tf.zeros(n, dtype)), tf.Variable(tf.zeros(n, dtype)), tf.Variable(0, dtype=tf.int64)
+        state = (
+            tf.Variable(tf.zeros(n, dtype)),
+            tf.Variable(tf.zeros(n, dtype)),
+            tf.Variable(0, dtype=tf.int64),
+        )
         spec = tf.TensorSpec((batch_size, length), tf.int64)
 
         @tf.function(input_signature=[spec, spec, tf.TensorSpec((), dtype)], autograph=False)
         def step(x, y, lr):
             with tf.GradientTape() as tape:
                 logits = model(x, training=True)
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+                loss = tf.reduce_mean(
+                    keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+                )
             _adam_step(variables, tape.gradient(loss, variables), *state, lr)
             return loss
 
@@ -285,24 +373,38 @@ def train_on_task(
     """
     if not isinstance(model, TinyTransformer):
         raise TypeError(f"model must be a TinyTransformer, got {type(model).__name__}")
-    steps, batch_size, length = _positive_int("steps", steps), _positive_int("batch_size", batch_size), _positive_int("length", length)
+    steps, batch_size, length = (
+        _positive_int("steps", steps),
+        _positive_int("batch_size", batch_size),
+        _positive_int("length", length),
+    )
     warmup_lr(0, lr, warmup)  # validates lr and warmup
     validate.number("lr", lr, low=0.0, low_open=True)
     validate.integer("seed", seed, low=0)
     vocab = model.tok.input_dim
     if model.head.units != vocab:
-        raise ValueError(f"the tasks predict input tokens: the model needs n_out == vocab_size, got {model.head.units} and {vocab}")
+        raise ValueError(
+            f"the tasks predict input tokens: the model needs n_out == vocab_size, got {model.head.units} and {vocab}"
+        )
     if length > model.max_len:
         raise ValueError(f"length {length} exceeds the model's max_len={model.max_len}")
     from .train import shared_step  # one traced step per architecture, as godeep.keras.train.fit
 
-    with shared_step(model, lambda m: _train_step(m, batch_size, length), "train_on_task", batch_size, length) as (step_fn, state):
-        for variable in state:  # a fresh Adam, as torch.optim.Adam at every call of the PyTorch function
+    with shared_step(
+        model, lambda m: _train_step(m, batch_size, length), "train_on_task", batch_size, length
+    ) as (step_fn, state):
+        for (
+            variable
+        ) in state:  # a fresh Adam, as torch.optim.Adam at every call of the PyTorch function
             variable.assign(tf.zeros_like(variable))
         dtype = state[0].dtype
         rng = np.random.default_rng(seed)
         losses = np.empty(steps)
         for step in range(steps):
             x, y = sequence_task(task, batch_size, length, vocab, seed=int(rng.integers(2**31)))
-            losses[step] = float(step_fn(tf.constant(x), tf.constant(y), tf.constant(warmup_lr(step, lr, warmup), dtype)))
+            losses[step] = float(
+                step_fn(
+                    tf.constant(x), tf.constant(y), tf.constant(warmup_lr(step, lr, warmup), dtype)
+                )
+            )
     return losses

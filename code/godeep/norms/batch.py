@@ -3,8 +3,6 @@ variances only, and BatchNorm over "ghost" sub-batches."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor
 
@@ -15,10 +13,10 @@ __all__ = ["batch_norm", "ghost_batch_norm"]
 
 def batch_norm(
     input: Tensor,
-    running_mean: Optional[Tensor],
-    running_var: Optional[Tensor],
-    weight: Optional[Tensor] = None,
-    bias: Optional[Tensor] = None,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
@@ -41,7 +39,12 @@ def batch_norm(
     _check_scalars(momentum, eps)
     _check_input(input, 2, "batch_norm")
     C = input.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+    for name, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
         _check_tensor(name, t, (C,), input)
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must both be tensors or both be None")
@@ -51,16 +54,24 @@ def batch_norm(
     if training:
         m = input.numel() // C
         if m <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape {tuple(input.shape)}")
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of shape {tuple(input.shape)}"
+            )
         dims = (0,) + tuple(range(2, input.dim()))
         x_hat, mean, var = _normalize(input, dims, eps)
         if running_mean is not None:
             with torch.no_grad():
-                running_mean.mul_(1 - momentum).add_(momentum * mean.reshape(C).to(running_mean.dtype))
-                running_var.mul_(1 - momentum).add_(momentum * (var.reshape(C) * m / (m - 1)).to(running_var.dtype))
+                running_mean.mul_(1 - momentum).add_(
+                    momentum * mean.reshape(C).to(running_mean.dtype)
+                )
+                running_var.mul_(1 - momentum).add_(
+                    momentum * (var.reshape(C) * m / (m - 1)).to(running_var.dtype)
+                )
     else:
         if running_mean is None:
-            raise ValueError("batch_norm: running_mean and running_var are required when training=False")
+            raise ValueError(
+                "batch_norm: running_mean and running_var are required when training=False"
+            )
         x_hat = (input - running_mean.reshape(shape)) / torch.sqrt(running_var.reshape(shape) + eps)
     return _affine(x_hat, weight, bias, shape)
 
@@ -68,10 +79,10 @@ def batch_norm(
 def ghost_batch_norm(
     input: Tensor,
     virtual_batch_size: int,
-    running_mean: Optional[Tensor],
-    running_var: Optional[Tensor],
-    weight: Optional[Tensor] = None,
-    bias: Optional[Tensor] = None,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
@@ -84,10 +95,20 @@ def ghost_batch_norm(
     inference it is plain :func:`batch_norm`. This lets one experiment vary the *normalization*
     batch size while the gradient-step batch, and thus the compute, stay the same.
     """
-    if isinstance(virtual_batch_size, bool) or not isinstance(virtual_batch_size, int) or virtual_batch_size < 1:
+    if (
+        isinstance(virtual_batch_size, bool)
+        or not isinstance(virtual_batch_size, int)
+        or virtual_batch_size < 1
+    ):
         raise ValueError(f"virtual_batch_size must be a positive int, got {virtual_batch_size!r}")
     _check_input(input, 2, "ghost_batch_norm")
     if not training or len(input) == 0:
         return batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
     chunks = torch.split(input, virtual_batch_size, dim=0)
-    return torch.cat([batch_norm(c, running_mean, running_var, weight, bias, True, momentum, eps) for c in chunks], dim=0)
+    return torch.cat(
+        [
+            batch_norm(c, running_mean, running_var, weight, bias, True, momentum, eps)
+            for c in chunks
+        ],
+        dim=0,
+    )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -11,13 +11,18 @@ from torch.autograd.function import once_differentiable
 
 from .. import validate
 
-def _check_tensor(name: str, t: Optional[Tensor], shape: Sequence[int], input: Tensor, same_dtype: bool = True) -> None:
+
+def _check_tensor(
+    name: str, t: Tensor | None, shape: Sequence[int], input: Tensor, same_dtype: bool = True
+) -> None:
     if t is None:
         return
     if not isinstance(t, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or None, got {type(t).__name__}")
     if tuple(t.shape) != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)} to match input of shape {tuple(input.shape)}, got {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must have shape {tuple(shape)} to match input of shape {tuple(input.shape)}, got {tuple(t.shape)}"
+        )
     # as torch on the CPU: one dtype for all, except float32 parameters of a half/bfloat16 input
     low_precision = input.dtype in (torch.float16, torch.bfloat16) and t.dtype == torch.float32
     if same_dtype and t.dtype != input.dtype and not low_precision:
@@ -41,10 +46,14 @@ def _check_input(input: Tensor, min_dim: int, what: str) -> None:
     if not input.is_floating_point():
         raise TypeError(f"input must be a floating-point tensor, got {input.dtype}")
     if input.dim() < min_dim:
-        raise ValueError(f"{what} expects an input of shape {'(N, C, ...)' if min_dim == 2 else '(N, ...)'} with at least {min_dim} dimensions, got shape {tuple(input.shape)}")
+        raise ValueError(
+            f"{what} expects an input of shape {'(N, C, ...)' if min_dim == 2 else '(N, ...)'} with at least {min_dim} dimensions, got shape {tuple(input.shape)}"
+        )
 
 
-def _affine(x_hat: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], shape: Sequence[int]) -> Tensor:
+def _affine(
+    x_hat: Tensor, weight: Tensor | None, bias: Tensor | None, shape: Sequence[int]
+) -> Tensor:
     """y = gamma * x_hat + beta, with gamma and beta reshaped to broadcast as ``shape``."""
     if weight is not None:
         x_hat = x_hat * weight.reshape(shape)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -19,9 +19,9 @@ __all__ = ["layer_norm", "group_norm", "instance_norm"]
 
 def layer_norm(
     input: Tensor,
-    normalized_shape: Union[int, Sequence[int]],
-    weight: Optional[Tensor] = None,
-    bias: Optional[Tensor] = None,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
     """Layer normalization over the last ``len(normalized_shape)`` dimensions, as ``torch.nn.functional.layer_norm``.
@@ -38,7 +38,9 @@ def layer_norm(
     normalized_shape = validate.positive_ints("normalized_shape", normalized_shape)
     k = len(normalized_shape)
     if k == 0 or k > input.dim() or tuple(input.shape[-k:]) != normalized_shape:
-        raise ValueError(f"layer_norm: normalized_shape {normalized_shape} must equal the last dimensions of input of shape {tuple(input.shape)}")
+        raise ValueError(
+            f"layer_norm: normalized_shape {normalized_shape} must equal the last dimensions of input of shape {tuple(input.shape)}"
+        )
     _check_tensor("weight", weight, normalized_shape, input)
     _check_tensor("bias", bias, normalized_shape, input)
     x_hat, _, _ = _normalize(input, tuple(range(input.dim() - k, input.dim())), eps)
@@ -48,8 +50,8 @@ def layer_norm(
 def group_norm(
     input: Tensor,
     num_groups: int,
-    weight: Optional[Tensor] = None,
-    bias: Optional[Tensor] = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
     """Group normalization of an ``(N, C, *)`` input, as ``torch.nn.functional.group_norm``.
@@ -65,7 +67,9 @@ def group_norm(
         raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
     N, C = input.shape[:2]
     if C % num_groups:
-        raise ValueError(f"group_norm: the number of channels {C} must be divisible by num_groups={num_groups}")
+        raise ValueError(
+            f"group_norm: the number of channels {C} must be divisible by num_groups={num_groups}"
+        )
     _check_tensor("weight", weight, (C,), input)
     _check_tensor("bias", bias, (C,), input)
     if input.numel() == 0:
@@ -77,10 +81,10 @@ def group_norm(
 
 def instance_norm(
     input: Tensor,
-    running_mean: Optional[Tensor] = None,
-    running_var: Optional[Tensor] = None,
-    weight: Optional[Tensor] = None,
-    bias: Optional[Tensor] = None,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
     use_input_stats: bool = True,
     momentum: float = 0.1,
     eps: float = 1e-5,
@@ -99,17 +103,28 @@ def instance_norm(
     _check_input(input, 3, "instance_norm")
     _check_scalars(momentum, eps)
     C = input.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        _check_tensor(name, t, (C,), input, same_dtype=name in ("weight", "bias"))  # torch casts the stats
+    for name, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        _check_tensor(
+            name, t, (C,), input, same_dtype=name in ("weight", "bias")
+        )  # torch casts the stats
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must both be tensors or both be None")
     shape = (1, C) + (1,) * (input.dim() - 2)
     if use_input_stats:
         m = math.prod(input.shape[2:])
         if m <= 1:
-            raise ValueError(f"instance_norm: expected more than 1 spatial element when training, got input of shape {tuple(input.shape)}")
+            raise ValueError(
+                f"instance_norm: expected more than 1 spatial element when training, got input of shape {tuple(input.shape)}"
+            )
         x_hat, mean, var = _normalize(input, tuple(range(2, input.dim())), eps)
-        if running_mean is not None and input.shape[0] > 0:  # torch would average N = 0 means into NaN
+        if (
+            running_mean is not None and input.shape[0] > 0
+        ):  # torch would average N = 0 means into NaN
             with torch.no_grad():
                 batch_mean = mean.reshape(input.shape[0], C).mean(0)
                 batch_var = (var.reshape(input.shape[0], C) * m / (m - 1)).mean(0)
@@ -117,6 +132,8 @@ def instance_norm(
                 running_var.mul_(1 - momentum).add_(momentum * batch_var.to(running_var.dtype))
     else:
         if running_mean is None:
-            raise ValueError("instance_norm: running_mean and running_var are required when use_input_stats=False")
+            raise ValueError(
+                "instance_norm: running_mean and running_var are required when use_input_stats=False"
+            )
         x_hat = (input - running_mean.reshape(shape)) / torch.sqrt(running_var.reshape(shape) + eps)
     return _affine(x_hat, weight, bias, shape)

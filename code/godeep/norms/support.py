@@ -12,7 +12,6 @@ LayerNorm (C, H, W) per example, InstanceNorm (H, W) per example and channel, Gr
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -31,7 +30,7 @@ SUPPORT = {
 }
 
 
-def moments(x: Tensor, kind: str, num_groups: Optional[int] = None) -> tuple[Tensor, Tensor]:
+def moments(x: Tensor, kind: str, num_groups: int | None = None) -> tuple[Tensor, Tensor]:
     """Mean and biased variance of ``x`` over the support set of ``kind`` (a key of :data:`SUPPORT`), by einsum.
 
     ``x`` is NCHW (``(N, T, C)`` for ``"layer-token"``); ``num_groups`` is needed for ``"group"``.

@@ -19,9 +19,22 @@ from .metrics import read_metrics
 from .recipe import TABLE6, TABLE6_110_MEAN_STD, WU_HE_BATCH_ERRORS, Recipe, lr_at, paper_recipe
 
 __all__ = [
-    "RunConfig", "SetupError", "DataError", "Recipe", "paper_recipe", "lr_at", "TABLE6",
-    "TABLE6_110_MEAN_STD", "WU_HE_BATCH_ERRORS", "crop_flip", "crop_flip_params", "pad",
-    "per_pixel_mean", "load_prepared", "read_metrics", "run",
+    "RunConfig",
+    "SetupError",
+    "DataError",
+    "Recipe",
+    "paper_recipe",
+    "lr_at",
+    "TABLE6",
+    "TABLE6_110_MEAN_STD",
+    "WU_HE_BATCH_ERRORS",
+    "crop_flip",
+    "crop_flip_params",
+    "pad",
+    "per_pixel_mean",
+    "load_prepared",
+    "read_metrics",
+    "run",
 ]
 
 

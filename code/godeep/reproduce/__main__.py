@@ -19,21 +19,33 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="iterations (default: 64000 for cifar-resnet)")
     p.add_argument("--batch-size", type=int, help="global batch over all devices (default 128)")
     p.add_argument("--lr", type=float, help="peak rate (default 0.1 x batch / 128)")
-    p.add_argument("--warmup", choices=["auto", "on", "off"], default="auto",
-                   help="lr/10 until training error < 80%% (auto: depth >= 110)")
+    p.add_argument(
+        "--warmup",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="lr/10 until training error < 80%% (auto: depth >= 110)",
+    )
     p.add_argument("--train-subset", type=int, help="first N training images (smoke runs)")
     p.add_argument("--test-subset", type=int, help="first N test images (smoke runs)")
     p.add_argument("--val-split", action="store_true", help="hold out 5k of 50k for validation")
     p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
-    p.add_argument("--devices", type=int, help="Keras: devices for MirroredStrategy "
-                   "(default: all GPUs, else 1 CPU; N > 1 CPUs become N logical devices)")
+    p.add_argument(
+        "--devices",
+        type=int,
+        help="Keras: devices for MirroredStrategy "
+        "(default: all GPUs, else 1 CPU; N > 1 CPUs become N logical devices)",
+    )
     p.add_argument("--amp", action="store_true", help="mixed precision (fp16 on GPUs)")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile / jit_compile")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
-    p.add_argument("--stop-after", type=int, help="stop (with a checkpoint) after N iterations "
-                   "of this session; --resume continues (for time-limited sessions)")
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        help="stop (with a checkpoint) after N iterations "
+        "of this session; --resume continues (for time-limited sessions)",
+    )
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=1000)
     p.add_argument("--checkpoint-every", type=int, default=1000)
@@ -54,8 +66,12 @@ def parser() -> argparse.ArgumentParser:
     nb.add_argument("--norm", choices=["batch", "group"], default="batch")
     nb.add_argument("--groups", type=int, default=32, help="GN groups (at most the channels)")
     nb.add_argument("--per-device-batch", type=int, default=32)
-    nb.add_argument("--epochs", type=float, default=164.0,
-                    help="epochs when --steps is not given (the same for every batch size)")
+    nb.add_argument(
+        "--epochs",
+        type=float,
+        default=164.0,
+        help="epochs when --steps is not given (the same for every batch size)",
+    )
     return top
 
 

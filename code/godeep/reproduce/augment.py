@@ -18,7 +18,9 @@ __all__ = ["PAD", "crop_flip_params", "pad", "crop_flip", "per_pixel_mean"]
 PAD = 4
 
 
-def crop_flip_params(seed: int, step: int, n: int, pad_: int = PAD) -> tuple[np.ndarray, np.ndarray]:
+def crop_flip_params(
+    seed: int, step: int, n: int, pad_: int = PAD
+) -> tuple[np.ndarray, np.ndarray]:
     """Crop offsets ``(n, 2)`` in ``0 .. 2*pad_`` (rows, columns) and flips ``(n,)`` (bool)
     for the ``n`` images of iteration ``step``, from a generator seeded with ``(seed, step)``."""
     for name, value in (("seed", seed), ("step", step), ("n", n)):
@@ -55,7 +57,11 @@ def crop_flip(padded, offsets, flips, size: int = 32):
     if h < size or w < size:
         raise ValueError(f"cannot crop {size}x{size} from {h}x{w} images")
     offsets = np.asarray(offsets)
-    if offsets.min(initial=0) < 0 or (offsets[:, 0] > h - size).any() or (offsets[:, 1] > w - size).any():
+    if (
+        offsets.min(initial=0) < 0
+        or (offsets[:, 0] > h - size).any()
+        or (offsets[:, 1] > w - size).any()
+    ):
         raise ValueError(f"crop offsets must lie in [0, {h - size}] x [0, {w - size}]")
     flips = np.asarray(flips, dtype=bool)
     k = np.arange(size)

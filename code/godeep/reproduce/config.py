@@ -13,9 +13,23 @@ EXPERIMENTS = ("cifar-resnet", "norm-batch")
 FRAMEWORKS = ("pytorch", "keras")
 NORMS = ("batch", "group")
 #: settings that must match between a checkpoint and the run resuming from it
-RESUME_KEYS = ("experiment", "framework", "depth", "plain", "norm", "groups", "sync_bn",
-               "batch_size", "per_device_batch", "steps", "lr", "warmup", "seed",
-               "train_subset", "val_split")
+RESUME_KEYS = (
+    "experiment",
+    "framework",
+    "depth",
+    "plain",
+    "norm",
+    "groups",
+    "sync_bn",
+    "batch_size",
+    "per_device_batch",
+    "steps",
+    "lr",
+    "warmup",
+    "seed",
+    "train_subset",
+    "val_split",
+)
 
 
 class SetupError(RuntimeError):
@@ -70,10 +84,20 @@ class RunConfig:
         if self.device not in (None, "cpu", "cuda"):
             raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
         check_depth(self.depth)
-        for name in ("batch_size", "per_device_batch", "steps", "train_subset", "test_subset",
-                     "devices", "threads", "stop_after"):
+        for name in (
+            "batch_size",
+            "per_device_batch",
+            "steps",
+            "train_subset",
+            "test_subset",
+            "devices",
+            "threads",
+            "stop_after",
+        ):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         for name in ("log_every", "eval_every", "checkpoint_every", "groups", "eval_batch"):
             value = getattr(self, name)
@@ -89,12 +113,16 @@ class RunConfig:
         if self.per_device_batch is not None:
             b = self.per_device_batch * world_size
             if self.batch_size is not None and self.batch_size != b:
-                raise SetupError(f"--batch-size {self.batch_size} contradicts --per-device-batch "
-                                 f"{self.per_device_batch} x {world_size} processes = {b}")
+                raise SetupError(
+                    f"--batch-size {self.batch_size} contradicts --per-device-batch "
+                    f"{self.per_device_batch} x {world_size} processes = {b}"
+                )
             return b
         b = 128 if self.batch_size is None else self.batch_size
         if b % world_size:
-            raise SetupError(f"the global batch {b} must be divisible by the {world_size} processes")
+            raise SetupError(
+                f"the global batch {b} must be divisible by the {world_size} processes"
+            )
         return b
 
     def to_dict(self) -> dict:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -40,8 +40,16 @@ def plot_error_curves(ax, runs: Mapping[str, str | os.PathLike[str]], percent: b
         color = colors[i % len(colors)]
         ax.plot(c["step"], scale * c["train_err"], "--", color=color, lw=1, label=f"{label} train")
         if len(c["test_step"]):
-            ax.plot(c["test_step"], scale * c["test_err"], "-", color=color, lw=2,
-                    marker="o", ms=3, label=f"{label} test")
+            ax.plot(
+                c["test_step"],
+                scale * c["test_err"],
+                "-",
+                color=color,
+                lw=2,
+                marker="o",
+                ms=3,
+                label=f"{label} test",
+            )
     ax.set_xlabel("iteration")
     ax.set_ylabel("error (%)" if percent else "error")
     ax.legend()

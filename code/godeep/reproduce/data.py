@@ -14,7 +14,16 @@ from godeep import data as gd_data
 
 from .augment import per_pixel_mean
 
-__all__ = ["DataError", "Prepared", "STAND_IN_MANIFEST", "load_prepared", "prepare", "stand_in_records", "synthetic_cifar", "write_cifar_files"]
+__all__ = [
+    "DataError",
+    "Prepared",
+    "STAND_IN_MANIFEST",
+    "load_prepared",
+    "prepare",
+    "stand_in_records",
+    "synthetic_cifar",
+    "write_cifar_files",
+]
 
 
 class DataError(RuntimeError):
@@ -57,23 +66,33 @@ def load_prepared(
     images (5k of 50k: the paper's 45k/5k split) for validation, and subtract the per-pixel mean
     of the (remaining) training images from every image: x <- x - mean_i(x_train_i)."""
     if data_dir is None:
-        raise DataError("--data-dir is required (prepare it with: python -m godeep.reproduce "
-                        "prepare-data --data-dir DIR)")
+        raise DataError(
+            "--data-dir is required (prepare it with: python -m godeep.reproduce "
+            "prepare-data --data-dir DIR)"
+        )
     root = Path(data_dir)
     if not root.is_dir():
-        raise DataError(f"data directory {root} does not exist; create and fill it with: "
-                        f"python -m godeep.reproduce prepare-data --data-dir {root}")
+        raise DataError(
+            f"data directory {root} does not exist; create and fill it with: "
+            f"python -m godeep.reproduce prepare-data --data-dir {root}"
+        )
     try:
         ds = gd_data.load_cifar10(root, download=False, records=stand_in_records(root))
     except gd_data.DatasetUnavailableError as exc:
-        raise DataError(f"CIFAR-10 is missing or incomplete in {root}: {exc}\nPrepare it once "
-                        f"with: python -m godeep.reproduce prepare-data --data-dir {root}") from exc
+        raise DataError(
+            f"CIFAR-10 is missing or incomplete in {root}: {exc}\nPrepare it once "
+            f"with: python -m godeep.reproduce prepare-data --data-dir {root}"
+        ) from exc
     except (ValueError, OSError) as exc:
-        raise DataError(f"CIFAR-10 in {root} is damaged: {exc}\nDelete {root / 'cifar10'} and "
-                        f"run: python -m godeep.reproduce prepare-data --data-dir {root}") from exc
+        raise DataError(
+            f"CIFAR-10 in {root} is damaged: {exc}\nDelete {root / 'cifar10'} and "
+            f"run: python -m godeep.reproduce prepare-data --data-dir {root}"
+        ) from exc
     x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
-    for name, n, total in (("train_subset", train_subset, len(y_train)),
-                           ("test_subset", test_subset, len(y_test))):
+    for name, n, total in (
+        ("train_subset", train_subset, len(y_train)),
+        ("test_subset", test_subset, len(y_test)),
+    ):
         if n is not None and not 1 <= n <= total:
             raise ValueError(f"{name} must be in [1, {total}], got {n}")
     if train_subset is not None:
@@ -107,7 +126,9 @@ def stand_in_records(data_dir: str | os.PathLike[str]) -> dict[str, int] | None:
     try:
         return dict(json.loads(manifest.read_text())["records"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{manifest} is damaged ({exc}); delete the folder and write the data again") from exc
+        raise DataError(
+            f"{manifest} is damaged ({exc}); delete the folder and write the data again"
+        ) from exc
 
 
 def write_cifar_files(
@@ -129,8 +150,10 @@ def write_cifar_files(
     def records(x: np.ndarray, y: np.ndarray) -> bytes:
         x, y = np.asarray(x), np.asarray(y)
         if x.dtype != np.uint8 or x.shape[1:] != (3, 32, 32) or len(x) != len(y):
-            raise ValueError(f"need uint8 images (N, 3, 32, 32) and N labels, got {x.shape} "
-                             f"{x.dtype} and {y.shape}")
+            raise ValueError(
+                f"need uint8 images (N, 3, 32, 32) and N labels, got {x.shape} "
+                f"{x.dtype} and {y.shape}"
+            )
         if len(y) and (y.min() < 0 or y.max() > 9):
             raise ValueError("labels must be in 0..9")
         table = np.concatenate([y.astype(np.uint8)[:, None], x.reshape(len(x), -1)], axis=1)

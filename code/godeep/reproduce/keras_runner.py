@@ -58,10 +58,13 @@ def make_strategy(cfg: RunConfig):
     if n > 1:
         try:
             tf.config.set_logical_device_configuration(
-                cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+                cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
+            )
         except RuntimeError as exc:
-            raise SetupError(f"cannot split the CPU into {n} logical devices once TensorFlow "
-                             f"has started ({exc}); run in a fresh process") from exc
+            raise SetupError(
+                f"cannot split the CPU into {n} logical devices once TensorFlow "
+                f"has started ({exc}); run in a fresh process"
+            ) from exc
     logical = tf.config.list_logical_devices("CPU")
     if n > len(logical):
         raise SetupError(f"--devices {n} but only {len(logical)} CPU device(s)")
@@ -72,8 +75,11 @@ def _is_chief(strategy) -> bool:
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not getattr(resolver, "task_type", None):
         return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
-                                              and "chief" not in resolver.cluster_spec().as_dict())
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
 
 
 def run(cfg: RunConfig) -> dict:
@@ -91,8 +97,10 @@ def run(cfg: RunConfig) -> dict:
         except RuntimeError:
             pass
     if cfg.norm != "batch":
-        raise SetupError("the Keras runner has BatchNorm only; run norm-batch --norm group "
-                         "with --framework pytorch")
+        raise SetupError(
+            "the Keras runner has BatchNorm only; run norm-batch --norm group "
+            "with --framework pytorch"
+        )
     main = _is_chief(strategy)
     world = strategy.num_replicas_in_sync
     data = load_prepared(cfg.data_dir, cfg.train_subset, cfg.test_subset, cfg.val_split)
@@ -124,8 +132,12 @@ def run(cfg: RunConfig) -> dict:
             logits = tf.cast(model(x, training=True), tf.float32)
             per_example = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
             loss = tf.reduce_sum(per_example) / gb
-            l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32)))
-                           for v in model.trainable_variables])
+            l2 = tf.add_n(
+                [
+                    tf.reduce_sum(tf.square(tf.cast(v, tf.float32)))
+                    for v in model.trainable_variables
+                ]
+            )
             loss += 0.5 * wd * l2 / world  # summed over replicas: (wd / 2) ||w||^2
             scaled = optimizer.scale_loss(loss) if cfg.amp else loss
         grads = tape.gradient(scaled, model.trainable_variables)
@@ -144,8 +156,10 @@ def run(cfg: RunConfig) -> dict:
         return tf.argmax(model(x, training=False), 1)
 
     def error(x: np.ndarray, y: np.ndarray) -> float:
-        wrong = sum(int((predict(x[i : i + cfg.eval_batch]).numpy() != y[i : i + cfg.eval_batch]).sum())
-                    for i in range(0, len(y), cfg.eval_batch))
+        wrong = sum(
+            int((predict(x[i : i + cfg.eval_batch]).numpy() != y[i : i + cfg.eval_batch]).sum())
+            for i in range(0, len(y), cfg.eval_batch)
+        )
         return wrong / len(y)
 
     def batch(step: int, cache: dict):
@@ -173,24 +187,33 @@ def run(cfg: RunConfig) -> dict:
         state = json.loads(state_path.read_text())
         diff = [k for k in RESUME_KEYS if state["config"].get(k) != getattr(cfg, k)]
         if diff:
-            raise SetupError("cannot resume: the checkpoint was made with different settings: "
-                             + ", ".join(diff))
+            raise SetupError(
+                "cannot resume: the checkpoint was made with different settings: " + ", ".join(diff)
+            )
         ckpt.read(str(out / "ckpt" / "ckpt")).assert_consumed()
         warmup_end, recent = state["warmup_end"], state["recent_errors"]
         acc, resume_step = np.array(state["acc"]), int(step_var.numpy())
         _log(main, f"resuming from {out} at step {resume_step}")
     writer = MetricsWriter(out, resume_step) if main else None
-    _log(main, f"{cfg.experiment} (keras): depth {cfg.depth} {'plain' if cfg.plain else 'residual'}"
-               f", {world} replica(s) ({type(strategy).__name__}), global batch {gb}, "
-               f"{recipe.steps} steps, lr {recipe.lr:g} (/10 at {list(recipe.milestones)})"
-               f"{', warm-up at %g' % recipe.warmup_lr if recipe.warmup else ''}")
+    _log(
+        main,
+        f"{cfg.experiment} (keras): depth {cfg.depth} {'plain' if cfg.plain else 'residual'}"
+        f", {world} replica(s) ({type(strategy).__name__}), global batch {gb}, "
+        f"{recipe.steps} steps, lr {recipe.lr:g} (/10 at {list(recipe.milestones)})"
+        f"{', warm-up at %g' % recipe.warmup_lr if recipe.warmup else ''}",
+    )
 
     def save() -> None:
         ckpt.write(prefix)
         if main:
-            state = {"step": int(step_var.numpy()), "warmup_end": warmup_end,
-                     "recent_errors": recent, "acc": acc.tolist(), "config": cfg.to_dict(),
-                     "recipe": recipe.to_dict()}
+            state = {
+                "step": int(step_var.numpy()),
+                "warmup_end": warmup_end,
+                "recent_errors": recent,
+                "acc": acc.tolist(),
+                "config": cfg.to_dict(),
+                "recipe": recipe.to_dict(),
+            }
             atomic_save(lambda p: Path(p).write_text(json.dumps(state)), state_path)
 
     from godeep.train import progress
@@ -219,10 +242,16 @@ def run(cfg: RunConfig) -> dict:
         final = done == recipe.steps
         if done % cfg.log_every == 0 or final:
             elapsed = time.perf_counter() - clock
-            record = {"step": done, "epoch": round(done / spe, 3), "loss": acc[0] / acc[2],
-                      "lr": lr, "train_err": acc[1] / acc[2], "test_err": None,
-                      "images_per_s": images / elapsed if elapsed else None,
-                      "cpu_s": time.process_time() - cpu}
+            record = {
+                "step": done,
+                "epoch": round(done / spe, 3),
+                "loss": acc[0] / acc[2],
+                "lr": lr,
+                "train_err": acc[1] / acc[2],
+                "test_err": None,
+                "images_per_s": images / elapsed if elapsed else None,
+                "cpu_s": time.process_time() - cpu,
+            }
             if done % cfg.eval_every == 0 or final:
                 record["test_err"] = error(x_test, data.y_test)
                 if x_val is not None:
@@ -240,7 +269,9 @@ def run(cfg: RunConfig) -> dict:
             _log(main, f"stopped after {cfg.stop_after} steps at step {done}; --resume continues")
             break
     if main and last.get("test_err") is not None:
-        paper = TABLE6.get(cfg.depth) if cfg.experiment == "cifar-resnet" and not cfg.plain else None
+        paper = (
+            TABLE6.get(cfg.depth) if cfg.experiment == "cifar-resnet" and not cfg.plain else None
+        )
         note = f" (He et al. 2016, Table 6: {paper}%)" if paper else ""
         _log(main, f"final test error {100 * last['test_err']:.2f}% after {done} steps{note}")
     return last
@@ -260,6 +291,7 @@ def _bn_layers(model) -> list:
             if isinstance(attr, keras.layers.Layer) and attr is not layer and attr not in found:
                 if isinstance(attr, keras.layers.BatchNormalization):
                     found.append(attr)
+
     for layer in model.layers:
         visit(layer)
     return list({id(b): b for b in found}.values())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["MetricsWriter", "read_metrics", "atomic_save", "METRICS_FILE", "FIELDS"]
 
@@ -36,8 +37,10 @@ class MetricsWriter:
         missing = [k for k in FIELDS if k not in record]
         if missing:
             raise ValueError(f"metrics record lacks {missing}")
-        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                 for k, v in record.items()}
+        clean = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in record.items()
+        }
         with open(self.path, "a") as f:
             f.write(json.dumps(clean) + "\n")
 

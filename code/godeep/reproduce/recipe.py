@@ -45,9 +45,7 @@ def check_depth(depth: object) -> int:
     """``depth`` if it is 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), else ValueError."""
     _check_int("depth", depth, 1)
     if depth < 8 or (depth - 2) % 6:
-        raise ValueError(
-            f"depth must be 6n+2 with n >= 1 (20, 32, 44, 56, 110, ...), got {depth}"
-        )
+        raise ValueError(f"depth must be 6n+2 with n >= 1 (20, 32, 44, 56, 110, ...), got {depth}")
     return depth
 
 

@@ -69,18 +69,24 @@ def setup_distributed(device: str | None) -> Dist:
     if kind == "cuda":
         n = torch.cuda.device_count()
         if n == 0:
-            raise SetupError("--device cuda but PyTorch sees no GPU (torch.cuda.is_available() "
-                             "is False); use --device cpu")
+            raise SetupError(
+                "--device cuda but PyTorch sees no GPU (torch.cuda.is_available() "
+                "is False); use --device cpu"
+            )
         if local_world > n:
-            raise SetupError(f"{local_world} processes on this machine but only {n} GPU(s): "
-                             f"use --nproc_per_node={n} or fewer")
+            raise SetupError(
+                f"{local_world} processes on this machine but only {n} GPU(s): "
+                f"use --nproc_per_node={n} or fewer"
+            )
         torch.cuda.set_device(local_rank)
         dev = torch.device("cuda", local_rank)
     else:
         cores = os.cpu_count() or 1
         if local_world > cores:
-            raise SetupError(f"{local_world} processes on this machine but only {cores} CPU "
-                             f"core(s): use --nproc_per_node={cores} or fewer")
+            raise SetupError(
+                f"{local_world} processes on this machine but only {cores} CPU "
+                f"core(s): use --nproc_per_node={cores} or fewer"
+            )
         dev = torch.device("cpu")
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if kind == "cuda" else "gloo")
@@ -102,8 +108,12 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and dist.is_available() and dist.is_initialized()
-                and dist.get_world_size() > 1):
+        if not (
+            self.training
+            and dist.is_available()
+            and dist.is_initialized()
+            and dist.get_world_size() > 1
+        ):
             return super().forward(x)
         from torch.distributed.nn.functional import all_reduce
 
@@ -146,6 +156,7 @@ def build_model(cfg: RunConfig, device: torch.device, world: int) -> nn.Module:
     torch.manual_seed(cfg.seed)
     model = cifar_resnet(cfg.depth, plain=cfg.plain)
     if cfg.norm == "group":
+
         def to_gn(bn: nn.BatchNorm2d) -> nn.GroupNorm:
             c = bn.num_features
             g = min(cfg.groups, c)
@@ -191,13 +202,20 @@ class Trainer:
         if cfg.compile:
             self.net = torch.compile(self.net)
         r = self.recipe
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=r.lr, momentum=r.momentum,
-                                         weight_decay=r.weight_decay)
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay
+        )
         self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
-        self.scaler = torch.amp.GradScaler(self.device.type,
-                                           enabled=cfg.amp and self.device.type == "cuda")
-        self.sampler = DistributedSampler(range(self.n_train), num_replicas=where.world,
-                                          rank=where.rank, shuffle=True, seed=cfg.seed)
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=cfg.amp and self.device.type == "cuda"
+        )
+        self.sampler = DistributedSampler(
+            range(self.n_train),
+            num_replicas=where.world,
+            rank=where.rank,
+            shuffle=True,
+            seed=cfg.seed,
+        )
         self._epoch, self._order = -1, None
         self.step = 0
         self.warmup_end: int | None = None
@@ -266,19 +284,27 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------------------
     def state(self, acc: torch.Tensor) -> dict:
-        return {"step": self.step, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
-                "warmup_end": self.warmup_end, "recent_errors": list(self.recent_errors),
-                "acc": acc.cpu(), "config": self.cfg.to_dict(), "recipe": self.recipe.to_dict(),
-                "world": self.where.world}
+        return {
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "warmup_end": self.warmup_end,
+            "recent_errors": list(self.recent_errors),
+            "acc": acc.cpu(),
+            "config": self.cfg.to_dict(),
+            "recipe": self.recipe.to_dict(),
+            "world": self.where.world,
+        }
 
     def load(self, ckpt: dict) -> torch.Tensor:
         saved = ckpt["config"]
         diff = [k for k in RESUME_KEYS if saved.get(k) != getattr(self.cfg, k)]
         if diff:
-            raise SetupError("cannot resume: the checkpoint was made with different settings: "
-                             + ", ".join(f"{k}={saved.get(k)!r} (now {getattr(self.cfg, k)!r})"
-                                         for k in diff))
+            raise SetupError(
+                "cannot resume: the checkpoint was made with different settings: "
+                + ", ".join(f"{k}={saved.get(k)!r} (now {getattr(self.cfg, k)!r})" for k in diff)
+            )
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scaler.load_state_dict(ckpt["scaler"])
@@ -323,11 +349,14 @@ def _run(cfg: RunConfig, where: Dist) -> dict:
         _log(where, f"--resume: no checkpoint in {out}, starting from step 0")
     writer = MetricsWriter(out, resume_step) if where.main else None
     r = t.recipe
-    _log(where, f"{cfg.experiment}: depth {cfg.depth} {'plain' if cfg.plain else 'residual'} "
-                f"norm={cfg.norm}{' (sync)' if cfg.sync_bn else ''}, {where.world} process(es) on "
-                f"{where.device.type}, global batch {t.global_batch}, {r.steps} steps, lr {r.lr:g} "
-                f"(/10 at {list(r.milestones)}){', warm-up at %g' % r.warmup_lr if r.warmup else ''}, "
-                f"{t.n_train} training images")
+    _log(
+        where,
+        f"{cfg.experiment}: depth {cfg.depth} {'plain' if cfg.plain else 'residual'} "
+        f"norm={cfg.norm}{' (sync)' if cfg.sync_bn else ''}, {where.world} process(es) on "
+        f"{where.device.type}, global batch {t.global_batch}, {r.steps} steps, lr {r.lr:g} "
+        f"(/10 at {list(r.milestones)}){', warm-up at %g' % r.warmup_lr if r.warmup else ''}, "
+        f"{t.n_train} training images",
+    )
     last: dict = {}
     clock, cpu, images = time.perf_counter(), time.process_time(), 0
     steps = range(t.step, r.steps)
@@ -342,16 +371,25 @@ def _run(cfg: RunConfig, where: Dist) -> dict:
             t.recent_errors = (t.recent_errors + [g[0] / g[1]])[-r.warmup_window :]
             if warmup_finished(t.recent_errors, r):
                 t.warmup_end = t.step
-                _log(where, f"warm-up ended at step {t.step}: training error "
-                            f"{sum(t.recent_errors) / len(t.recent_errors):.3f} < {r.warmup_error}")
+                _log(
+                    where,
+                    f"warm-up ended at step {t.step}: training error "
+                    f"{sum(t.recent_errors) / len(t.recent_errors):.3f} < {r.warmup_error}",
+                )
         final = t.step == r.steps
         if t.step % cfg.log_every == 0 or final:
             loss_sum, wrong, n = t.all_sum(acc).tolist()
             elapsed = time.perf_counter() - clock
-            record = {"step": t.step, "epoch": round(t.step / t.spe, 3), "loss": loss_sum / n,
-                      "lr": lr_at(step, r, t.warmup_end), "train_err": wrong / n,
-                      "test_err": None, "images_per_s": images / elapsed if elapsed else None,
-                      "cpu_s": time.process_time() - cpu}
+            record = {
+                "step": t.step,
+                "epoch": round(t.step / t.spe, 3),
+                "loss": loss_sum / n,
+                "lr": lr_at(step, r, t.warmup_end),
+                "train_err": wrong / n,
+                "test_err": None,
+                "images_per_s": images / elapsed if elapsed else None,
+                "cpu_s": time.process_time() - cpu,
+            }
             if t.step % cfg.eval_every == 0 or final:
                 if where.main:
                     record["test_err"] = t.error(data.x_test, data.y_test)
@@ -369,10 +407,14 @@ def _run(cfg: RunConfig, where: Dist) -> dict:
                 atomic_save(lambda p: torch.save(state, p), ckpt_path)
             clock, cpu, images = time.perf_counter(), time.process_time(), 0
         if stop:
-            _log(where, f"stopped after {cfg.stop_after} steps at step {t.step}; --resume continues")
+            _log(
+                where, f"stopped after {cfg.stop_after} steps at step {t.step}; --resume continues"
+            )
             break
     if where.main and last.get("test_err") is not None:
-        paper = TABLE6.get(cfg.depth) if cfg.experiment == "cifar-resnet" and not cfg.plain else None
+        paper = (
+            TABLE6.get(cfg.depth) if cfg.experiment == "cifar-resnet" and not cfg.plain else None
+        )
         note = f" (He et al. 2016, Table 6: {paper}%)" if paper else ""
         _log(where, f"final test error {100 * last['test_err']:.2f}% after {t.step} steps{note}")
     return last

@@ -47,28 +47,52 @@ framework-neutral plans and checks are in :mod:`godeep.core.residual`.
 from __future__ import annotations
 
 from .. import validate  # noqa: F401
-from ..core.residual import ACTIVATION_ORDERS, RESNET_STAGES, check_mnist_residual_convnet, check_variant_options, cifar_depths  # noqa: F401
-from ..core.residual import blocks_per_stage as _blocks_per_stage, check_block as _check_block  # noqa: F401
+from ..core.residual import (  # noqa: F401  # noqa: F401
+    ACTIVATION_ORDERS,
+    RESNET_STAGES,
+    blocks_per_stage as _blocks_per_stage,
+    check_block as _check_block,
+    check_mnist_residual_convnet,
+    check_variant_options,
+    cifar_depths,
+)
 from ..validate import positive_int as _check_positive_int  # noqa: F401
 from .blocks import (  # noqa: F401
-    conv3x3,
-    conv1x1,
-    _check_module,
-    _check_images,
+    SHORTCUTS,
     Add,
+    BasicBlock,
+    Bottleneck,
     ZeroPadShortcut,
-    _projection,
+    _Block,
+    _check_images,
+    _check_module,
+    _init_weights,
     _option_a,
     _option_b,
     _option_c,
-    SHORTCUTS,
+    _projection,
+    conv1x1,
+    conv3x3,
     make_shortcut,
-    _Block,
-    BasicBlock,
-    Bottleneck,
     residual_blocks,
     zero_init_residual_,
-    _init_weights,
+)
+from .cifar import (  # noqa: F401
+    CifarResNet,
+    cifar_resnet,
+)
+from .counting import (  # noqa: F401
+    blocks,
+    count_macs,
+    count_parameters,
+    drop_block,
+    stages,
+)
+from .examples import (  # noqa: F401
+    ConvResidualBlock,
+    DenseResidualBlock,
+    dense_resnet,
+    mnist_residual_convnet,
 )
 from .imagenet import (  # noqa: F401
     RESNET_LAYERS,
@@ -81,33 +105,16 @@ from .imagenet import (  # noqa: F401
     resnet152,
 )
 from .variants import (  # noqa: F401
-    _check_real,
-    ConstantScaling,
-    _Gate,
-    ExclusiveGating,
-    ShortcutGating,
-    DropoutShortcut,
     SHORTCUT_VARIANTS,
+    ConstantScaling,
+    DropoutShortcut,
+    ExclusiveGating,
     PreActBasicBlock,
-    _variant_and_activation,
+    ShortcutGating,
+    _check_real,
     _final_activation,
-)
-from .cifar import (  # noqa: F401
-    CifarResNet,
-    cifar_resnet,
-)
-from .counting import (  # noqa: F401
-    blocks,
-    stages,
-    count_parameters,
-    count_macs,
-    drop_block,
-)
-from .examples import (  # noqa: F401
-    DenseResidualBlock,
-    dense_resnet,
-    ConvResidualBlock,
-    mnist_residual_convnet,
+    _Gate,
+    _variant_and_activation,
 )
 
 __all__ = [

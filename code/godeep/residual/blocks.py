@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -33,8 +33,12 @@ def _check_images(x: object, conv: nn.Conv2d) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4 or x.shape[1] != conv.in_channels:
-        raise ValueError(f"expected a batch of images (N, {conv.in_channels}, H, W), got shape {tuple(x.shape)}")
-    autocast = x.is_floating_point() and torch.is_autocast_enabled(x.device.type)  # torch casts there
+        raise ValueError(
+            f"expected a batch of images (N, {conv.in_channels}, H, W), got shape {tuple(x.shape)}"
+        )
+    autocast = x.is_floating_point() and torch.is_autocast_enabled(
+        x.device.type
+    )  # torch casts there
     if x.dtype != conv.weight.dtype and not autocast:
         raise TypeError(
             f"x must have the model's dtype {conv.weight.dtype}, got {x.dtype}: convert it with "
@@ -86,32 +90,32 @@ def _projection(in_channels: int, out_channels: int, stride: int) -> nn.Sequenti
     return nn.Sequential(conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels))
 
 
-def _option_a(in_channels: int, out_channels: int, stride: int) -> Optional[nn.Module]:
+def _option_a(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
     if stride == 1 and in_channels == out_channels:
         return None  # identity
     return ZeroPadShortcut(in_channels, out_channels, stride)
 
 
-def _option_b(in_channels: int, out_channels: int, stride: int) -> Optional[nn.Module]:
+def _option_b(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
     if stride == 1 and in_channels == out_channels:
         return None
     return _projection(in_channels, out_channels, stride)
 
 
-def _option_c(in_channels: int, out_channels: int, stride: int) -> Optional[nn.Module]:
+def _option_c(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
     return _projection(in_channels, out_channels, stride)
 
 
 #: Shortcut name -> factory ``(in_channels, out_channels, stride) -> module or None``; ``None``
 #: means the identity. :mod:`godeep.residual.variants` adds the variants of He et al. (2016b).
-SHORTCUTS: dict[str, Callable[[int, int, int], Optional[nn.Module]]] = {
+SHORTCUTS: dict[str, Callable[[int, int, int], nn.Module | None]] = {
     "A": _option_a,
     "B": _option_b,
     "C": _option_c,
 }
 
 
-def make_shortcut(kind: str, in_channels: int, out_channels: int, stride: int) -> Optional[nn.Module]:
+def make_shortcut(kind: str, in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
     """The shortcut transform of :data:`SHORTCUTS` named ``kind`` (``None`` = identity)."""
     if kind not in SHORTCUTS:
         raise ValueError(f"shortcut must be one of {tuple(SHORTCUTS)}, got {kind!r}")
@@ -129,7 +133,9 @@ class _Block(nn.Module):
 
     expansion = 1
 
-    def _attach_shortcut(self, downsample: Optional[nn.Module], shortcut: bool, merge: Optional[nn.Module]) -> None:
+    def _attach_shortcut(
+        self, downsample: nn.Module | None, shortcut: bool, merge: nn.Module | None
+    ) -> None:
         # registered after the convs and BNs, so that state_dict keys come in torchvision's order
         self.relu = nn.ReLU()
         #: the shortcut's transform (torchvision's name); ``None`` is the identity
@@ -183,8 +189,16 @@ class BasicBlock(_Block):
 
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
-                 *, shortcut: bool = True, merge: Optional[nn.Module] = None):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *,
+        shortcut: bool = True,
+        merge: nn.Module | None = None,
+    ):
         super().__init__()
         _check_block(inplanes, planes, stride)
         self.conv1 = conv3x3(inplanes, planes, stride)
@@ -213,8 +227,16 @@ class Bottleneck(_Block):
 
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
-                 *, shortcut: bool = True, merge: Optional[nn.Module] = None):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *,
+        shortcut: bool = True,
+        merge: nn.Module | None = None,
+    ):
         super().__init__()
         _check_block(inplanes, planes, stride)
         width = planes

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from .. import validate
-from ..core.residual import ACTIVATION_ORDERS
 from ..core.residual import blocks_per_stage as _blocks_per_stage
 from ..validate import positive_int as _check_positive_int
-from .blocks import (SHORTCUTS, BasicBlock, _check_images, _init_weights, conv3x3, make_shortcut, residual_blocks,
-                     zero_init_residual_)
-from .variants import SHORTCUT_VARIANTS, PreActBasicBlock, _final_activation, _variant_and_activation
-
+from .blocks import (
+    SHORTCUTS,
+    BasicBlock,
+    _check_images,
+    _init_weights,
+    conv3x3,
+    make_shortcut,
+    residual_blocks,
+    zero_init_residual_,
+)
+from .variants import (
+    _final_activation,
+    _variant_and_activation,
+)
 
 # --------------------------------------------------------------------------------------------
 # CIFAR ResNets (He et al. 2016a, Sec. 4.2)
@@ -29,16 +38,26 @@ class CifarResNet(nn.Module):
     ``fc``. Depth = 1 + 6n + 1 weight layers. ``stages`` and ``blocks`` list the blocks.
     """
 
-    def __init__(self, depth: int, num_classes: int = 10, plain: bool = False, in_channels: int = 3,
-                 widths: Sequence[int] = (16, 32, 64), shortcut: str = "A", zero_init_residual: bool = False,
-                 block: Optional[Callable[..., nn.Module]] = None,
-                 merge: Optional[Callable[[], nn.Module]] = None,
-                 variant: Optional[str] = None, variant_options: Optional[dict] = None,
-                 activation: Optional[str] = None):
+    def __init__(
+        self,
+        depth: int,
+        num_classes: int = 10,
+        plain: bool = False,
+        in_channels: int = 3,
+        widths: Sequence[int] = (16, 32, 64),
+        shortcut: str = "A",
+        zero_init_residual: bool = False,
+        block: Callable[..., nn.Module] | None = None,
+        merge: Callable[[], nn.Module] | None = None,
+        variant: str | None = None,
+        variant_options: dict | None = None,
+        activation: str | None = None,
+    ):
         super().__init__()
         n = _blocks_per_stage(depth)
-        merge_for, shortcut, block = _variant_and_activation(variant, variant_options, activation, shortcut, block,
-                                                             merge, plain)
+        merge_for, shortcut, block = _variant_and_activation(
+            variant, variant_options, activation, shortcut, block, merge, plain
+        )
         _check_positive_int("num_classes", num_classes)
         _check_positive_int("in_channels", in_channels)
         widths = tuple(widths)
@@ -52,7 +71,9 @@ class CifarResNet(nn.Module):
             raise TypeError(f"plain must be a bool, got {type(plain).__name__}")
         validate.boolean("zero_init_residual", zero_init_residual)
         if plain and zero_init_residual:
-            raise ValueError("zero_init_residual=True would silence every layer of a plain net (plain=True)")
+            raise ValueError(
+                "zero_init_residual=True would silence every layer of a plain net (plain=True)"
+            )
         if plain and merge is not None:
             raise ValueError("a plain net (plain=True) has no shortcut to merge")
         self.depth, self.plain, self.shortcut_kind = depth, plain, shortcut
@@ -100,11 +121,20 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_channels: int = 3,
-                 widths: Sequence[int] = (16, 32, 64), shortcut: str = "A", zero_init_residual: bool = False,
-                 block: Optional[Callable[..., nn.Module]] = None, merge: Optional[Callable[[], nn.Module]] = None,
-                 variant: Optional[str] = None, variant_options: Optional[dict] = None,
-                 activation: Optional[str] = None) -> CifarResNet:
+def cifar_resnet(
+    depth: int,
+    num_classes: int = 10,
+    plain: bool = False,
+    in_channels: int = 3,
+    widths: Sequence[int] = (16, 32, 64),
+    shortcut: str = "A",
+    zero_init_residual: bool = False,
+    block: Callable[..., nn.Module] | None = None,
+    merge: Callable[[], nn.Module] | None = None,
+    variant: str | None = None,
+    variant_options: dict | None = None,
+    activation: str | None = None,
+) -> CifarResNet:
     """The CIFAR-10 ResNet of He et al. (2016a, Sec. 4.2) with ``depth = 6n + 2`` layers.
 
     A 3x3 conv to ``widths[0]`` channels, then 3 stages of ``n`` :class:`BasicBlock` s with
@@ -129,6 +159,17 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
         activation: a name of :data:`ACTIVATION_ORDERS`: where BN and ReLU sit relative to the
             addition (He et al. 2016b, Table 2 / Fig. 4), built from :class:`PreActBasicBlock`.
     """
-    return CifarResNet(depth, num_classes=num_classes, plain=plain, in_channels=in_channels, widths=widths,
-                       shortcut=shortcut, zero_init_residual=zero_init_residual, block=block, merge=merge,
-                       variant=variant, variant_options=variant_options, activation=activation)
+    return CifarResNet(
+        depth,
+        num_classes=num_classes,
+        plain=plain,
+        in_channels=in_channels,
+        widths=widths,
+        shortcut=shortcut,
+        zero_init_residual=zero_init_residual,
+        block=block,
+        merge=merge,
+        variant=variant,
+        variant_options=variant_options,
+        activation=activation,
+    )

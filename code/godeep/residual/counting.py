@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from .. import validate
 from .blocks import _check_module, residual_blocks
-
 
 # --------------------------------------------------------------------------------------------
 # Counting and surgery
@@ -26,7 +25,11 @@ def stages(model: nn.Module) -> list[list[nn.Module]]:
     """The blocks grouped by stage: those of ``model.layer1``, ``model.layer2``, ... (a model
     without ``layer{i}`` stages is one stage)."""
     _check_module(model)
-    found = [getattr(model, f"layer{i}") for i in range(1, 10) if isinstance(getattr(model, f"layer{i}", None), nn.Module)]
+    found = [
+        getattr(model, f"layer{i}")
+        for i in range(1, 10)
+        if isinstance(getattr(model, f"layer{i}", None), nn.Module)
+    ]
     if not found:
         return [residual_blocks(model)]
     return [residual_blocks(stage) for stage in found]
@@ -85,8 +88,14 @@ def drop_block(model: nn.Module, index: int) -> nn.Module:
     if not -len(blocks) <= index < len(blocks):
         raise IndexError(f"index must be in [0, {len(blocks)}), got {index}")
     target = blocks[index]
-    if target.downsample is not None or target.stride != 1 or target.conv1.in_channels != target.last_bn.num_features:
-        raise ValueError(f"block {index} changes the shape of its input; dropping it would break the network")
+    if (
+        target.downsample is not None
+        or target.stride != 1
+        or target.conv1.in_channels != target.last_bn.num_features
+    ):
+        raise ValueError(
+            f"block {index} changes the shape of its input; dropping it would break the network"
+        )
     lesioned = copy.deepcopy(model)
     target_copy = residual_blocks(lesioned)[index]
     for parent in lesioned.modules():

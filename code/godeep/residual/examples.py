@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from ..core.residual import check_mnist_residual_convnet
 from ..validate import positive_int as _check_positive_int
-
 
 # --------------------------------------------------------------------------------------------
 # Residual examples as tutorials write them, rebuilt
@@ -28,7 +27,14 @@ class DenseResidualBlock(nn.Module):
     shift, but part of the tutorial model's parameter count).
     """
 
-    def __init__(self, features: int, *, shortcut: bool = True, zero_init_residual: bool = False, bias: bool = True):
+    def __init__(
+        self,
+        features: int,
+        *,
+        shortcut: bool = True,
+        zero_init_residual: bool = False,
+        bias: bool = True,
+    ):
         super().__init__()
         _check_positive_int("features", features)
         self.fc1 = nn.Linear(features, features, bias=bias)
@@ -39,26 +45,41 @@ class DenseResidualBlock(nn.Module):
         self.shortcut = bool(shortcut)
         if zero_init_residual:
             if not shortcut:
-                raise ValueError("zero_init_residual=True would silence a plain block (shortcut=False)")
+                raise ValueError(
+                    "zero_init_residual=True would silence a plain block (shortcut=False)"
+                )
             nn.init.zeros_(self.bn2.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.fc1.in_features:
-            raise ValueError(f"expected a batch of vectors (N, {self.fc1.in_features}), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"expected a batch of vectors (N, {self.fc1.in_features}), got shape {tuple(x.shape)}"
+            )
         out = self.bn2(self.fc2(self.relu(self.bn1(self.fc1(x)))))
         if self.shortcut:
-            out = out + x  # not `out += x`: autograd may have saved the tensor an in-place add changes
+            out = (
+                out + x
+            )  # not `out += x`: autograd may have saved the tensor an in-place add changes
         return self.relu(out)
 
 
-def dense_resnet(features: int, blocks: int, plain: bool = False, zero_init_residual: bool = False) -> nn.Sequential:
+def dense_resnet(
+    features: int, blocks: int, plain: bool = False, zero_init_residual: bool = False
+) -> nn.Sequential:
     """``blocks`` :class:`DenseResidualBlock` s of ``features`` units (``plain``: no shortcuts),
     named ``block1 .. blockN``: a stack that maps R^features to itself (2 layers per block)."""
     _check_positive_int("blocks", blocks)
-    return nn.Sequential(OrderedDict(
-        (f"block{i + 1}", DenseResidualBlock(features, shortcut=not plain, zero_init_residual=zero_init_residual))
-        for i in range(blocks)
-    ))
+    return nn.Sequential(
+        OrderedDict(
+            (
+                f"block{i + 1}",
+                DenseResidualBlock(
+                    features, shortcut=not plain, zero_init_residual=zero_init_residual
+                ),
+            )
+            for i in range(blocks)
+        )
+    )
 
 
 class ConvResidualBlock(nn.Module):
@@ -86,20 +107,37 @@ class ConvResidualBlock(nn.Module):
         return self.relu(out)
 
 
-def mnist_residual_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
-                    widths: Sequence[int] = (32, 64), hidden: int = 128, residual: bool = True) -> nn.Sequential:
+def mnist_residual_convnet(
+    in_channels: int = 1,
+    image_size: int = 28,
+    num_classes: int = 10,
+    widths: Sequence[int] = (32, 64),
+    hidden: int = 128,
+    residual: bool = True,
+) -> nn.Sequential:
     """A small residual ConvNet for MNIST: conv-ReLU, residual block, 2x2 max pool, conv-ReLU, residual
     block, 2x2 max pool, flatten, dense 128 + ReLU, dense ``num_classes`` (logits: the softmax
     is in the loss). ``residual=False`` removes the two shortcuts. ``image_size`` must be a
     multiple of 4 (28 for MNIST, 8 for the 8x8 digits)."""
-    w1, w2 = check_mnist_residual_convnet(in_channels, image_size, num_classes, widths, hidden, residual)
+    w1, w2 = check_mnist_residual_convnet(
+        in_channels, image_size, num_classes, widths, hidden, residual
+    )
     side = image_size // 4
-    return nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(in_channels, w1, 3, padding=1)), ("relu1", nn.ReLU()),
-        ("block1", ConvResidualBlock(w1, shortcut=residual)), ("pool1", nn.MaxPool2d(2)),
-        ("conv2", nn.Conv2d(w1, w2, 3, padding=1)), ("relu2", nn.ReLU()),
-        ("block2", ConvResidualBlock(w2, shortcut=residual)), ("pool2", nn.MaxPool2d(2)),
-        ("flatten", nn.Flatten()),
-        ("fc1", nn.Linear(w2 * side * side, hidden)), ("relu3", nn.ReLU()),
-        ("fc2", nn.Linear(hidden, num_classes)),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("conv1", nn.Conv2d(in_channels, w1, 3, padding=1)),
+                ("relu1", nn.ReLU()),
+                ("block1", ConvResidualBlock(w1, shortcut=residual)),
+                ("pool1", nn.MaxPool2d(2)),
+                ("conv2", nn.Conv2d(w1, w2, 3, padding=1)),
+                ("relu2", nn.ReLU()),
+                ("block2", ConvResidualBlock(w2, shortcut=residual)),
+                ("pool2", nn.MaxPool2d(2)),
+                ("flatten", nn.Flatten()),
+                ("fc1", nn.Linear(w2 * side * side, hidden)),
+                ("relu3", nn.ReLU()),
+                ("fc2", nn.Linear(hidden, num_classes)),
+            ]
+        )
+    )

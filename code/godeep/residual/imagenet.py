@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -10,9 +10,16 @@ from torch import nn
 from .. import validate
 from ..core.residual import RESNET_STAGES
 from ..validate import positive_int as _check_positive_int
-from .blocks import (SHORTCUTS, BasicBlock, Bottleneck, _check_images, _init_weights, make_shortcut, residual_blocks,
-                     zero_init_residual_)
-
+from .blocks import (
+    SHORTCUTS,
+    BasicBlock,
+    Bottleneck,
+    _check_images,
+    _init_weights,
+    make_shortcut,
+    residual_blocks,
+    zero_init_residual_,
+)
 
 # --------------------------------------------------------------------------------------------
 # ImageNet ResNets (torchvision's architecture)
@@ -20,7 +27,8 @@ from .blocks import (SHORTCUTS, BasicBlock, Bottleneck, _check_images, _init_wei
 
 #: blocks per stage of each ImageNet ResNet, and the block type (paper's Table 1)
 RESNET_LAYERS: dict[int, tuple[type, tuple[int, int, int, int]]] = {
-    depth: ({"basic": BasicBlock, "bottleneck": Bottleneck}[kind], counts) for depth, (kind, counts) in RESNET_STAGES.items()
+    depth: ({"basic": BasicBlock, "bottleneck": Bottleneck}[kind], counts)
+    for depth, (kind, counts) in RESNET_STAGES.items()
 }
 
 
@@ -32,8 +40,15 @@ class ResNet(nn.Module):
     is ``"B"`` (torchvision's); ``"A"`` and ``"C"`` give the paper's other two options.
     """
 
-    def __init__(self, block: type, layers: Sequence[int], num_classes: int = 1000,
-                 zero_init_residual: bool = False, in_channels: int = 3, shortcut: str = "B"):
+    def __init__(
+        self,
+        block: type,
+        layers: Sequence[int],
+        num_classes: int = 1000,
+        zero_init_residual: bool = False,
+        in_channels: int = 3,
+        shortcut: str = "B",
+    ):
         super().__init__()
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {tuple(SHORTCUTS)}, got {shortcut!r}")
@@ -62,9 +77,19 @@ class ResNet(nn.Module):
     def _make_layer(self, block: type, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         # torchvision: option B, a projection (1x1 conv + BN) where the shape changes
         out = planes * block.expansion
-        layers = [block(self.inplanes, planes, stride, make_shortcut(self.shortcut_kind, self.inplanes, out, stride))]
+        layers = [
+            block(
+                self.inplanes,
+                planes,
+                stride,
+                make_shortcut(self.shortcut_kind, self.inplanes, out, stride),
+            )
+        ]
         self.inplanes = out
-        layers += [block(out, planes, 1, make_shortcut(self.shortcut_kind, out, out, 1)) for _ in range(1, blocks)]
+        layers += [
+            block(out, planes, 1, make_shortcut(self.shortcut_kind, out, out, 1))
+            for _ in range(1, blocks)
+        ]
         return nn.Sequential(*layers)
 
     @property

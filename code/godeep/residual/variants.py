@@ -4,18 +4,19 @@ Deep Residual Networks" (Table 1 / Fig. 2, Table 2 / Fig. 4), and the pre-activa
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
-from ..core.residual import ACTIVATION_ORDERS, ShortcutVariant, check_variant_options
-from ..core.residual import check_block as _check_block
+from ..core.residual import (
+    ACTIVATION_ORDERS,
+    ShortcutVariant,
+    check_block as _check_block,
+    check_variant_options,
+)
 from ..validate import positive_int as _check_positive_int
-from .blocks import Add, BasicBlock, _Block, conv3x3
-
+from .blocks import Add, _Block, conv3x3
 
 # --------------------------------------------------------------------------------------------
 # The shortcut variants and activation orders of He et al. (2016b), "Identity Mappings in
@@ -113,13 +114,20 @@ class DropoutShortcut(nn.Module):
 #: ``variant_options`` go to the merge: ``shortcut``/``branch`` scales, a gate's ``bias``, dropout's ``p``.
 SHORTCUT_VARIANTS: dict[str, ShortcutVariant] = {
     "identity": ShortcutVariant(None, lambda c: Add(), "2(a)"),
-    "constant_scaling": ShortcutVariant(None, lambda c, shortcut=0.5, branch=1.0: ConstantScaling(shortcut, branch), "2(b)"),
-    "constant_scaling_both": ShortcutVariant(None, lambda c, shortcut=0.5, branch=0.5: ConstantScaling(shortcut, branch), "2(b)"),
-    "exclusive_gating": ShortcutVariant(None, lambda c, bias=-6.0: ExclusiveGating(c, bias), "2(c)"),
+    "constant_scaling": ShortcutVariant(
+        None, lambda c, shortcut=0.5, branch=1.0: ConstantScaling(shortcut, branch), "2(b)"
+    ),
+    "constant_scaling_both": ShortcutVariant(
+        None, lambda c, shortcut=0.5, branch=0.5: ConstantScaling(shortcut, branch), "2(b)"
+    ),
+    "exclusive_gating": ShortcutVariant(
+        None, lambda c, bias=-6.0: ExclusiveGating(c, bias), "2(c)"
+    ),
     "shortcut_gating": ShortcutVariant(None, lambda c, bias=0.0: ShortcutGating(c, bias), "2(d)"),
     "conv_shortcut": ShortcutVariant("C", lambda c: Add(), "2(e)"),
     "dropout_shortcut": ShortcutVariant(None, lambda c, p=0.5: DropoutShortcut(p), "2(f)"),
 }
+
 
 class PreActBasicBlock(_Block):
     """A basic block with BN and ReLU placed as in Fig. 4 of He et al. (2016b), by ``order``:
@@ -139,8 +147,17 @@ class PreActBasicBlock(_Block):
 
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
-                 *, shortcut: bool = True, merge: Optional[nn.Module] = None, order: str = "full_preact"):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *,
+        shortcut: bool = True,
+        merge: nn.Module | None = None,
+        order: str = "full_preact",
+    ):
         super().__init__()
         _check_block(inplanes, planes, stride)
         if order not in ACTIVATION_ORDERS:
@@ -199,14 +216,16 @@ def _variant_and_activation(variant, variant_options, activation, shortcut, bloc
         raise ValueError("variant_options needs a variant")
     if activation is not None:
         if activation not in ACTIVATION_ORDERS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATION_ORDERS)}, got {activation!r}")
+            raise ValueError(
+                f"activation must be one of {tuple(ACTIVATION_ORDERS)}, got {activation!r}"
+            )
         if block is not None:
             raise ValueError("give either activation or block, not both")
         block = functools.partial(PreActBasicBlock, order=activation)
     return merge_for, shortcut, block
 
 
-def _final_activation(activation: Optional[str], channels: int) -> nn.Module:
+def _final_activation(activation: str | None, channels: int) -> nn.Module:
     """What a network of ``activation``-ordered blocks needs after its last block: BN-ReLU for
     full pre-activation (the authors' code), ReLU for ReLU-only pre-activation, else nothing."""
     if activation == "full_preact":

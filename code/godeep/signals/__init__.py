@@ -24,7 +24,13 @@ One idea per module, every name importable from :mod:`godeep.signals` itself:
 
 from __future__ import annotations
 
-from .lesions import Lesioned, autocorrelation, input_gradients, lesion_study, path_length_distribution
+from .lesions import (
+    Lesioned,
+    autocorrelation,
+    input_gradients,
+    lesion_study,
+    path_length_distribution,
+)
 from .record import record
 from .stats import (
     SATURATION_THRESHOLD,

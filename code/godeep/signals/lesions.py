@@ -5,12 +5,12 @@ and lesions of residual networks (Veit et al. 2016: :class:`Lesioned`, :func:`le
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 
-def autocorrelation(signal: np.ndarray, max_lag: Optional[int] = None) -> np.ndarray:
+def autocorrelation(signal: np.ndarray, max_lag: int | None = None) -> np.ndarray:
     """Normalized autocorrelation ``rho(k)`` of a 1-D signal ``g`` for lags ``k = 0..max_lag``.
 
         rho(k) = sum_i (g_i - mean g)(g_{i+k} - mean g) / sum_i (g_i - mean g)^2
@@ -29,7 +29,9 @@ def autocorrelation(signal: np.ndarray, max_lag: Optional[int] = None) -> np.nda
     energy = float(centred @ centred)
     if energy == 0.0:
         raise ValueError("the signal is constant: its autocorrelation is undefined")
-    return np.array([float(centred[: g.size - k] @ centred[k:]) / energy for k in range(max_lag + 1)])
+    return np.array(
+        [float(centred[: g.size - k] @ centred[k:]) / energy for k in range(max_lag + 1)]
+    )
 
 
 def input_gradients(model, grid) -> np.ndarray:
@@ -67,7 +69,9 @@ def input_gradients(model, grid) -> np.ndarray:
     inputs.requires_grad_(True)
     out = work(inputs)
     if out.shape != (x.size, 1):
-        raise ValueError(f"the model must map (n, 1) inputs to (n, 1) outputs, got {tuple(out.shape)}")
+        raise ValueError(
+            f"the model must map (n, 1) inputs to (n, 1) outputs, got {tuple(out.shape)}"
+        )
     (grad,) = torch.autograd.grad(out.sum(), inputs)
     return grad.detach().double().numpy().ravel()
 
@@ -114,7 +118,9 @@ class Lesioned:
         self._saved.clear()
 
 
-def lesion_study(model, names: Sequence[str], evaluate: Callable[[object], float]) -> dict[str, float]:
+def lesion_study(
+    model, names: Sequence[str], evaluate: Callable[[object], float]
+) -> dict[str, float]:
     """``evaluate(model)`` with each module of ``names`` deleted in turn (see :class:`Lesioned`).
 
     Returns ``{"none": baseline, name_1: score without name_1, ...}``; the model is left intact.

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .stats import SignalReport, WeightStats, layer_stats
 
 
-def _kind(module) -> Optional[str]:
+def _kind(module) -> str | None:
     from torch import nn
 
-    for cls, kind in ((nn.Sigmoid, "sigmoid"), (nn.Tanh, "tanh"), (nn.ReLU, "relu"), (nn.Identity, "linear")):
+    for cls, kind in (
+        (nn.Sigmoid, "sigmoid"),
+        (nn.Tanh, "tanh"),
+        (nn.ReLU, "relu"),
+        (nn.Identity, "linear"),
+    ):
         if isinstance(module, cls):
             return kind
     return None
 
 
-def _watched(model, layers: Optional[Sequence[str]]):
+def _watched(model, layers: Sequence[str] | None):
     named = dict(model.named_modules())
     if layers is None:
         chosen = [(n, m) for n, m in named.items() if n and _kind(m) is not None]
@@ -28,7 +33,9 @@ def _watched(model, layers: Optional[Sequence[str]]):
         return chosen
     missing = [n for n in layers if n not in named]
     if missing:
-        raise ValueError(f"layers not found in the model: {missing}; available: {[n for n in named if n][:20]}...")
+        raise ValueError(
+            f"layers not found in the model: {missing}; available: {[n for n in named if n][:20]}..."
+        )
     return [(n, named[n]) for n in layers]
 
 
@@ -36,8 +43,8 @@ def record(
     model,
     x,
     y=None,
-    loss_fn: Optional[Callable] = None,
-    layers: Optional[Sequence[str]] = None,
+    loss_fn: Callable | None = None,
+    layers: Sequence[str] | None = None,
     keep: bool = False,
 ) -> SignalReport:
     """One forward and backward pass through a PyTorch ``model``, recording per-layer signals.
@@ -61,8 +68,8 @@ def record(
     dtype = param.dtype if param is not None else torch.get_default_dtype()
     x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=dtype)
 
-    outputs: dict[str, "torch.Tensor"] = {}
-    grads: dict[str, "torch.Tensor"] = {}
+    outputs: dict[str, torch.Tensor] = {}
+    grads: dict[str, torch.Tensor] = {}
 
     def make_hook(name: str):
         def hook(_module, _inputs, output):
@@ -72,7 +79,9 @@ def record(
 
         return hook
 
-    saved = {n: (p.grad.clone() if p.grad is not None else None) for n, p in model.named_parameters()}
+    saved = {
+        n: (p.grad.clone() if p.grad is not None else None) for n, p in model.named_parameters()
+    }
     for p in model.parameters():
         p.grad = None
     handles = [m.register_forward_hook(make_hook(n)) for n, m in watched]
@@ -91,7 +100,11 @@ def record(
     from ..models import weight_layers
 
     weights = [
-        WeightStats(n, float(m.weight.detach().norm()), float(m.weight.grad.norm()) if m.weight.grad is not None else math.nan)
+        WeightStats(
+            n,
+            float(m.weight.detach().norm()),
+            float(m.weight.grad.norm()) if m.weight.grad is not None else math.nan,
+        )
         for n, m in weight_layers(model).items()
     ]
     for n, p in model.named_parameters():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -20,7 +19,7 @@ _SLOPE_FROM_OUTPUT = {
 }
 
 
-def saturation_fraction(h: np.ndarray, kind: Optional[str]) -> float:
+def saturation_fraction(h: np.ndarray, kind: str | None) -> float:
     """Fraction of entries of ``h = f(z)`` where ``f'(z) < SATURATION_THRESHOLD * max f'``.
 
     Defined for ``kind`` in ``{"sigmoid", "tanh"}``; other activations (ReLU, linear) do not
@@ -36,7 +35,9 @@ def dead_fraction(h: np.ndarray) -> float:
     """Fraction of units (every axis but the first, the batch) that output exactly 0 for every example."""
     h = np.asarray(h)
     if h.ndim < 2:
-        raise ValueError(f"activations must have a batch axis and at least one unit axis, got shape {h.shape}")
+        raise ValueError(
+            f"activations must have a batch axis and at least one unit axis, got shape {h.shape}"
+        )
     units = h.reshape(h.shape[0], -1)
     return float(np.mean(np.all(units == 0, axis=0)))
 
@@ -58,7 +59,9 @@ def unit_std(h: np.ndarray) -> float:
     """
     h = np.asarray(h, dtype=np.float64)
     if h.ndim < 2:
-        raise ValueError(f"activations must have a batch axis and at least one unit axis, got shape {h.shape}")
+        raise ValueError(
+            f"activations must have a batch axis and at least one unit axis, got shape {h.shape}"
+        )
     if h.shape[0] < 2:
         return math.nan
     units = h.reshape(h.shape[0], -1)
@@ -74,7 +77,7 @@ class LayerStats:
     """
 
     name: str
-    kind: Optional[str]
+    kind: str | None
     mean: float
     std: float
     grad_std: float
@@ -92,7 +95,7 @@ class WeightStats:
     grad_norm: float
 
 
-def layer_stats(name: str, kind: Optional[str], h: np.ndarray, grad: Optional[np.ndarray]) -> LayerStats:
+def layer_stats(name: str, kind: str | None, h: np.ndarray, grad: np.ndarray | None) -> LayerStats:
     """Summarize activations ``h`` (and their gradient ``dE/dh``) of one layer."""
     h64 = np.asarray(h, dtype=np.float64)
     g_std = float(np.std(np.asarray(grad, dtype=np.float64))) if grad is not None else math.nan
@@ -124,7 +127,9 @@ class SignalReport:
     def column(self, name: str) -> np.ndarray:
         """One statistic for every watched layer, e.g. ``report.column("std")``."""
         if not self.layers or not hasattr(self.layers[0], name):
-            raise ValueError(f"unknown statistic {name!r}; choose from {list(LayerStats.__dataclass_fields__)}")
+            raise ValueError(
+                f"unknown statistic {name!r}; choose from {list(LayerStats.__dataclass_fields__)}"
+            )
         return np.array([getattr(s, name) for s in self.layers], dtype=float)
 
     def weight_column(self, name: str) -> np.ndarray:
@@ -165,13 +170,18 @@ def diagnose(
     if len(report.layers) < 2:
         return warnings
     std, gstd = report.column("std"), report.column("grad_std")
-    for what, values, first, last in (("activation std (forward)", std, 0, -1), ("gradient std (backward)", gstd, -1, 0)):
+    for what, values, first, last in (
+        ("activation std (forward)", std, 0, -1),
+        ("gradient std (backward)", gstd, -1, 0),
+    ):
         a, b = values[first], values[last]
         if not (np.isfinite(a) and np.isfinite(b)) or a == 0:
             warnings.append(f"{what} is not finite or zero: {a:.3g} -> {b:.3g}")
             continue
         ratio = b / a
-        direction = "from the first to the last layer" if first == 0 else "from the last to the first layer"
+        direction = (
+            "from the first to the last layer" if first == 0 else "from the last to the first layer"
+        )
         if ratio < vanish:
             warnings.append(f"{what} vanishes {direction}: x{ratio:.2g}")
         elif ratio > explode:
@@ -217,13 +227,21 @@ class TrainingMonitor:
         """Whether step ``step`` (0-based) should be logged."""
         return step % self.every == 0
 
-    def log(self, step: int, grad_norm: dict[str, float], weight_norm: dict[str, float], update_norm: dict[str, float]) -> None:
+    def log(
+        self,
+        step: int,
+        grad_norm: dict[str, float],
+        weight_norm: dict[str, float],
+        update_norm: dict[str, float],
+    ) -> None:
         self.steps.append(int(step))
         for name in grad_norm:
             self.grad_norm.setdefault(name, []).append(float(grad_norm[name]))
             self.weight_norm.setdefault(name, []).append(float(weight_norm[name]))
             w = float(weight_norm[name])
-            self.update_ratio.setdefault(name, []).append(float(update_norm[name]) / w if w > 0 else math.nan)
+            self.update_ratio.setdefault(name, []).append(
+                float(update_norm[name]) / w if w > 0 else math.nan
+            )
 
     @property
     def names(self) -> list[str]:
@@ -232,6 +250,8 @@ class TrainingMonitor:
     def array(self, what: str) -> np.ndarray:
         """``(layers, logged steps)`` array of ``"grad_norm"``, ``"weight_norm"`` or ``"update_ratio"``."""
         if what not in ("grad_norm", "weight_norm", "update_ratio"):
-            raise ValueError(f"what must be 'grad_norm', 'weight_norm' or 'update_ratio', got {what!r}")
+            raise ValueError(
+                f"what must be 'grad_norm', 'weight_norm' or 'update_ratio', got {what!r}"
+            )
         table = getattr(self, what)
         return np.array([table[n] for n in self.names], dtype=float)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from .. import Feedback, exercise, framework_of, wrong
-
-from .bottleneck_keras import _bottleneck_keras_solution, _check_bottleneck_keras, _wrong_bottleneck_keras  # noqa: F401
+from .bottleneck_keras import (  # noqa: F401
+    _bottleneck_keras_solution,
+    _check_bottleneck_keras,
+    _wrong_bottleneck_keras,
+)
 from .bottleneck_torch import (  # noqa: F401  (re-exported for godeep.exercises.ch4 and the tests)
     _BOTTLENECK_ARGS,
     _BOTTLENECK_FORBIDDEN,
@@ -18,12 +21,18 @@ from .bottleneck_torch import (  # noqa: F401  (re-exported for godeep.exercises
 def _check_bottleneck(make) -> Feedback:
     """Build ``make(256, 64)`` and judge it in its own framework (PyTorch module or Keras layer)."""
     if not isinstance(make, type) and framework_of(type(make)) is not None:
-        return wrong("give the class (or a function (inplanes, planes) -> module), not an instance: the checker builds it.")
+        return wrong(
+            "give the class (or a function (inplanes, planes) -> module), not an instance: the checker builds it."
+        )
     if not callable(make):
-        return wrong("give a class or function: Bottleneck(inplanes, planes) -> nn.Module (or a Keras layer).")
+        return wrong(
+            "give a class or function: Bottleneck(inplanes, planes) -> nn.Module (or a Keras layer)."
+        )
     block = make(*_BOTTLENECK_ARGS)
     if block is None:
-        return Feedback(False, "your function returns None: build and return the block.", answered=False)
+        return Feedback(
+            False, "your function returns None: build and return the block.", answered=False
+        )
     framework = framework_of(block)
     if framework == "torch":
         from torch import nn
@@ -35,7 +44,9 @@ def _check_bottleneck(make) -> Feedback:
 
         if isinstance(block, keras.layers.Layer):
             return _check_bottleneck_keras(block)
-    return wrong(f"Bottleneck(256, 64) should be an nn.Module (or a keras.layers.Layer), got {type(block).__name__}.")
+    return wrong(
+        f"Bottleneck(256, 64) should be an nn.Module (or a keras.layers.Layer), got {type(block).__name__}."
+    )
 
 
 bottleneck_block = exercise(

@@ -39,6 +39,7 @@ def _wrong_bottleneck(kind: str):
             block.conv1 = nn.Conv2d(inplanes, planes, 3, padding=1, bias=False)
             block.conv3 = nn.Conv2d(planes, 4 * planes, 3, padding=1, bias=False)
         elif kind == "no-shortcut":
+
             def forward(x, self=block):
                 out = self.bn1(self.conv1(x)).relu()
                 out = self.bn2(self.conv2(out)).relu()
@@ -92,8 +93,12 @@ def _variant_forward(block, x, kind: str = "right"):
 
         return apply
 
-    out = unit(block.conv1, block.bn1, kind not in ("no-inner-relus", "no-relu1"), kind != "skip-bn1")(x)
-    out = unit(block.conv2, block.bn2, kind not in ("no-inner-relus", "no-relu2"), kind != "skip-bn2")(out)
+    out = unit(
+        block.conv1, block.bn1, kind not in ("no-inner-relus", "no-relu1"), kind != "skip-bn1"
+    )(x)
+    out = unit(
+        block.conv2, block.bn2, kind not in ("no-inner-relus", "no-relu2"), kind != "skip-bn2"
+    )(out)
     f = block.bn3(block.conv3(out))
     if kind == "no-final-relu":
         return f + x
@@ -116,11 +121,17 @@ def _find_layers(block):
     planes = _BOTTLENECK_ARGS[1]
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     by_shape = {tuple(c.weight.shape): c for c in convs}
-    shapes = {"conv1": (planes, 4 * planes, 1, 1), "conv2": (planes, planes, 3, 3), "conv3": (4 * planes, planes, 1, 1)}
+    shapes = {
+        "conv1": (planes, 4 * planes, 1, 1),
+        "conv2": (planes, planes, 3, 3),
+        "conv3": (4 * planes, planes, 1, 1),
+    }
     if len(convs) != 3 or any(shape not in by_shape for shape in shapes.values()):
         found = ", ".join(str(tuple(c.weight.shape)) for c in convs) or "none"
-        return (f"the checker compares your block with the reference on the same weights, so it looks for three "
-                f"nn.Conv2d modules with weights {', '.join(map(str, shapes.values()))}; found {found}.")
+        return (
+            f"the checker compares your block with the reference on the same weights, so it looks for three "
+            f"nn.Conv2d modules with weights {', '.join(map(str, shapes.values()))}; found {found}."
+        )
     bns = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
     narrow = [b for b in bns if b.num_features == planes]
     wide = [b for b in bns if b.num_features == 4 * planes]
@@ -155,27 +166,39 @@ def _check_bottleneck_torch(block) -> Feedback:
     from ...residual import _Block
 
     if any(isinstance(m, _Block) for m in block.modules()):
-        return wrong("your block is (or contains) godeep.residual.Bottleneck: the exercise asks you to write it yourself.")
+        return wrong(
+            "your block is (or contains) godeep.residual.Bottleneck: the exercise asks you to write it yourself."
+        )
     torch.manual_seed(0)
     x = torch.relu(torch.randn(2, 256, 8, 8))
     block.train()
     try:
         y = block(x.clone())
     except RuntimeError as error:
-        return wrong(f"Bottleneck(256, 64) fails on a (2, 256, 8, 8) input: {error}. The block must output 4 * planes = 256 channels.")
+        return wrong(
+            f"Bottleneck(256, 64) fails on a (2, 256, 8, 8) input: {error}. The block must output 4 * planes = 256 channels."
+        )
     if not isinstance(y, torch.Tensor):
         return wrong(f"the block's forward returned {type(y).__name__}: return the output tensor.")
     if tuple(y.shape) != (2, 256, 8, 8):
-        return wrong(f"output shape {tuple(y.shape)}, expected (2, 256, 8, 8): the last 1x1 conv expands to 4 * planes channels.")
+        return wrong(
+            f"output shape {tuple(y.shape)}, expected (2, 256, 8, 8): the last 1x1 conv expands to 4 * planes channels."
+        )
     n = sum(p.numel() for p in block.parameters())
     expected = _bottleneck_params()
     if n != expected:
         convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
         if any(c.bias is not None for c in convs):
-            return wrong(f"{n:,} parameters, {n - expected:,} too many: your convolutions have biases. A BN follows each conv and its beta already adds a per-channel shift: use bias=False.")
+            return wrong(
+                f"{n:,} parameters, {n - expected:,} too many: your convolutions have biases. A BN follows each conv and its beta already adds a per-channel shift: use bias=False."
+            )
         if n > expected:
-            return wrong(f"{n:,} parameters, expected {expected:,}: the first and last convolutions are 1x1 (they only mix channels); only the middle one is 3x3.")
-        return wrong(f"{n:,} parameters, expected {expected:,}: 1x1 conv 256->64, 3x3 conv 64->64, 1x1 conv 64->256, each followed by a BN (2 parameters per channel).")
+            return wrong(
+                f"{n:,} parameters, expected {expected:,}: the first and last convolutions are 1x1 (they only mix channels); only the middle one is 3x3."
+            )
+        return wrong(
+            f"{n:,} parameters, expected {expected:,}: 1x1 conv 256->64, 3x3 conv 64->64, 1x1 conv 64->256, each followed by a BN (2 parameters per channel)."
+        )
     layers = _find_layers(block)
     if isinstance(layers, str):
         return wrong(layers)
@@ -189,7 +212,9 @@ def _check_bottleneck_torch(block) -> Feedback:
         wide.weight.copy_(keep[0])
         wide.bias.copy_(keep[1])
     if not _close(y0, x):
-        return wrong("with the last BN's gamma and beta set to 0 the block should compute relu(0 + x) = x for x >= 0: did you add the shortcut x before the final ReLU?")
+        return wrong(
+            "with the last BN's gamma and beta set to 0 the block should compute relu(0 + x) = x for x >= 0: did you add the shortcut x before the final ReLU?"
+        )
     # behaviour: random BN parameters, an input with negative entries, the reference on the same weights
     names = {id(m): name for name, m in block.named_modules()}
     with torch.no_grad():
@@ -206,24 +231,38 @@ def _check_bottleneck_torch(block) -> Feedback:
             bn.weight.copy_(keep)
             if not changed:
                 name = names.get(id(bn), "a BN")
-                return wrong(f"zeroing the gamma of {name} does not change the block's output: {name} is created but not used in forward (a BN follows each convolution).")
-        matches = [order for order in ((0, 1), (1, 0)) if _close(y, _reference_on(layers, order).train()(x))]
+                return wrong(
+                    f"zeroing the gamma of {name} does not change the block's output: {name} is created but not used in forward (a BN follows each convolution)."
+                )
+        matches = [
+            order
+            for order in ((0, 1), (1, 0))
+            if _close(y, _reference_on(layers, order).train()(x))
+        ]
         if not matches:
             ref = _reference_on(layers, (0, 1)).train()
             for kind, hint in _VARIANT_HINTS.items():
                 if _close(y, _variant_forward(ref, x, kind)):
                     return wrong(hint)
             if (y < 0).any():
-                return wrong("your output has negative entries: the block ends with a ReLU applied after the addition, relu(F(x) + x).")
+                return wrong(
+                    "your output has negative entries: the block ends with a ReLU applied after the addition, relu(F(x) + x)."
+                )
             gap = (y - ref(x)).abs().max().item()
-            return wrong(f"on the same weights your block differs from the reference by up to {gap:.3g}: "
-                         "compute relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))) + x).")
+            return wrong(
+                f"on the same weights your block differs from the reference by up to {gap:.3g}: "
+                "compute relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))) + x)."
+            )
         block.eval()  # inference mode: the running statistics, as the reference's
         ref = _reference_on(layers, matches[0]).eval()
         same = _close(block(x.clone()), ref(x))
         block.train()
     if not same:
-        return wrong("in training mode your block matches the reference, but not in eval mode: use nn.BatchNorm2d modules "
-                     "(which switch to their running statistics in eval mode), not batch statistics computed by hand.")
-    return correct(f"{n:,} parameters, and on random weights your block computes relu(F(x) + x) exactly like the reference, "
-                   "in training and in eval mode; every BN and ReLU is where it belongs.")
+        return wrong(
+            "in training mode your block matches the reference, but not in eval mode: use nn.BatchNorm2d modules "
+            "(which switch to their running statistics in eval mode), not batch statistics computed by hand."
+        )
+    return correct(
+        f"{n:,} parameters, and on random weights your block computes relu(F(x) + x) exactly like the reference, "
+        "in training and in eval mode; every BN and ReLU is where it belongs."
+    )

@@ -7,7 +7,8 @@ answer on it and compares with the reference numbers computed from the same weig
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,9 @@ def build_mlp(framework: str, weights, activation: str) -> Any:
                 linear.bias.copy_(torch.as_tensor(b))
             layers.append(linear)
             if activation and (k < len(weights) - 1 or W.shape[0] == W.shape[1]):
-                layers.append({"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}[activation]())
+                layers.append(
+                    {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}[activation]()
+                )
         return nn.Sequential(*layers)
     import keras
 
@@ -57,7 +60,7 @@ def build_mlp(framework: str, weights, activation: str) -> Any:
     return model
 
 
-def _numbers(result: Any) -> Optional[np.ndarray]:
+def _numbers(result: Any) -> np.ndarray | None:
     """A list of numbers (floats, 0-d tensors) as an array, or None."""
     if isinstance(result, (str, bytes, dict)) or not hasattr(result, "__len__"):
         return None
@@ -94,7 +97,9 @@ def _activation_reference(weights, x) -> dict[str, np.ndarray]:
 
 def _check_activation_stds(fn) -> Feedback:
     if not callable(fn) or isinstance(fn, type):
-        return wrong("give a function: def activation_stds(model, x): ... returning a list of floats.")
+        return wrong(
+            "give a function: def activation_stds(model, x): ... returning a list of floats."
+        )
     weights = _weights(0, [WIDTH] * (DEPTH + 1), 1.0)
     x = np.random.default_rng(1).standard_normal((BATCH, WIDTH)).astype("float32")
 
@@ -108,28 +113,44 @@ def _check_activation_stds(fn) -> Feedback:
 
     framework, result = _run(fn, args)
     if result is None:
-        return Feedback(False, "your function returns None: return the list of stds.", answered=False)
+        return Feedback(
+            False, "your function returns None: return the list of stds.", answered=False
+        )
     got = _numbers(result)
     if got is None:
-        return wrong(f"your function returned {type(result).__name__}: return a list of floats, one per activation layer.")
+        return wrong(
+            f"your function returned {type(result).__name__}: return a list of floats, one per activation layer."
+        )
     ref = _activation_reference(weights, x)
     if len(got) == len(ref["acts"]) and np.allclose(got, ref["acts"], rtol=2e-3):
         trend = " -> ".join(f"{v:.2f}" for v in got)
-        return correct(f"per-layer stds {trend} ({'PyTorch' if framework == 'torch' else 'Keras'}): the signal shrinks layer by layer at this weight scale.")
+        return correct(
+            f"per-layer stds {trend} ({'PyTorch' if framework == 'torch' else 'Keras'}): the signal shrinks layer by layer at this weight scale."
+        )
     if len(got) == 2 * DEPTH:
-        return wrong(f"you returned {len(got)} values for {DEPTH} activation layers: record only the outputs of the activation layers (nn.Tanh / keras.layers.Activation), not of the Linear/Dense layers.")
+        return wrong(
+            f"you returned {len(got)} values for {DEPTH} activation layers: record only the outputs of the activation layers (nn.Tanh / keras.layers.Activation), not of the Linear/Dense layers."
+        )
     if len(got) == DEPTH + 1:
-        return wrong(f"you returned {DEPTH + 1} values: the std of the input is not an activation layer's output; give one value per activation layer.")
+        return wrong(
+            f"you returned {DEPTH + 1} values: the std of the input is not an activation layer's output; give one value per activation layer."
+        )
     if len(got) == DEPTH and np.allclose(got, ref["pres"], rtol=2e-3):
-        return wrong("those are the stds of the pre-activations (Linear/Dense outputs): record the outputs of the activation layers.")
+        return wrong(
+            "those are the stds of the pre-activations (Linear/Dense outputs): record the outputs of the activation layers."
+        )
     if len(got) == DEPTH and np.allclose(got[::-1], ref["acts"], rtol=2e-3):
         return wrong("right values, reversed order: list the layers from the input to the output.")
     w_stds = np.array([W.std() for W, _ in weights])
     if len(got) == DEPTH and np.allclose(got, w_stds, rtol=2e-3):
-        return wrong("those are the stds of the weights: the exercise asks for the std of the activations, h_l = tanh(W_l h_{l-1} + b_l).")
+        return wrong(
+            "those are the stds of the weights: the exercise asks for the std of the activations, h_l = tanh(W_l h_{l-1} + b_l)."
+        )
     if len(got) != DEPTH:
         return wrong(f"you returned {len(got)} values; the model has {DEPTH} activation layers.")
-    return wrong(f"your stds {np.round(got, 3).tolist()} differ from the reference {np.round(ref['acts'], 3).tolist()}: take the std over every entry of each activation layer's output (batch and units).")
+    return wrong(
+        f"your stds {np.round(got, 3).tolist()} differ from the reference {np.round(ref['acts'], 3).tolist()}: take the std over every entry of each activation layer's output (batch and units)."
+    )
 
 
 def _activation_solution():
@@ -160,7 +181,11 @@ def _stds_of_linear_outputs(model, x):
     import torch
 
     stds = []
-    hooks = [m.register_forward_hook(lambda m, i, o: stds.append(o.std().item())) for m in model if isinstance(m, torch.nn.Linear)]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: stds.append(o.std().item()))
+        for m in model
+        if isinstance(m, torch.nn.Linear)
+    ]
     with torch.no_grad():
         model(x)
     for h in hooks:
@@ -221,12 +246,18 @@ def _grad_reference(weights, x, y) -> np.ndarray:
     import torch
 
     model = build_mlp("torch", weights, "sigmoid").double()
-    return np.array(_grad_solution()(model, torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)))
+    return np.array(
+        _grad_solution()(
+            model, torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
+        )
+    )
 
 
 def _check_grad_norms(fn) -> Feedback:
     if not callable(fn) or isinstance(fn, type):
-        return wrong("give a function: def weight_grad_norms(model, x, y): ... returning a list of floats.")
+        return wrong(
+            "give a function: def weight_grad_norms(model, x, y): ... returning a list of floats."
+        )
     weights, x, y = _grad_setup()
 
     def args(framework: str) -> tuple:
@@ -239,16 +270,24 @@ def _check_grad_norms(fn) -> Feedback:
 
     framework, result = _run(fn, args)
     if result is None:
-        return Feedback(False, "your function returns None: return the list of gradient norms.", answered=False)
+        return Feedback(
+            False, "your function returns None: return the list of gradient norms.", answered=False
+        )
     got = _numbers(result)
     if got is None:
-        return wrong(f"your function returned {type(result).__name__}: return a list of floats, one per weight matrix.")
+        return wrong(
+            f"your function returned {type(result).__name__}: return a list of floats, one per weight matrix."
+        )
     ref = _grad_reference(weights, x, y)
     n = len(ref)
     if len(got) == n and np.allclose(got, ref, rtol=2e-3):
-        return correct(f"gradient norms from {got[0]:.2g} (first layer) to {got[-1]:.2g} (last): {got[-1] / got[0]:.0f}x smaller at the bottom of this sigmoid net.")
+        return correct(
+            f"gradient norms from {got[0]:.2g} (first layer) to {got[-1]:.2g} (last): {got[-1] / got[0]:.0f}x smaller at the bottom of this sigmoid net."
+        )
     if len(got) == 2 * n:
-        return wrong(f"you returned {2 * n} values: give the weight matrices' gradients only (nn.Linear.weight / Dense.kernel), not the biases'.")
+        return wrong(
+            f"you returned {2 * n} values: give the weight matrices' gradients only (nn.Linear.weight / Dense.kernel), not the biases'."
+        )
     if len(got) != n:
         return wrong(f"you returned {len(got)} values; the model has {n} weight matrices.")
     if np.allclose(got[::-1], ref, rtol=2e-3):
@@ -256,12 +295,20 @@ def _check_grad_norms(fn) -> Feedback:
     ratio = got / ref
     if np.allclose(ratio, ratio[0], rtol=2e-3):
         if np.isclose(ratio[0], y.size, rtol=1e-2):
-            return wrong(f"every norm is {ratio[0]:.0f} times too large: you summed the squared errors; the loss is their mean.")
-        return wrong(f"every norm is off by the same factor {ratio[0]:.3g}: check the loss, L = mean((model(x) - y)^2).")
+            return wrong(
+                f"every norm is {ratio[0]:.0f} times too large: you summed the squared errors; the loss is their mean."
+            )
+        return wrong(
+            f"every norm is off by the same factor {ratio[0]:.3g}: check the loss, L = mean((model(x) - y)^2)."
+        )
     w_norms = np.array([np.linalg.norm(W) for W, _ in weights])
     if np.allclose(got, w_norms, rtol=2e-3):
-        return wrong("those are the norms of the weights themselves: the exercise asks for the norms of their gradients dL/dW.")
-    return wrong(f"your norms {np.round(got, 5).tolist()} differ from the reference {np.round(ref, 5).tolist()}.")
+        return wrong(
+            "those are the norms of the weights themselves: the exercise asks for the norms of their gradients dL/dW."
+        )
+    return wrong(
+        f"your norms {np.round(got, 5).tolist()} differ from the reference {np.round(ref, 5).tolist()}."
+    )
 
 
 def _grad_solution():

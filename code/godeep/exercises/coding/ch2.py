@@ -25,8 +25,16 @@ _ORTHOGONAL_FORBIDDEN = (
 
 def _check_orthogonal(fn) -> Feedback:
     if not callable(fn) or isinstance(fn, type):
-        return wrong("give a function: def orthogonal(rows, cols, gain=1.0): ... returning a (rows, cols) matrix.")
-    for rows, cols, gain in ((16, 16, 1.0), (8, 32, 1.0), (32, 8, 1.0), (24, 24, 2.0), (12, 20, math.sqrt(2))):
+        return wrong(
+            "give a function: def orthogonal(rows, cols, gain=1.0): ... returning a (rows, cols) matrix."
+        )
+    for rows, cols, gain in (
+        (16, 16, 1.0),
+        (8, 32, 1.0),
+        (32, 8, 1.0),
+        (24, 24, 2.0),
+        (12, 20, math.sqrt(2)),
+    ):
         out = fn(rows, cols, gain)
         if out is None:
             return Feedback(False, "your function returns None: return the matrix.", answered=False)
@@ -35,23 +43,37 @@ def _check_orthogonal(fn) -> Feedback:
         except TypeError as error:
             return wrong(f"{error}: return a (rows, cols) tensor or array.")
         if q.shape != (rows, cols):
-            return wrong(f"orthogonal({rows}, {cols}) has shape {q.shape}: the matrix must be (rows, cols); for rows < cols transpose the tall Q of a QR.")
+            return wrong(
+                f"orthogonal({rows}, {cols}) has shape {q.shape}: the matrix must be (rows, cols); for rows < cols transpose the tall Q of a QR."
+            )
         small = min(rows, cols)
         gram = q @ q.T if rows <= cols else q.T @ q
         target = gain**2 * np.eye(small)
         if not np.allclose(gram, target, atol=1e-4 * gain**2):
             if gain != 1.0 and np.allclose(gram, np.eye(small), atol=1e-4):
-                return wrong(f"with gain={gain:.3g} the rows/columns must have norm gain: multiply Q by the gain.")
+                return wrong(
+                    f"with gain={gain:.3g} the rows/columns must have norm gain: multiply Q by the gain."
+                )
             err = np.abs(gram - target).max()
             if np.isclose(np.diag(gram).mean(), gain**2, rtol=0.3):
-                return wrong(f"for ({rows}, {cols}) Q Q^T (or Q^T Q for a tall matrix) is off the identity by up to {err:.2g}: a scaled Gaussian is only approximately orthogonal; take the Q factor of a QR decomposition.")
-            return wrong(f"for ({rows}, {cols}) the rows (wide) or columns (tall) are not orthonormal (Q Q^T differs from gain^2 I by up to {err:.2g}).")
+                return wrong(
+                    f"for ({rows}, {cols}) Q Q^T (or Q^T Q for a tall matrix) is off the identity by up to {err:.2g}: a scaled Gaussian is only approximately orthogonal; take the Q factor of a QR decomposition."
+                )
+            return wrong(
+                f"for ({rows}, {cols}) the rows (wide) or columns (tall) are not orthonormal (Q Q^T differs from gain^2 I by up to {err:.2g})."
+            )
     again = to_numpy(fn(16, 16, 1.0))
     if np.allclose(again, to_numpy(fn(16, 16, 1.0))):
-        return wrong("two calls return the same matrix: an initializer draws a random orthogonal matrix (QR of a Gaussian), not a fixed one such as the identity.")
+        return wrong(
+            "two calls return the same matrix: an initializer draws a random orthogonal matrix (QR of a Gaussian), not a fixed one such as the identity."
+        )
     if np.allclose(np.abs(again), np.eye(16)):
-        return wrong("a signed identity is orthogonal, but every unit then copies one input: draw a random orthogonal matrix (QR of a Gaussian).")
-    return correct("square, wide and tall matrices with orthonormal rows/columns, scaled by the gain, and a fresh draw each call.")
+        return wrong(
+            "a signed identity is orthogonal, but every unit then copies one input: draw a random orthogonal matrix (QR of a Gaussian)."
+        )
+    return correct(
+        "square, wide and tall matrices with orthonormal rows/columns, scaled by the gain, and a fresh draw each call."
+    )
 
 
 def _orthogonal_solution():
@@ -132,15 +154,25 @@ def _layer_weights(model, framework: str) -> list[tuple[np.ndarray, np.ndarray]]
     if framework == "torch":
         from torch import nn
 
-        return [(to_numpy(m.weight), to_numpy(m.bias)) for m in model.modules() if isinstance(m, nn.Linear)]
+        return [
+            (to_numpy(m.weight), to_numpy(m.bias))
+            for m in model.modules()
+            if isinstance(m, nn.Linear)
+        ]
     import keras
 
-    return [(to_numpy(l.kernel).T, to_numpy(l.bias)) for l in model.layers if isinstance(l, keras.layers.Dense)]
+    return [
+        (to_numpy(l.kernel).T, to_numpy(l.bias))
+        for l in model.layers
+        if isinstance(l, keras.layers.Dense)
+    ]
 
 
 def _check_he_init(fn) -> Feedback:
     if not callable(fn) or isinstance(fn, type):
-        return wrong("give a function: def he_normal_init(model): ... that re-initializes the model in place.")
+        return wrong(
+            "give a function: def he_normal_init(model): ... that re-initializes the model in place."
+        )
     start = [(np.full((o, i), 0.5), np.ones(o)) for i, o in zip(_HE_SIZES[:-1], _HE_SIZES[1:])]
     framework = framework_of(fn) or "torch"
     with library_allowed():  # nn.Linear's constructor calls kaiming_uniform_
@@ -150,28 +182,53 @@ def _check_he_init(fn) -> Feedback:
     for k, (W, b) in enumerate(layers):
         fan_in, fan_out = W.shape[1], W.shape[0]
         if np.allclose(W, 0.5):
-            return wrong(f"layer {k + 1} ({fan_in} -> {fan_out}) still has its old weights: re-initialize every Linear/Dense layer, the last one too.")
+            return wrong(
+                f"layer {k + 1} ({fan_in} -> {fan_out}) still has its old weights: re-initialize every Linear/Dense layer, the last one too."
+            )
         if np.abs(b).max() > 0:
-            return wrong(f"layer {k + 1}'s biases are not zero: He initialization sets b = 0 (the variance argument assumes no offset).")
+            return wrong(
+                f"layer {k + 1}'s biases are not zero: He initialization sets b = 0 (the variance argument assumes no offset)."
+            )
         std, expected = W.std(), math.sqrt(2.0 / fan_in)
-        tol = 4 * expected / math.sqrt(2 * W.size) + 0.01 * expected  # ~4 standard errors of a sample std
+        tol = (
+            4 * expected / math.sqrt(2 * W.size) + 0.01 * expected
+        )  # ~4 standard errors of a sample std
         if abs(std - expected) > tol:
             for value, hint in (
-                (math.sqrt(2.0 / fan_out), "you used fan_out: He's forward condition uses fan_in, the inputs each unit sums (torch weight.shape[1], Keras kernel.shape[0])."),
-                (math.sqrt(1.0 / fan_in), "std sqrt(1/fan_in) is LeCun's choice for linear/tanh units: a ReLU zeroes half its input, so He doubles the variance to 2/fan_in."),
-                (math.sqrt(2.0 / (fan_in + fan_out)), "that is Xavier/Glorot's average of the fans: He uses 2/fan_in."),
+                (
+                    math.sqrt(2.0 / fan_out),
+                    "you used fan_out: He's forward condition uses fan_in, the inputs each unit sums (torch weight.shape[1], Keras kernel.shape[0]).",
+                ),
+                (
+                    math.sqrt(1.0 / fan_in),
+                    "std sqrt(1/fan_in) is LeCun's choice for linear/tanh units: a ReLU zeroes half its input, so He doubles the variance to 2/fan_in.",
+                ),
+                (
+                    math.sqrt(2.0 / (fan_in + fan_out)),
+                    "that is Xavier/Glorot's average of the fans: He uses 2/fan_in.",
+                ),
                 (2.0 / fan_in, "you used the variance 2/fan_in as the std: take its square root."),
             ):
                 if abs(std - value) <= tol:
-                    return wrong(f"layer {k + 1} ({fan_in} -> {fan_out}) has std {std:.4f}, expected {expected:.4f}: {hint}")
-            return wrong(f"layer {k + 1} ({fan_in} -> {fan_out}) has std {std:.4f}, expected sqrt(2 / fan_in) = {expected:.4f}.")
+                    return wrong(
+                        f"layer {k + 1} ({fan_in} -> {fan_out}) has std {std:.4f}, expected {expected:.4f}: {hint}"
+                    )
+            return wrong(
+                f"layer {k + 1} ({fan_in} -> {fan_out}) has std {std:.4f}, expected sqrt(2 / fan_in) = {expected:.4f}."
+            )
         if abs(W.mean()) > 4 * expected / math.sqrt(W.size):
-            return wrong(f"layer {k + 1}'s weights have mean {W.mean():.3g}: draw them centred at 0.")
+            return wrong(
+                f"layer {k + 1}'s weights have mean {W.mean():.3g}: draw them centred at 0."
+            )
         if W.size > 100_000:
             kurtosis = float(np.mean((W - W.mean()) ** 4) / W.var() ** 2)
             if kurtosis < 2.5:
-                return wrong(f"layer {k + 1}'s weights have kurtosis {kurtosis:.2f} (a Gaussian has 3, a uniform 1.8): the exercise asks for the normal version, N(0, 2/fan_in).")
-    return correct(f"every layer has std sqrt(2/fan_in) ({', '.join(f'{math.sqrt(2 / i):.3f}' for i in _HE_SIZES[:-1])}), Gaussian weights and zero biases.")
+                return wrong(
+                    f"layer {k + 1}'s weights have kurtosis {kurtosis:.2f} (a Gaussian has 3, a uniform 1.8): the exercise asks for the normal version, N(0, 2/fan_in)."
+                )
+    return correct(
+        f"every layer has std sqrt(2/fan_in) ({', '.join(f'{math.sqrt(2 / i):.3f}' for i in _HE_SIZES[:-1])}), Gaussian weights and zero biases."
+    )
 
 
 def _he_solution():
@@ -216,7 +273,9 @@ def _he_keras_fan_out(model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):
             fan_out = layer.kernel.shape[1]  # a Keras kernel is (fan_in, fan_out)
-            layer.kernel.assign(np.random.normal(0, math.sqrt(2 / fan_out), layer.kernel.shape).astype("float32"))
+            layer.kernel.assign(
+                np.random.normal(0, math.sqrt(2 / fan_out), layer.kernel.shape).astype("float32")
+            )
             layer.bias.assign(np.zeros(layer.bias.shape, "float32"))
 
 

@@ -16,7 +16,9 @@ def _conv_bn_relu(x, conv, bn, relu):
 
 
 _VARIANTS = {
-    "you applied the ReLU before the BN: the block is relu(bn(conv(x))).": lambda x, c, b, r: b[0](r(c[0](x))),
+    "you applied the ReLU before the BN: the block is relu(bn(conv(x))).": lambda x, c, b, r: b[0](
+        r(c[0](x))
+    ),
     "the ReLU is missing: the block is relu(bn(conv(x))).": lambda x, c, b, r: b[0](c[0](x)),
 }
 
@@ -34,7 +36,9 @@ def _keras_solution():
 
 
 def _check(make):
-    return judge_block(make, 8, _conv_bn_relu, _VARIANTS, "ConvBNReLU", "relu(bn(conv(x)))", n_convs=1, n_bns=1)
+    return judge_block(
+        make, 8, _conv_bn_relu, _VARIANTS, "ConvBNReLU", "relu(bn(conv(x)))", n_convs=1, n_bns=1
+    )
 
 
 def _wrong(kind: str):
@@ -75,7 +79,9 @@ def _torch_by_hand(channels: int):
     def forward(s, x):
         h = s.conv(x)
         mean, var = h.mean((0, 2, 3), keepdim=True), h.var((0, 2, 3), unbiased=False, keepdim=True)
-        h = (h - mean) / (var + s.bn.eps).sqrt() * s.bn.weight[None, :, None, None] + s.bn.bias[None, :, None, None]
+        h = (h - mean) / (var + s.bn.eps).sqrt() * s.bn.weight[None, :, None, None] + s.bn.bias[
+            None, :, None, None
+        ]
         return h.relu()
 
     return type("ByHand", (Good,), {"forward": forward})(channels)

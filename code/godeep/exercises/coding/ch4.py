@@ -16,11 +16,21 @@ def _basic(x, conv, bn, relu):
 
 
 _BASIC_VARIANTS = {
-    "your block matches relu(...) without the final ReLU: apply the ReLU after adding the shortcut, relu(F(x) + x).": lambda x, c, b, r: b[1](c[1](r(b[0](c[0](x))))) + x,
-    "you applied the ReLU to the residual branch before adding the shortcut: the original block is relu(F(x) + x), not relu(F(x)) + x.": lambda x, c, b, r: r(b[1](c[1](r(b[0](c[0](x)))))) + x,
-    "your block has no shortcut: add x to the branch's output before the final ReLU.": lambda x, c, b, r: r(b[1](c[1](r(b[0](c[0](x)))))),
-    "the ReLU between the two convolutions is missing: relu(bn1(conv1(x))) feeds conv2.": lambda x, c, b, r: r(b[1](c[1](b[0](c[0](x)))) + x),
-    "you swapped BN and ReLU: the block applies BN right after each convolution, then the ReLU.": lambda x, c, b, r: r(b[1](c[1](b[0](r(c[0](x))))) + x),
+    "your block matches relu(...) without the final ReLU: apply the ReLU after adding the shortcut, relu(F(x) + x).": lambda x, c, b, r: (
+        b[1](c[1](r(b[0](c[0](x))))) + x
+    ),
+    "you applied the ReLU to the residual branch before adding the shortcut: the original block is relu(F(x) + x), not relu(F(x)) + x.": lambda x, c, b, r: (
+        r(b[1](c[1](r(b[0](c[0](x)))))) + x
+    ),
+    "your block has no shortcut: add x to the branch's output before the final ReLU.": lambda x, c, b, r: (
+        r(b[1](c[1](r(b[0](c[0](x))))))
+    ),
+    "the ReLU between the two convolutions is missing: relu(bn1(conv1(x))) feeds conv2.": lambda x, c, b, r: (
+        r(b[1](c[1](b[0](c[0](x)))) + x)
+    ),
+    "you swapped BN and ReLU: the block applies BN right after each convolution, then the ReLU.": lambda x, c, b, r: (
+        r(b[1](c[1](b[0](r(c[0](x))))) + x)
+    ),
 }
 
 _BASIC_FORBIDDEN = (
@@ -43,7 +53,9 @@ def _keras_solution():
 
 
 def _check_basic_block(make):
-    return judge_block(make, 8, _basic, _BASIC_VARIANTS, "BasicBlock", "relu(bn2(conv2(relu(bn1(conv1(x))))) + x)")
+    return judge_block(
+        make, 8, _basic, _BASIC_VARIANTS, "BasicBlock", "relu(bn2(conv2(relu(bn1(conv1(x))))) + x)"
+    )
 
 
 def _wrong_basic(kind: str, framework: str = "torch"):

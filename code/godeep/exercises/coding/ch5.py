@@ -12,6 +12,7 @@ def _lazy(build, *args):
     """A wrong answer built only when checked: importing the chapter must not import PyTorch or Keras."""
     return lambda *shape: build(*args)(*shape)
 
+
 # ---------------------------------------------------------------------------------------------
 # pre-activation block
 
@@ -21,11 +22,21 @@ def _preact(x, conv, bn, relu):
 
 
 _PREACT_VARIANTS = {
-    "your block ends with a ReLU after the addition: in the pre-activation block nothing follows the add, so the shortcut stays a clean identity (x + F(x)).": lambda x, c, b, r: r(_preact(x, c, b, r)),
-    "that is the original (post-activation) block relu(bn2(conv2(relu(bn1(conv1(x))))) + x): move BN and ReLU in front of each convolution.": lambda x, c, b, r: r(b[1](c[1](r(b[0](c[0](x))))) + x),
-    "the first BN-ReLU is missing: the branch starts with relu(bn1(x)), before conv1.": lambda x, c, b, r: x + c[1](r(b[1](c[0](x)))),
-    "your shortcut carries relu(bn1(x)) instead of x: only the branch is pre-activated; the identity path must carry x untouched.": lambda x, c, b, r: r(b[0](x)) + c[1](r(b[1](c[0](r(b[0](x)))))),
-    "you applied ReLU before BN: the order is BN, then ReLU, then conv.": lambda x, c, b, r: x + c[1](b[1](r(c[0](b[0](r(x)))))),
+    "your block ends with a ReLU after the addition: in the pre-activation block nothing follows the add, so the shortcut stays a clean identity (x + F(x)).": lambda x, c, b, r: (
+        r(_preact(x, c, b, r))
+    ),
+    "that is the original (post-activation) block relu(bn2(conv2(relu(bn1(conv1(x))))) + x): move BN and ReLU in front of each convolution.": lambda x, c, b, r: (
+        r(b[1](c[1](r(b[0](c[0](x))))) + x)
+    ),
+    "the first BN-ReLU is missing: the branch starts with relu(bn1(x)), before conv1.": lambda x, c, b, r: (
+        x + c[1](r(b[1](c[0](x))))
+    ),
+    "your shortcut carries relu(bn1(x)) instead of x: only the branch is pre-activated; the identity path must carry x untouched.": lambda x, c, b, r: (
+        r(b[0](x)) + c[1](r(b[1](c[0](r(b[0](x))))))
+    ),
+    "you applied ReLU before BN: the order is BN, then ReLU, then conv.": lambda x, c, b, r: (
+        x + c[1](b[1](r(c[0](b[0](r(x))))))
+    ),
 }
 
 _PREACT_FORBIDDEN = (
@@ -47,7 +58,14 @@ def _preact_keras_solution():
 
 
 def _check_preact(make):
-    return judge_block(make, 8, _preact, _PREACT_VARIANTS, "PreActBlock", "x + conv2(relu(bn2(conv1(relu(bn1(x))))))")
+    return judge_block(
+        make,
+        8,
+        _preact,
+        _PREACT_VARIANTS,
+        "PreActBlock",
+        "x + conv2(relu(bn2(conv1(relu(bn1(x))))))",
+    )
 
 
 def _wrong_preact(kind: str, framework: str = "torch"):
@@ -56,7 +74,9 @@ def _wrong_preact(kind: str, framework: str = "torch"):
         forward = {
             "final-relu": lambda s, x: (x + s.conv2(s.bn2(s.conv1(s.bn1(x).relu())).relu())).relu(),
             "no-first-preact": lambda s, x: x + s.conv2(s.bn2(s.conv1(x)).relu()),
-            "preact-shortcut": lambda s, x: s.bn1(x).relu() + s.conv2(s.bn2(s.conv1(s.bn1(x).relu())).relu()),
+            "preact-shortcut": lambda s, x: (
+                s.bn1(x).relu() + s.conv2(s.bn2(s.conv1(s.bn1(x).relu())).relu())
+            ),
             "relu-bn": lambda s, x: x + s.conv2(s.bn2(s.conv1(s.bn1(x.relu())).relu())),
         }[kind]
         return type(f"Wrong{kind}", (Good,), {"forward": forward})
@@ -140,7 +160,11 @@ def _rezero_parts(make, framework_hint: str):
                 return module(xt.clone()).numpy().astype(np.float64)
 
         inner = {id(p) for p in f.parameters()}
-        own = [p for p in block.parameters() if id(p) not in inner] if isinstance(block, nn.Module) else []
+        own = (
+            [p for p in block.parameters() if id(p) not in inner]
+            if isinstance(block, nn.Module)
+            else []
+        )
         return x.astype(np.float64), block, f, run, own
     import keras
 
@@ -172,12 +196,16 @@ def _set(var, value: float) -> None:
 
 def _check_rezero(make) -> Feedback:
     if not isinstance(make, type) and framework_of(type(make)) is not None:
-        return wrong("give the class ReZero (the checker builds ReZero(sublayer)), not an instance.")
+        return wrong(
+            "give the class ReZero (the checker builds ReZero(sublayer)), not an instance."
+        )
     if not callable(make):
         return wrong("give a class: ReZero(sublayer) -> nn.Module (or a keras.layers.Layer).")
     framework = framework_of(make) or "torch"
     tries = [framework] if isinstance(make, type) or framework == "keras" else ["torch", "keras"]
-    for k, framework in enumerate(tries):  # a plain function naming neither framework: PyTorch, then Keras
+    for k, framework in enumerate(
+        tries
+    ):  # a plain function naming neither framework: PyTorch, then Keras
         last = k == len(tries) - 1
         try:
             x, block, f, run, own = _rezero_parts(make, framework)
@@ -190,24 +218,40 @@ def _check_rezero(make) -> Feedback:
     if block is None:
         return Feedback(False, "your class returned None.", answered=False)
     if framework_of(block) != framework:
-        return wrong(f"ReZero(sublayer) should be an nn.Module (or a keras.layers.Layer), got {type(block).__name__}.")
+        return wrong(
+            f"ReZero(sublayer) should be an nn.Module (or a keras.layers.Layer), got {type(block).__name__}."
+        )
     y, fx = run(block), run(f)
     if y.shape != x.shape:
-        return wrong(f"output shape {y.shape}, expected {x.shape}: ReZero keeps the shape, x + alpha * sublayer(x).")
+        return wrong(
+            f"output shape {y.shape}, expected {x.shape}: ReZero keeps the shape, x + alpha * sublayer(x)."
+        )
     if np.allclose(y, x + fx, atol=1e-5):
-        return wrong("at initialization your layer computes x + sublayer(x): alpha starts at 0, so that every ReZero layer is the identity at the start of training.")
+        return wrong(
+            "at initialization your layer computes x + sublayer(x): alpha starts at 0, so that every ReZero layer is the identity at the start of training."
+        )
     if not np.allclose(y, x, atol=1e-6):
-        return wrong("at initialization the layer must be the identity (alpha = 0): your output differs from x.")
+        return wrong(
+            "at initialization the layer must be the identity (alpha = 0): your output differs from x."
+        )
     if len(own) != 1 or int(np.prod(own[0].shape)) != 1:
-        return wrong(f"alpha must be one trainable scalar (nn.Parameter(torch.zeros(())) / self.add_weight(shape=())), registered with the layer; found {len(own)} trainable weights besides the sublayer's.")
+        return wrong(
+            f"alpha must be one trainable scalar (nn.Parameter(torch.zeros(())) / self.add_weight(shape=())), registered with the layer; found {len(own)} trainable weights besides the sublayer's."
+        )
     _set(own[0], 0.7)
     y = run(block)
     _set(own[0], 0.0)
     if np.allclose(y, x + 0.7 * fx, atol=1e-5):
-        return correct("identity at initialization, one trainable scalar alpha, and x + alpha * sublayer(x) when alpha = 0.7.")
+        return correct(
+            "identity at initialization, one trainable scalar alpha, and x + alpha * sublayer(x) when alpha = 0.7."
+        )
     if np.allclose(y, 0.7 * (x + fx), atol=1e-5):
-        return wrong("with alpha = 0.7 you return alpha * (x + sublayer(x)): scale only the residual branch, x + alpha * sublayer(x).")
-    return wrong("with alpha = 0.7 your output is not x + 0.7 * sublayer(x): multiply the sublayer's output by alpha and add x.")
+        return wrong(
+            "with alpha = 0.7 you return alpha * (x + sublayer(x)): scale only the residual branch, x + alpha * sublayer(x)."
+        )
+    return wrong(
+        "with alpha = 0.7 your output is not x + 0.7 * sublayer(x): multiply the sublayer's output by alpha and add x."
+    )
 
 
 def _rezero_wrong(kind: str):
@@ -290,7 +334,9 @@ def _check_filter_normalize(fn) -> Feedback:
     from ..native import to_numpy
 
     if not callable(fn) or isinstance(fn, type):
-        return wrong("give a function: def filter_normalize(direction, weight): ... returning the normalized direction.")
+        return wrong(
+            "give a function: def filter_normalize(direction, weight): ... returning the normalized direction."
+        )
     keras_answer = framework_of(fn) == "keras"
     rng = np.random.default_rng(5)
     for shape in ((8, 4, 3, 3), (6, 10)):
@@ -298,35 +344,59 @@ def _check_filter_normalize(fn) -> Feedback:
         d = rng.standard_normal(shape)
         if keras_answer:  # Keras layout: (kh, kw, in, out) or (in, out)
             w, d = (np.ascontiguousarray(np.moveaxis(a, 0, -1)) for a in (w, d))
-            filter_axes, layout = tuple(range(len(shape) - 1)), "the last axis (Keras kernels are (kh, kw, in, out))"
+            filter_axes, layout = (
+                tuple(range(len(shape) - 1)),
+                "the last axis (Keras kernels are (kh, kw, in, out))",
+            )
             args = (d.copy(), w.copy())
         else:
             import torch
 
-            filter_axes, layout = tuple(range(1, len(shape))), "dim 0 (PyTorch weights are (out, in, kh, kw))"
+            filter_axes, layout = (
+                tuple(range(1, len(shape))),
+                "dim 0 (PyTorch weights are (out, in, kh, kw))",
+            )
             args = (torch.as_tensor(d), torch.as_tensor(w))
         out = fn(*args)
         if out is None:
-            return Feedback(False, "your function returns None: return the normalized direction.", answered=False)
+            return Feedback(
+                False,
+                "your function returns None: return the normalized direction.",
+                answered=False,
+            )
         try:
             got = to_numpy(out)
         except TypeError as error:
             return wrong(f"{error}: return a tensor of the weight's shape.")
         expected = _normalized(d, w, filter_axes)
         if got.shape != expected.shape:
-            return wrong(f"the direction must keep the weight's shape {expected.shape}, got {got.shape}.")
+            return wrong(
+                f"the direction must keep the weight's shape {expected.shape}, got {got.shape}."
+            )
         if np.allclose(got, expected, rtol=1e-4, atol=1e-6):
             continue
         everything = tuple(range(d.ndim))
         if np.allclose(got, _normalized(d, w, everything), rtol=1e-4, atol=1e-6):
-            return wrong("you normalized the whole layer at once (layer normalization of the direction): Li et al. rescale each filter on its own, ||d_i|| = ||w_i||.")
-        if np.allclose(got, d / np.sqrt((d**2).sum(filter_axes, keepdims=True)), rtol=1e-4, atol=1e-6):
-            return wrong("each filter has unit norm, but it must have the norm of the matching weight filter: multiply by ||w_i||.")
+            return wrong(
+                "you normalized the whole layer at once (layer normalization of the direction): Li et al. rescale each filter on its own, ||d_i|| = ||w_i||."
+            )
+        if np.allclose(
+            got, d / np.sqrt((d**2).sum(filter_axes, keepdims=True)), rtol=1e-4, atol=1e-6
+        ):
+            return wrong(
+                "each filter has unit norm, but it must have the norm of the matching weight filter: multiply by ||w_i||."
+            )
         wrong_axes = tuple(a for a in everything if a != (d.ndim - 1 if not keras_answer else 0))
         if np.allclose(got, _normalized(d, w, wrong_axes), rtol=1e-4, atol=1e-6):
-            return wrong(f"you took the filters along the wrong axis: a filter (one output unit) runs along {layout}.")
-        return wrong(f"for a weight of shape {w.shape} your direction differs from the filter-normalized one by up to {np.abs(got - expected).max():.3g}.")
-    return correct("each filter of the direction now has the norm of the matching weight filter, for a conv kernel and a dense matrix.")
+            return wrong(
+                f"you took the filters along the wrong axis: a filter (one output unit) runs along {layout}."
+            )
+        return wrong(
+            f"for a weight of shape {w.shape} your direction differs from the filter-normalized one by up to {np.abs(got - expected).max():.3g}."
+        )
+    return correct(
+        "each filter of the direction now has the norm of the matching weight filter, for a conv kernel and a dense matrix."
+    )
 
 
 def _filter_whole_layer(direction, weight):

@@ -56,7 +56,9 @@ def _bn_case():
     with torch.no_grad():
         for _ in range(30):  # the running statistics see a centred input distribution
             model(torch.as_tensor(rng.standard_normal((32, 6))))
-    x = torch.as_tensor(rng.standard_normal((200, 6)) + 1.5)  # test inputs drawn from a shifted distribution
+    x = torch.as_tensor(
+        rng.standard_normal((200, 6)) + 1.5
+    )  # test inputs drawn from a shifted distribution
     model.eval()
     with torch.no_grad():
         y = model(torch.as_tensor(rng.standard_normal((200, 6)) + 1.5)).argmax(1)
@@ -68,7 +70,11 @@ def _bn_case():
 def _accuracy_value(accuracy, example: str):
     """The returned accuracy as a float, or the Feedback that says what is wrong with it."""
     if accuracy is None:
-        return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
+        return Feedback(
+            False,
+            "your function returns None: write its body and run the cell again.",
+            answered=False,
+        )
     try:
         return as_number(accuracy, "the accuracy as a number")
     except TypeError as error:
@@ -82,7 +88,9 @@ def _check_evaluate(fn) -> Feedback:
     import torch
 
     if not callable(fn) or isinstance(fn, type) or isinstance(fn, torch.nn.Module):
-        return wrong("give a function: def evaluate(model, x, y): ... returning the accuracy (a float).")
+        return wrong(
+            "give a function: def evaluate(model, x, y): ... returning the accuracy (a float)."
+        )
     if framework_of(fn) == "keras":
         return _check_evaluate_keras(fn)
     model, x, y = _bn_case()
@@ -100,18 +108,30 @@ def _check_evaluate(fn) -> Feedback:
             return value
         changed = any(not torch.equal(a, b) for a, b in zip(before, model.buffers()))
         if changed:
-            return wrong("evaluating changed the BatchNorm running statistics: the model ran in training mode (torch.no_grad() does not switch BatchNorm to inference; model.eval() does).")
+            return wrong(
+                "evaluating changed the BatchNorm running statistics: the model ran in training mode (torch.no_grad() does not switch BatchNorm to inference; model.eval() does)."
+            )
         if not math.isclose(value, expected, abs_tol=1e-9):
             if math.isclose(value, in_training_mode, abs_tol=1e-9):
-                return wrong(f"your accuracy {value:.3f} is the training-mode one (batch statistics); in inference mode the model gets {expected:.3f}: use the running statistics (model.eval()).")
+                return wrong(
+                    f"your accuracy {value:.3f} is the training-mode one (batch statistics); in inference mode the model gets {expected:.3f}: use the running statistics (model.eval())."
+                )
             if math.isclose(value, 100 * expected, rel_tol=1e-9):
                 return wrong("give the accuracy as a fraction between 0 and 1, not a percentage.")
-            return wrong(f"your function returns {value:.3f}, but in inference mode the model gets {expected:.3f} of these labels right: compute it from model(x) and y, as the fraction of argmax predictions equal to y.")
+            return wrong(
+                f"your function returns {value:.3f}, but in inference mode the model gets {expected:.3f} of these labels right: compute it from model(x) and y, as the fraction of argmax predictions equal to y."
+            )
         if model.training != start_training:
             if start_training:
-                return wrong("right accuracy, but the model is left in eval mode: the next training epoch would silently use running statistics. Restore the mode (model.train(was_training)).")
-            return wrong("right accuracy, but a model that came in eval mode leaves in training mode: restore the mode it had (was_training = model.training ... model.train(was_training)).")
-    return correct("inference mode for the evaluation, running statistics untouched, training mode restored afterwards.")
+                return wrong(
+                    "right accuracy, but the model is left in eval mode: the next training epoch would silently use running statistics. Restore the mode (model.train(was_training))."
+                )
+            return wrong(
+                "right accuracy, but a model that came in eval mode leaves in training mode: restore the mode it had (was_training = model.training ... model.train(was_training))."
+            )
+    return correct(
+        "inference mode for the evaluation, running statistics untouched, training mode restored afterwards."
+    )
 
 
 def _reference_evaluate_keras(model, x, y) -> float:
@@ -160,12 +180,18 @@ def _check_evaluate_keras(fn) -> Feedback:
             return value
         after = [np.array(keras.ops.convert_to_numpy(w)) for w in model.non_trainable_weights]
         if any(not np.array_equal(a, b) for a, b in zip(before, after)):
-            return wrong("evaluating changed the BatchNormalization moving statistics: the model ran with training=True. Call model(x, training=False) (or model.predict).")
+            return wrong(
+                "evaluating changed the BatchNormalization moving statistics: the model ran with training=True. Call model(x, training=False) (or model.predict)."
+            )
         if not math.isclose(value, expected, abs_tol=1e-9):
             if math.isclose(value, 100 * expected, rel_tol=1e-9):
                 return wrong("give the accuracy as a fraction between 0 and 1, not a percentage.")
-            return wrong(f"your function returns {value:.3f}, but in inference mode the model gets {expected:.3f} of these labels right: compute it from model(x, training=False) and y.")
-    return correct("inference mode (training=False) for the evaluation, moving statistics untouched.")
+            return wrong(
+                f"your function returns {value:.3f}, but in inference mode the model gets {expected:.3f} of these labels right: compute it from model(x, training=False) and y."
+            )
+    return correct(
+        "inference mode (training=False) for the evaluation, moving statistics untouched."
+    )
 
 
 def _evaluate_always_train(model, x, y) -> float:

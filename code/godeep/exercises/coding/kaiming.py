@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import types
-from typing import Optional
 
 import numpy as np
 
@@ -33,20 +32,30 @@ _KAIMING_FORBIDDEN = (
     ("godeep.init", "kaiming_uniform_", "godeep.init.kaiming_uniform_"),
     ("godeep.init", "kaiming_normal_", "godeep.init.kaiming_normal_"),
     ("keras.initializers", "VarianceScaling", "keras.initializers.HeUniform (VarianceScaling)"),
-    ("keras.initializers", "VarianceScaling.__call__", "keras.initializers.HeUniform (VarianceScaling)"),
+    (
+        "keras.initializers",
+        "VarianceScaling.__call__",
+        "keras.initializers.HeUniform (VarianceScaling)",
+    ),
     ("godeep.keras.init", "_VarianceInitializer", "godeep.keras.init.KaimingUniform"),
     ("godeep.keras.init", "_VarianceInitializer.__call__", "godeep.keras.init.KaimingUniform"),
     ("godeep.keras.init", "kaiming_uniform_", "godeep.keras.init.kaiming_uniform_"),
 )
 
 
-def _judge_uniform_draw(values: np.ndarray, shape: tuple, fan_in: int, fan_out: int, fan_in_no_kernel: int) -> Optional[str]:
+def _judge_uniform_draw(
+    values: np.ndarray, shape: tuple, fan_in: int, fan_out: int, fan_in_no_kernel: int
+) -> str | None:
     """What is wrong with ``values`` as a draw from U(-b, b), b = sqrt(6 / fan_in); None if nothing."""
     bound = math.sqrt(6.0 / fan_in)
     if not np.all(np.isfinite(values)):
         return "part of the weight is not finite (NaN or inf): fill every entry with a finite draw."
     top, std = float(np.abs(values).max()), float(values.std())
-    if len(shape) > 2 and fan_in_no_kernel != fan_in and math.isclose(top, math.sqrt(6.0 / fan_in_no_kernel), rel_tol=0.02):
+    if (
+        len(shape) > 2
+        and fan_in_no_kernel != fan_in
+        and math.isclose(top, math.sqrt(6.0 / fan_in_no_kernel), rel_tol=0.02)
+    ):
         return f"for the conv weight {shape}, fan_in includes the kernel: C_in x K = {fan_in}, not {fan_in_no_kernel}."
     if top > bound * (1 + 1e-6):
         if math.isclose(std, bound / math.sqrt(3.0), rel_tol=0.05):
@@ -60,7 +69,9 @@ def _judge_uniform_draw(values: np.ndarray, shape: tuple, fan_in: int, fan_out: 
         return "that bound uses fan_out; kaiming_uniform_'s default mode is fan_in = size(1) x prod(kernel)."
     if math.isclose(top, math.sqrt(3.0 / fan_in), rel_tol=0.02):
         return "that is the bound for a linear unit (gain 1): a ReLU needs gain sqrt(2), b = sqrt(6 / fan_in)."
-    if not math.isclose(top, bound, rel_tol=0.02) or not math.isclose(std, bound / math.sqrt(3.0), rel_tol=0.03):
+    if not math.isclose(top, bound, rel_tol=0.02) or not math.isclose(
+        std, bound / math.sqrt(3.0), rel_tol=0.03
+    ):
         return f"for shape {shape}: max |w| = {top:.4g} and std {std:.4g}; expected a bound of {bound:.4g} and a std of {bound / math.sqrt(3):.4g}."
     if abs(float(values.mean())) > 0.1 * std:
         return "the weights should be centred on zero: draw from U(-b, b)."
@@ -76,13 +87,17 @@ def _is_keras_initializer(answer) -> bool:
 
 def _check_kaiming_uniform(fn) -> Feedback:
     if not callable(fn):
-        return wrong("give a function: def kaiming_uniform_(tensor): ... that fills the tensor in place and returns it.")
+        return wrong(
+            "give a function: def kaiming_uniform_(tensor): ... that fills the tensor in place and returns it."
+        )
     if _is_keras_initializer(fn):
         return _check_kaiming_keras(fn)
     import torch
 
     if framework_of(type(fn)) == "torch" or isinstance(fn, torch.Tensor):
-        return wrong("give the function kaiming_uniform_ itself (def kaiming_uniform_(tensor): ...), not a tensor or a module.")
+        return wrong(
+            "give the function kaiming_uniform_ itself (def kaiming_uniform_(tensor): ...), not a tensor or a module."
+        )
     torch.manual_seed(0)
     for shape in _KAIMING_SHAPES:
         fan_in = shape[1] * math.prod(shape[2:])
@@ -91,18 +106,32 @@ def _check_kaiming_uniform(fn) -> Feedback:
         result = fn(tensor)
         if torch.isnan(tensor).all():
             if result is None:
-                return Feedback(False, "your function returns None and leaves the tensor as it was: write its body and run the cell again.", answered=False)
-            return wrong("the tensor passed in is unchanged: fill it in place (e.g. tensor.uniform_(...) under torch.no_grad()) and return it.")
+                return Feedback(
+                    False,
+                    "your function returns None and leaves the tensor as it was: write its body and run the cell again.",
+                    answered=False,
+                )
+            return wrong(
+                "the tensor passed in is unchanged: fill it in place (e.g. tensor.uniform_(...) under torch.no_grad()) and return it."
+            )
         if torch.isnan(tensor).any():
             return wrong("part of the tensor was left unfilled: fill every entry.")
         if result is None:
-            return wrong("your function fills the tensor but returns None: return the tensor you filled, as torch.nn.init.kaiming_uniform_ does (so that w = kaiming_uniform_(w) works).")
+            return wrong(
+                "your function fills the tensor but returns None: return the tensor you filled, as torch.nn.init.kaiming_uniform_ does (so that w = kaiming_uniform_(w) works)."
+            )
         if result is not tensor:
-            return wrong("return the tensor you filled (in-place initializers return their argument).")
-        problem = _judge_uniform_draw(tensor.detach().double().numpy(), shape, fan_in, fan_out, shape[1])
+            return wrong(
+                "return the tensor you filled (in-place initializers return their argument)."
+            )
+        problem = _judge_uniform_draw(
+            tensor.detach().double().numpy(), shape, fan_in, fan_out, shape[1]
+        )
         if problem:
             return wrong(problem)
-    return correct("your kaiming_uniform_ fills Linear and conv weights with U(-b, b), b = sqrt(6 / fan_in), like godeep.init.kaiming_uniform_.")
+    return correct(
+        "your kaiming_uniform_ fills Linear and conv weights with U(-b, b), b = sqrt(6 / fan_in), like godeep.init.kaiming_uniform_."
+    )
 
 
 def _check_kaiming_keras(init) -> Feedback:
@@ -113,7 +142,9 @@ def _check_kaiming_keras(init) -> Feedback:
         try:
             init = init()
         except TypeError as error:
-            return wrong(f"your Initializer class must be constructible without arguments: {error}.")
+            return wrong(
+                f"your Initializer class must be constructible without arguments: {error}."
+            )
     keras.utils.set_random_seed(0)
     for torch_shape in _KAIMING_SHAPES:
         shape = (*torch_shape[2:], torch_shape[1], torch_shape[0])  # Keras: (*kernel, in, out)
@@ -121,17 +152,32 @@ def _check_kaiming_keras(init) -> Feedback:
         fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
         result = init(shape, dtype="float32")
         if result is None:
-            return Feedback(False, "your initializer returns None: return a tensor of the given shape (write its body and run the cell again).", answered=False)
+            return Feedback(
+                False,
+                "your initializer returns None: return a tensor of the given shape (write its body and run the cell again).",
+                answered=False,
+            )
         try:
             values = np.asarray(keras.ops.convert_to_numpy(result), dtype=np.float64)
         except (TypeError, ValueError):
-            return wrong(f"your initializer returned {type(result).__name__}: return a tensor of the requested shape (e.g. keras.random.uniform(shape, ...)).")
+            return wrong(
+                f"your initializer returned {type(result).__name__}: return a tensor of the requested shape (e.g. keras.random.uniform(shape, ...))."
+            )
         if tuple(values.shape) != shape:
-            return wrong(f"asked for shape {shape}, your initializer returned shape {tuple(values.shape)}: draw a tensor of exactly the requested shape.")
+            return wrong(
+                f"asked for shape {shape}, your initializer returned shape {tuple(values.shape)}: draw a tensor of exactly the requested shape."
+            )
         problem = _judge_uniform_draw(values, shape, fan_in, fan_out, shape[-2])
         if problem:
-            return wrong(problem.replace("size(1) x prod(kernel)", "in_channels x prod(kernel) (Keras: shape[-2] x prod(shape[:-2]))"))
-    return correct("your Keras initializer draws dense and conv kernels from U(-b, b), b = sqrt(6 / fan_in) with Keras' fans, like keras.initializers.HeUniform.")
+            return wrong(
+                problem.replace(
+                    "size(1) x prod(kernel)",
+                    "in_channels x prod(kernel) (Keras: shape[-2] x prod(shape[:-2]))",
+                )
+            )
+    return correct(
+        "your Keras initializer draws dense and conv kernels from U(-b, b), b = sqrt(6 / fan_in) with Keras' fans, like keras.initializers.HeUniform."
+    )
 
 
 def _fan_out_version(tensor):

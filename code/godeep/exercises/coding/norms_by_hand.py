@@ -37,33 +37,55 @@ _GROUP_NORM_FORBIDDEN = (
 
 def _check_group_norm(fn) -> Feedback:
     if not callable(fn) or isinstance(fn, type):
-        return wrong("give a function: def group_norm(x, num_groups, eps=1e-5): ... returning an array of x's shape.")
+        return wrong(
+            "give a function: def group_norm(x, num_groups, eps=1e-5): ... returning an array of x's shape."
+        )
     rng = np.random.default_rng(0)
     for shape, G in (((2, 6, 3, 3), 3), ((3, 8, 2, 4), 2), ((2, 4, 3, 3), 4), ((2, 4, 3, 3), 1)):
         x = rng.standard_normal(shape) * 2 + 1
         got = call_native(fn, x.copy(), G)
         if got is None:
-            return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
+            return Feedback(
+                False,
+                "your function returns None: write its body and run the cell again.",
+                answered=False,
+            )
         try:
             got = to_numpy(got)
         except TypeError:
-            return wrong(f"your function returned {type(got).__name__}: return a NumPy array of x's shape.")
+            return wrong(
+                f"your function returned {type(got).__name__}: return a NumPy array of x's shape."
+            )
         expected = _reference_group_norm(x, G)  # equal to torch.nn.functional.group_norm (tested)
         if got.shape != expected.shape:
             return wrong(f"the output must have the input's shape {shape}, got {got.shape}.")
         if np.allclose(got, expected, atol=1e-6):
             continue
-        per_channel = (x - x.mean((2, 3), keepdims=True)) / np.sqrt(x.var((2, 3), keepdims=True) + 1e-5)
+        per_channel = (x - x.mean((2, 3), keepdims=True)) / np.sqrt(
+            x.var((2, 3), keepdims=True) + 1e-5
+        )
         if np.allclose(got, per_channel, atol=1e-6):
-            return wrong(f"with num_groups={G} you normalized each channel on its own (InstanceNorm): the statistics must pool the C/G channels of a group.")
+            return wrong(
+                f"with num_groups={G} you normalized each channel on its own (InstanceNorm): the statistics must pool the C/G channels of a group."
+            )
         g = x.reshape(shape[0], G, -1)
-        unbiased = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, ddof=1, keepdims=True) + 1e-5)).reshape(shape)
+        unbiased = (
+            (g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, ddof=1, keepdims=True) + 1e-5)
+        ).reshape(shape)
         if np.allclose(got, unbiased, atol=1e-6):
-            return wrong("you used the unbiased variance (ddof=1): normalization layers divide by the count |S|.")
+            return wrong(
+                "you used the unbiased variance (ddof=1): normalization layers divide by the count |S|."
+            )
         if G not in (1, shape[1]) and np.allclose(got, _wrong_interleaved(x, G), atol=1e-6):
-            return wrong("your groups interleave the channels: group g holds the C/G *consecutive* channels g*C/G ... (g+1)*C/G - 1 (reshape to (N, G, C/G, H, W)).")
-        return wrong(f"on an input of shape {shape} with num_groups={G} your output differs from torch.nn.functional.group_norm by up to {np.nanmax(np.abs(got - expected)):.2g}.")
-    return correct("your function matches torch.nn.functional.group_norm for G = 1 (LayerNorm), G = C (InstanceNorm) and in between.")
+            return wrong(
+                "your groups interleave the channels: group g holds the C/G *consecutive* channels g*C/G ... (g+1)*C/G - 1 (reshape to (N, G, C/G, H, W))."
+            )
+        return wrong(
+            f"on an input of shape {shape} with num_groups={G} your output differs from torch.nn.functional.group_norm by up to {np.nanmax(np.abs(got - expected)):.2g}."
+        )
+    return correct(
+        "your function matches torch.nn.functional.group_norm for G = 1 (LayerNorm), G = C (InstanceNorm) and in between."
+    )
 
 
 def _calls_f_group_norm(x, G, eps=1e-5):
@@ -82,7 +104,11 @@ def _calls_torch_group_norm(x, G, eps=1e-5):
 def _calls_group_norm_module(x, G, eps=1e-5):
     import torch
 
-    return torch.nn.GroupNorm(G, x.shape[1], eps=eps, affine=False)(torch.as_tensor(x)).detach().numpy()
+    return (
+        torch.nn.GroupNorm(G, x.shape[1], eps=eps, affine=False)(torch.as_tensor(x))
+        .detach()
+        .numpy()
+    )
 
 
 def _returns_a_string(x, G, eps=1e-5):
@@ -95,13 +121,17 @@ def _wrong_instance(x, G, eps=1e-5):
 
 def _wrong_unbiased(x, G, eps=1e-5):
     g = x.reshape(x.shape[0], G, -1)
-    return ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, ddof=1, keepdims=True) + eps)).reshape(x.shape)
+    return (
+        (g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, ddof=1, keepdims=True) + eps)
+    ).reshape(x.shape)
 
 
 def _wrong_interleaved(x, G, eps=1e-5):
     """Groups of channels g, g + G, g + 2G, ... (a strided reshape) instead of consecutive ones."""
     N, C, H, W = x.shape
-    order = np.arange(C).reshape(C // G, G).T.reshape(C)  # channel order that makes strided groups consecutive
+    order = (
+        np.arange(C).reshape(C // G, G).T.reshape(C)
+    )  # channel order that makes strided groups consecutive
     out = np.empty_like(x)
     out[:, order] = _reference_group_norm(x[:, order], G, eps)
     return out
@@ -184,7 +214,9 @@ _AUTOGRAD_FORBIDDEN = (
 
 def _check_bn_backward(fn) -> Feedback:
     if not callable(fn) or isinstance(fn, type):
-        return wrong("give a function: def bn_backward(dy, x, gamma, eps=1e-5): ... returning (dx, dgamma, dbeta).")
+        return wrong(
+            "give a function: def bn_backward(dy, x, gamma, eps=1e-5): ... returning (dx, dgamma, dbeta)."
+        )
     rng = np.random.default_rng(0)
     worst = 0.0
     for N, D in ((8, 3), (5, 4), (16, 2)):
@@ -194,7 +226,11 @@ def _check_bn_backward(fn) -> Feedback:
         dy = rng.standard_normal((N, D))
         out = call_native(fn, dy.copy(), x.copy(), gamma.copy())
         if out is None:
-            return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
+            return Feedback(
+                False,
+                "your function returns None: write its body and run the cell again.",
+                answered=False,
+            )
         if isinstance(out, (str, bytes, dict)) or not hasattr(out, "__len__") or len(out) != 3:
             return wrong("return three arrays: (dx, dgamma, dbeta).")
         try:
@@ -202,7 +238,11 @@ def _check_bn_backward(fn) -> Feedback:
         except TypeError:
             return wrong("return three arrays of numbers: (dx, dgamma, dbeta).")
         num_dx, num_dgamma, num_dbeta = _numerical_gradients(dy, x, gamma, beta)
-        for name, got, ref in (("dbeta", dbeta, num_dbeta), ("dgamma", dgamma, num_dgamma), ("dx", dx, num_dx)):
+        for name, got, ref in (
+            ("dbeta", dbeta, num_dbeta),
+            ("dgamma", dgamma, num_dgamma),
+            ("dx", dx, num_dx),
+        ):
             if got.shape != ref.shape:
                 return wrong(f"{name} must have shape {ref.shape}, got {got.shape}.")
             err = _relative_error(got, ref)
@@ -212,11 +252,22 @@ def _check_bn_backward(fn) -> Feedback:
             if name == "dx":
                 naive = gamma / np.sqrt(x.var(0) + 1e-5) * dy
                 if _relative_error(dx, naive) < 1e-6:
-                    return wrong("your dx treats the batch mean and variance as constants: they depend on every x_n, which adds the terms -mean(dy) and -x_hat * mean(dy * x_hat).")
-                if _relative_error(dx, naive - gamma / np.sqrt(x.var(0) + 1e-5) * dy.mean(0)) < 1e-6:
-                    return wrong("you included the gradient through the mean but not through the variance: add -x_hat * mean(dy * x_hat).")
-            return wrong(f"{name} fails the numerical gradient check (relative error {err:.2g} > 1e-6) for a batch of shape ({N}, {D}).")
-    return correct(f"all three gradients pass the float64 numerical check (largest relative error {worst:.1g}).")
+                    return wrong(
+                        "your dx treats the batch mean and variance as constants: they depend on every x_n, which adds the terms -mean(dy) and -x_hat * mean(dy * x_hat)."
+                    )
+                if (
+                    _relative_error(dx, naive - gamma / np.sqrt(x.var(0) + 1e-5) * dy.mean(0))
+                    < 1e-6
+                ):
+                    return wrong(
+                        "you included the gradient through the mean but not through the variance: add -x_hat * mean(dy * x_hat)."
+                    )
+            return wrong(
+                f"{name} fails the numerical gradient check (relative error {err:.2g} > 1e-6) for a batch of shape ({N}, {D})."
+            )
+    return correct(
+        f"all three gradients pass the float64 numerical check (largest relative error {worst:.1g})."
+    )
 
 
 def _wrong_constant_stats(dy, x, gamma, eps=1e-5):
@@ -253,7 +304,9 @@ def _autograd_grad_bn_backward(dy, x, gamma, eps=1e-5):
     g_t = torch.tensor(gamma, requires_grad=True)
     b_t = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     y = g_t * (x_t - x_t.mean(0)) / torch.sqrt(x_t.var(0, unbiased=False) + eps) + b_t
-    return tuple(g.numpy() for g in torch.autograd.grad((torch.as_tensor(dy) * y).sum(), (x_t, g_t, b_t)))
+    return tuple(
+        g.numpy() for g in torch.autograd.grad((torch.as_tensor(dy) * y).sum(), (x_t, g_t, b_t))
+    )
 
 
 bn_backward = exercise(

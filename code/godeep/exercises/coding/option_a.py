@@ -55,9 +55,17 @@ def _check_option_a(fn) -> Feedback:
     if keras_answer:
         import keras
 
-        layout, subsample, axis = "(N, H / stride, W / stride, out_channels)", "x[:, ::stride, ::stride, :]", "the last axis (channels, NHWC)"
+        layout, subsample, axis = (
+            "(N, H / stride, W / stride, out_channels)",
+            "x[:, ::stride, ::stride, :]",
+            "the last axis (channels, NHWC)",
+        )
     else:
-        layout, subsample, axis = "(N, out_channels, H / stride, W / stride)", "x[:, :, ::stride, ::stride]", "dim 1 (F.pad pads the last dimensions first)"
+        layout, subsample, axis = (
+            "(N, out_channels, H / stride, W / stride)",
+            "x[:, :, ::stride, ::stride]",
+            "dim 1 (F.pad pads the last dimensions first)",
+        )
     torch.manual_seed(0)
     for c_in, c_out, stride, size in ((16, 32, 2, 8), (8, 8, 1, 5), (4, 16, 2, 6)):
         x = torch.randn(3, c_in, size, size)
@@ -67,27 +75,43 @@ def _check_option_a(fn) -> Feedback:
         else:
             got = fn(x.clone(), c_out, stride)
         if got is None:
-            return Feedback(False, "your function returns None: write its body and run the cell again.", answered=False)
+            return Feedback(
+                False,
+                "your function returns None: write its body and run the cell again.",
+                answered=False,
+            )
         if keras_answer:
             try:
                 got = np.asarray(keras.ops.convert_to_numpy(got), dtype=np.float32)
             except (TypeError, ValueError):
-                return wrong(f"your function returned {type(got).__name__}: return a tensor of shape {layout}.")
+                return wrong(
+                    f"your function returned {type(got).__name__}: return a tensor of shape {layout}."
+                )
             expected = expected.transpose(0, 2, 3, 1)
         elif isinstance(got, torch.Tensor):
             got = got.detach().numpy()
         else:
-            return wrong(f"your function returned {type(got).__name__}: return a tensor of shape {layout}.")
+            return wrong(
+                f"your function returned {type(got).__name__}: return a tensor of shape {layout}."
+            )
         if tuple(got.shape) != tuple(expected.shape):
             spatial = got.shape[1:3] if keras_answer else got.shape[2:4]
             if stride > 1 and size in spatial:
-                return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: subsample the feature map by the stride ({subsample}).")
-            return wrong(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: the new channels are zeros appended along {axis}.")
+                return wrong(
+                    f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: subsample the feature map by the stride ({subsample})."
+                )
+            return wrong(
+                f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: the new channels are zeros appended along {axis}."
+            )
         if not np.allclose(got, expected):
             extra = got[..., c_in:] if keras_answer else got[:, c_in:]
             if np.count_nonzero(extra) > 0:
-                return wrong("the extra channels must be zeros: option A adds no information and no parameters.")
-            return wrong(f"the kept channels differ from {subsample}: option A subsamples (keeps every stride-th pixel), it does not average.")
+                return wrong(
+                    "the extra channels must be zeros: option A adds no information and no parameters."
+                )
+            return wrong(
+                f"the kept channels differ from {subsample}: option A subsamples (keeps every stride-th pixel), it does not average."
+            )
     twin = "its Keras twin (NHWC)" if keras_answer else "godeep.residual.ZeroPadShortcut"
     return correct(f"your shortcut matches {twin}: subsample by the stride, append zero channels.")
 

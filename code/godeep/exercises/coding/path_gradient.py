@@ -17,7 +17,9 @@ _WIDTH = 8
 
 def _branch_weights():
     rng = np.random.default_rng(6)
-    return rng.standard_normal((_WIDTH, _WIDTH)) / np.sqrt(_WIDTH), rng.standard_normal(_WIDTH) * 0.1
+    return rng.standard_normal((_WIDTH, _WIDTH)) / np.sqrt(_WIDTH), rng.standard_normal(
+        _WIDTH
+    ) * 0.1
 
 
 class _NotATensor(TypeError):
@@ -75,37 +77,55 @@ def _measure(fn, framework: str, through: bool):
 
 def _check_path_block(fn) -> Feedback:
     if not callable(fn) or isinstance(fn, type):
-        return wrong("give a function: def path_block(x, branch, through_branch): ... returning a tensor.")
+        return wrong(
+            "give a function: def path_block(x, branch, through_branch): ... returning a tensor."
+        )
     framework = framework_of(fn)
-    tries = [framework] if framework else ["torch", "keras"]  # a function naming neither: PyTorch first
+    tries = (
+        [framework] if framework else ["torch", "keras"]
+    )  # a function naming neither: PyTorch first
     for k, name in enumerate(tries):
         try:
             results = {t: _measure(fn, name, t) for t in (True, False)}
             break
         except _NotATensor as error:
-            return wrong(f"your function returned {error}: return the block's output tensor, x + branch(x).")
+            return wrong(
+                f"your function returned {error}: return the block's output tensor, x + branch(x)."
+            )
         except Exception:
             if k == len(tries) - 1:
                 raise
     if any(r is None for r in results.values()):
-        return Feedback(False, "your function returns None: return the block's output.", answered=False)
+        return Feedback(
+            False, "your function returns None: return the block's output.", answered=False
+        )
     rng = np.random.default_rng(7)  # the x and v of _measure
     x0, v = rng.standard_normal((4, _WIDTH)), rng.standard_normal((4, _WIDTH))
     for through, (out, gx, fx, jv) in results.items():
         if out.shape != x0.shape or not np.allclose(out, x0 + fx, atol=1e-8):
             if np.allclose(out, fx, atol=1e-8) or np.allclose(out, x0, atol=1e-8):
-                return wrong("the forward value must stay x + branch(x) on every path: stop the *gradient* of one term (detach / stop_gradient), not the term itself.")
+                return wrong(
+                    "the forward value must stay x + branch(x) on every path: stop the *gradient* of one term (detach / stop_gradient), not the term itself."
+                )
             return wrong("the forward value is not x + branch(x).")
         expected = jv if through else v
         if np.allclose(gx, expected, atol=1e-8):
             continue
         if np.allclose(gx, v + jv, atol=1e-8):
-            return wrong(f"with through_branch={through} the gradient still flows through both terms: detach (stop_gradient) the term it must not pass through.")
+            return wrong(
+                f"with through_branch={through} the gradient still flows through both terms: detach (stop_gradient) the term it must not pass through."
+            )
         other = v if through else jv
         if np.allclose(gx, other, atol=1e-8):
-            return wrong(f"with through_branch={through} the gradient goes through the {'shortcut' if through else 'branch'}: you stopped the wrong term.")
-        return wrong(f"with through_branch={through} the input gradient is not the expected {'J_F(x)^T v' if through else 'v'}.")
-    return correct("forward x + F(x) either way; backward only through F (J_F^T v) or only through the shortcut (v), as in Veit et al.'s path-length measurement.")
+            return wrong(
+                f"with through_branch={through} the gradient goes through the {'shortcut' if through else 'branch'}: you stopped the wrong term."
+            )
+        return wrong(
+            f"with through_branch={through} the input gradient is not the expected {'J_F(x)^T v' if through else 'v'}."
+        )
+    return correct(
+        "forward x + F(x) either way; backward only through F (J_F^T v) or only through the shortcut (v), as in Veit et al.'s path-length measurement."
+    )
 
 
 def _path_solution():

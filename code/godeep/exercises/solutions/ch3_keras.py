@@ -11,7 +11,9 @@ def group_norm(x, num_groups: int, eps: float = 1e-5):
     mean = keras.ops.einsum("ngchw->ng", g) / count
     centred = g - mean[:, :, None, None, None]
     var = keras.ops.einsum("ngchw,ngchw->ng", centred, centred) / count
-    return keras.ops.reshape(centred / keras.ops.sqrt(var[:, :, None, None, None] + eps), (n, c, h, w))
+    return keras.ops.reshape(
+        centred / keras.ops.sqrt(var[:, :, None, None, None] + eps), (n, c, h, w)
+    )
 
 
 def bn_backward(dy, x, gamma, eps: float = 1e-5):
@@ -24,7 +26,11 @@ def bn_backward(dy, x, gamma, eps: float = 1e-5):
     x_hat = (x - mu) / keras.ops.sqrt(var + eps)
     dbeta = keras.ops.sum(dy, axis=0)
     dgamma = keras.ops.sum(dy * x_hat, axis=0)
-    dx = gamma / keras.ops.sqrt(var + eps) * (dy - keras.ops.mean(dy, axis=0) - x_hat * keras.ops.mean(dy * x_hat, axis=0))
+    dx = (
+        gamma
+        / keras.ops.sqrt(var + eps)
+        * (dy - keras.ops.mean(dy, axis=0) - x_hat * keras.ops.mean(dy * x_hat, axis=0))
+    )
     return dx, dgamma, dbeta
 
 

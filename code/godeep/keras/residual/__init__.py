@@ -34,67 +34,76 @@ weights are copied from PyTorch by :mod:`godeep.keras.convert`.
 
 from __future__ import annotations
 
-from .. import tf
 import keras
 
 from ... import validate  # noqa: F401
-from ...core.residual import (ACTIVATION_ORDERS, RESNET_STAGES, blocks_per_stage, check_mnist_residual_convnet,  # noqa: F401
-                               check_block, check_variant_options, cifar_depths)
+from ...core.residual import (  # noqa: F401
+    ACTIVATION_ORDERS,
+    RESNET_STAGES,
+    blocks_per_stage,
+    check_block,
+    check_mnist_residual_convnet,
+    check_variant_options,
+    cifar_depths,
+)
 from ...validate import positive_int as _check_positive_int  # noqa: F401
-from ..convert import copy_dense_block_from_torch as copy_dense_from_torch  # noqa: F401  (re-exported)
-from ..convert import copy_resnet_from_torch as copy_from_torch  # noqa: F401  (re-exported)
+from .. import tf
+from ..convert import (
+    copy_dense_block_from_torch as copy_dense_from_torch,  # noqa: F401  (re-exported)
+    copy_resnet_from_torch as copy_from_torch,  # noqa: F401  (re-exported)
+)
 from .blocks import (  # noqa: F401
     BN_EPSILON,
     BN_MOMENTUM,
-    _he_fan_out,
+    SHORTCUTS,
+    Add,
+    BasicBlock,
+    Bottleneck,
+    Projection,
+    ZeroPadShortcut,
+    _Block,
     _bn,
     _conv,
-    Add,
-    ZeroPadShortcut,
-    Projection,
+    _he_fan_out,
     _option_a,
     _option_b,
     _option_c,
-    SHORTCUTS,
     make_shortcut,
-    _Block,
-    BasicBlock,
-    Bottleneck,
 )
-from .variants import (  # noqa: F401
-    ConstantScaling,
-    ExclusiveGating,
-    ShortcutGating,
-    DropoutShortcut,
-    SHORTCUT_VARIANTS,
-    PreActBasicBlock,
+from .counting import (  # noqa: F401
+    blocks,
+    count_macs,
+    count_parameters,
+    drop_block,
+    residual_blocks,
+    stages,
+    zero_init_residual_,
+)
+from .examples import (  # noqa: F401
+    ConvResidualBlock,
+    DenseResidualBlock,
+    dense_resnet,
+    mnist_residual_convnet,
+    residual_block,
 )
 from .nets import (  # noqa: F401
     RESNET_LAYERS,
     _head,
-    cifar_resnet,
     _resnet,
+    cifar_resnet,
     resnet18,
     resnet34,
     resnet50,
     resnet101,
     resnet152,
 )
-from .counting import (  # noqa: F401
-    blocks,
-    stages,
-    count_parameters,
-    count_macs,
-    drop_block,
-    residual_blocks,
-    zero_init_residual_,
-)
-from .examples import (  # noqa: F401
-    DenseResidualBlock,
-    dense_resnet,
-    residual_block,
-    ConvResidualBlock,
-    mnist_residual_convnet,
+from .variants import (  # noqa: F401
+    SHORTCUT_VARIANTS,
+    ConstantScaling,
+    DropoutShortcut,
+    ExclusiveGating,
+    PreActBasicBlock,
+    ShortcutGating,
 )
 
 __all__ = [

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from .. import tf
 import keras
 
 from ...core.residual import check_block
-
+from .. import tf
 
 BN_EPSILON = 1e-5  # PyTorch's default
 BN_MOMENTUM = 0.9  # = 1 - PyTorch's momentum 0.1
@@ -16,18 +15,30 @@ BN_MOMENTUM = 0.9  # = 1 - PyTorch's momentum 0.1
 
 def _he_fan_out():
     """torchvision's conv init, kaiming_normal_(mode='fan_out'): N(0, 2 / (k*k*out))."""
-    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="untruncated_normal")
+    return keras.initializers.VarianceScaling(
+        scale=2.0, mode="fan_out", distribution="untruncated_normal"
+    )
 
 
 def _bn(name: str, zero: bool = False) -> keras.layers.BatchNormalization:
     return keras.layers.BatchNormalization(
-        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, gamma_initializer="zeros" if zero else "ones", name=name
+        epsilon=BN_EPSILON,
+        momentum=BN_MOMENTUM,
+        gamma_initializer="zeros" if zero else "ones",
+        name=name,
     )
 
 
 def _conv(filters: int, kernel: int, stride: int, name: str) -> keras.layers.Conv2D:
-    return keras.layers.Conv2D(filters, kernel, strides=stride, padding="valid", use_bias=False,
-                               kernel_initializer=_he_fan_out(), name=name)
+    return keras.layers.Conv2D(
+        filters,
+        kernel,
+        strides=stride,
+        padding="valid",
+        use_bias=False,
+        kernel_initializer=_he_fan_out(),
+        name=name,
+    )
 
 
 class Add(keras.layers.Layer):
@@ -146,8 +157,17 @@ class BasicBlock(_Block):
     expansion = 1
     _branch = ("pad1", "conv1", "bn1", "pad2", "conv2", "bn2")
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
-                 shortcut: bool = True, merge=None, **kwargs):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample=None,
+        *,
+        shortcut: bool = True,
+        merge=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         check_block(inplanes, planes, stride)
         self.inplanes, self.planes, self.stride = inplanes, planes, stride
@@ -174,8 +194,17 @@ class Bottleneck(_Block):
     expansion = 4
     _branch = ("conv1", "bn1", "pad2", "conv2", "bn2", "conv3", "bn3")
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
-                 shortcut: bool = True, merge=None, **kwargs):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample=None,
+        *,
+        shortcut: bool = True,
+        merge=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         check_block(inplanes, planes, stride)
         self.inplanes, self.planes, self.stride = inplanes, planes, stride

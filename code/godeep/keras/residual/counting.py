@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
-import numpy as np
+from collections.abc import Sequence
 
 import keras
+import numpy as np
 
 from ... import validate
-
 from .blocks import _Block
 
 
@@ -42,9 +40,17 @@ def drop_block(model: keras.Sequential, index: int) -> keras.Sequential:
     if not -len(all_blocks) <= index < len(all_blocks):
         raise IndexError(f"index must be in [0, {len(all_blocks)}), got {index}")
     target = all_blocks[index]
-    if target.downsample is not None or target.stride != 1 or target.inplanes != target.planes * target.expansion:
-        raise ValueError(f"block {index} changes the shape of its input; dropping it would break the network")
-    layers = [keras.Input(shape=model.inputs[0].shape[1:])] + [layer for layer in model.layers if layer is not target]
+    if (
+        target.downsample is not None
+        or target.stride != 1
+        or target.inplanes != target.planes * target.expansion
+    ):
+        raise ValueError(
+            f"block {index} changes the shape of its input; dropping it would break the network"
+        )
+    layers = [keras.Input(shape=model.inputs[0].shape[1:])] + [
+        layer for layer in model.layers if layer is not target
+    ]
     return keras.Sequential(layers, name=f"{model.name}_without_{target.name}")
 
 

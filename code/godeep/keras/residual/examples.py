@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from .. import tf
 import keras
 
 from ...core.residual import check_mnist_residual_convnet
 from ...validate import positive_int as _check_positive_int
-from .blocks import BN_EPSILON, BN_MOMENTUM, Add, _bn
+from .. import tf
+from .blocks import BN_EPSILON, BN_MOMENTUM, _bn
 
 
 class DenseResidualBlock(keras.layers.Layer):
     """``y = relu(BN(W2 relu(BN(W1 x))) + x)``; see :class:`godeep.residual.DenseResidualBlock`."""
 
-    def __init__(self, features: int, *, shortcut: bool = True, zero_init_residual: bool = False,
-                 bias: bool = True, **kwargs):
+    def __init__(
+        self,
+        features: int,
+        *,
+        shortcut: bool = True,
+        zero_init_residual: bool = False,
+        bias: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         _check_positive_int("features", features)
         if zero_init_residual and not shortcut:
@@ -41,12 +48,21 @@ class DenseResidualBlock(keras.layers.Layer):
         return tf.nn.relu(out)
 
 
-def dense_resnet(features: int, blocks: int, plain: bool = False, zero_init_residual: bool = False) -> keras.Sequential:
+def dense_resnet(
+    features: int, blocks: int, plain: bool = False, zero_init_residual: bool = False
+) -> keras.Sequential:
     """``blocks`` :class:`DenseResidualBlock` s named ``block1 .. blockN``; see :func:`godeep.residual.dense_resnet`."""
     _check_positive_int("blocks", blocks)
     layers = [keras.Input(shape=(features,))]
-    layers += [DenseResidualBlock(features, shortcut=not plain, zero_init_residual=zero_init_residual, name=f"block{i + 1}")
-               for i in range(blocks)]
+    layers += [
+        DenseResidualBlock(
+            features,
+            shortcut=not plain,
+            zero_init_residual=zero_init_residual,
+            name=f"block{i + 1}",
+        )
+        for i in range(blocks)
+    ]
     return keras.Sequential(layers, name=f"dense_{'plain' if plain else 'resnet'}{blocks}")
 
 
@@ -55,7 +71,9 @@ def residual_block(x, units: int):
     ``relu(BN(Dense(relu(BN(Dense(x))))) + x)`` (the shortcut needs ``units``
     equal to the input's width). The PyTorch twin is :class:`godeep.residual.DenseResidualBlock`."""
     if x.shape[-1] != units:
-        raise ValueError(f"the identity shortcut needs units == input width, got {units} and {x.shape[-1]}")
+        raise ValueError(
+            f"the identity shortcut needs units == input width, got {units} and {x.shape[-1]}"
+        )
     shortcut = x
     x = keras.layers.Dense(units)(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM)(x)
@@ -87,19 +105,30 @@ class ConvResidualBlock(keras.layers.Layer):
         return tf.nn.relu(out)
 
 
-def mnist_residual_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
-                    widths: Sequence[int] = (32, 64), hidden: int = 128, residual: bool = True) -> keras.Sequential:
+def mnist_residual_convnet(
+    in_channels: int = 1,
+    image_size: int = 28,
+    num_classes: int = 10,
+    widths: Sequence[int] = (32, 64),
+    hidden: int = 128,
+    residual: bool = True,
+) -> keras.Sequential:
     """A small residual ConvNet for MNIST (NHWC, logits out); see :func:`godeep.residual.mnist_residual_convnet`."""
-    w1, w2 = check_mnist_residual_convnet(in_channels, image_size, num_classes, widths, hidden, residual)
-    return keras.Sequential([
-        keras.Input(shape=(image_size, image_size, in_channels)),
-        keras.layers.Conv2D(w1, 3, padding="same", activation="relu", name="conv1"),
-        ConvResidualBlock(w1, shortcut=residual, name="block1"),
-        keras.layers.MaxPooling2D(2, name="pool1"),
-        keras.layers.Conv2D(w2, 3, padding="same", activation="relu", name="conv2"),
-        ConvResidualBlock(w2, shortcut=residual, name="block2"),
-        keras.layers.MaxPooling2D(2, name="pool2"),
-        keras.layers.Flatten(name="flatten"),
-        keras.layers.Dense(hidden, activation="relu", name="fc1"),
-        keras.layers.Dense(num_classes, name="fc2"),
-    ], name="mnist_residual_convnet" if residual else "mnist_plain_convnet")
+    w1, w2 = check_mnist_residual_convnet(
+        in_channels, image_size, num_classes, widths, hidden, residual
+    )
+    return keras.Sequential(
+        [
+            keras.Input(shape=(image_size, image_size, in_channels)),
+            keras.layers.Conv2D(w1, 3, padding="same", activation="relu", name="conv1"),
+            ConvResidualBlock(w1, shortcut=residual, name="block1"),
+            keras.layers.MaxPooling2D(2, name="pool1"),
+            keras.layers.Conv2D(w2, 3, padding="same", activation="relu", name="conv2"),
+            ConvResidualBlock(w2, shortcut=residual, name="block2"),
+            keras.layers.MaxPooling2D(2, name="pool2"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(hidden, activation="relu", name="fc1"),
+            keras.layers.Dense(num_classes, name="fc2"),
+        ],
+        name="mnist_residual_convnet" if residual else "mnist_plain_convnet",
+    )

@@ -3,33 +3,51 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 
 from ... import validate
-from ...core.residual import ACTIVATION_ORDERS, RESNET_STAGES, blocks_per_stage, check_variant_options
+from ...core.residual import (
+    ACTIVATION_ORDERS,
+    RESNET_STAGES,
+    blocks_per_stage,
+    check_variant_options,
+)
 from ...validate import positive_int as _check_positive_int
 from .blocks import SHORTCUTS, BasicBlock, Bottleneck, _bn, _conv, _option_b, make_shortcut
 from .counting import zero_init_residual_
 from .variants import SHORTCUT_VARIANTS, PreActBasicBlock
 
-
 #: depth -> (block class, blocks per stage) of the ImageNet ResNets (He et al. 2016a, Table 1).
 RESNET_LAYERS: dict[int, tuple[type, tuple[int, int, int, int]]] = {
-    depth: ({"basic": BasicBlock, "bottleneck": Bottleneck}[kind], counts) for depth, (kind, counts) in RESNET_STAGES.items()
+    depth: ({"basic": BasicBlock, "bottleneck": Bottleneck}[kind], counts)
+    for depth, (kind, counts) in RESNET_STAGES.items()
 }
 
 
 def _head(num_classes: int) -> list:
-    return [keras.layers.GlobalAveragePooling2D(name="avgpool"), keras.layers.Dense(num_classes, name="fc")]
+    return [
+        keras.layers.GlobalAveragePooling2D(name="avgpool"),
+        keras.layers.Dense(num_classes, name="fc"),
+    ]
 
 
-def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_channels: int = 3,
-                 widths: Sequence[int] = (16, 32, 64), shortcut: str = "A", zero_init_residual: bool = False,
-                 block=None, merge: Optional[Callable] = None,
-                 variant: Optional[str] = None, variant_options: Optional[dict] = None,
-                 activation: Optional[str] = None, input_size: Optional[int] = None) -> keras.Sequential:
+def cifar_resnet(
+    depth: int,
+    num_classes: int = 10,
+    plain: bool = False,
+    in_channels: int = 3,
+    widths: Sequence[int] = (16, 32, 64),
+    shortcut: str = "A",
+    zero_init_residual: bool = False,
+    block=None,
+    merge: Callable | None = None,
+    variant: str | None = None,
+    variant_options: dict | None = None,
+    activation: str | None = None,
+    input_size: int | None = None,
+) -> keras.Sequential:
     """The CIFAR-10 ResNet (6n+2 layers) in Keras; see :func:`godeep.residual.cifar_resnet`.
 
     Inputs are NHWC, ``(N, H, W, in_channels)``; ``input_size`` fixes H = W (``None``: any size).
@@ -41,7 +59,9 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
     """
     if activation is not None:
         if activation not in ACTIVATION_ORDERS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATION_ORDERS)}, got {activation!r}")
+            raise ValueError(
+                f"activation must be one of {tuple(ACTIVATION_ORDERS)}, got {activation!r}"
+            )
         if block is not None:
             raise ValueError("give either activation or block, not both")
         block = functools.partial(PreActBasicBlock, order=activation)
@@ -75,7 +95,9 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
         raise TypeError(f"plain must be a bool, got {type(plain).__name__}")
     validate.boolean("zero_init_residual", zero_init_residual)
     if plain and zero_init_residual:
-        raise ValueError("zero_init_residual=True would silence every layer of a plain net (plain=True)")
+        raise ValueError(
+            "zero_init_residual=True would silence every layer of a plain net (plain=True)"
+        )
     if plain and merge is not None:
         raise ValueError("a plain net (plain=True) has no shortcut to merge")
     block = BasicBlock if block is None else block
@@ -107,7 +129,9 @@ def cifar_resnet(depth: int, num_classes: int = 10, plain: bool = False, in_chan
     return zero_init_residual_(model) if zero_init_residual else model
 
 
-def _resnet(depth: int, num_classes: int, zero_init_residual: bool, input_size: Optional[int]) -> keras.Sequential:
+def _resnet(
+    depth: int, num_classes: int, zero_init_residual: bool, input_size: int | None
+) -> keras.Sequential:
     _check_positive_int("num_classes", num_classes)
     block, counts = RESNET_LAYERS[depth]
     layers: list = [
@@ -132,26 +156,36 @@ def _resnet(depth: int, num_classes: int, zero_init_residual: bool, input_size: 
     return zero_init_residual_(model) if zero_init_residual else model
 
 
-def resnet18(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):
+def resnet18(
+    num_classes: int = 1000, zero_init_residual: bool = False, input_size: int | None = 224
+):
     """ResNet-18 (torchvision's architecture, NHWC); 11,689,512 trainable parameters."""
     return _resnet(18, num_classes, zero_init_residual, input_size)
 
 
-def resnet34(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):
+def resnet34(
+    num_classes: int = 1000, zero_init_residual: bool = False, input_size: int | None = 224
+):
     """ResNet-34; 21,797,672 trainable parameters."""
     return _resnet(34, num_classes, zero_init_residual, input_size)
 
 
-def resnet50(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):
+def resnet50(
+    num_classes: int = 1000, zero_init_residual: bool = False, input_size: int | None = 224
+):
     """ResNet-50 (v1.5); 25,557,032 trainable parameters."""
     return _resnet(50, num_classes, zero_init_residual, input_size)
 
 
-def resnet101(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):
+def resnet101(
+    num_classes: int = 1000, zero_init_residual: bool = False, input_size: int | None = 224
+):
     """ResNet-101 (v1.5)."""
     return _resnet(101, num_classes, zero_init_residual, input_size)
 
 
-def resnet152(num_classes: int = 1000, zero_init_residual: bool = False, input_size: Optional[int] = 224):
+def resnet152(
+    num_classes: int = 1000, zero_init_residual: bool = False, input_size: int | None = 224
+):
     """ResNet-152 (v1.5)."""
     return _resnet(152, num_classes, zero_init_residual, input_size)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .. import tf
 import keras
 
 from ... import validate
 from ...core.residual import ACTIVATION_ORDERS, ShortcutVariant, check_block
+from .. import tf
 from .blocks import Add, Projection, _Block, _bn, _conv, _he_fan_out
 
 
@@ -32,8 +32,14 @@ class _Gate(keras.layers.Layer):
         super().__init__(**kwargs)
         validate.positive_int("channels", channels)
         self.channels, self.bias = channels, validate.number("bias", bias)
-        self.gate = keras.layers.Conv2D(channels, 1, use_bias=True, kernel_initializer=_he_fan_out(),
-                                        bias_initializer=keras.initializers.Constant(self.bias), name="gate")
+        self.gate = keras.layers.Conv2D(
+            channels,
+            1,
+            use_bias=True,
+            kernel_initializer=_he_fan_out(),
+            bias_initializer=keras.initializers.Constant(self.bias),
+            name="gate",
+        )
 
     def build(self, f_shape, s_shape=None, x_shape=None):
         self.gate.build(s_shape if s_shape is not None else f_shape)
@@ -91,13 +97,25 @@ class DropoutShortcut(keras.layers.Layer):
 SHORTCUT_VARIANTS: dict[str, ShortcutVariant] = {
     "identity": ShortcutVariant(None, lambda c: Add(name="merge"), "2(a)"),
     "constant_scaling": ShortcutVariant(
-        None, lambda c, shortcut=0.5, branch=1.0: ConstantScaling(shortcut, branch, name="merge"), "2(b)"),
+        None,
+        lambda c, shortcut=0.5, branch=1.0: ConstantScaling(shortcut, branch, name="merge"),
+        "2(b)",
+    ),
     "constant_scaling_both": ShortcutVariant(
-        None, lambda c, shortcut=0.5, branch=0.5: ConstantScaling(shortcut, branch, name="merge"), "2(b)"),
-    "exclusive_gating": ShortcutVariant(None, lambda c, bias=-6.0: ExclusiveGating(c, bias, name="merge"), "2(c)"),
-    "shortcut_gating": ShortcutVariant(None, lambda c, bias=0.0: ShortcutGating(c, bias, name="merge"), "2(d)"),
+        None,
+        lambda c, shortcut=0.5, branch=0.5: ConstantScaling(shortcut, branch, name="merge"),
+        "2(b)",
+    ),
+    "exclusive_gating": ShortcutVariant(
+        None, lambda c, bias=-6.0: ExclusiveGating(c, bias, name="merge"), "2(c)"
+    ),
+    "shortcut_gating": ShortcutVariant(
+        None, lambda c, bias=0.0: ShortcutGating(c, bias, name="merge"), "2(d)"
+    ),
     "conv_shortcut": ShortcutVariant("C", lambda c: Add(name="merge"), "2(e)"),
-    "dropout_shortcut": ShortcutVariant(None, lambda c, p=0.5: DropoutShortcut(p, name="merge"), "2(f)"),
+    "dropout_shortcut": ShortcutVariant(
+        None, lambda c, p=0.5: DropoutShortcut(p, name="merge"), "2(f)"
+    ),
 }
 
 
@@ -108,8 +126,18 @@ class PreActBasicBlock(_Block):
 
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None, *,
-                 shortcut: bool = True, merge=None, order: str = "full_preact", **kwargs):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample=None,
+        *,
+        shortcut: bool = True,
+        merge=None,
+        order: str = "full_preact",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         check_block(inplanes, planes, stride)
         if order not in ACTIVATION_ORDERS:

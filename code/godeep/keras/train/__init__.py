@@ -30,27 +30,52 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any, Optional
 
+import keras
 import numpy as np
 
+from ...train import (  # noqa: F401
+    History,
+    batches,
+    check_eval_args,
+    check_fit_args,
+    check_fit_data,
+    epoch_plan,
+    log_epoch,
+    progress,
+    progress_enabled,
+)
 from .. import tf
-import keras
-
-from ...train import (History, batches, check_eval_args, check_fit_args, check_fit_data, epoch_plan,  # noqa: F401
-                     log_epoch, progress, progress_enabled)
 from ..models import weight_layers
-from ._reuse import architecture as _architecture, borrowed as _borrowed, grappler_off as _grappler_off  # noqa: F401
+from ._reuse import (  # noqa: F401
+    architecture as _architecture,
+    borrowed as _borrowed,
+    grappler_off as _grappler_off,
+)
 
 __all__ = [
-    "History", "fit", "evaluate", "progress", "progress_enabled", "batches", "check_eval_args",
-    "check_fit_args", "check_fit_data", "epoch_plan", "log_epoch", "reuse_traced_steps",
-    "clear_step_cache", "shared_step",
+    "History",
+    "fit",
+    "evaluate",
+    "progress",
+    "progress_enabled",
+    "batches",
+    "check_eval_args",
+    "check_fit_args",
+    "check_fit_data",
+    "epoch_plan",
+    "log_epoch",
+    "reuse_traced_steps",
+    "clear_step_cache",
+    "shared_step",
 ]
 
 
 def _loss_fn(loss: str):
     # functional forms, averaged here: they keep the model's dtype (Loss classes cast to float32)
     if loss == "cross_entropy":
-        return lambda y, out: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, out, from_logits=True))
+        return lambda y, out: tf.reduce_mean(
+            keras.losses.sparse_categorical_crossentropy(y, out, from_logits=True)
+        )
     return lambda y, out: tf.reduce_mean(tf.square(tf.cast(y, out.dtype) - out))
 
 
@@ -63,11 +88,15 @@ def _check_model(model, train: bool = False) -> None:
         raise ValueError(f"model {model.name!r} has no trainable weights")
 
 
-def evaluate(model: keras.Model, x, y, loss: str = "cross_entropy", batch_size: int = 1024) -> tuple[float, float]:
+def evaluate(
+    model: keras.Model, x, y, loss: str = "cross_entropy", batch_size: int = 1024
+) -> tuple[float, float]:
     """Mean loss and accuracy (NaN for ``mse``) of ``model`` on ``(x, y)`` in inference mode."""
     check_eval_args(x, y, loss, batch_size)
     _check_model(model)
-    return _evaluate_with(lambda xb: model(xb, training=False), model.inputs[0].dtype, x, y, loss, batch_size)
+    return _evaluate_with(
+        lambda xb: model(xb, training=False), model.inputs[0].dtype, x, y, loss, batch_size
+    )
 
 
 def _evaluate_with(forward, dtype, x, y, loss: str, batch_size: int = 1024) -> tuple[float, float]:
@@ -117,8 +146,9 @@ def _make_step(model: keras.Model, opt, fn, variables, autograph: bool = True):
 # the trained variables back. The optimizer's state is reset as a new optimizer starts.
 
 _REUSE = True
-_CACHE: "OrderedDict[tuple, _Trainer]" = OrderedDict()
+_CACHE: OrderedDict[tuple, _Trainer] = OrderedDict()
 CACHE_SIZE = 6  # architectures kept (a traced ResNet-56 step holds some tens of MB)
+
 
 @contextmanager
 def reuse_traced_steps(enabled: bool = True):
@@ -171,11 +201,13 @@ class _Trainer:
         if not self.traced_forward:
             return self.model(xb, training=False)
         if self.forward is None:
-            self.forward = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True, autograph=False)
+            self.forward = tf.function(
+                lambda x: self.model(x, training=False), reduce_retracing=True, autograph=False
+            )
         with _grappler_off():
             return self.forward(xb)
 
-    def borrowed(self, model: Optional[keras.Model] = None):
+    def borrowed(self, model: keras.Model | None = None):
         """Use the master for ``model`` (``None``: for an evaluation), restoring its values after."""
         return _borrowed(self.model, model)
 
@@ -197,7 +229,9 @@ class _Trainer:
                     dst.assign(value)
                 try:
                     results.append(_evaluate_with(self._forward, dtype, x, y, loss))
-                except Exception:  # a model that cannot be traced for inference: evaluate eagerly, as before
+                except (
+                    Exception
+                ):  # a model that cannot be traced for inference: evaluate eagerly, as before
                     if not self.traced_forward:
                         raise
                     self.traced_forward = False
@@ -205,7 +239,7 @@ class _Trainer:
         return results
 
 
-_SHARED: "OrderedDict[tuple, tuple[keras.Model, Any]]" = OrderedDict()
+_SHARED: OrderedDict[tuple, tuple[keras.Model, Any]] = OrderedDict()
 
 
 @contextmanager
@@ -262,12 +296,18 @@ class _LazyHistory(History):
     def __eq__(self, other) -> bool:  # equal to a History holding the same values
         if not isinstance(other, History):
             return NotImplemented
-        return all(getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(History))
+        return all(
+            getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(History)
+        )
 
     __hash__ = None  # as the dataclass: mutable, unhashable
 
     def __repr__(self) -> str:
-        return "History(" + ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(History)) + ")"
+        return (
+            "History("
+            + ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(History))
+            + ")"
+        )
 
     def _add(self, trainer: _Trainer, data, loss: str) -> None:
         entry = (trainer, [v.numpy() for v in trainer.model.variables], data, loss)
@@ -277,9 +317,18 @@ class _LazyHistory(History):
 
     def _settle(self, split: str) -> None:
         pending, self._pending[split] = self._pending[split], []
-        while pending:  # the epochs of one fit share its trainer, data and loss: one swap for them all
+        while (
+            pending
+        ):  # the epochs of one fit share its trainer, data and loss: one swap for them all
             trainer, _, data, loss = pending[0]
-            n = next((i for i, p in enumerate(pending) if p[0] is not trainer or p[2] is not data or p[3] != loss), len(pending))
+            n = next(
+                (
+                    i
+                    for i, p in enumerate(pending)
+                    if p[0] is not trainer or p[2] is not data or p[3] != loss
+                ),
+                len(pending),
+            )
             for value, accuracy in trainer.evaluate([p[1] for p in pending[:n]], data, loss, split):
                 self._values[f"{split}_loss"].append(value)
                 self._values[f"{split}_acc"].append(accuracy)
@@ -316,8 +365,8 @@ def fit(
     loss: str = "cross_entropy",
     seed: int = 0,
     monitor=None,
-    desc: Optional[str] = None,
-    steps: Optional[int] = None,
+    desc: str | None = None,
+    steps: int | None = None,
     eval_epochs: bool = True,
 ) -> History:
     """Train a Keras ``model`` on ``data``; same arguments and result as :func:`godeep.train.fit`.
@@ -328,22 +377,67 @@ def fit(
     reuses it, with the same numbers. The per-epoch evaluations run when the history's
     ``train_loss``, ``train_acc``, ``test_loss`` or ``test_acc`` is first read.
     """
-    check_fit_args(epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed)
+    check_fit_args(
+        epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed
+    )
     check_fit_data(data)
     _check_model(model, train=True)
     if not _REUSE:
-        return _fit_uncached(model, data, epochs, lr, batch_size, optimizer, momentum, loss, seed, monitor, desc, steps, eval_epochs)
+        return _fit_uncached(
+            model,
+            data,
+            epochs,
+            lr,
+            batch_size,
+            optimizer,
+            momentum,
+            loss,
+            seed,
+            monitor,
+            desc,
+            steps,
+            eval_epochs,
+        )
     trainer = _trainer(model, optimizer, lr, momentum, loss)
     with trainer.borrowed(model):
         trainer.reset_optimizer(lr)
         kernels = dict(zip(weight_layers(model), trainer.kernels)) if monitor is not None else {}
         history = _LazyHistory()
-        _loop(trainer.step, trainer.variables, kernels, model.inputs[0].dtype, data, epochs, batch_size, loss, seed, monitor, desc, steps,
-              (lambda: history._add(trainer, data, loss)) if eval_epochs else None, history)
+        _loop(
+            trainer.step,
+            trainer.variables,
+            kernels,
+            model.inputs[0].dtype,
+            data,
+            epochs,
+            batch_size,
+            loss,
+            seed,
+            monitor,
+            desc,
+            steps,
+            (lambda: history._add(trainer, data, loss)) if eval_epochs else None,
+            history,
+        )
     return history
 
 
-def _loop(train_step, variables, kernels, dtype, data, epochs, batch_size, loss, seed, monitor, desc, steps, end_of_epoch, history) -> None:
+def _loop(
+    train_step,
+    variables,
+    kernels,
+    dtype,
+    data,
+    epochs,
+    batch_size,
+    loss,
+    seed,
+    monitor,
+    desc,
+    steps,
+    end_of_epoch,
+    history,
+) -> None:
     """The minibatch loop of :func:`fit`; ``end_of_epoch()`` (if given) runs after each whole epoch."""
     x_all = np.asarray(data.x_train)
     y_all = np.asarray(data.y_train)
@@ -351,7 +445,9 @@ def _loop(train_step, variables, kernels, dtype, data, epochs, batch_size, loss,
     steps_per_epoch = math.ceil(n / batch_size)
     epochs, total = epoch_plan(n, batch_size, epochs, steps)
     index_of = {id(v): i for i, v in enumerate(variables)}
-    for step, (epoch, idx) in enumerate(progress(islice(batches(n, batch_size, epochs, seed), total), total=total, desc=desc)):
+    for step, (epoch, idx) in enumerate(
+        progress(islice(batches(n, batch_size, epochs, seed), total), total=total, desc=desc)
+    ):
         xb = tf.convert_to_tensor(x_all[idx], dtype=dtype)
         yb = tf.convert_to_tensor(y_all[idx], dtype=dtype if loss == "mse" else None)
         logging = monitor is not None and monitor.wants(step)
@@ -359,8 +455,14 @@ def _loop(train_step, variables, kernels, dtype, data, epochs, batch_size, loss,
             before = {name: layer.kernel.numpy() for name, layer in kernels.items()}
         batch_loss, grads = train_step(xb, yb)
         if logging:
-            grad_norm = {name: float(tf.norm(grads[index_of[id(layer.kernel)]])) for name, layer in kernels.items()}
-            update = {name: float(np.linalg.norm(layer.kernel.numpy() - before[name])) for name, layer in kernels.items()}
+            grad_norm = {
+                name: float(tf.norm(grads[index_of[id(layer.kernel)]]))
+                for name, layer in kernels.items()
+            }
+            update = {
+                name: float(np.linalg.norm(layer.kernel.numpy() - before[name]))
+                for name, layer in kernels.items()
+            }
             weight = {name: float(np.linalg.norm(before[name])) for name in kernels}
             monitor.log(step, grad_norm, weight, update)
         history.step_loss.append(float(batch_loss))
@@ -368,7 +470,21 @@ def _loop(train_step, variables, kernels, dtype, data, epochs, batch_size, loss,
             end_of_epoch()
 
 
-def _fit_uncached(model, data, epochs, lr, batch_size, optimizer, momentum, loss, seed, monitor, desc, steps, eval_epochs) -> History:
+def _fit_uncached(
+    model,
+    data,
+    epochs,
+    lr,
+    batch_size,
+    optimizer,
+    momentum,
+    loss,
+    seed,
+    monitor,
+    desc,
+    steps,
+    eval_epochs,
+) -> History:
     """:func:`fit` as it was first written: a new optimizer and a new traced step at every call,
     each epoch evaluated at once. Kept as the reference of ``tests/test_keras_speedups.py``."""
     opt = _optimizer(optimizer, lr, momentum)
@@ -377,6 +493,20 @@ def _fit_uncached(model, data, epochs, lr, batch_size, optimizer, momentum, loss
     train_step = _make_step(model, opt, _loss_fn(loss), variables)
     kernels = weight_layers(model) if monitor is not None else {}
     history = History()
-    _loop(train_step, variables, kernels, model.inputs[0].dtype, data, epochs, batch_size, loss, seed, monitor, desc, steps,
-          (lambda: log_epoch(history, evaluate, model, data, loss)) if eval_epochs else None, history)
+    _loop(
+        train_step,
+        variables,
+        kernels,
+        model.inputs[0].dtype,
+        data,
+        epochs,
+        batch_size,
+        loss,
+        seed,
+        monitor,
+        desc,
+        steps,
+        (lambda: log_epoch(history, evaluate, model, data, loss)) if eval_epochs else None,
+        history,
+    )
     return history

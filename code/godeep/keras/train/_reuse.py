@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import types
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any
 
+import keras
 import numpy as np
 
 from .. import tf
-import keras
 
 # attributes of a Keras layer that do not change what its call computes: names, bookkeeping
 _IGNORED = frozenset(
@@ -62,11 +62,20 @@ def _token(value: Any, index: dict) -> Any:
         return ("set", tuple(sorted(repr(_token(v, index)) for v in value)))
     if isinstance(value, np.generic):
         return ("scalar", value.dtype.str, value.item())
-    if isinstance(value, np.ndarray) or tf.is_tensor(value) and not isinstance(value, keras.KerasTensor):
+    if (
+        isinstance(value, np.ndarray)
+        or tf.is_tensor(value)
+        and not isinstance(value, keras.KerasTensor)
+    ):
         array = np.asarray(value)
         return ("array", array.dtype.str, array.shape, array.tobytes())
     if isinstance(value, functools.partial):
-        return ("partial", _token(value.func, index), _token(value.args, index), _token(value.keywords, index))
+        return (
+            "partial",
+            _token(value.func, index),
+            _token(value.args, index),
+            _token(value.keywords, index),
+        )
     if isinstance(value, type):
         return ("class", value.__module__, value.__qualname__)
     if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
@@ -94,7 +103,7 @@ def architecture(model: keras.Model) -> tuple:
 
 
 @contextmanager
-def borrowed(master: keras.Model, model: Optional[keras.Model]):
+def borrowed(master: keras.Model, model: keras.Model | None):
     """Within the block ``master`` holds the values of ``model``'s variables (``None``: its own),
     and ``model`` gets the values ``master`` ends with; ``master``'s own values are restored after."""
     if model is master:
@@ -133,7 +142,9 @@ def grappler_off():
     config = config_pb2.ConfigProto()
     config.ParseFromString(previous.config_proto_serialized)
     config.graph_options.rewrite_options.disable_meta_optimizer = True
-    ctx.function_call_options = context.FunctionCallOptions(executor_type=previous.executor_type, config_proto=config)
+    ctx.function_call_options = context.FunctionCallOptions(
+        executor_type=previous.executor_type, config_proto=config
+    )
     try:
         yield
     finally:
