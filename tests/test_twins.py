@@ -28,7 +28,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train")
+PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train", "clipping")
 
 # --------------------------------------------------------------------------------------------
 # The intended differences
@@ -50,6 +50,8 @@ ONLY_TORCH: dict[tuple[str, str], str] = {
     ("train", "check_fit_data"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
     ("train", "epoch_plan"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
     ("train", "log_epoch"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
+    ("clipping", "clip_grad_norm_"): "PyTorch keeps gradients in .grad and clips them in place; Keras variables have no .grad (use clip_by_global_norm)",
+    ("clipping", "clip_grad_value_"): "in place on .grad: see clip_grad_norm_ (Keras: clip_by_value)",
 }
 
 #: names in the Keras module only
@@ -137,6 +139,13 @@ SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
         )
         for d in (18, 34, 50, 101, 152)
     },
+    ("train", "fit"): (
+        "(model, data, epochs=10, lr=0.1, batch_size=64, optimizer='sgd', momentum=0.0, loss='cross_entropy', "
+        "seed=0, monitor=None, desc=None, steps=None, eval_epochs=True, clip_grad_norm=None, clip_grad_value=None)",
+        "(model, data, epochs=10, lr=0.1, batch_size=64, optimizer='sgd', momentum=0.0, loss='cross_entropy', "
+        "seed=0, monitor=None, desc=None, steps=None, eval_epochs=True)",
+        "pending: owned by h-speed until 21:15, then h-prac adds clip_grad_norm/clip_grad_value to keras/train.py's fit",
+    ),
     ("transformer", "TinyTransformer"): (
         "(vocab_size, d_model=32, n_heads=4, n_layers=2, max_len=64, d_ff=None, norm='pre', n_out=None, "
         "final_norm=None, scaled_init=False, causal=False, dropout=0.0)",

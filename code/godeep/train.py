@@ -17,6 +17,7 @@ from typing import Optional
 
 import numpy as np
 
+from .clipping import check_clip, clip_grad_norm_, clip_grad_value_
 from .core.train import (LOSSES, OPTIMIZERS, History, batches, check_eval_args, check_fit_args, check_fit_data,
                          epoch_plan, log_epoch, progress, progress_enabled)
 
@@ -70,6 +71,8 @@ def fit(
     desc: Optional[str] = None,
     steps: Optional[int] = None,
     eval_epochs: bool = True,
+    clip_grad_norm: Optional[float] = None,
+    clip_grad_value: Optional[float] = None,
 ) -> History:
     """Train a PyTorch ``model`` on ``data`` (a :class:`godeep.data.Dataset`) and return a :class:`History`.
 
@@ -86,6 +89,13 @@ def fit(
         eval_epochs: evaluate the training (and test) loss and accuracy at the end of every
             complete epoch into the history; ``False`` records only ``step_loss``, which
             saves the evaluation passes in short experiments.
+        clip_grad_norm: if given, every step's gradients are scaled by
+            ``min(1, clip_grad_norm / (n + 1e-6))``, ``n`` their global 2-norm
+            (:func:`godeep.clipping.clip_grad_norm_`, as ``torch.nn.utils.clip_grad_norm_``).
+        clip_grad_value: if given, every gradient component is clamped into
+            ``[-clip_grad_value, clip_grad_value]`` (:func:`godeep.clipping.clip_grad_value_`).
+            At most one of the two; ``None`` (the default) clips nothing. A ``monitor``
+            logs the gradient norms before clipping.
     """
     import torch
 
@@ -93,6 +103,7 @@ def fit(
 
     check_fit_args(epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed)
     check_fit_data(data)
+    clip_norm, clip_value = check_clip(clip_grad_norm, clip_grad_value)
     params = _parameters(model)
     opt = (
         torch.optim.SGD(params, lr=lr, momentum=momentum)
@@ -121,6 +132,10 @@ def fit(
         if logging:
             before = {n_: m.weight.detach().clone() for n_, m in watched.items()}
             grad_norm = {n_: float(m.weight.grad.norm()) for n_, m in watched.items()}
+        if clip_norm is not None:
+            clip_grad_norm_(params, clip_norm)
+        elif clip_value is not None:
+            clip_grad_value_(params, clip_value)
         opt.step()
         if logging:
             update = {n_: float((m.weight.detach() - before[n_]).norm()) for n_, m in watched.items()}
