@@ -28,7 +28,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train", "clipping")
+PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train", "clipping", "rmsnorm")
 
 # --------------------------------------------------------------------------------------------
 # The intended differences
@@ -145,6 +145,11 @@ SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
         "(model, data, epochs=10, lr=0.1, batch_size=64, optimizer='sgd', momentum=0.0, loss='cross_entropy', "
         "seed=0, monitor=None, desc=None, steps=None, eval_epochs=True)",
         "pending: owned by h-speed until 21:15, then h-prac adds clip_grad_norm/clip_grad_value to keras/train.py's fit",
+    ),
+    ("rmsnorm", "RMSNorm"): (
+        "(normalized_shape, eps=None, elementwise_affine=True)",
+        "(normalized_shape=None, epsilon=None, scale=True)",
+        "Keras conventions of godeep.keras.norms (epsilon, scale, weight gamma; None: the last axis)",
     ),
     ("transformer", "TinyTransformer"): (
         "(vocab_size, d_model=32, n_heads=4, n_layers=2, max_len=64, d_ff=None, norm='pre', n_out=None, "
