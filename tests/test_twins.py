@@ -28,7 +28,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train", "clipping", "rmsnorm")
+PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train", "clipping", "rmsnorm", "weight_standardization")
 
 # --------------------------------------------------------------------------------------------
 # The intended differences
@@ -51,6 +51,7 @@ ONLY_TORCH: dict[tuple[str, str], str] = {
     ("train", "epoch_plan"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
     ("train", "log_epoch"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
     ("clipping", "clip_grad_norm_"): "PyTorch keeps gradients in .grad and clips them in place; Keras variables have no .grad (use clip_by_global_norm)",
+    ("weight_standardization", "WSConv2d"): "PyTorch's name style (nn.Conv2d); the Keras twin is WSConv2D, in Keras' style (keras.layers.Conv2D)",
     ("clipping", "clip_grad_value_"): "in place on .grad: see clip_grad_norm_ (Keras: clip_by_value)",
 }
 
@@ -71,6 +72,7 @@ ONLY_KERAS: dict[tuple[str, str], str] = {
     ("resmlp", "stream_layers"): "lists the functional graph's per-block layers (PyTorch: model.blocks)",
     ("transformer", "copy_from_torch"): "conversion from the PyTorch twin (godeep.keras.convert)",
     ("landscape", "direction_from_torch"): "conversion of a PyTorch direction to Keras' weight layout (godeep.keras.convert)",
+    ("weight_standardization", "WSConv2D"): "Keras' name style for WSConv2d (keras.layers.Conv2D's arguments plus eps)",
     ("train", "reuse_traced_steps"): "tf.function tracing: PyTorch's eager loop has nothing to reuse",
     ("train", "clear_step_cache"): "tf.function tracing: see reuse_traced_steps",
 }
