@@ -28,7 +28,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train", "clipping", "rmsnorm", "weight_standardization", "deploy")
+PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train", "clipping", "rmsnorm", "weight_standardization", "deploy", "isometry")
 
 # --------------------------------------------------------------------------------------------
 # The intended differences
@@ -73,6 +73,7 @@ ONLY_KERAS: dict[tuple[str, str], str] = {
     ("transformer", "copy_from_torch"): "conversion from the PyTorch twin (godeep.keras.convert)",
     ("landscape", "direction_from_torch"): "conversion of a PyTorch direction to Keras' weight layout (godeep.keras.convert)",
     ("weight_standardization", "WSConv2D"): "Keras' name style for WSConv2d (keras.layers.Conv2D's arguments plus eps)",
+    ("isometry", "Orthogonal"): "Keras initializer object beside keras.initializers.Orthogonal: see init.KaimingNormal",
     ("train", "reuse_traced_steps"): "tf.function tracing: PyTorch's eager loop has nothing to reuse",
     ("train", "clear_step_cache"): "tf.function tracing: see reuse_traced_steps",
 }
@@ -148,6 +149,7 @@ SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
         "seed=0, monitor=None, desc=None, steps=None, eval_epochs=True)",
         "pending: owned by h-speed until 21:15, then h-prac adds clip_grad_norm/clip_grad_value to keras/train.py's fit",
     ),
+    ("isometry", "orthogonal_"): ("(tensor, gain=1, generator=None)", "(variable, gain=1, seed=None)", _INIT_REASON),
     ("rmsnorm", "RMSNorm"): (
         "(normalized_shape, eps=None, elementwise_affine=True)",
         "(normalized_shape=None, epsilon=None, scale=True)",
