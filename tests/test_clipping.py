@@ -15,6 +15,15 @@ from godeep.models import mlp
 from godeep.train import batches, fit
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a shared machine, torch's thread pool costs more than it saves here."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _params(seed: int, scale: float = 1.0) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     shapes = [(5, 4), (5,), (3, 2, 3, 3), (7,)]

@@ -12,6 +12,15 @@ from godeep import deploy
 from godeep.norms import BatchNorm
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a shared machine, torch's thread pool costs more than it saves here."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _randomize_bn(bn: nn.Module, seed: int) -> nn.Module:
     g = torch.Generator().manual_seed(seed)
     C = bn.num_features

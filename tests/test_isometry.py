@@ -10,6 +10,15 @@ from torch import nn
 
 from godeep.isometry import jacobian_singular_values, orthogonal_
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a shared machine, torch's thread pool costs more than it saves here."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 SHAPES = [(5, 3), (3, 5), (4, 4), (8, 3, 3, 3), (2, 3, 3, 3), (6, 1)]
 
 

@@ -11,6 +11,15 @@ import torch.nn.functional as F
 from godeep.rmsnorm import RMSNorm, default_eps, rms_norm
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a shared machine, torch's thread pool costs more than it saves here."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _x(shape, dtype=torch.float32, seed=0, scale=3.0):
     return (torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * scale).to(dtype)
 

@@ -28,7 +28,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train", "clipping", "rmsnorm", "weight_standardization", "deploy", "isometry")
+PAIRS = ("init", "norms", "signals", "models", "residual", "resmlp", "transformer", "landscape", "train", "clipping", "rmsnorm", "weight_standardization", "deploy", "isometry", "lsuv")
 
 # --------------------------------------------------------------------------------------------
 # The intended differences

@@ -11,6 +11,15 @@ import torch.nn.functional as F
 from godeep.weight_standardization import WSConv2d, weight_standardization
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a shared machine, torch's thread pool costs more than it saves here."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _w(shape, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(shape, generator=g, dtype=torch.float64) * 0.3 + 0.1).to(dtype)
