@@ -16,7 +16,7 @@ Keras keeps no ``.grad`` on its variables, so the twin is functional only: the i
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 from . import tf
 from .. import validate
