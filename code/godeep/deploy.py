@@ -27,18 +27,21 @@ from typing import Iterable, Union
 import torch
 from torch import Tensor, nn
 
-from .norms import BatchNorm
-
 __all__ = ["fold_batch_norm", "recalibrate_batch_norm", "batch_norm_layers"]
 
-_BN = (nn.modules.batchnorm._BatchNorm, BatchNorm)
+
+def _bn_classes() -> tuple[type, ...]:
+    """torch.nn's BatchNorms and godeep's (imported here: godeep.norms may re-export this module)."""
+    from .norms import BatchNorm
+
+    return (nn.modules.batchnorm._BatchNorm, BatchNorm)
 
 
 def batch_norm_layers(model: nn.Module) -> list[nn.Module]:
     """Every BatchNorm of ``model`` (``torch.nn``'s and :class:`godeep.norms.BatchNorm`), in order."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return [m for m in model.modules() if isinstance(m, _BN)]
+    return [m for m in model.modules() if isinstance(m, _bn_classes())]
 
 
 def fold_batch_norm(conv_or_linear: Union[nn.Conv2d, nn.Linear], bn: nn.Module) -> Union[nn.Conv2d, nn.Linear]:
@@ -49,7 +52,7 @@ def fold_batch_norm(conv_or_linear: Union[nn.Conv2d, nn.Linear], bn: nn.Module) 
     """
     if not isinstance(conv_or_linear, (nn.Conv2d, nn.Linear)):
         raise TypeError(f"conv_or_linear must be an nn.Conv2d or nn.Linear, got {type(conv_or_linear).__name__}")
-    if not isinstance(bn, _BN):
+    if not isinstance(bn, _bn_classes()):
         raise TypeError(f"bn must be a BatchNorm (torch.nn or godeep.norms), got {type(bn).__name__}")
     if bn.running_mean is None:
         raise ValueError("bn has no running statistics (track_running_stats=False): it normalizes with batch "

@@ -23,11 +23,12 @@ spectrum, per example.
 from __future__ import annotations
 
 import warnings
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
 from . import validate
+
+if TYPE_CHECKING:  # PyTorch is imported inside the functions: godeep.init may re-export them, and
+    from torch import Tensor, nn  # godeep.keras.init imports godeep.init, which must not load PyTorch
 
 __all__ = ["orthogonal_", "jacobian_singular_values"]
 
@@ -39,6 +40,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
     (transposed if ``rows < cols``) is factored ``A = Q R`` and ``Q diag(sign(diag(R)))`` (transposed
     back) is copied in. A tensor with no elements is left as it is.
     """
+    import torch
+    from torch import Tensor
     if not isinstance(tensor, Tensor):
         raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
     if not tensor.is_floating_point():
@@ -73,6 +76,8 @@ def jacobian_singular_values(model: nn.Module, x: Tensor) -> Tensor:
     input and output. The model must treat examples independently (no batch statistics: a
     BatchNorm in training mode couples them), so it runs in eval mode here (its mode is restored).
     """
+    import torch
+    from torch import Tensor, nn
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(x, Tensor) or not x.is_floating_point():

@@ -19,32 +19,42 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
 from . import validate
 from .isometry import orthogonal_
-from .models import weight_layers
+
+if TYPE_CHECKING:  # PyTorch is imported inside the functions (godeep.init may re-export lsuv_)
+    from torch import Tensor, nn
+
+
+def _weight_layers(model):
+    from .models import weight_layers
+
+    return weight_layers(model)
 
 __all__ = ["lsuv_", "output_variances"]
 
 
 def _check(model, batch) -> None:
+    from torch import Tensor, nn
+
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(batch, Tensor) or not batch.is_floating_point():
         raise TypeError(f"batch must be a floating-point torch.Tensor, got {type(batch).__name__}")
     if batch.dim() < 2 or batch.shape[0] < 2:
         raise ValueError(f"batch must hold at least 2 examples (N, ...), got shape {tuple(batch.shape)}")
-    if not weight_layers(model):
+    if not _weight_layers(model):
         raise ValueError(f"model ({type(model).__name__}) has no linear or convolutional layer")
 
 
 def output_variances(model: nn.Module, batch: Tensor) -> "OrderedDict[str, float]":
     """``Var(B_l)`` (over every entry) of the output of each linear/conv layer on ``batch``, in eval mode."""
+    import torch
+
     _check(model, batch)
-    layers = weight_layers(model)
+    layers = _weight_layers(model)
     out: "OrderedDict[str, float]" = OrderedDict()
     hooks = [m.register_forward_hook(lambda m_, i_, o, name=name: out.__setitem__(name, float(o.var(unbiased=False))))
              for name, m in layers.items()]
@@ -73,7 +83,9 @@ def lsuv_(model: nn.Module, batch: Tensor, tol: float = 0.1, max_iters: int = 10
     tol = validate.number("tol", tol, low=0.0, low_open=True)
     max_iters = validate.positive_int("max_iters", max_iters)
     orthogonal = validate.boolean("orthogonal", orthogonal)
-    layers = weight_layers(model)
+    import torch
+
+    layers = _weight_layers(model)
     if orthogonal:
         for m in layers.values():
             orthogonal_(m.weight)

@@ -25,11 +25,14 @@ import numpy as np
 from . import tf
 import keras
 
-from .norms import BatchNorm
-
 __all__ = ["fold_batch_norm", "recalibrate_batch_norm", "batch_norm_layers"]
 
-_BN = (keras.layers.BatchNormalization, BatchNorm)
+
+def _bn_classes() -> tuple[type, ...]:
+    """Keras' BatchNormalization and godeep's (imported here: godeep.keras.norms may re-export this module)."""
+    from .norms import BatchNorm
+
+    return (keras.layers.BatchNormalization, BatchNorm)
 
 
 def batch_norm_layers(model) -> list:
@@ -37,7 +40,7 @@ def batch_norm_layers(model) -> list:
     :class:`godeep.keras.norms.BatchNorm`), in order."""
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"model must be a keras.Model or layer, got {type(model).__name__}")
-    return [layer for layer in model._flatten_layers(include_self=True, recursive=True) if isinstance(layer, _BN)]
+    return [layer for layer in model._flatten_layers(include_self=True, recursive=True) if isinstance(layer, _bn_classes())]
 
 
 def _bn_values(bn) -> tuple[np.ndarray, ...]:
@@ -64,7 +67,7 @@ def fold_batch_norm(conv_or_linear, bn):
     """
     if not isinstance(conv_or_linear, (keras.layers.Conv2D, keras.layers.Dense)):
         raise TypeError(f"conv_or_linear must be a keras.layers.Conv2D or Dense, got {type(conv_or_linear).__name__}")
-    if not isinstance(bn, _BN):
+    if not isinstance(bn, _bn_classes()):
         raise TypeError(f"bn must be a BatchNorm (keras.layers or godeep.keras.norms), got {type(bn).__name__}")
     if not conv_or_linear.built:
         raise ValueError(f"layer {conv_or_linear.name!r} is not built: call it on an input first")
