@@ -280,3 +280,82 @@ def test_keras_bad_arguments():
         kclip.clip_by_global_norm(5, 1.0)
     with pytest.raises(TypeError, match=r"grads\[0\]"):
         kclip.clip_by_value(["a"], 1.0)
+
+
+# -------------------------------------------------------------------------------- Keras fit
+
+
+def _keras_pair(seed: int = 0, init: float = 1.5):
+    """A PyTorch MLP and its Keras twin with the same weights (godeep.keras.convert)."""
+    from godeep.keras.convert import copy_mlp_from_torch
+    from godeep.keras.models import mlp as kmlp
+
+    torch.manual_seed(seed)
+    tnet = mlp(6, 16, 3, 3, activation="tanh", init=init)
+    return tnet, copy_mlp_from_torch(kmlp(6, 16, 3, 3, activation="tanh"), tnet)
+
+
+def _keras_reference(knet, data, lr, steps, batch_size, **clip):
+    """The Keras loop written out with Keras' own clipping (the optimizer's global_clipnorm / clipvalue)."""
+    tf = _tf()
+    import keras
+
+    opt = keras.optimizers.SGD(learning_rate=lr, **clip)
+    for _, idx in list(batches(len(data.x_train), batch_size, 10, 0))[:steps]:
+        with tf.GradientTape() as tape:
+            out = knet(data.x_train[idx], training=True)
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(data.y_train[idx], out, from_logits=True))
+        opt.apply_gradients(zip(tape.gradient(loss, knet.trainable_variables), knet.trainable_variables))
+
+
+@pytest.mark.parametrize("clip", [("norm", 0.05), ("value", 0.01)])
+def test_keras_fit_clips_as_the_optimizer_and_as_pytorch(clip):
+    _tf()
+    from godeep.keras.train import fit as kfit
+
+    kwargs = {f"clip_grad_{clip[0]}": clip[1]}
+    tnet, knet = _keras_pair()
+    _, kref = _keras_pair()
+    fit(tnet, _data(), lr=0.5, batch_size=16, steps=6, eval_epochs=False, **kwargs)
+    kfit(knet, _data(), lr=0.5, batch_size=16, steps=6, eval_epochs=False, **kwargs)
+    _keras_reference(kref, _data(), 0.5, 6, 16, **({"global_clipnorm": clip[1]} if clip[0] == "norm" else {"clipvalue": clip[1]}))
+    for a, b in zip(knet.trainable_variables, kref.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    t_weights = {n: m.weight.detach().numpy().T for n, m in tnet.named_modules() if isinstance(m, torch.nn.Linear)}
+    for name, w in t_weights.items():
+        np.testing.assert_allclose(knet.get_layer(name).kernel.numpy(), w, rtol=1e-4, atol=1e-5)
+    # the clip mattered: without it the weights end elsewhere
+    _, free = _keras_pair()
+    kfit(free, _data(), lr=0.5, batch_size=16, steps=6, eval_epochs=False)
+    assert np.abs(free.get_layer("fc1").kernel.numpy() - knet.get_layer("fc1").kernel.numpy()).max() > 1e-3
+
+
+def test_keras_fit_clip_is_part_of_the_traced_steps_key():
+    """A kept traced step is reused only with the same clip; the cached path and the original one agree."""
+    _tf()
+    from godeep.keras.train import clear_step_cache, fit as kfit, reuse_traced_steps
+
+    clear_step_cache()
+    results = {}
+    for c in (None, 0.05, 0.2, 0.05):
+        _, knet = _keras_pair()
+        kfit(knet, _data(), lr=0.5, batch_size=16, steps=4, eval_epochs=False, clip_grad_norm=c)
+        results.setdefault(c, []).append(knet.get_layer("fc1").kernel.numpy())
+    assert not np.allclose(results[None][0], results[0.05][0])
+    assert not np.allclose(results[0.05][0], results[0.2][0])
+    assert np.array_equal(results[0.05][0], results[0.05][1])
+    _, knet = _keras_pair()
+    with reuse_traced_steps(False):
+        kfit(knet, _data(), lr=0.5, batch_size=16, steps=4, eval_epochs=False, clip_grad_norm=0.05)
+    np.testing.assert_allclose(knet.get_layer("fc1").kernel.numpy(), results[0.05][0], rtol=1e-6, atol=1e-7)
+
+
+def test_keras_fit_rejects_bad_clipping():
+    _tf()
+    from godeep.keras.train import fit as kfit
+
+    _, knet = _keras_pair()
+    for kwargs, err in [({"clip_grad_norm": 0}, ValueError), ({"clip_grad_value": "1"}, TypeError),
+                        ({"clip_grad_norm": 1, "clip_grad_value": 1}, ValueError)]:
+        with pytest.raises(err):
+            kfit(knet, _data(), steps=1, eval_epochs=False, **kwargs)

@@ -142,13 +142,6 @@ SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
         )
         for d in (18, 34, 50, 101, 152)
     },
-    ("train", "fit"): (
-        "(model, data, epochs=10, lr=0.1, batch_size=64, optimizer='sgd', momentum=0.0, loss='cross_entropy', "
-        "seed=0, monitor=None, desc=None, steps=None, eval_epochs=True, clip_grad_norm=None, clip_grad_value=None)",
-        "(model, data, epochs=10, lr=0.1, batch_size=64, optimizer='sgd', momentum=0.0, loss='cross_entropy', "
-        "seed=0, monitor=None, desc=None, steps=None, eval_epochs=True)",
-        "pending: owned by h-speed until 21:15, then h-prac adds clip_grad_norm/clip_grad_value to keras/train.py's fit",
-    ),
     ("isometry", "orthogonal_"): ("(tensor, gain=1, generator=None)", "(variable, gain=1, seed=None)", _INIT_REASON),
     ("rmsnorm", "RMSNorm"): (
         "(normalized_shape, eps=None, elementwise_affine=True)",
