@@ -359,3 +359,33 @@ def test_keras_fit_rejects_bad_clipping():
                         ({"clip_grad_norm": 1, "clip_grad_value": 1}, ValueError)]:
         with pytest.raises(err):
             kfit(knet, _data(), steps=1, eval_epochs=False, **kwargs)
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_a_monitor_logs_the_gradient_before_clipping(framework):
+    """The documented behaviour of both loops: grad_norm is the raw gradient's, the update the clipped one's."""
+    from godeep.signals import TrainingMonitor
+
+    if framework == "keras":
+        _tf()
+        from godeep.keras.train import fit as run
+
+        make = lambda: _keras_pair()[1]  # noqa: E731
+    else:
+        run = fit
+
+        def make():
+            torch.manual_seed(0)
+            return mlp(6, 16, 3, 3, activation="tanh", init=1.5)
+
+    logs = {}
+    for c in (None, 0.01):
+        monitor = TrainingMonitor(every=1)
+        run(make(), _data(), lr=0.5, batch_size=48, steps=1, eval_epochs=False, monitor=monitor, clip_grad_norm=c)
+        logs[c] = monitor
+    raw, clipped = logs[None], logs[0.01]
+    assert raw.grad_norm["fc1"] == pytest.approx(clipped.grad_norm["fc1"], rel=1e-6)
+    assert raw.grad_norm["fc1"][0] > 0.01
+    update = clipped.update_ratio["fc1"][0] * clipped.weight_norm["fc1"][0]
+    assert update <= 0.5 * 0.01 * (1 + 1e-5)  # lr times at most the clipped global norm
+    assert raw.update_ratio["fc1"][0] * raw.weight_norm["fc1"][0] > 2 * update
