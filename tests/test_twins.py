@@ -35,6 +35,12 @@ PAIRS = (
     "transformer",
     "landscape",
     "train",
+    "clipping",
+    "rmsnorm",
+    "weight_standardization",
+    "deploy",
+    "isometry",
+    "lsuv",
 )
 
 # --------------------------------------------------------------------------------------------
@@ -66,6 +72,22 @@ ONLY_TORCH: dict[tuple[str, str], str] = {
         "resmlp",
         "Block",
     ): "PyTorch's block module; Keras builds the same block in the functional graph (stream_layers, BranchScale, BlockOutput)",
+    (
+        "clipping",
+        "clip_grad_norm_",
+    ): "PyTorch keeps gradients in .grad and clips them in place; Keras variables have no .grad (use clip_by_global_norm)",
+    (
+        "clipping",
+        "clip_grad_value_",
+    ): "in place on .grad: see clip_grad_norm_ (Keras: clip_by_value)",
+    (
+        "weight_standardization",
+        "WSConv2d",
+    ): "PyTorch's name style (nn.Conv2d); the Keras twin is WSConv2D, in Keras' style (keras.layers.Conv2D)",
+    (
+        "norms",
+        "WSConv2d",
+    ): "re-exported from weight_standardization: see weight_standardization.WSConv2d",
 }
 
 #: names in the Keras module only
@@ -121,6 +143,19 @@ ONLY_KERAS: dict[tuple[str, str], str] = {
         "train",
         "shared_step",
     ): "tf.function tracing: a training loop borrows one traced step per architecture",
+    (
+        "weight_standardization",
+        "WSConv2D",
+    ): "Keras' name style for WSConv2d (keras.layers.Conv2D's arguments plus eps)",
+    (
+        "isometry",
+        "Orthogonal",
+    ): "Keras initializer object beside keras.initializers.Orthogonal: see init.KaimingNormal",
+    ("init", "Orthogonal"): "re-exported from isometry: see isometry.Orthogonal",
+    (
+        "norms",
+        "WSConv2D",
+    ): "re-exported from weight_standardization: see weight_standardization.WSConv2D",
 }
 
 _INIT_REASON = (
@@ -199,6 +234,26 @@ SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
         )
         for d in (18, 34, 50, 101, 152)
     },
+    ("isometry", "orthogonal_"): (
+        "(tensor, gain=1, generator=None)",
+        "(variable, gain=1, seed=None)",
+        _INIT_REASON,
+    ),
+    ("init", "orthogonal_"): (
+        "(tensor, gain=1, generator=None)",
+        "(variable, gain=1, seed=None)",
+        _INIT_REASON,
+    ),
+    ("norms", "RMSNorm"): (
+        "(normalized_shape, eps=None, elementwise_affine=True)",
+        "(normalized_shape=None, epsilon=None, scale=True)",
+        "re-exported from rmsnorm: see rmsnorm.RMSNorm",
+    ),
+    ("rmsnorm", "RMSNorm"): (
+        "(normalized_shape, eps=None, elementwise_affine=True)",
+        "(normalized_shape=None, epsilon=None, scale=True)",
+        "Keras conventions of godeep.keras.norms (epsilon, scale, weight gamma; None: the last axis)",
+    ),
     ("transformer", "TinyTransformer"): (
         "(vocab_size, d_model=32, n_heads=4, n_layers=2, max_len=64, d_ff=None, norm='pre', n_out=None, "
         "final_norm=None, scaled_init=False, causal=False, dropout=0.0)",

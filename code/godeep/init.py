@@ -253,3 +253,11 @@ def kaiming_uniform_(
     if _empty(tensor):  # no elements: left as it is, with torch's warning
         return tensor
     return _uniform_(tensor, uniform_bound(kaiming_std(tensor, mode, nonlinearity, a)), generator)
+
+
+# Initializers with a module of their own, re-exported here with the others (imported last:
+# godeep.lsuv imports this module).
+from .isometry import orthogonal_  # noqa: E402
+from .lsuv import lsuv_  # noqa: E402
+
+__all__ += ["orthogonal_", "lsuv_"]

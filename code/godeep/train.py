@@ -16,7 +16,10 @@ from itertools import islice
 
 import numpy as np
 
+from .clipping import check_clip, clip_grad_norm_, clip_grad_value_
 from .core.train import (
+    LOSSES as LOSSES,  # re-exported: the names fit accepts
+    OPTIMIZERS as OPTIMIZERS,
     History,
     batches,
     check_eval_args,
@@ -91,6 +94,8 @@ def fit(
     desc: str | None = None,
     steps: int | None = None,
     eval_epochs: bool = True,
+    clip_grad_norm: Optional[float] = None,
+    clip_grad_value: Optional[float] = None,
 ) -> History:
     """Train a PyTorch ``model`` on ``data`` (a :class:`godeep.data.Dataset`) and return a :class:`History`.
 
@@ -107,6 +112,13 @@ def fit(
         eval_epochs: evaluate the training (and test) loss and accuracy at the end of every
             complete epoch into the history; ``False`` records only ``step_loss``, which
             saves the evaluation passes in short experiments.
+        clip_grad_norm: if given, every step's gradients are scaled by
+            ``min(1, clip_grad_norm / (n + 1e-6))``, ``n`` their global 2-norm
+            (:func:`godeep.clipping.clip_grad_norm_`, as ``torch.nn.utils.clip_grad_norm_``).
+        clip_grad_value: if given, every gradient component is clamped into
+            ``[-clip_grad_value, clip_grad_value]`` (:func:`godeep.clipping.clip_grad_value_`).
+            At most one of the two; ``None`` (the default) clips nothing. A ``monitor``
+            logs the gradient norms before clipping.
     """
     import torch
 
@@ -116,6 +128,7 @@ def fit(
         epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed
     )
     check_fit_data(data)
+    clip_norm, clip_value = check_clip(clip_grad_norm, clip_grad_value)
     params = _parameters(model)
     opt = (
         torch.optim.SGD(params, lr=lr, momentum=momentum)
@@ -146,6 +159,10 @@ def fit(
         if logging:
             before = {n_: m.weight.detach().clone() for n_, m in watched.items()}
             grad_norm = {n_: float(m.weight.grad.norm()) for n_, m in watched.items()}
+        if clip_norm is not None:
+            clip_grad_norm_(params, clip_norm)
+        elif clip_value is not None:
+            clip_grad_value_(params, clip_value)
         opt.step()
         if logging:
             update = {

@@ -33,6 +33,7 @@ from . import validate
 from .core.transformer import (
     LN_EPS,
     NORMS,
+    TASKS as TASKS,  # re-exported: the tasks of sequence_task
     check_block,
     check_pairs,
     check_tokens,

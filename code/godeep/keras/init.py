@@ -248,3 +248,11 @@ def kaiming_uniform_(
 ):
     """Refill a Keras variable in place with :class:`KaimingUniform` draws."""
     return _assign(variable, KaimingUniform(a, mode, nonlinearity, seed))
+
+
+# Initializers with a module of their own, re-exported here with the others (imported last:
+# godeep.keras.lsuv imports this module).
+from .isometry import Orthogonal, orthogonal_  # noqa: E402
+from .lsuv import lsuv_  # noqa: E402
+
+__all__ += ["Orthogonal", "orthogonal_", "lsuv_"]

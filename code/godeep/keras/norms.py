@@ -377,3 +377,20 @@ class InstanceNorm(GroupNorm):
         config = super().get_config()
         config.pop("groups")
         return config
+
+
+# Normalizations with a module of their own (RMSNorm, weight standardization) and BN at
+# deployment (folding, recalibration), re-exported with the others (imported last: they
+# import this module).
+from .deploy import fold_batch_norm, recalibrate_batch_norm  # noqa: E402
+from .rmsnorm import RMSNorm, rms_norm  # noqa: E402
+from .weight_standardization import WSConv2D, weight_standardization  # noqa: E402
+
+__all__ += [
+    "fold_batch_norm",
+    "recalibrate_batch_norm",
+    "rms_norm",
+    "RMSNorm",
+    "weight_standardization",
+    "WSConv2D",
+]

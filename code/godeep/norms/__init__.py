@@ -44,3 +44,19 @@ __all__ = [
     "InstanceNorm",
     "GhostBatchNorm",
 ]
+
+# Normalizations with a module of their own (RMSNorm, weight standardization) and BN at
+# deployment (folding, recalibration), re-exported with the others (imported last: they
+# import this package).
+from ..deploy import fold_batch_norm, recalibrate_batch_norm  # noqa: E402
+from ..rmsnorm import RMSNorm, rms_norm  # noqa: E402
+from ..weight_standardization import WSConv2d, weight_standardization  # noqa: E402
+
+__all__ += [
+    "fold_batch_norm",
+    "recalibrate_batch_norm",
+    "rms_norm",
+    "RMSNorm",
+    "weight_standardization",
+    "WSConv2d",
+]

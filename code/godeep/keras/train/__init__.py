@@ -45,6 +45,7 @@ from ...train import (  # noqa: F401
     progress_enabled,
 )
 from .. import tf
+from ..clipping import check_clip, clip_by_global_norm, clip_by_value
 from ..models import weight_layers
 from ._reuse import (  # noqa: F401
     architecture as _architecture,
@@ -122,15 +123,31 @@ def _optimizer(optimizer: str, lr: float, momentum: float):
     return keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
 
 
-def _make_step(model: keras.Model, opt, fn, variables, autograph: bool = True):
-    """The training step, traced by ``tf.function`` at its first call (and per new batch shape)."""
+def _clipped(grads: list, clip: tuple | None) -> list:
+    """``grads`` clipped as ``clip`` says: ``None``, ``("norm", c)`` (the numbers of the optimizers'
+    ``global_clipnorm=c``) or ``("value", v)`` (``clipvalue=v``); a ``None`` gradient stays ``None``."""
+    if clip is None:
+        return grads
+    present = [g for g in grads if g is not None]
+    kind, c = clip
+    done = iter(clip_by_global_norm(present, c)[0] if kind == "norm" else clip_by_value(present, c))
+    return [None if g is None else next(done) for g in grads]
+
+
+def _make_step(
+    model: keras.Model, opt, fn, variables, autograph: bool = True, clip: tuple | None = None
+):
+    """The training step, traced by ``tf.function`` at its first call (and per new batch shape).
+
+    ``clip`` (see :func:`_clipped`) is applied inside the traced step; the step returns the
+    gradients before clipping (what a monitor logs, as in PyTorch's loop)."""
 
     @tf.function(reduce_retracing=True, autograph=autograph)
     def train_step(xb, yb):
         with tf.GradientTape() as tape:
             batch_loss = fn(yb, model(xb, training=True))
         grads = tape.gradient(batch_loss, variables)
-        opt.apply_gradients(zip(grads, variables))
+        opt.apply_gradients(zip(_clipped(grads, clip), variables))
         return batch_loss, grads
 
     return train_step
@@ -177,7 +194,15 @@ def clear_step_cache() -> None:
 class _Trainer:
     """One architecture's master model, its optimizer and its traced training step."""
 
-    def __init__(self, model: keras.Model, optimizer: str, lr: float, momentum: float, loss: str):
+    def __init__(
+        self,
+        model: keras.Model,
+        optimizer: str,
+        lr: float,
+        momentum: float,
+        loss: str,
+        clip: tuple | None = None,
+    ):
         self.model = model
         self.opt = _optimizer(optimizer, lr, momentum)
         self.variables = model.trainable_variables
@@ -185,7 +210,9 @@ class _Trainer:
         # without AutoGraph: tracing takes a third less time (5.5 -> 3.8 s CPU for ResNet-56) and
         # emits the same ops, since AutoGraph does not convert the calls of Keras layers anyway
         # (Python control flow on a tensor in a layer fails with it too)
-        self.step = _make_step(model, self.opt, _loss_fn(loss), self.variables, autograph=False)
+        self.step = _make_step(
+            model, self.opt, _loss_fn(loss), self.variables, autograph=False, clip=clip
+        )
         self.kernels = list(weight_layers(model).values())
         self.forward = None  # the traced inference pass, made at the first evaluation
         self.traced_forward = True
@@ -268,11 +295,24 @@ def shared_step(model: keras.Model, make_step, *key):
         yield step
 
 
-def _trainer(model: keras.Model, optimizer: str, lr: float, momentum: float, loss: str) -> _Trainer:
-    key = (_architecture(model), optimizer, float(momentum), loss)
+def _trainer(
+    model: keras.Model,
+    optimizer: str,
+    lr: float,
+    momentum: float,
+    loss: str,
+    clip: tuple | None = None,
+) -> _Trainer:
+    key = (
+        _architecture(model),
+        optimizer,
+        float(momentum),
+        loss,
+        clip,
+    )  # the clip is traced into the step
     trainer = _CACHE.get(key)
     if trainer is None:
-        trainer = _Trainer(model, optimizer, lr, momentum, loss)
+        trainer = _Trainer(model, optimizer, lr, momentum, loss, clip)
         _CACHE[key] = trainer
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -368,8 +408,15 @@ def fit(
     desc: str | None = None,
     steps: int | None = None,
     eval_epochs: bool = True,
+    clip_grad_norm: float | None = None,
+    clip_grad_value: float | None = None,
 ) -> History:
     """Train a Keras ``model`` on ``data``; same arguments and result as :func:`godeep.train.fit`.
+
+    ``clip_grad_norm=c`` scales each step's gradients by ``c / max(n, c)`` (``n`` their global
+    norm: the optimizers' ``global_clipnorm=c``, see :mod:`godeep.keras.clipping`; PyTorch divides by
+    ``n + 1e-6``), ``clip_grad_value=v`` clips each component into ``[-v, v]`` (``clipvalue=v``);
+    the clip is part of the traced step, and of the key under which it is kept.
 
     The optimizer's slots are created (``opt.build``) before the step is traced, so that
     ``tf.function`` traces it once rather than twice. The traced step is kept per architecture
@@ -381,6 +428,14 @@ def fit(
         epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed
     )
     check_fit_data(data)
+    clip_norm, clip_value = check_clip(clip_grad_norm, clip_grad_value)
+    clip = (
+        ("norm", clip_norm)
+        if clip_norm is not None
+        else ("value", clip_value)
+        if clip_value is not None
+        else None
+    )
     _check_model(model, train=True)
     if not _REUSE:
         return _fit_uncached(
@@ -397,8 +452,9 @@ def fit(
             desc,
             steps,
             eval_epochs,
+            clip,
         )
-    trainer = _trainer(model, optimizer, lr, momentum, loss)
+    trainer = _trainer(model, optimizer, lr, momentum, loss, clip)
     with trainer.borrowed(model):
         trainer.reset_optimizer(lr)
         kernels = dict(zip(weight_layers(model), trainer.kernels)) if monitor is not None else {}
@@ -484,13 +540,14 @@ def _fit_uncached(
     desc,
     steps,
     eval_epochs,
+    clip=None,
 ) -> History:
     """:func:`fit` as it was first written: a new optimizer and a new traced step at every call,
     each epoch evaluated at once. Kept as the reference of ``tests/test_keras_speedups.py``."""
     opt = _optimizer(optimizer, lr, momentum)
     variables = model.trainable_variables
     opt.build(variables)
-    train_step = _make_step(model, opt, _loss_fn(loss), variables)
+    train_step = _make_step(model, opt, _loss_fn(loss), variables, clip=clip)
     kernels = weight_layers(model) if monitor is not None else {}
     history = History()
     _loop(

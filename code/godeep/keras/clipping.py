@@ -1,0 +1,79 @@
+"""Gradient clipping by global norm and by value in TensorFlow/Keras: the twin of :mod:`godeep.clipping`.
+
+Clipping by global norm (Pascanu et al. 2013), Keras' convention (that of the optimizers'
+``global_clipnorm=`` and of ``tf.clip_by_global_norm``):
+
+    n = || (||g_1||_p, ..., ||g_k||_p) ||_p
+    g_i <- g_i * c / max(n, c)                       (NaN everywhere if n is NaN or infinite)
+
+PyTorch's ``clip_grad_norm_`` divides by ``n + 1e-6`` instead of ``n``, and sets entries to 0
+rather than NaN for an infinite norm; the two conventions agree to a relative ``1e-6 / n``.
+Clipping by value is ``clip(g, -v, v)`` (the optimizers' ``clipvalue=``).
+
+Keras keeps no ``.grad`` on its variables, so the twin is functional only: the in-place
+``clip_grad_norm_`` / ``clip_grad_value_`` of the PyTorch module have no counterpart here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .. import validate
+from ..clipping import check_clip  # noqa: F401  (framework-free)
+from . import tf
+
+__all__ = ["check_clip", "global_norm", "clip_by_global_norm", "clip_by_value"]
+
+
+def _tensor_list(name: str, tensors) -> list:
+    if tf.is_tensor(tensors) or hasattr(tensors, "assign"):
+        return [tf.convert_to_tensor(tensors)]
+    if isinstance(tensors, (str, bytes)) or not hasattr(tensors, "__iter__"):
+        raise TypeError(
+            f"{name} must be a tensor or a sequence of tensors, got {type(tensors).__name__}"
+        )
+    out = []
+    for i, t in enumerate(tensors):
+        if not (tf.is_tensor(t) or hasattr(t, "assign")):
+            raise TypeError(f"{name}[{i}] must be a tensor, got {type(t).__name__}")
+        out.append(tf.convert_to_tensor(t))
+    return out
+
+
+def global_norm(tensors, norm_type: float = 2.0):
+    """``|| (||t_1||_p, ..., ||t_k||_p) ||_p``: the p-norm of all ``tensors`` as one vector.
+
+    ``norm_type=inf`` gives the largest absolute entry. No tensors: ``0.``.
+    """
+    p = validate.number("norm_type", norm_type, low=0.0, low_open=True, finite=False)
+    tensors = _tensor_list("tensors", tensors)
+    if not tensors:
+        return tf.constant(0.0)
+    if p == float("inf"):
+        return tf.reduce_max(tf.stack([tf.reduce_max(tf.abs(t)) for t in tensors]))
+    if p == 2.0:  # as Keras' optimizers: the root of the summed squares
+        return tf.sqrt(tf.reduce_sum(tf.stack([tf.reduce_sum(tf.square(t)) for t in tensors])))
+    return tf.reduce_sum(tf.stack([tf.reduce_sum(tf.abs(t) ** p) for t in tensors])) ** (1.0 / p)
+
+
+def clip_by_global_norm(grads: Sequence, max_norm: float, norm_type: float = 2.0):
+    """``([g_i * c / max(n, c)], n)`` with ``n`` the :func:`global_norm` of ``grads`` and ``c = max_norm``.
+
+    For ``norm_type=2`` the numbers of ``tf.clip_by_global_norm(grads, c)`` and of a Keras
+    optimizer built with ``global_clipnorm=c``. A non-finite ``n`` makes every gradient NaN.
+    """
+    c = validate.number("max_norm", max_norm, low=0.0, low_open=True)
+    grads = _tensor_list("grads", grads)
+    total = global_norm(grads, norm_type)
+    scale = c / tf.maximum(total, c)
+    scale = scale + (total - total)  # NaN for a NaN or infinite norm (inf - inf)
+    return [g * tf.cast(scale, g.dtype) for g in grads], total
+
+
+def clip_by_value(grads: Sequence, clip_value: float) -> list:
+    """``[clip(g, -v, v)]``: each component into ``[-clip_value, clip_value]`` (Keras' ``clipvalue=``)."""
+    v = validate.number("clip_value", clip_value, low=0.0)
+    return [
+        tf.clip_by_value(g, tf.cast(-v, g.dtype), tf.cast(v, g.dtype))
+        for g in _tensor_list("grads", grads)
+    ]
