@@ -1,6 +1,6 @@
-"""convnet(dense_norm=False): normalization after the convolutions only (Section 3.5).
+"""convnet(dense_norm=False): normalization after the convolutions only.
 
-With ``dense_norm=True`` (the default, the source article's model) a BatchNorm also follows
+With ``dense_norm=True`` (the default: the tutorial article's MNIST convnet) a BatchNorm also follows
 the dense layer, where a normalization batch of B examples gives only m = B values per
 channel; for B = 2 the normalized values are +-1 (or 0), a one-bit code.
 """

@@ -124,6 +124,10 @@ def test_lazy_history_reads_like_the_eager_one():
     h, _ = run(small_mlp, ds, 2, reuse=True, **kw)
     assert isinstance(h, ktrain.History)
     ref, _ = run(small_mlp, ds, 2, reuse=False, **kw)
+    h_test_first, _ = run(small_mlp, ds, 2, reuse=True, **kw)
+    assert h_test_first.test_acc == ref.test_acc  # reading the test split evaluates it alone
+    assert len(h_test_first._pending["train"]) == 3 and not h_test_first._pending["test"]
+    assert h_test_first.train_loss == ref.train_loss and not h_test_first._pending["train"]
     assert h.final == ref.final and len(h.test_acc) == 3
     assert h == ref  # the dataclass comparison reads every field
     quiet, _ = run(small_mlp, ds, 2, reuse=True, eval_epochs=False, **kw)
@@ -193,3 +197,33 @@ def test_seed_everything_draws_what_keras_set_random_seed_draws(seed):
         np.testing.assert_array_equal(a, b)
     godeep.seed_everything(seed + 1)
     assert not np.array_equal(_draws()[0], got[0])
+
+
+def _transformer_run(norm, seed, reuse, steps=12):
+    from godeep.keras import transformer as ktransformer
+
+    godeep.seed_everything(seed)
+    model = ktransformer.TinyTransformer(10, d_model=16, n_heads=2, n_layers=2, max_len=8, norm=norm)
+    with ktrain.reuse_traced_steps(reuse):
+        curve = ktransformer.train_on_task(model, "sort", steps=steps, lr=3e-3, batch_size=8, seed=seed)
+    return curve, model
+
+
+def test_transformer_training_shares_one_step_per_architecture_with_the_same_numbers():
+    ktrain.clear_step_cache()
+    reference = {(n, s): _transformer_run(n, s, reuse=False) for n in ("post", "pre") for s in (0, 1)}
+    order = [("post", 0), ("pre", 0), ("post", 1), ("pre", 1), ("post", 0)]
+    shared = [(key, _transformer_run(*key, reuse=True)) for key in order]
+    assert len(ktrain._SHARED) == 2  # one master per norm placement
+    for key, (curve, model) in shared:
+        ref_curve, ref_model = reference[key]
+        np.testing.assert_array_equal(curve, ref_curve)
+        for va, vb in zip(model.variables, ref_model.variables):
+            np.testing.assert_array_equal(va.numpy(), vb.numpy())
+    assert not np.array_equal(reference[("post", 0)][0], reference[("post", 1)][0])
+    masters = {id(master): step for master, (step, _) in ktrain._SHARED.values()}
+    assert all(step.experimental_get_tracing_count() == 1 for step in masters.values())
+    master = shared[0][1][1]  # the first post-LN model: the master, with its own trained values
+    assert id(master) in masters and id(shared[1][1][1]) in masters
+    for va, vb in zip(master.variables, reference[("post", 0)][1].variables):
+        np.testing.assert_array_equal(va.numpy(), vb.numpy())

@@ -69,7 +69,7 @@ def test_neutral_modules_import_no_framework():
     ("transformer", ["NORMS", "LN_EPS", "TASKS", "check_block", "check_tokens", "check_pairs", "sequence_task",
                      "warmup_lr"]),
     ("train", ["History", "batches", "epoch_plan", "check_fit_args", "check_fit_data", "check_eval_args"]),
-    ("residual", ["ACTIVATION_ORDERS", "check_article_convnet", "check_variant_options", "cifar_depths"]),
+    ("residual", ["ACTIVATION_ORDERS", "check_mnist_residual_convnet", "check_variant_options", "cifar_depths"]),
 ])
 def test_pytorch_modules_re_export_the_core(twin, names):
     """The PyTorch module keeps every name it had, and it is the core's object (one definition)."""

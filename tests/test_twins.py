@@ -13,9 +13,6 @@ Two general rules, applied before comparing, instead of one entry per name:
   dropped from the Keras signature;
 * a class that does not define ``__init__`` (it inherits ``nn.Module``'s or
   ``keras.layers.Layer``'s) has the signature ``()``.
-
-Differences marked ``pending: owned by <helper>`` are to be removed by the owner of the file;
-each says what to change.
 """
 
 from __future__ import annotations
@@ -44,12 +41,6 @@ ONLY_TORCH: dict[tuple[str, str], str] = {
     ("residual", "CifarResNet"): "a PyTorch network is an nn.Module subclass; a Keras one is the keras.Sequential the builder returns",
     ("residual", "ResNet"): "as CifarResNet: Keras' ImageNet ResNets are keras.Sequential models",
     ("resmlp", "Block"): "PyTorch's block module; Keras builds the same block in the functional graph (stream_layers, BranchScale, BlockOutput)",
-    ("train", "batches"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
-    ("train", "check_eval_args"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
-    ("train", "check_fit_args"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
-    ("train", "check_fit_data"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
-    ("train", "epoch_plan"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
-    ("train", "log_epoch"): "pending: owned by h-speed (keras/train.py imports it: add it to __all__)",
 }
 
 #: names in the Keras module only
@@ -71,6 +62,7 @@ ONLY_KERAS: dict[tuple[str, str], str] = {
     ("landscape", "direction_from_torch"): "conversion of a PyTorch direction to Keras' weight layout (godeep.keras.convert)",
     ("train", "reuse_traced_steps"): "tf.function tracing: PyTorch's eager loop has nothing to reuse",
     ("train", "clear_step_cache"): "tf.function tracing: see reuse_traced_steps",
+    ("train", "shared_step"): "tf.function tracing: a training loop borrows one traced step per architecture",
 }
 
 _INIT_REASON = "PyTorch initializes a tensor from a torch.Generator, Keras a variable from an int seed"
@@ -148,12 +140,6 @@ SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
 
 #: (torch value type, keras value type, reason) for constants whose types differ
 VALUES: dict[tuple[str, str], tuple[str, str, str]] = {
-    ("residual", "SHORTCUT_VARIANTS"): (
-        "dict[str, _Variant]",
-        "dict[str, ShortcutVariant]",
-        "pending: owned by h-source (residual/variants.py: build the table from "
-        "godeep.core.residual.ShortcutVariant and drop _Variant)",
-    ),
 }
 
 

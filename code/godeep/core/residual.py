@@ -14,7 +14,7 @@ from typing import Callable, Optional
 from .. import validate
 
 __all__ = ["RESNET_STAGES", "ACTIVATION_ORDERS", "ShortcutVariant", "check_block", "check_variant_options", "cifar_depths",
-           "blocks_per_stage", "check_article_convnet"]
+           "blocks_per_stage", "check_mnist_residual_convnet"]
 
 #: blocks per stage of each ImageNet ResNet, and the block kind (He et al. 2016a, Table 1)
 RESNET_STAGES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
@@ -75,8 +75,8 @@ def blocks_per_stage(depth: int) -> int:
     return (depth - 2) // 6
 
 
-def check_article_convnet(in_channels, image_size, num_classes, widths, hidden, residual) -> tuple[int, int]:
-    """Validate :func:`article_convnet`'s arguments (both frameworks); returns the two widths."""
+def check_mnist_residual_convnet(in_channels, image_size, num_classes, widths, hidden, residual) -> tuple[int, int]:
+    """Validate :func:`mnist_residual_convnet`'s arguments (both frameworks); returns the two widths."""
     for name, value in (("in_channels", in_channels), ("image_size", image_size), ("num_classes", num_classes),
                         ("hidden", hidden)):
         validate.positive_int(name, value)

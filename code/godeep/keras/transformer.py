@@ -294,13 +294,15 @@ def train_on_task(
         raise ValueError(f"the tasks predict input tokens: the model needs n_out == vocab_size, got {model.head.units} and {vocab}")
     if length > model.max_len:
         raise ValueError(f"length {length} exceeds the model's max_len={model.max_len}")
-    step_fn, state = _train_step(model, batch_size, length)
-    for variable in state:  # a fresh Adam, as torch.optim.Adam at every call of the PyTorch function
-        variable.assign(tf.zeros_like(variable))
-    dtype = state[0].dtype
-    rng = np.random.default_rng(seed)
-    losses = np.empty(steps)
-    for step in range(steps):
-        x, y = sequence_task(task, batch_size, length, vocab, seed=int(rng.integers(2**31)))
-        losses[step] = float(step_fn(tf.constant(x), tf.constant(y), tf.constant(warmup_lr(step, lr, warmup), dtype)))
+    from .train import shared_step  # one traced step per architecture, as godeep.keras.train.fit
+
+    with shared_step(model, lambda m: _train_step(m, batch_size, length), "train_on_task", batch_size, length) as (step_fn, state):
+        for variable in state:  # a fresh Adam, as torch.optim.Adam at every call of the PyTorch function
+            variable.assign(tf.zeros_like(variable))
+        dtype = state[0].dtype
+        rng = np.random.default_rng(seed)
+        losses = np.empty(steps)
+        for step in range(steps):
+            x, y = sequence_task(task, batch_size, length, vocab, seed=int(rng.integers(2**31)))
+            losses[step] = float(step_fn(tf.constant(x), tf.constant(y), tf.constant(warmup_lr(step, lr, warmup), dtype)))
     return losses

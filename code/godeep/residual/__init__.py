@@ -47,7 +47,7 @@ framework-neutral plans and checks are in :mod:`godeep.core.residual`.
 from __future__ import annotations
 
 from .. import validate  # noqa: F401
-from ..core.residual import ACTIVATION_ORDERS, RESNET_STAGES, check_article_convnet, check_variant_options, cifar_depths  # noqa: F401
+from ..core.residual import ACTIVATION_ORDERS, RESNET_STAGES, check_mnist_residual_convnet, check_variant_options, cifar_depths  # noqa: F401
 from ..core.residual import blocks_per_stage as _blocks_per_stage, check_block as _check_block  # noqa: F401
 from ..validate import positive_int as _check_positive_int  # noqa: F401
 from .blocks import (  # noqa: F401
@@ -87,7 +87,6 @@ from .variants import (  # noqa: F401
     ExclusiveGating,
     ShortcutGating,
     DropoutShortcut,
-    _Variant,
     SHORTCUT_VARIANTS,
     PreActBasicBlock,
     _variant_and_activation,

@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..core.residual import check_article_convnet
+from ..core.residual import check_mnist_residual_convnet
 from ..validate import positive_int as _check_positive_int
 
 
@@ -92,7 +92,7 @@ def mnist_residual_convnet(in_channels: int = 1, image_size: int = 28, num_class
     block, 2x2 max pool, flatten, dense 128 + ReLU, dense ``num_classes`` (logits: the softmax
     is in the loss). ``residual=False`` removes the two shortcuts. ``image_size`` must be a
     multiple of 4 (28 for MNIST, 8 for the 8x8 digits)."""
-    w1, w2 = check_article_convnet(in_channels, image_size, num_classes, widths, hidden, residual)
+    w1, w2 = check_mnist_residual_convnet(in_channels, image_size, num_classes, widths, hidden, residual)
     side = image_size // 4
     return nn.Sequential(OrderedDict([
         ("conv1", nn.Conv2d(in_channels, w1, 3, padding=1)), ("relu1", nn.ReLU()),

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
-from ..core.residual import ACTIVATION_ORDERS, check_variant_options
+from ..core.residual import ACTIVATION_ORDERS, ShortcutVariant, check_variant_options
 from ..core.residual import check_block as _check_block
 from ..validate import positive_int as _check_positive_int
 from .blocks import Add, BasicBlock, _Block, conv3x3
@@ -109,26 +109,16 @@ class DropoutShortcut(nn.Module):
         return f"p={self.p}"
 
 
-class _Variant:
-    """A shortcut variant: which shortcut option it needs and its merge ``factory(channels, **options)``."""
-
-    def __init__(self, shortcut: Optional[str], merge: Callable[..., nn.Module], figure: str):
-        self.shortcut, self.merge, self.figure = shortcut, merge, figure
-
-    def __repr__(self) -> str:
-        return f"_Variant(shortcut={self.shortcut!r}, figure={self.figure!r})"
-
-
 #: The shortcuts of He et al. (2016b), Table 1 / Fig. 2, by name (``cifar_resnet(variant=...)``).
 #: ``variant_options`` go to the merge: ``shortcut``/``branch`` scales, a gate's ``bias``, dropout's ``p``.
-SHORTCUT_VARIANTS: dict[str, _Variant] = {
-    "identity": _Variant(None, lambda c: Add(), "2(a)"),
-    "constant_scaling": _Variant(None, lambda c, shortcut=0.5, branch=1.0: ConstantScaling(shortcut, branch), "2(b)"),
-    "constant_scaling_both": _Variant(None, lambda c, shortcut=0.5, branch=0.5: ConstantScaling(shortcut, branch), "2(b)"),
-    "exclusive_gating": _Variant(None, lambda c, bias=-6.0: ExclusiveGating(c, bias), "2(c)"),
-    "shortcut_gating": _Variant(None, lambda c, bias=0.0: ShortcutGating(c, bias), "2(d)"),
-    "conv_shortcut": _Variant("C", lambda c: Add(), "2(e)"),
-    "dropout_shortcut": _Variant(None, lambda c, p=0.5: DropoutShortcut(p), "2(f)"),
+SHORTCUT_VARIANTS: dict[str, ShortcutVariant] = {
+    "identity": ShortcutVariant(None, lambda c: Add(), "2(a)"),
+    "constant_scaling": ShortcutVariant(None, lambda c, shortcut=0.5, branch=1.0: ConstantScaling(shortcut, branch), "2(b)"),
+    "constant_scaling_both": ShortcutVariant(None, lambda c, shortcut=0.5, branch=0.5: ConstantScaling(shortcut, branch), "2(b)"),
+    "exclusive_gating": ShortcutVariant(None, lambda c, bias=-6.0: ExclusiveGating(c, bias), "2(c)"),
+    "shortcut_gating": ShortcutVariant(None, lambda c, bias=0.0: ShortcutGating(c, bias), "2(d)"),
+    "conv_shortcut": ShortcutVariant("C", lambda c: Add(), "2(e)"),
+    "dropout_shortcut": ShortcutVariant(None, lambda c, p=0.5: DropoutShortcut(p), "2(f)"),
 }
 
 class PreActBasicBlock(_Block):

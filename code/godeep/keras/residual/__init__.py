@@ -38,7 +38,7 @@ from .. import tf
 import keras
 
 from ... import validate  # noqa: F401
-from ...core.residual import (ACTIVATION_ORDERS, RESNET_STAGES, blocks_per_stage, check_article_convnet,  # noqa: F401
+from ...core.residual import (ACTIVATION_ORDERS, RESNET_STAGES, blocks_per_stage, check_mnist_residual_convnet,  # noqa: F401
                                check_block, check_variant_options, cifar_depths)
 from ...validate import positive_int as _check_positive_int  # noqa: F401
 from ..convert import copy_dense_block_from_torch as copy_dense_from_torch  # noqa: F401  (re-exported)

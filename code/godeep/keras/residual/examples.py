@@ -7,7 +7,7 @@ from typing import Sequence
 from .. import tf
 import keras
 
-from ...core.residual import check_article_convnet
+from ...core.residual import check_mnist_residual_convnet
 from ...validate import positive_int as _check_positive_int
 from .blocks import BN_EPSILON, BN_MOMENTUM, Add, _bn
 
@@ -90,7 +90,7 @@ class ConvResidualBlock(keras.layers.Layer):
 def mnist_residual_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
                     widths: Sequence[int] = (32, 64), hidden: int = 128, residual: bool = True) -> keras.Sequential:
     """A small residual ConvNet for MNIST (NHWC, logits out); see :func:`godeep.residual.mnist_residual_convnet`."""
-    w1, w2 = check_article_convnet(in_channels, image_size, num_classes, widths, hidden, residual)
+    w1, w2 = check_mnist_residual_convnet(in_channels, image_size, num_classes, widths, hidden, residual)
     return keras.Sequential([
         keras.Input(shape=(image_size, image_size, in_channels)),
         keras.layers.Conv2D(w1, 3, padding="same", activation="relu", name="conv1"),

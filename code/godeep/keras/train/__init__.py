@@ -12,7 +12,10 @@ written-out Adam of :func:`godeep.keras.transformer.train_on_task`.
 Speed, with the same numbers (``tests/test_keras_speedups.py``): the traced step is kept per
 architecture and reused by every later model of that architecture (tracing costs seconds at
 depth 56), and the per-epoch evaluations run when the history's evaluation lists are first read,
-through a traced inference pass. ``with reuse_traced_steps(False):`` runs the original loop.
+through a traced inference pass, one split at a time (reading ``test_acc`` evaluates the test
+set only). Other training loops share a step per architecture through :func:`shared_step`
+(the Transformer's :func:`godeep.keras.transformer.train_on_task`). ``with
+reuse_traced_steps(False):`` runs the original loop.
 Two models count as one architecture when their layers have the same classes and attributes
 (names aside) and their variables the same shapes; a layer attribute of an unknown kind (a
 closure, an arbitrary object) makes the model an architecture of its own.
@@ -21,9 +24,7 @@ closure, an arbitrary object) makes the model an architecture of its own.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-import types
 from collections import OrderedDict
 from contextlib import contextmanager
 from itertools import islice
@@ -31,14 +32,19 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import tf
+from .. import tf
 import keras
 
-from ..train import (History, batches, check_eval_args, check_fit_args, check_fit_data, epoch_plan,  # noqa: F401
+from ...train import (History, batches, check_eval_args, check_fit_args, check_fit_data, epoch_plan,  # noqa: F401
                      log_epoch, progress, progress_enabled)
-from .models import weight_layers
+from ..models import weight_layers
+from ._reuse import architecture as _architecture, borrowed as _borrowed, grappler_off as _grappler_off  # noqa: F401
 
-__all__ = ["History", "fit", "evaluate", "progress", "progress_enabled", "reuse_traced_steps", "clear_step_cache"]
+__all__ = [
+    "History", "fit", "evaluate", "progress", "progress_enabled", "batches", "check_eval_args",
+    "check_fit_args", "check_fit_data", "epoch_plan", "log_epoch", "reuse_traced_steps",
+    "clear_step_cache", "shared_step",
+]
 
 
 def _loss_fn(loss: str):
@@ -114,16 +120,6 @@ _REUSE = True
 _CACHE: "OrderedDict[tuple, _Trainer]" = OrderedDict()
 CACHE_SIZE = 6  # architectures kept (a traced ResNet-56 step holds some tens of MB)
 
-# attributes of a Keras layer that do not change what its call computes: names, bookkeeping
-_IGNORED = frozenset(
-    "name _name _path _parent_path _tracker _auto_config _call_signature call_signature_parameters "
-    "_inbound_nodes _outbound_nodes _functional _input_tensor _layers _trainable_variables "
-    "_non_trainable_variables _seed_generators _losses _losses_override _metrics _tracked _loss_ids "
-    "_call_context_args _call_has_context_arg _build_shapes_dict _lock _called build quantize "
-    "_self_update_uid _saved_model_arg_spec _saved_model_inputs_spec _input_spec".split()
-)
-
-
 @contextmanager
 def reuse_traced_steps(enabled: bool = True):
     """Within the block, :func:`fit` does (``True``, the default) or does not reuse traced steps.
@@ -145,71 +141,7 @@ def reuse_traced_steps(enabled: bool = True):
 def clear_step_cache() -> None:
     """Forget every kept master model, optimizer and traced step."""
     _CACHE.clear()
-
-
-def _layers_of(model) -> list:
-    """``model`` and every layer inside it, depth first, each once."""
-    out, seen, stack = [], set(), [model]
-    while stack:
-        layer = stack.pop()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        out.append(layer)
-        stack.extend(reversed(list(getattr(layer, "_layers", ()))))
-    return out
-
-
-def _token(value: Any, index: dict) -> Any:
-    """A hashable description of an attribute's value; an unknown object is described by its id
-    (so that two models differing in it never share a step)."""
-    if value is None or isinstance(value, (bool, int, float, str, bytes)):
-        return (type(value).__name__, value)
-    if isinstance(value, keras.layers.Layer):
-        return ("layer", index[id(value)]) if id(value) in index else ("object", id(value))
-    if isinstance(value, (keras.Variable, tf.Variable)):
-        return ("variable", tuple(value.shape), str(value.dtype), bool(value.trainable))
-    if isinstance(value, keras.initializers.Initializer):
-        return ("initializer",)  # used when the model is built, not in its training step
-    if isinstance(value, keras.DTypePolicy):
-        return ("policy", value.name)
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, tuple(_token(v, index) for v in value))
-    if isinstance(value, dict):
-        return ("dict", tuple(sorted((repr(k), _token(v, index)) for k, v in value.items())))
-    if isinstance(value, (set, frozenset)):
-        return ("set", tuple(sorted(repr(_token(v, index)) for v in value)))
-    if isinstance(value, np.generic):
-        return ("scalar", value.dtype.str, value.item())
-    if isinstance(value, np.ndarray) or tf.is_tensor(value) and not isinstance(value, keras.KerasTensor):
-        array = np.asarray(value)
-        return ("array", array.dtype.str, array.shape, array.tobytes())
-    if isinstance(value, functools.partial):
-        return ("partial", _token(value.func, index), _token(value.args, index), _token(value.keywords, index))
-    if isinstance(value, type):
-        return ("class", value.__module__, value.__qualname__)
-    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
-        name = getattr(value, "__qualname__", "")
-        if "<" not in name and not getattr(value, "__closure__", None):  # a module-level function
-            return ("function", value.__module__, name)
-    return ("object", id(value))
-
-
-def _architecture(model: keras.Model) -> tuple:
-    """What the traced step of ``model`` depends on, less the values of its variables: every
-    layer's class and attributes (not its name), and every variable's shape and dtype."""
-    layers = _layers_of(model)
-    index = {id(layer): i for i, layer in enumerate(layers)}
-    described = []
-    for layer in layers:
-        attrs = tuple(
-            (key, _token(value, index))
-            for key, value in sorted(vars(layer).items())
-            if key not in _IGNORED and not key.startswith("_self_")
-        )
-        described.append((type(layer).__module__, type(layer).__qualname__, attrs))
-    variables = tuple((tuple(v.shape), str(v.dtype), bool(v.trainable)) for v in model.variables)
-    return tuple(described), variables
+    _SHARED.clear()
 
 
 class _Trainer:
@@ -243,24 +175,9 @@ class _Trainer:
         with _grappler_off():
             return self.forward(xb)
 
-    @contextmanager
     def borrowed(self, model: Optional[keras.Model] = None):
         """Use the master for ``model`` (``None``: for an evaluation), restoring its values after."""
-        if model is self.model:
-            yield
-            return
-        saved = [v.numpy() for v in self.model.variables]
-        try:
-            if model is not None:
-                for dst, src in zip(self.model.variables, model.variables):
-                    dst.assign(src)
-            yield
-            if model is not None:
-                for src, dst in zip(self.model.variables, model.variables):
-                    dst.assign(src)
-        finally:
-            for dst, value in zip(self.model.variables, saved):
-                dst.assign(value)
+        return _borrowed(self.model, model)
 
     def reset_optimizer(self, lr: float) -> None:
         """The state of a new optimizer: zero slots and step count, the learning rate ``lr``."""
@@ -268,49 +185,53 @@ class _Trainer:
             v.assign(tf.zeros_like(v))
         self.opt.learning_rate = lr
 
-    def evaluate(self, values: list, data, loss: str) -> tuple[tuple[float, float], Optional[tuple[float, float]]]:
-        """Training (and test) loss and accuracy of the master holding ``values``."""
+    def evaluate(self, snapshots: list, data, loss: str, split: str) -> list[tuple[float, float]]:
+        """Loss and accuracy on ``data``'s ``split`` ("train" or "test") of the master holding each of
+        ``snapshots`` (lists of variable values); its own values are saved and restored once."""
+        x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+        dtype = self.model.inputs[0].dtype
+        results = []
         with self.borrowed():
-            for dst, value in zip(self.model.variables, values):
-                dst.assign(value)
-            dtype = self.model.inputs[0].dtype
-            forward = self._forward
-            try:
-                train = _evaluate_with(forward, dtype, data.x_train, data.y_train, loss)
-            except Exception:  # a model that cannot be traced for inference: evaluate eagerly, as before
-                self.traced_forward = False
-                forward = self._forward
-                train = _evaluate_with(forward, dtype, data.x_train, data.y_train, loss)
-            test = None
-            if data.x_test is not None and len(data.x_test):
-                test = _evaluate_with(forward, dtype, data.x_test, data.y_test, loss)
-        return train, test
+            for values in snapshots:
+                for dst, value in zip(self.model.variables, values):
+                    dst.assign(value)
+                try:
+                    results.append(_evaluate_with(self._forward, dtype, x, y, loss))
+                except Exception:  # a model that cannot be traced for inference: evaluate eagerly, as before
+                    if not self.traced_forward:
+                        raise
+                    self.traced_forward = False
+                    results.append(_evaluate_with(self._forward, dtype, x, y, loss))
+        return results
+
+
+_SHARED: "OrderedDict[tuple, tuple[keras.Model, Any]]" = OrderedDict()
 
 
 @contextmanager
-def _grappler_off():
-    """TensorFlow's graph optimizer off for the functions called within, on this thread only.
+def shared_step(model: keras.Model, make_step, *key):
+    """A traced step shared by every model of ``model``'s architecture (and the same ``key``).
 
-    A function call carries its thread's options (a ``ConfigProto``), and an instantiation is
-    kept per options: the block swaps in a copy of the options with the meta-optimizer
-    disabled and then puts back the very same options object, so the functions instantiated
-    outside (the training steps) are neither touched nor instantiated again. Changing the
-    global ``tf.config.optimizer`` options instead makes the next call of every traced step
-    instantiate it again (2.7 s for ResNet-56).
+    ``make_step(master)`` makes the step of the first model of the architecture, which becomes
+    its *master*; within the block the master holds ``model``'s values, the block gets what
+    ``make_step`` returned (the master's step: run it to train ``model``), and ``model`` gets the
+    master's values at its end. Used by training loops other than :func:`fit` (the written-out
+    Adam of :func:`godeep.keras.transformer.train_on_task`): the same graph runs on the same
+    values, so the numbers are those of a step traced for ``model`` itself. Under
+    ``reuse_traced_steps(False)`` every call makes a new step for ``model``.
     """
-    from tensorflow.core.protobuf import config_pb2
-    from tensorflow.python.eager import context
-
-    ctx = context.context()
-    previous = ctx.function_call_options
-    config = config_pb2.ConfigProto()
-    config.ParseFromString(previous.config_proto_serialized)
-    config.graph_options.rewrite_options.disable_meta_optimizer = True
-    ctx.function_call_options = context.FunctionCallOptions(executor_type=previous.executor_type, config_proto=config)
-    try:
-        yield
-    finally:
-        ctx.function_call_options = previous
+    if not _REUSE:
+        yield make_step(model)
+        return
+    full_key = (_architecture(model), *key)
+    if full_key not in _SHARED:
+        _SHARED[full_key] = (model, make_step(model))
+        while len(_SHARED) > CACHE_SIZE:
+            _SHARED.popitem(last=False)
+    _SHARED.move_to_end(full_key)
+    master, step = _SHARED[full_key]
+    with _borrowed(master, model):
+        yield step
 
 
 def _trainer(model: keras.Model, optimizer: str, lr: float, momentum: float, loss: str) -> _Trainer:
@@ -328,13 +249,14 @@ def _trainer(model: keras.Model, optimizer: str, lr: float, momentum: float, los
 class _LazyHistory(History):
     """A :class:`History` whose per-epoch evaluations run when first read.
 
-    The weights at each epoch's end are kept; ``train_loss``, ``train_acc``, ``test_loss`` and
-    ``test_acc`` evaluate them (all pending epochs at once) the first time one is read. A
-    notebook that reads only ``step_loss`` thus pays no evaluation at all.
+    The weights at each epoch's end are kept; ``train_loss`` and ``train_acc`` evaluate them on
+    the training set (all pending epochs at once) the first time one of them is read,
+    ``test_loss`` and ``test_acc`` on the test set. A notebook that reads only ``step_loss``
+    thus pays no evaluation at all, one that reads only the test accuracy no training-set pass.
     """
 
     def __init__(self) -> None:
-        self._pending: list = []
+        self._pending: dict[str, list] = {"train": [], "test": []}
         super().__init__()
 
     def __eq__(self, other) -> bool:  # equal to a History holding the same values
@@ -348,23 +270,28 @@ class _LazyHistory(History):
         return "History(" + ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(History)) + ")"
 
     def _add(self, trainer: _Trainer, data, loss: str) -> None:
-        self._pending.append((trainer, [v.numpy() for v in trainer.model.variables], data, loss))
+        entry = (trainer, [v.numpy() for v in trainer.model.variables], data, loss)
+        self._pending["train"].append(entry)
+        if data.x_test is not None and len(data.x_test):
+            self._pending["test"].append(entry)
 
-    def _settle(self) -> None:
-        pending, self._pending = self._pending, []
-        for trainer, values, data, loss in pending:
-            (tl, ta), test = trainer.evaluate(values, data, loss)
-            self._values["train_loss"].append(tl)
-            self._values["train_acc"].append(ta)
-            if test is not None:
-                self._values["test_loss"].append(test[0])
-                self._values["test_acc"].append(test[1])
+    def _settle(self, split: str) -> None:
+        pending, self._pending[split] = self._pending[split], []
+        while pending:  # the epochs of one fit share its trainer, data and loss: one swap for them all
+            trainer, _, data, loss = pending[0]
+            n = next((i for i, p in enumerate(pending) if p[0] is not trainer or p[2] is not data or p[3] != loss), len(pending))
+            for value, accuracy in trainer.evaluate([p[1] for p in pending[:n]], data, loss, split):
+                self._values[f"{split}_loss"].append(value)
+                self._values[f"{split}_acc"].append(accuracy)
+            pending = pending[n:]
 
 
 def _lazy_field(name: str) -> property:
+    split = name.split("_")[0]
+
     def get(self):
-        if self._pending:
-            self._settle()
+        if self._pending[split]:
+            self._settle(split)
         return self._values[name]
 
     def set(self, value):
