@@ -85,8 +85,12 @@ def _check_evaluate(fn) -> Feedback:
     """Three probes: labels the model gets all right, half right, and a model that arrives in eval mode."""
     import copy
 
-    import torch
-
+    try:
+        import torch
+    except ImportError:  # a Keras-only kernel (the TensorFlow notebook): judge the answer as Keras code
+        if not callable(fn) or isinstance(fn, type):
+            return wrong("give a function: def evaluate(model, x, y): ... returning the accuracy (a float).")
+        return _check_evaluate_keras(fn)
     if not callable(fn) or isinstance(fn, type) or isinstance(fn, torch.nn.Module):
         return wrong(
             "give a function: def evaluate(model, x, y): ... returning the accuracy (a float)."
