@@ -132,10 +132,19 @@ def split(source, framework: str, name: str) -> nbformat.NotebookNode:
 
 
 def _comparable(outputs) -> str:
-    """Outputs as JSON, without execution counts (they differ between the two runs)."""
-    plain = json.loads(json.dumps(outputs))
-    for output in plain:
+    """Outputs as JSON, without execution counts (they differ between the two runs), and with
+    consecutive chunks of one stream joined (a kernel may flush the same text in other pieces)."""
+    plain = []
+    for output in json.loads(json.dumps(outputs)):
         output.pop("execution_count", None)
+        if output.get("output_type") == "stream":
+            text = "".join(output["text"]) if isinstance(output["text"], list) else output["text"]
+            previous = plain[-1] if plain else {}
+            if previous.get("output_type") == "stream" and previous["name"] == output["name"]:
+                previous["text"] += text
+                continue
+            output["text"] = text
+        plain.append(output)
     return json.dumps(plain, sort_keys=True)
 
 
