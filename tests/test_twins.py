@@ -46,7 +46,10 @@ ONLY_TORCH: dict[tuple[str, str], str] = {
     (
         "norms",
         "batch_norm",
-    ): "functional forms mirror torch.nn.functional (tensors in, running stats updated in place); Keras updates its statistics only inside layers",
+    ): (
+        "functional forms mirror torch.nn.functional (tensors in, running stats updated in place); "
+        "Keras updates its statistics only inside layers"
+    ),
     ("norms", "layer_norm"): "functional form of torch.nn.functional.layer_norm: see batch_norm",
     ("norms", "group_norm"): "functional form of torch.nn.functional.group_norm: see batch_norm",
     (
@@ -65,7 +68,10 @@ ONLY_TORCH: dict[tuple[str, str], str] = {
     (
         "resmlp",
         "Block",
-    ): "PyTorch's block module; Keras builds the same block in the functional graph (stream_layers, BranchScale, BlockOutput)",
+    ): (
+        "PyTorch's block module; Keras builds the same block in the functional graph "
+        "(stream_layers, BranchScale, BlockOutput)"
+    ),
 }
 
 #: names in the Keras module only
@@ -98,7 +104,10 @@ ONLY_KERAS: dict[tuple[str, str], str] = {
     (
         "resmlp",
         "BlockOutput",
-    ): "the weightless layer ending each block in Keras' functional graph, which Lesioned switches off (PyTorch replaces the module)",
+    ): (
+        "the weightless layer ending each block in Keras' functional graph, which Lesioned "
+        "switches off (PyTorch replaces the module)"
+    ),
     (
         "resmlp",
         "BranchScale",
