@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup test unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check bench clean
+.PHONY: help setup test lint unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check bench clean
 
 # NB: the notebooks the notebook targets work on (nbval, notebooks, check-notebooks, profile,
 # lab): a notebook, a folder or a shell pattern, e.g.
@@ -29,7 +29,8 @@ TESTS ?= tests
 K ?=
 
 help:
-	@echo "make test         set up, then tools/nb.py check and every test (unit, strict nbval over $(NOTEBOOKS)/, the book build)"
+	@echo "make test         set up, then ruff (format check, lint), tools/nb.py check and every test (unit, strict nbval over $(NOTEBOOKS)/, the book build)"
+	@echo "make lint         format and lint-fix the Python code in place (ruff check --fix, ruff format; ruff.toml)"
 	@echo "make unit         the tests in tests/ only (TESTS=tests/test_init.py K=expression to select)"
 	@echo "make nbval        strict nbval: re-run notebooks (a split one: each framework's alone), compare with stored outputs (NB=path or pattern)"
 	@echo "make check-notebooks  list notebooks to re-execute or fix (NB=path or pattern)"
@@ -61,10 +62,18 @@ $(STAMP): requirements.txt code/pyproject.toml
 WORKERS ?= 2
 
 test: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 	$(BIN)/python tools/nb.py check $(NOTEBOOKS)
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider -rs --durations=15 \
 		-n $(WORKERS) --dist loadgroup
+
+# ruff.toml says what is checked (the package, tests, tools, _ext; not the notebooks). Fixes
+# first, then formatting, as ruff recommends: a fix (sorted imports) may need reformatting.
+lint: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 unit: setup
 	$(BIN)/python -m pytest $(TESTS) $(if $(K),-k "$(K)") -p no:cacheprovider -rs

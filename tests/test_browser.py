@@ -120,7 +120,8 @@ def test_page_loads_cleanly_offline(reader, page):
     if math:
         assert wait_for_mathjax(p) >= 1, page
         untypeset = p.evaluate(
-            "[...document.querySelectorAll('.math')].filter(m => !m.querySelector('mjx-container')).map(m => m.textContent)"
+            "[...document.querySelectorAll('.math')].filter(m => "
+            "!m.querySelector('mjx-container')).map(m => m.textContent)"
         )
         assert untypeset == [], f"maths left as raw TeX: {untypeset[:3]}"
         assert p.evaluate("document.querySelectorAll('mjx-merror').length") == 0, (

@@ -11,13 +11,13 @@ pytest.importorskip("tensorflow")
 
 import godeep  # noqa: E402
 from godeep import models, residual, resmlp, transformer  # noqa: E402
-from godeep.keras import (
-    convert,  # noqa: E402
-    landscape as klandscape,  # noqa: E402
-    models as kmodels,  # noqa: E402
-    residual as kresidual,  # noqa: E402
-    resmlp as kresmlp,  # noqa: E402
-    transformer as ktransformer,  # noqa: E402
+from godeep.keras import (  # noqa: E402  (needs the framework checked above)
+    convert,
+    landscape as klandscape,
+    models as kmodels,
+    residual as kresidual,
+    resmlp as kresmlp,
+    transformer as ktransformer,
 )
 
 

@@ -14,10 +14,10 @@ from godeep import data
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
-from godeep.keras import (
-    models as kmodels,  # noqa: E402
-    residual as kresidual,  # noqa: E402
-    train as ktrain,  # noqa: E402
+from godeep.keras import (  # noqa: E402  (needs the framework checked above)
+    models as kmodels,
+    residual as kresidual,
+    train as ktrain,
 )
 from godeep.signals import TrainingMonitor  # noqa: E402
 

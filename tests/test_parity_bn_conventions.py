@@ -34,10 +34,14 @@ def _inference_gap(keras_layer, convert_variance: bool) -> float:
         torch_layer(torch.as_tensor(b))
         keras_layer(_nhwc(b), training=True)
     if convert_variance:  # Keras' average of biased variances -> PyTorch's unbiased one
-        kept = 0.9 ** len(batches)  # the weight left on the initial 1; m/(m-1) scales the batch terms only
+        kept = 0.9 ** len(
+            batches
+        )  # the weight left on the initial 1; m/(m-1) scales the batch terms only
         biased = keras_layer.moving_variance.numpy()
         keras_layer.moving_variance.assign(kept + M / (M - 1) * (biased - kept))
-        np.testing.assert_allclose(keras_layer.moving_variance.numpy(), torch_layer.running_var.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(
+            keras_layer.moving_variance.numpy(), torch_layer.running_var.numpy(), rtol=1e-12
+        )
     torch_layer.eval()
     with torch.no_grad():
         ours = torch_layer(torch.as_tensor(test)).numpy()

@@ -132,7 +132,9 @@ def to_nchw(x):
 
 @pytest.mark.parametrize("dims", [2, 4])
 def test_batch_norm_pytorch_and_keras_twins_agree(dims):
-    """PyTorch BatchNorm(momentum=0.1, eps=1e-5) == Keras BatchNorm(momentum=0.9, epsilon=1e-5), up to the stored variance."""
+    """PyTorch BatchNorm(momentum=0.1, eps=1e-5) == Keras BatchNorm(momentum=0.9, epsilon=1e-5),
+    up to the stored variance.
+    """
     pt = norms.BatchNorm(3).double()
     kt = knorms.BatchNorm(momentum=1 - 0.1, epsilon=1e-5, dtype="float64")
     shape = SHAPES[dims][:-1] + (3,)

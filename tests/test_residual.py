@@ -46,7 +46,7 @@ def test_cifar_resnet_parameter_count_by_formula():
         total = 9 * c_in * widths[0] + 2 * widths[0]
         prev = widths[0]
         for w in widths:
-            for b in range(n):
+            for _ in range(n):
                 total += 9 * prev * w + 9 * w * w + 4 * w
                 if shortcut == "B" and prev != w:
                     total += prev * w + 2 * w

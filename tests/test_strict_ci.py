@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 FILES = {
     "tests/test_parity_fake.py": 'import pytest\npytest.importorskip("no_such_framework")\n\ndef test_x():\n    pass\n',
-    "tests/test_browser.py": 'import pytest\n\n@pytest.mark.skipif(True, reason="no Chromium")\ndef test_page():\n    pass\n',
+    "tests/test_browser.py": (
+        'import pytest\n\n@pytest.mark.skipif(True, reason="no Chromium")\ndef test_page():\n    '
+        "pass\n"
+    ),
     "tests/test_other.py": 'import pytest\n\ndef test_optional():\n    pytest.skip("optional here")\n\n'
     '@pytest.mark.xfail(reason="known")\ndef test_known():\n    assert False\n\n'
     'def test_twin():\n    pytest.importorskip("no_such_twin")\n',

@@ -83,7 +83,9 @@ def test_causal_attention_ignores_the_future():
 
 
 def test_residual_structure_pre_and_post():
-    """With both branches' output projections zeroed, a pre-norm block is the identity; a post-norm block is LN(LN(x))."""
+    """With both branches' output projections zeroed, a pre-norm block is the identity; a
+    post-norm block is LN(LN(x)).
+    """
     godeep.seed_everything(3)
     x = torch.randn(2, 4, 8)
     for norm in ("pre", "post"):

@@ -52,7 +52,10 @@ ONLY_TORCH: dict[tuple[str, str], str] = {
     (
         "norms",
         "batch_norm",
-    ): "functional forms mirror torch.nn.functional (tensors in, running stats updated in place); Keras updates its statistics only inside layers",
+    ): (
+        "functional forms mirror torch.nn.functional (tensors in, running stats updated in place); "
+        "Keras updates its statistics only inside layers"
+    ),
     ("norms", "layer_norm"): "functional form of torch.nn.functional.layer_norm: see batch_norm",
     ("norms", "group_norm"): "functional form of torch.nn.functional.group_norm: see batch_norm",
     (
@@ -71,11 +74,17 @@ ONLY_TORCH: dict[tuple[str, str], str] = {
     (
         "resmlp",
         "Block",
-    ): "PyTorch's block module; Keras builds the same block in the functional graph (stream_layers, BranchScale, BlockOutput)",
+    ): (
+        "PyTorch's block module; Keras builds the same block in the functional graph "
+        "(stream_layers, BranchScale, BlockOutput)"
+    ),
     (
         "clipping",
         "clip_grad_norm_",
-    ): "PyTorch keeps gradients in .grad and clips them in place; Keras variables have no .grad (use clip_by_global_norm)",
+    ): (
+        "PyTorch keeps gradients in .grad and clips them in place; Keras variables have no "
+        ".grad (use clip_by_global_norm)"
+    ),
     (
         "clipping",
         "clip_grad_value_",
@@ -120,7 +129,10 @@ ONLY_KERAS: dict[tuple[str, str], str] = {
     (
         "resmlp",
         "BlockOutput",
-    ): "the weightless layer ending each block in Keras' functional graph, which Lesioned switches off (PyTorch replaces the module)",
+    ): (
+        "the weightless layer ending each block in Keras' functional graph, which Lesioned "
+        "switches off (PyTorch replaces the module)"
+    ),
     (
         "resmlp",
         "BranchScale",

@@ -154,7 +154,8 @@ def _worker(family: str, repeat: int) -> list[dict]:
 
 def _table(rows: list[dict], repeat: int) -> str:
     lines = [
-        "| family | runs | PyTorch wall s | Keras wall s | ratio wall | PyTorch CPU s | Keras CPU s | ratio CPU | Keras first run / later runs (wall s) |",
+        "| family | runs | PyTorch wall s | Keras wall s | ratio wall | PyTorch CPU s | Keras CPU "
+        "s | ratio CPU | Keras first run / later runs (wall s) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for family in dict.fromkeys(row["family"] for row in rows):
@@ -220,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     text += [f"- **{f}**: {FAMILIES[f]}" for f in families]
     text += ["", "Runs (wall s, CPU s, result):", ""]
     text += [
-        f"- {r['family']} {r['framework']:>7} pass {r['repeat']} {r['setting']}: {r['wall']:.2f} s, {r['cpu']:.2f} s CPU, {r['result']!r}"
+        f"- {r['family']} {r['framework']:>7} pass {r['repeat']} {r['setting']}: {r['wall']:.2f} "
+        f"s, {r['cpu']:.2f} s CPU, {r['result']!r}"
         for r in rows
     ]
     report = Path(args.report)

@@ -346,7 +346,7 @@ def problems(path: Path, source, read, normalize) -> list[str]:
         if cell.cell_type == "code" and cell_framework(cell) is not None:
             bound |= imported_names(cell.source)
     neutral = set()
-    for index, cell in enumerate(cells):
+    for cell in cells:
         if cell.cell_type != "code" or cell_framework(cell) is not None:
             continue
         neutral |= imported_names(cell.source)

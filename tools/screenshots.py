@@ -41,6 +41,12 @@ def split_pages() -> list[str]:
     ]
 
 
+def _local_only(host: str):
+    """A route handler (one argument, the route) that lets requests to ``host`` through and
+    aborts the others."""
+    return lambda r: r.continue_() if r.request.url.split("/")[2] == host else r.abort()
+
+
 def shoot(chromium, base: str, out: Path) -> list[Path]:
     pages = [website.toc_files()[0]]
     pages += [p for p in website.toc_files() if p == "setting-up"]
@@ -55,9 +61,7 @@ def shoot(chromium, base: str, out: Path) -> list[Path]:
         page = context.new_page()
         host = base.split("/")[2]
         # offline, like the browser tests: only the local server answers
-        page.route(
-            "**/*", lambda r: r.continue_() if r.request.url.split("/")[2] == host else r.abort()
-        )
+        page.route("**/*", _local_only(host))
         for name in pages:
             page.goto(f"{base}{name}.html")
             settle(page)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 from sphinx.errors import ExtensionError
 
@@ -30,7 +30,7 @@ PARAMETERS = ["self", "token"]
 MARK = "_godeep_wrapped"
 
 #: ``wrapper(original, renderer, token)``: render the cell, or return ``original(renderer, token)``.
-Renderer = Callable[[Callable[[Any, Any], None], Any, Any], Optional[None]]
+Renderer = Callable[[Callable[[Any, Any], None], Any, Any], None]
 
 
 def installed_version() -> str:

@@ -44,9 +44,7 @@ def batch_norm_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, _bn_classes())]
 
 
-def fold_batch_norm(
-    conv_or_linear: nn.Conv2d | nn.Linear, bn: nn.Module
-) -> nn.Conv2d | nn.Linear:
+def fold_batch_norm(conv_or_linear: nn.Conv2d | nn.Linear, bn: nn.Module) -> nn.Conv2d | nn.Linear:
     """A new ``Conv2d`` / ``Linear`` (with a bias) computing ``bn(conv_or_linear(x))`` in eval mode.
 
     ``W'_o = s_o W_o``, ``b'_o = s_o (b_o - mu_o) + beta_o``, ``s_o = gamma_o / sqrt(sigma_o^2 + eps)``

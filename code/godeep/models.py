@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Union
 
 import torch
 from torch import nn
@@ -45,7 +44,7 @@ __all__ = [
 
 #: An initializer: ``None`` keeps the framework's default, a float ``s`` draws weights from
 #: N(0, s^2) (biases zero), a callable is applied in place to each weight tensor.
-Init = Union[None, float, Callable[[torch.Tensor], object]]
+Init = None | float | Callable[[torch.Tensor], object]
 
 
 def _activation(name: str) -> nn.Module:

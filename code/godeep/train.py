@@ -94,8 +94,8 @@ def fit(
     desc: str | None = None,
     steps: int | None = None,
     eval_epochs: bool = True,
-    clip_grad_norm: Optional[float] = None,
-    clip_grad_value: Optional[float] = None,
+    clip_grad_norm: float | None = None,
+    clip_grad_value: float | None = None,
 ) -> History:
     """Train a PyTorch ``model`` on ``data`` (a :class:`godeep.data.Dataset`) and return a :class:`History`.
 

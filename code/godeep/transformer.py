@@ -277,8 +277,8 @@ def train_on_task(
     """Train ``model`` with Adam (betas 0.9, 0.98, as Vaswani et al.) on fresh batches of :func:`sequence_task`.
 
     The learning rate follows :func:`warmup_lr` (linear warm-up over ``warmup`` steps, then
-    constant ``lr``). The vocabulary is the model's ``vocab_size`` (which must equal ``n_out``). Returns the training loss
-    (cross-entropy averaged over positions) at every step. Adam's update, with
+    constant ``lr``). The vocabulary is the model's ``vocab_size`` (which must equal ``n_out``).
+    Returns the training loss (cross-entropy averaged over positions) at every step. Adam's update, with
     ``c1 = 1 - 0.9^t``, ``c2 = 1 - 0.98^t`` and ``eps = 1e-8``::
 
         m <- 0.9 m + 0.1 g,   v <- 0.98 v + 0.02 g^2,   W <- W - (lr / c1) m / (sqrt(v) / sqrt(c2) + eps)
@@ -292,7 +292,8 @@ def train_on_task(
     vocab = model.tok.num_embeddings
     if model.head.out_features != vocab:
         raise ValueError(
-            f"the tasks predict input tokens: the model needs n_out == vocab_size, got {model.head.out_features} and {vocab}"
+            "the tasks predict input tokens: the model needs n_out == vocab_size, got "
+            f"{model.head.out_features} and {vocab}"
         )
     # fused: one kernel for all weights (the same update, about 15% faster per step on CPU)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), fused=True)

@@ -98,7 +98,10 @@ def number(
     if below or above:
         left = "-inf" if low is None else f"{low}"
         right = "inf" if high is None else f"{high}"
-        interval = f"{'(' if low_open or low is None else '['}{left}, {right}{')' if high_open or high is None else ']'}"
+        interval = (
+            f"{'(' if low_open or low is None else '['}{left}, "
+            f"{right}{')' if high_open or high is None else ']'}"
+        )
         raise ValueError(f"{name} must be in {interval}, got {value}")
     return value
 

@@ -33,7 +33,8 @@ RESNET_STAGES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     152: ("bottleneck", (3, 8, 36, 3)),
 }
 
-#: Where BN and ReLU sit relative to the addition (Table 2 / Fig. 4), for :class:`godeep.residual.PreActBasicBlock` (He et al. 2016b).
+#: Where BN and ReLU sit relative to the addition (Table 2 / Fig. 4), for
+#: :class:`godeep.residual.PreActBasicBlock` (He et al. 2016b).
 ACTIVATION_ORDERS: dict[str, str] = {
     "original": "y = relu(s + BN(W2 relu(BN(W1 x))))",
     "bn_after_add": "y = relu(BN(s + W2 relu(BN(W1 x))))",

@@ -196,7 +196,7 @@ def _code_objects(answer: Any) -> list[tuple[types.CodeType, dict, tuple]]:
 
 def _cell_filled(cell: Any) -> bool:
     try:
-        cell.cell_contents
+        _ = cell.cell_contents  # raises ValueError while the cell is empty
     except ValueError:
         return False
     return True

@@ -145,7 +145,8 @@ def judge_block(
     y = run(True)  # builds a Keras block's layers
     if y.shape != x.shape:
         return wrong(
-            f"output shape {y.shape} (as NCHW), expected {x.shape}: a block with an identity shortcut keeps the shape (3x3 convs with padding 1, {channels} channels)."
+            f"output shape {y.shape} (as NCHW), expected {x.shape}: a block with an identity "
+            f"shortcut keeps the shape (3x3 convs with padding 1, {channels} channels)."
         )
     if framework == "torch":
         convs, bns, _ = _torch_parts(block, True)
@@ -158,11 +159,13 @@ def judge_block(
         biased = any(c.use_bias for c in convs)
     if len(convs) != n_convs or len(bns) != n_bns:
         return wrong(
-            f"the checker compares your block with the reference on its own layers, so it looks for {n_convs} convolutions and {n_bns} BN layers; found {len(convs)} and {len(bns)}."
+            "the checker compares your block with the reference on its own layers, so it looks "
+            f"for {n_convs} convolutions and {n_bns} BN layers; found {len(convs)} and {len(bns)}."
         )
     if biased:
         return wrong(
-            "your convolutions have biases: a BN's beta (or the next BN's mean) makes them redundant; use bias=False (use_bias=False in Keras)."
+            "your convolutions have biases: a BN's beta (or the next BN's mean) makes them "
+            "redundant; use bias=False (use_bias=False in Keras)."
         )
     (_randomize_torch if framework == "torch" else _randomize_keras)(bns, rng)
     y = run(True)
@@ -199,7 +202,8 @@ def judge_block(
                 return wrong(hint)
         gap = np.abs(y - run(True, reference)).max()
         return wrong(
-            f"on random weights your block differs from the reference on the same layers by up to {gap:.3g}: compute {formula}."
+            "on random weights your block differs from the reference on the same layers by up to "
+            f"{gap:.3g}: compute {formula}."
         )
     inference = run(False)
     if not np.allclose(
@@ -207,11 +211,16 @@ def judge_block(
     ):
         if framework == "keras":
             return wrong(
-                "with training=True your block is right, but with training=False it is not: pass training=training on to every BatchNormalization (not training=True), so that inference uses the moving statistics."
+                "with training=True your block is right, but with training=False it is not: pass "
+                "training=training on to every BatchNormalization (not training=True), so that "
+                "inference uses the moving statistics."
             )
         return wrong(
-            "in training mode your block is right, but not in eval mode: use nn.BatchNorm2d modules (they switch to their running statistics in eval mode), not batch statistics computed by hand."
+            "in training mode your block is right, but not in eval mode: use nn.BatchNorm2d "
+            "modules (they switch to their running statistics in eval mode), not batch statistics "
+            "computed by hand."
         )
     return correct(
-        f"on random weights your block computes {formula} exactly like the reference on the same layers, in training and in inference mode."
+        f"on random weights your block computes {formula} exactly like the reference on the same "
+        "layers, in training and in inference mode."
     )

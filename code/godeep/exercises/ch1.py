@@ -86,7 +86,8 @@ def _check_sigmoid_bound(answer):
 
 sigmoid_bound = exercise(
     "ch1.sigmoid-bound",
-    "Upper bound from the per-layer maxima on |d x_10 / d x_0| through 10 scalar sigmoid layers x_l = sigmoid(w_l x_{l-1}) with |w_l| <= 1.",
+    "Upper bound from the per-layer maxima on |d x_10 / d x_0| through 10 scalar sigmoid layers "
+    "x_l = sigmoid(w_l x_{l-1}) with |w_l| <= 1.",
     solution=lambda: 0.25**10,
     wrong_answers=[
         (2.5, "added"),
@@ -173,14 +174,16 @@ def _check_tanh_saturation(fn):
                 got, float(np.mean(np.abs(h) >= 0.95)), abs_tol=1e-9
             ):
                 return wrong(
-                    "you thresholded |h| at 0.95; the slope tanh'(z) = 1 - h^2 is below 0.05 when |h| > sqrt(0.95) = 0.975."
+                    "you thresholded |h| at 0.95; the slope tanh'(z) = 1 - h^2 is below 0.05 when "
+                    "|h| > sqrt(0.95) = 0.975."
                 )
             if got > 1.0:
                 return wrong(
                     f"a fraction lies in [0, 1]; you returned {got:.3g}. Divide the count by the number of entries."
                 )
             return wrong(
-                f"on a test batch you returned {got:.4g}, expected {expected:.4g}. Hint: tanh'(z) = 1 - h^2 where h = tanh(z)."
+                f"on a test batch you returned {got:.4g}, expected {expected:.4g}. Hint: tanh'(z) "
+                "= 1 - h^2 where h = tanh(z)."
             )
     return correct(
         "your function agrees with godeep.signals.saturation_fraction(h, 'tanh') on every test batch."

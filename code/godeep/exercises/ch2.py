@@ -156,7 +156,8 @@ def _check_rms_after_30(answer) -> Feedback:
             (0.5**30, "2^-30 is the mean square E[h^2]; the rms is its square root."),
             (
                 2.0**-15 * math.sqrt(1 - 1 / math.pi),
-                "that is the standard deviation of h, which subtracts the mean; the question asks for the rms sqrt(E[h^2]).",
+                "that is the standard deviation of h, which subtracts the mean; the question asks "
+                "for the rms sqrt(E[h^2]).",
             ),
         ],
     )
@@ -164,7 +165,8 @@ def _check_rms_after_30(answer) -> Feedback:
 
 rms_after_30 = exercise(
     "ch2.rms-after-30",
-    "Predict the rms sqrt(E[h^2]) of the activations after 30 ReLU layers of width 256 with Xavier normal weights, unit-variance inputs.",
+    "Predict the rms sqrt(E[h^2]) of the activations after 30 ReLU layers of width 256 with Xavier "
+    "normal weights, unit-variance inputs.",
     solution=_rms_after_30,
     wrong_answers=[
         (1.0, "30 halvings"),
@@ -193,11 +195,13 @@ def _check_default_factor(answer) -> Feedback:
             (math.sqrt(1.0 / 3.0), "that ignores the ReLU, which halves the second moment."),
             (
                 1.0 / 3.0,
-                "n Var[w] = 1/3 is the variance factor of the linear layer alone: add the ReLU's 1/2 and take a square root.",
+                "n Var[w] = 1/3 is the variance factor of the linear layer alone: add the ReLU's "
+                "1/2 and take a square root.",
             ),
             (
                 1.0 / math.sqrt(5.0),
-                "a = sqrt(5) is the leaky-ReLU slope in the gain formula, not the factor: gain^2 = 2 / (1 + a^2) = 1/3.",
+                "a = sqrt(5) is the leaky-ReLU slope in the gain formula, not the factor: gain^2 = "
+                "2 / (1 + a^2) = 1/3.",
             ),
         ],
     )
@@ -205,7 +209,8 @@ def _check_default_factor(answer) -> Feedback:
 
 default_factor = exercise(
     "ch2.default-factor",
-    "Factor by which the rms activation changes per layer in a deep ReLU MLP built from nn.Linear with its default initialization.",
+    "Factor by which the rms activation changes per layer in a deep ReLU MLP built from nn.Linear "
+    "with its default initialization.",
     solution=lambda: math.sqrt(1.0 / 6.0),
     wrong_answers=[
         (1 / 6, "square root"),
@@ -231,17 +236,20 @@ def _check_xavier_depth(answer) -> Feedback:
     L, expected = int(answer), _xavier_depth_solution()
     if L == expected:
         return correct(
-            f"sqrt(1/2)^{L} = {0.5 ** (L / 2):.3g} is the first power below 1e-3 (sqrt(1/2)^{L - 1} = {0.5 ** ((L - 1) / 2):.3g})."
+            f"sqrt(1/2)^{L} = {0.5 ** (L / 2):.3g} is the first power below 1e-3 "
+            f"(sqrt(1/2)^{L - 1} = {0.5 ** ((L - 1) / 2):.3g})."
         )
     if L == expected - 1:
         return wrong(f"off by one: sqrt(1/2)^{L} = {0.5 ** (L / 2):.3g} is still above 1e-3.")
     if L == next(k for k in range(1, 1000) if 0.5**k < 1e-3):
         return wrong(
-            "you halved the standard deviation per layer; the ReLU halves the second moment, so the std shrinks by sqrt(1/2)."
+            "you halved the standard deviation per layer; the ReLU halves the second moment, so "
+            "the std shrinks by sqrt(1/2)."
         )
     if L < expected:
         return wrong(
-            f"sqrt(1/2)^{L} = {0.5 ** (L / 2):.3g} is still above 1e-3: you need more layers. Hint: L > 2 log(1e-3) / log(1/2)."
+            f"sqrt(1/2)^{L} = {0.5 ** (L / 2):.3g} is still above 1e-3: you need more layers. "
+            "Hint: L > 2 log(1e-3) / log(1/2)."
         )
     return wrong(
         f"sqrt(1/2)^{L} = {0.5 ** (L / 2):.3g} is below 1e-3, but so is a shallower power: find the smallest L."
@@ -250,7 +258,8 @@ def _check_xavier_depth(answer) -> Feedback:
 
 xavier_depth = exercise(
     "ch2.xavier-depth",
-    "Smallest depth L at which a ReLU net under Xavier (square layers) shrinks the activation std below 1e-3 of its input.",
+    "Smallest depth L at which a ReLU net under Xavier (square layers) shrinks the activation std "
+    "below 1e-3 of its input.",
     solution=_xavier_depth_solution,
     wrong_answers=[
         (19, "off by one"),

@@ -35,7 +35,8 @@ def _check_max_lr(answer) -> Feedback:
 
 max_stable_lr = exercise(
     "ch3.max-stable-lr",
-    "Gradient descent on L(w) = 1/2 E[(w x - y)^2] with inputs of mean 3 and variance 1: the learning rate above which it diverges.",
+    "Gradient descent on L(w) = 1/2 E[(w x - y)^2] with inputs of mean 3 and variance 1: the "
+    "learning rate above which it diverges.",
     solution=lambda: 2.0 / (STD**2 + MEAN**2),
     wrong_answers=[
         (2.0, "centred inputs"),
@@ -85,7 +86,8 @@ def _check_layer_norm(answer) -> Feedback:
         np.nan_to_num(got), np.nan_to_num((x - x.mean(0)) / x.std(0)), atol=1e-3
     ):
         return wrong(
-            "you normalized each column (over the batch): that is BatchNorm. LayerNorm normalizes each row (each example) over its features."
+            "you normalized each column (over the batch): that is BatchNorm. LayerNorm normalizes "
+            "each row (each example) over its features."
         )
     if np.allclose(got, x - x.mean(1, keepdims=True), atol=1e-3):
         return wrong("you centred each row but did not divide by its standard deviation.")
@@ -123,7 +125,8 @@ def _check_keras_momentum(answer) -> Feedback:
         hints=[
             (
                 0.05,
-                "the same number means something else in Keras: its momentum weights the old average, PyTorch's the new batch.",
+                "the same number means something else in Keras: its momentum weights the old "
+                "average, PyTorch's the new batch.",
             ),
             (
                 0.99,
@@ -137,7 +140,8 @@ def _check_keras_momentum(answer) -> Feedback:
 
 keras_momentum = exercise(
     "ch3.keras-momentum",
-    "The Keras BatchNormalization momentum that keeps the same running averages as PyTorch's BatchNorm2d(momentum=0.05).",
+    "The Keras BatchNormalization momentum that keeps the same running averages as PyTorch's "
+    "BatchNorm2d(momentum=0.05).",
     solution=lambda: 0.95,
     wrong_answers=[
         (0.05, "weights the old average"),

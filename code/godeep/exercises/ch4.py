@@ -29,7 +29,8 @@ def _check_resnet20(answer) -> Feedback:
     hints = [
         (
             expected - _BN_PARAMS_20,
-            f"you left out the BatchNorm layers: each has 2 parameters (gamma, beta) per channel, {_BN_PARAMS_20:,} in all.",
+            "you left out the BatchNorm layers: each has 2 parameters (gamma, beta) per channel, "
+            f"{_BN_PARAMS_20:,} in all.",
         ),
         (
             expected + _BN_PARAMS_20,
@@ -56,7 +57,8 @@ def _check_resnet20(answer) -> Feedback:
             return wrong(message)
     if abs(value - 0.27e6) < 0.005e6:
         return wrong(
-            f"{value:,.0f} rounds to 0.27M like the exact answer, but it is not exact: count conv weights (k*k*in*out), BN (2 per channel) and the fc layer (64*10 + 10)."
+            f"{value:,.0f} rounds to 0.27M like the exact answer, but it is not exact: count conv "
+            "weights (k*k*in*out), BN (2 per channel) and the fc layer (64*10 + 10)."
         )
     return close_to(value, expected, rtol=1e-9, what="the parameter count")
 
@@ -99,15 +101,19 @@ def _check_identity_ratio(answer) -> Feedback:
         )
     if math.isclose(value, 56 / 20, rel_tol=1e-3) or math.isclose(value, 20 / 56, rel_tol=1e-3):
         return wrong(
-            "the loss does not scale with the number of layers: identity layers leave the function, hence every prediction, unchanged."
+            "the loss does not scale with the number of layers: identity layers leave the "
+            "function, hence every prediction, unchanged."
         )
     if value > 1:
         return wrong(
-            "the extra layers compute the identity, so the 56-layer net outputs exactly what the 20-layer one does: same predictions, same loss. The higher loss you saw is not forced by the architecture."
+            "the extra layers compute the identity, so the 56-layer net outputs exactly what the "
+            "20-layer one does: same predictions, same loss. The higher loss you saw is not forced "
+            "by the architecture."
         )
     if 0 <= value < 1:
         return wrong(
-            "identity layers add nothing: the function, and so the loss, is unchanged. A lower loss would need the extra layers to be trained."
+            "identity layers add nothing: the function, and so the loss, is unchanged. A lower "
+            "loss would need the extra layers to be trained."
         )
     return wrong("a ratio of two losses is positive.")
 
@@ -147,7 +153,8 @@ def _check_stem_macs(answer) -> Feedback:
             ),
             (
                 2 * _STEM_MACS,
-                "that counts a multiply and an add separately (FLOPs = 2 x MACs); the paper's 'FLOPs' are multiply-adds.",
+                "that counts a multiply and an add separately (FLOPs = 2 x MACs); the paper's "
+                "'FLOPs' are multiply-adds.",
             ),
             (
                 112 * 112 * 64 * 7 * 7,

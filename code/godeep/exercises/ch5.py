@@ -23,7 +23,8 @@ def _check_lambda_power(answer):
     hints = [
         (
             0.5 * 54,
-            "you multiplied lambda by the depth: the chain rule multiplies one factor of lambda per block, lambda^(L-l).",
+            "you multiplied lambda by the depth: the chain rule multiplies one factor of lambda "
+            "per block, lambda^(L-l).",
         ),
         (0.5**53, "off by one: there are L - l = 54 shortcuts between x_l and x_L."),
         (0.5**55, "off by one: there are L - l = 54 shortcuts between x_l and x_L."),
@@ -37,7 +38,8 @@ def _check_lambda_power(answer):
         ),
         (
             2.0**54,
-            "the gradient goes down through the same scalings as the signal goes up: multiply by lambda, do not divide.",
+            "the gradient goes down through the same scalings as the signal goes up: multiply by "
+            "lambda, do not divide.",
         ),
     ]
     for typical, message in hints:
@@ -45,13 +47,15 @@ def _check_lambda_power(answer):
             return wrong(message)
     factor = value / expected
     return wrong(
-        f"the factor is {'too large' if factor > 1 else 'too small'} by about {max(factor, 1 / factor):.3g}x; write x_L in terms of x_l first."
+        f"the factor is {'too large' if factor > 1 else 'too small'} by about "
+        f"{max(factor, 1 / factor):.3g}x; write x_L in terms of x_l first."
     )
 
 
 lambda_power = exercise(
     "ch5.lambda-power",
-    "Factor by which dE/dx_l shrinks over L - l = 54 blocks whose shortcuts scale by lambda = 0.5 and whose branches are zero.",
+    "Factor by which dE/dx_l shrinks over L - l = 54 blocks whose shortcuts scale by lambda = 0.5 "
+    "and whose branches are zero.",
     solution=lambda: 0.5**54,
     wrong_answers=[
         (27.0, "multiplied lambda by the depth"),
@@ -127,7 +131,8 @@ def _check_autocorrelation(answer):
             ),
             (
                 0.0,
-                "that is np.corrcoef(g[:-1], g[1:]): it centres and normalizes each shifted piece separately; the definition uses one mean and the whole signal's energy.",
+                "that is np.corrcoef(g[:-1], g[1:]): it centres and normalizes each shifted piece "
+                "separately; the definition uses one mean and the whole signal's energy.",
             ),
             (
                 0.16 / 2.8 * 5 / 4,
@@ -365,7 +370,8 @@ def _check_residual_growth(answer):
             (1.0, "that is ReZero's factor (alpha = 0); here the branches are on from the start."),
             (
                 1.5**15,
-                "with He initialization Var[F(x)] = Var[x] (the ReLU halves, the weights' 2/n doubles): the factor per block is 2.",
+                "with He initialization Var[F(x)] = Var[x] (the ReLU halves, the weights' 2/n "
+                "doubles): the factor per block is 2.",
             ),
         ],
     )
@@ -395,7 +401,10 @@ def _check_filter_scale(answer):
         2.5,
         rtol=1e-3,
         what="the factor",
-        right="||theta_j|| / ||d_j|| = 5 / 2 = 2.5: the filter of the direction becomes (0, 5), as long as the weights' filter.",
+        right=(
+            "||theta_j|| / ||d_j|| = 5 / 2 = 2.5: the filter of the direction becomes (0, 5), as "
+            "long as the weights' filter."
+        ),
         advice="compute ||theta_j|| and ||d_j|| and take their ratio.",
         hints=[
             (
@@ -479,7 +488,10 @@ def _lesion_tools(model):
         try:
             found = kresmlp.blocks(model)
         except (TypeError, ValueError):
-            return "build the net with godeep.keras.resmlp.residual_mlp, so that its blocks can be deleted one at a time."
+            return (
+                "build the net with godeep.keras.resmlp.residual_mlp, so that its blocks can be "
+                "deleted one at a time."
+            )
         sizes = (model.inputs[0].shape[-1], model.outputs[0].shape[-1])
         return found, ksignals.lesion_study, all(b.residual for b in found.values()), sizes
     from torch import nn

@@ -220,7 +220,8 @@ PREDICTIONS: dict[str, Prediction] = _entries(
     Prediction(
         "ch1.tanh-fade",
         f"{C1}/02-watching-signals",
-        "In a deep tanh MLP with weights N(0, 1/n), does the activation std shrink, stay about constant, or grow with depth?",
+        "In a deep tanh MLP with weights N(0, 1/n), does the activation std shrink, stay about "
+        "constant, or grow with depth?",
         "choice",
         "1/n keeps a *linear* layer's variance, but tanh is contractive (|tanh z| < |z|), so every layer "
         "loses a little: the std fades with depth.",
@@ -239,7 +240,8 @@ PREDICTIONS: dict[str, Prediction] = _entries(
     Prediction(
         "ch2.relu-second-moment",
         f"{C2}/01-variance-scaling",
-        "A ReLU receives zero-mean, symmetric inputs of variance 1. What is the mean of its squared output, E[relu(x)^2]?",
+        "A ReLU receives zero-mean, symmetric inputs of variance 1. What is the mean of its "
+        "squared output, E[relu(x)^2]?",
         "number",
         "ReLU zeroes the negative half and keeps the positive half unchanged; by symmetry that half carries "
         "half of E[x^2]. This factor 1/2 is why He's variance is 2/fan_in.",
@@ -252,7 +254,8 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         "(out_channels x 3 x 3) outputs?",
         "number",
         "with stride 2 only every other output position in each direction is computed, so an input is "
-        "covered by a quarter of the kernel positions on average: the fan-out overstates the outputs an input feeds by 4.",
+        "covered by a quarter of the kernel positions on average: the fan-out overstates the "
+        "outputs an input feeds by 4.",
         rtol=0.05,
     ),
     Prediction(
@@ -268,7 +271,8 @@ PREDICTIONS: dict[str, Prediction] = _entries(
     Prediction(
         "ch3.standardize",
         f"{C3}/01-why-normalize",
-        "Inputs with mean 3 versus the same inputs standardized: which reaches the lower loss at its best learning rate, "
+        "Inputs with mean 3 versus the same inputs standardized: which reaches the lower loss at "
+        "its best learning rate, "
         "'raw' or 'standardized'?",
         "choice",
         "a large input mean makes the loss surface an elongated valley (the Hessian's largest eigenvalue grows "
@@ -291,13 +295,15 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         "'about the same' as in eval mode, or 'far lower'?",
         "choice",
         "in train mode BN normalizes with the batch's own statistics; in a one-class batch the centring "
-        "subtracts that class's own mean, removing much of what tells it apart, so the accuracy falls (below 0.6 here).",
+        "subtracts that class's own mean, removing much of what tells it apart, so the accuracy "
+        "falls (below 0.6 here).",
         options=("about the same", "far lower"),
     ),
     Prediction(
         "ch3.high-lr",
         f"{C3}/04-experiments",
-        "At learning rate 0.3, which of the three deep nets trains (loss below 1.3): 'naive', 'kaiming' or 'batch norm'?",
+        "At learning rate 0.3, which of the three deep nets trains (loss below 1.3): 'naive', "
+        "'kaiming' or 'batch norm'?",
         "choice",
         "at this rate both unnormalized nets (naive and Kaiming-initialized) stay above loss 2 for every "
         "seed while the BN net trains: a good initialization alone does not make a large rate usable; the section's "
@@ -330,7 +336,8 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         "Fitting the same target with 10 blocks: which ends with the higher error, 'plain' or 'residual'?",
         "choice",
         "a residual block only has to learn the correction F(x) = H(x) - x, and the identity path carries the "
-        "signal and the gradient through all 10 blocks; the plain stack must learn the whole mapping through 10 layers.",
+        "signal and the gradient through all 10 blocks; the plain stack must learn the whole "
+        "mapping through 10 layers.",
         options=("plain", "residual"),
     ),
     Prediction(
@@ -355,7 +362,8 @@ PREDICTIONS: dict[str, Prediction] = _entries(
     Prediction(
         "ch5.residual-gradient-ratio",
         f"{C5}/01-gradient-flow",
-        "In a 100-block residual MLP at initialization, what is the ratio of the gradient norm at the first layer to the "
+        "In a 100-block residual MLP at initialization, what is the ratio of the gradient norm at "
+        "the first layer to the "
         "last (plain: above 1e7)? Predict within a factor 5.",
         "number",
         "each residual block multiplies the backward signal by (1 + dF/dx), not by dF/dx alone: the identity "
@@ -411,7 +419,8 @@ PREDICTIONS: dict[str, Prediction] = _entries(
     Prediction(
         "ch5.lesion",
         f"{C5}/06-ensembles",
-        "Delete one middle block of the trained residual MLP. Does the accuracy fall 'near chance', or keep 'most of it' "
+        "Delete one middle block of the trained residual MLP. Does the accuracy fall 'near "
+        "chance', or keep 'most of it' "
         "(above 85% of the intact accuracy)?",
         "choice",
         "a residual net behaves like an ensemble of paths of many lengths; deleting a block removes only the "

@@ -190,7 +190,10 @@ class XavierNormal(_Xavier):
 
 @keras.saving.register_keras_serializable(package="godeep")
 class XavierUniform(_Xavier):
-    """Kernel ~ ``U(-a, a)``, ``a = gain * sqrt(6 / (fan_in + fan_out))``; with gain 1 this is Keras' ``GlorotUniform``."""
+    """Kernel ~ ``U(-a, a)``, ``a = gain * sqrt(6 / (fan_in + fan_out))``.
+
+    With gain 1 this is Keras' ``GlorotUniform``.
+    """
 
     distribution = "uniform"
 

@@ -8,7 +8,6 @@ PyTorch ``Linear`` weight ``(out, in)``; :func:`copy_from_torch` converts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
 
 import keras
 
@@ -38,7 +37,7 @@ __all__ = [
     "copy_from_torch",
 ]
 
-Init = Union[None, float, keras.initializers.Initializer, Callable]
+Init = None | float | keras.initializers.Initializer | Callable
 
 
 def _initializer(init: Init):

@@ -116,7 +116,8 @@ class _Affine(keras.layers.Layer):
     def _channels(self, input_shape) -> int:
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(
-                f"{type(self).__name__} expects channels-last input (N, ..., C) with known C, got shape {tuple(input_shape)}"
+                f"{type(self).__name__} expects channels-last input (N, ..., C) with known C, got "
+                f"shape {tuple(input_shape)}"
             )
         return int(input_shape[-1])
 
@@ -193,7 +194,8 @@ class BatchNorm(_Affine):
 
 
 class GhostBatchNorm(BatchNorm):
-    """BatchNorm with training statistics from sub-batches of ``virtual_batch_size`` (see :func:`godeep.norms.ghost_batch_norm`).
+    """BatchNorm with training statistics from sub-batches of ``virtual_batch_size``
+    (see :func:`godeep.norms.ghost_batch_norm`).
 
     The batch is cut into consecutive sub-batches of ``virtual_batch_size`` examples (the last
     may be smaller). The moving statistics get one update per sub-batch, in order (as the
@@ -286,7 +288,8 @@ class LayerNorm(_Affine):
         k = len(shape)
         if k > len(input_shape) - 1 or tuple(input_shape[-k:]) != shape:
             raise ValueError(
-                f"LayerNorm: normalized_shape {shape} must equal the last dimensions of input of shape {tuple(input_shape)}"
+                f"LayerNorm: normalized_shape {shape} must equal the last dimensions of input of "
+                f"shape {tuple(input_shape)}"
             )
         self.normalized_shape = shape
         self._build_affine(shape)
@@ -354,7 +357,8 @@ class GroupNorm(_Affine):
 
 
 class InstanceNorm(GroupNorm):
-    """InstanceNorm on channels-last input: GroupNorm with one channel per group (``keras.layers.GroupNormalization(groups=-1)``).
+    """InstanceNorm on channels-last input: GroupNorm with one channel per group
+    (``keras.layers.GroupNormalization(groups=-1)``).
 
     Statistics per example and channel over the spatial axes; same at training and inference
     (no moving statistics, like ``torch.nn.InstanceNorm2d``'s default). No affine by default.

@@ -160,7 +160,8 @@ class TransformerBlock(keras.layers.Layer):
 
 
 class TinyTransformer(keras.Model):
-    """Embeddings + ``n_layers`` blocks + optional final LN + linear head; see :class:`godeep.transformer.TinyTransformer`.
+    """Embeddings + ``n_layers`` blocks + optional final LN + linear head; see
+    :class:`godeep.transformer.TinyTransformer`.
 
     The model is built (weights created) on construction, so it can be inspected or
     receive weights from its PyTorch twin straight away.
@@ -361,7 +362,8 @@ def train_on_task(
     length: int = 8,
     seed: int = 0,
 ) -> np.ndarray:
-    """Train ``model`` with Adam (betas 0.9, 0.98) on fresh batches of :func:`sequence_task`; see :func:`godeep.transformer.train_on_task`.
+    """Train ``model`` with Adam (betas 0.9, 0.98) on fresh batches of :func:`sequence_task`; see
+    :func:`godeep.transformer.train_on_task`.
 
     The same batches as the PyTorch function (one :func:`sequence_task` draw per step, seeded
     from ``numpy.random.default_rng(seed)``), the same learning rate :func:`warmup_lr` at

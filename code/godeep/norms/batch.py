@@ -55,7 +55,8 @@ def batch_norm(
         m = input.numel() // C
         if m <= 1:
             raise ValueError(
-                f"batch_norm: expected more than 1 value per channel when training, got input of shape {tuple(input.shape)}"
+                "batch_norm: expected more than 1 value per channel when training, got input of "
+                f"shape {tuple(input.shape)}"
             )
         dims = (0,) + tuple(range(2, input.dim()))
         x_hat, mean, var = _normalize(input, dims, eps)

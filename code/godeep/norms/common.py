@@ -47,7 +47,8 @@ def _check_input(input: Tensor, min_dim: int, what: str) -> None:
         raise TypeError(f"input must be a floating-point tensor, got {input.dtype}")
     if input.dim() < min_dim:
         raise ValueError(
-            f"{what} expects an input of shape {'(N, C, ...)' if min_dim == 2 else '(N, ...)'} with at least {min_dim} dimensions, got shape {tuple(input.shape)}"
+            f"{what} expects an input of shape {'(N, C, ...)' if min_dim == 2 else '(N, ...)'} "
+            f"with at least {min_dim} dimensions, got shape {tuple(input.shape)}"
         )
 
 

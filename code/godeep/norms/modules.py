@@ -61,11 +61,15 @@ class _RunningStatsNorm(nn.Module):
     def _check_channels(self, x: Tensor) -> None:
         if x.dim() < 2 or x.shape[1] != self.num_features:
             raise ValueError(
-                f"{type(self).__name__}({self.num_features}) expects input of shape (N, {self.num_features}, ...), got {tuple(x.shape)}"
+                f"{type(self).__name__}({self.num_features}) expects input of shape (N, "
+                f"{self.num_features}, ...), got {tuple(x.shape)}"
             )
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, track_running_stats={self.track_running_stats}"
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
 
 
 class BatchNorm(_RunningStatsNorm):
@@ -102,7 +106,9 @@ class BatchNorm(_RunningStatsNorm):
 
 
 class GhostBatchNorm(BatchNorm):
-    """:class:`BatchNorm` normalizing over sub-batches of ``virtual_batch_size`` in training (see :func:`ghost_batch_norm`)."""
+    """:class:`BatchNorm` normalizing over sub-batches of ``virtual_batch_size`` in training
+    (see :func:`ghost_batch_norm`).
+    """
 
     def __init__(
         self,
@@ -138,7 +144,9 @@ class GhostBatchNorm(BatchNorm):
 
 
 class InstanceNorm(_RunningStatsNorm):
-    """InstanceNorm for ``(N, C, L)`` or ``(N, C, H, W)`` inputs, as ``nn.InstanceNorm1d/2d`` (no affine, no running stats by default)."""
+    """InstanceNorm for ``(N, C, L)`` or ``(N, C, H, W)`` inputs, as ``nn.InstanceNorm1d/2d``
+    (no affine, no running stats by default).
+    """
 
     def __init__(
         self,

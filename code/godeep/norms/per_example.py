@@ -39,7 +39,8 @@ def layer_norm(
     k = len(normalized_shape)
     if k == 0 or k > input.dim() or tuple(input.shape[-k:]) != normalized_shape:
         raise ValueError(
-            f"layer_norm: normalized_shape {normalized_shape} must equal the last dimensions of input of shape {tuple(input.shape)}"
+            f"layer_norm: normalized_shape {normalized_shape} must equal the last dimensions of "
+            f"input of shape {tuple(input.shape)}"
         )
     _check_tensor("weight", weight, normalized_shape, input)
     _check_tensor("bias", bias, normalized_shape, input)
@@ -119,7 +120,8 @@ def instance_norm(
         m = math.prod(input.shape[2:])
         if m <= 1:
             raise ValueError(
-                f"instance_norm: expected more than 1 spatial element when training, got input of shape {tuple(input.shape)}"
+                "instance_norm: expected more than 1 spatial element when training, got input of "
+                f"shape {tuple(input.shape)}"
             )
         x_hat, mean, var = _normalize(input, tuple(range(2, input.dim())), eps)
         if (

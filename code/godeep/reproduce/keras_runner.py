@@ -200,7 +200,7 @@ def run(cfg: RunConfig) -> dict:
         f"{cfg.experiment} (keras): depth {cfg.depth} {'plain' if cfg.plain else 'residual'}"
         f", {world} replica(s) ({type(strategy).__name__}), global batch {gb}, "
         f"{recipe.steps} steps, lr {recipe.lr:g} (/10 at {list(recipe.milestones)})"
-        f"{', warm-up at %g' % recipe.warmup_lr if recipe.warmup else ''}",
+        f"{f', warm-up at {recipe.warmup_lr:g}' if recipe.warmup else ''}",
     )
 
     def save() -> None:

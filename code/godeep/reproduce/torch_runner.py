@@ -354,7 +354,7 @@ def _run(cfg: RunConfig, where: Dist) -> dict:
         f"{cfg.experiment}: depth {cfg.depth} {'plain' if cfg.plain else 'residual'} "
         f"norm={cfg.norm}{' (sync)' if cfg.sync_bn else ''}, {where.world} process(es) on "
         f"{where.device.type}, global batch {t.global_batch}, {r.steps} steps, lr {r.lr:g} "
-        f"(/10 at {list(r.milestones)}){', warm-up at %g' % r.warmup_lr if r.warmup else ''}, "
+        f"(/10 at {list(r.milestones)}){f', warm-up at {r.warmup_lr:g}' if r.warmup else ''}, "
         f"{t.n_train} training images",
     )
     last: dict = {}
@@ -404,7 +404,7 @@ def _run(cfg: RunConfig, where: Dist) -> dict:
         if t.step % cfg.checkpoint_every == 0 or final or stop:
             if where.main:
                 state = t.state(acc)
-                atomic_save(lambda p: torch.save(state, p), ckpt_path)
+                atomic_save(lambda p, state=state: torch.save(state, p), ckpt_path)
             clock, cpu, images = time.perf_counter(), time.process_time(), 0
         if stop:
             _log(

@@ -41,7 +41,8 @@ def input_gradients(model, grid) -> np.ndarray:
     ``(n, 1)`` and must return ``(n, 1)``. Batch-norm layers first take their statistics from
     the grid (one forward pass in training mode with a cumulative average), then the model is
     evaluated in eval mode with those statistics (mean and biased variance over the grid), so
-    that ``f`` is one fixed function and ``df/dx_i`` depends on ``x_i`` alone. The model's mode, BN statistics and gradients are restored afterwards.
+    that ``f`` is one fixed function and ``df/dx_i`` depends on ``x_i`` alone. The model's mode,
+    BN statistics and gradients are restored afterwards.
     """
     import copy
 

@@ -51,7 +51,8 @@ def _check_bottleneck(make) -> Feedback:
 
 bottleneck_block = exercise(
     "ch4.bottleneck-block",
-    "Write a bottleneck block Bottleneck(inplanes, planes): 1x1 conv to planes, 3x3 conv, 1x1 conv to 4*planes, BN after each, identity shortcut.",
+    "Write a bottleneck block Bottleneck(inplanes, planes): 1x1 conv to planes, 3x3 conv, 1x1 conv "
+    "to 4*planes, BN after each, identity shortcut.",
     solution=_bottleneck_solution,
     keras_solution=_bottleneck_keras_solution,
     wrong_answers=[

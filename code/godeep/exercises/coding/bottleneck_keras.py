@@ -110,7 +110,8 @@ def _judge_keras_block(block) -> Feedback:
         y = block(x, training=True)
     except Exception as error:  # Keras raises ValueError and TF errors alike
         return wrong(
-            f"Bottleneck(256, 64) fails on a (2, 8, 8, 256) input: {error}. The block must output 4 * planes = 256 channels."
+            f"Bottleneck(256, 64) fails on a (2, 8, 8, 256) input: {error}. The block must output "
+            "4 * planes = 256 channels."
         )
     y = np.asarray(keras.ops.convert_to_numpy(y))
     layers = list(block._flatten_layers(include_self=False, recursive=True))
@@ -135,14 +136,18 @@ def _judge_keras_block(block) -> Feedback:
     if n != expected:
         if any(c.use_bias for c in convs):
             return wrong(
-                f"{n:,} parameters, {n - expected:,} too many: your convolutions have biases. A BN follows each conv and its beta already adds a per-channel shift: use use_bias=False."
+                f"{n:,} parameters, {n - expected:,} too many: your convolutions have biases. A BN "
+                "follows each conv and its beta already adds a per-channel shift: use "
+                "use_bias=False."
             )
         if n > expected:
             return wrong(
-                f"{n:,} parameters, expected {expected:,}: the first and last convolutions are 1x1 (they only mix channels); only the middle one is 3x3."
+                f"{n:,} parameters, expected {expected:,}: the first and last convolutions are 1x1 "
+                "(they only mix channels); only the middle one is 3x3."
             )
         return wrong(
-            f"{n:,} parameters, expected {expected:,}: 1x1 conv 256->64, 3x3 conv 64->64, 1x1 conv 64->256, each followed by a BN (2 parameters per channel)."
+            f"{n:,} parameters, expected {expected:,}: 1x1 conv 256->64, 3x3 conv 64->64, 1x1 conv "
+            "64->256, each followed by a BN (2 parameters per channel)."
         )
     planes = _BOTTLENECK_ARGS[1]
     shapes = {
@@ -166,8 +171,10 @@ def _judge_keras_block(block) -> Feedback:
         or len(wide) != 1
     ):
         return wrong(
-            "the checker compares your block with the reference on the same weights, so it looks for three keras.layers.Conv2D "
-            f"with kernels {', '.join(map(str, shapes.values()))} and three BatchNormalization layers (64, 64 and 256 channels)."
+            "the checker compares your block with the reference on the same weights, so it looks "
+            "for three keras.layers.Conv2D "
+            f"with kernels {', '.join(map(str, shapes.values()))} and three BatchNormalization "
+            "layers (64, 64 and 256 channels)."
         )
     convs = {name: by_shape[shape] for name, shape in shapes.items()}
     wide = wide[0]
@@ -180,7 +187,8 @@ def _judge_keras_block(block) -> Feedback:
     wide.beta.assign(keep[1])
     if not np.allclose(y0, x, atol=1e-4):
         return wrong(
-            "with the last BN's gamma and beta set to 0 the block should compute relu(0 + x) = x for x >= 0: did you add the shortcut x before the final ReLU?"
+            "with the last BN's gamma and beta set to 0 the block should compute relu(0 + x) = x "
+            "for x >= 0: did you add the shortcut x before the final ReLU?"
         )
     for bn in (*narrow, wide):
         bn.gamma.assign((rng.random(bn.gamma.shape) + 0.5).astype("float32"))
@@ -199,7 +207,8 @@ def _judge_keras_block(block) -> Feedback:
         if not changed:
             name = attribute.get(id(bn), bn.name)
             return wrong(
-                f"zeroing the gamma of {name} does not change the block's output: {name} is created but not used in call (a BN follows each convolution)."
+                f"zeroing the gamma of {name} does not change the block's output: {name} is "
+                "created but not used in call (a BN follows each convolution)."
             )
     x_t = torch.as_tensor(x.transpose(0, 3, 1, 2).copy())
     got = torch.as_tensor(y.transpose(0, 3, 1, 2).copy())
@@ -225,7 +234,8 @@ def _judge_keras_block(block) -> Feedback:
         same = _close(torch.as_tensor(run(False).transpose(0, 3, 1, 2).copy()), ref(x_t))
     if not same:
         return wrong(
-            "with training=True your block matches the reference, but not with training=False: pass training= on to every "
+            "with training=True your block matches the reference, but not with training=False: "
+            "pass training= on to every "
             "BatchNormalization (or let Keras propagate it), so that inference uses the moving statistics."
         )
     return correct(

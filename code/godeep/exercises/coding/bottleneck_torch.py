@@ -136,7 +136,10 @@ def _find_layers(block):
     narrow = [b for b in bns if b.num_features == planes]
     wide = [b for b in bns if b.num_features == 4 * planes]
     if len(bns) != 3 or len(narrow) != 2 or len(wide) != 1 or not all(b.affine for b in bns):
-        return "the checker looks for three nn.BatchNorm2d modules (with their default affine=True): two of planes = 64 channels and one of 4 * planes = 256."
+        return (
+            "the checker looks for three nn.BatchNorm2d modules (with their default affine=True): "
+            "two of planes = 64 channels and one of 4 * planes = 256."
+        )
     return {name: by_shape[shape] for name, shape in shapes.items()}, narrow, wide[0]
 
 
@@ -176,7 +179,8 @@ def _check_bottleneck_torch(block) -> Feedback:
         y = block(x.clone())
     except RuntimeError as error:
         return wrong(
-            f"Bottleneck(256, 64) fails on a (2, 256, 8, 8) input: {error}. The block must output 4 * planes = 256 channels."
+            f"Bottleneck(256, 64) fails on a (2, 256, 8, 8) input: {error}. The block must output "
+            "4 * planes = 256 channels."
         )
     if not isinstance(y, torch.Tensor):
         return wrong(f"the block's forward returned {type(y).__name__}: return the output tensor.")
@@ -190,14 +194,17 @@ def _check_bottleneck_torch(block) -> Feedback:
         convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
         if any(c.bias is not None for c in convs):
             return wrong(
-                f"{n:,} parameters, {n - expected:,} too many: your convolutions have biases. A BN follows each conv and its beta already adds a per-channel shift: use bias=False."
+                f"{n:,} parameters, {n - expected:,} too many: your convolutions have biases. A BN "
+                "follows each conv and its beta already adds a per-channel shift: use bias=False."
             )
         if n > expected:
             return wrong(
-                f"{n:,} parameters, expected {expected:,}: the first and last convolutions are 1x1 (they only mix channels); only the middle one is 3x3."
+                f"{n:,} parameters, expected {expected:,}: the first and last convolutions are 1x1 "
+                "(they only mix channels); only the middle one is 3x3."
             )
         return wrong(
-            f"{n:,} parameters, expected {expected:,}: 1x1 conv 256->64, 3x3 conv 64->64, 1x1 conv 64->256, each followed by a BN (2 parameters per channel)."
+            f"{n:,} parameters, expected {expected:,}: 1x1 conv 256->64, 3x3 conv 64->64, 1x1 conv "
+            "64->256, each followed by a BN (2 parameters per channel)."
         )
     layers = _find_layers(block)
     if isinstance(layers, str):
@@ -213,7 +220,8 @@ def _check_bottleneck_torch(block) -> Feedback:
         wide.bias.copy_(keep[1])
     if not _close(y0, x):
         return wrong(
-            "with the last BN's gamma and beta set to 0 the block should compute relu(0 + x) = x for x >= 0: did you add the shortcut x before the final ReLU?"
+            "with the last BN's gamma and beta set to 0 the block should compute relu(0 + x) = x "
+            "for x >= 0: did you add the shortcut x before the final ReLU?"
         )
     # behaviour: random BN parameters, an input with negative entries, the reference on the same weights
     names = {id(m): name for name, m in block.named_modules()}
@@ -232,7 +240,8 @@ def _check_bottleneck_torch(block) -> Feedback:
             if not changed:
                 name = names.get(id(bn), "a BN")
                 return wrong(
-                    f"zeroing the gamma of {name} does not change the block's output: {name} is created but not used in forward (a BN follows each convolution)."
+                    f"zeroing the gamma of {name} does not change the block's output: {name} is "
+                    "created but not used in forward (a BN follows each convolution)."
                 )
         matches = [
             order
@@ -246,7 +255,8 @@ def _check_bottleneck_torch(block) -> Feedback:
                     return wrong(hint)
             if (y < 0).any():
                 return wrong(
-                    "your output has negative entries: the block ends with a ReLU applied after the addition, relu(F(x) + x)."
+                    "your output has negative entries: the block ends with a ReLU applied after "
+                    "the addition, relu(F(x) + x)."
                 )
             gap = (y - ref(x)).abs().max().item()
             return wrong(

@@ -48,7 +48,7 @@ def build_mlp(framework: str, weights, activation: str) -> Any:
 
     layers = [keras.Input((weights[0][0].shape[1],))]
     dense = []
-    for k, (W, b) in enumerate(weights):
+    for k, (W, _b) in enumerate(weights):
         dense.append(keras.layers.Dense(W.shape[0]))
         layers.append(dense[-1])
         if activation and (k < len(weights) - 1 or W.shape[0] == W.shape[1]):
@@ -125,31 +125,39 @@ def _check_activation_stds(fn) -> Feedback:
     if len(got) == len(ref["acts"]) and np.allclose(got, ref["acts"], rtol=2e-3):
         trend = " -> ".join(f"{v:.2f}" for v in got)
         return correct(
-            f"per-layer stds {trend} ({'PyTorch' if framework == 'torch' else 'Keras'}): the signal shrinks layer by layer at this weight scale."
+            f"per-layer stds {trend} ({'PyTorch' if framework == 'torch' else 'Keras'}): the "
+            "signal shrinks layer by layer at this weight scale."
         )
     if len(got) == 2 * DEPTH:
         return wrong(
-            f"you returned {len(got)} values for {DEPTH} activation layers: record only the outputs of the activation layers (nn.Tanh / keras.layers.Activation), not of the Linear/Dense layers."
+            f"you returned {len(got)} values for {DEPTH} activation layers: record only the "
+            "outputs of the activation layers (nn.Tanh / keras.layers.Activation), not of the "
+            "Linear/Dense layers."
         )
     if len(got) == DEPTH + 1:
         return wrong(
-            f"you returned {DEPTH + 1} values: the std of the input is not an activation layer's output; give one value per activation layer."
+            f"you returned {DEPTH + 1} values: the std of the input is not an activation layer's "
+            "output; give one value per activation layer."
         )
     if len(got) == DEPTH and np.allclose(got, ref["pres"], rtol=2e-3):
         return wrong(
-            "those are the stds of the pre-activations (Linear/Dense outputs): record the outputs of the activation layers."
+            "those are the stds of the pre-activations (Linear/Dense outputs): record the outputs "
+            "of the activation layers."
         )
     if len(got) == DEPTH and np.allclose(got[::-1], ref["acts"], rtol=2e-3):
         return wrong("right values, reversed order: list the layers from the input to the output.")
     w_stds = np.array([W.std() for W, _ in weights])
     if len(got) == DEPTH and np.allclose(got, w_stds, rtol=2e-3):
         return wrong(
-            "those are the stds of the weights: the exercise asks for the std of the activations, h_l = tanh(W_l h_{l-1} + b_l)."
+            "those are the stds of the weights: the exercise asks for the std of the activations, "
+            "h_l = tanh(W_l h_{l-1} + b_l)."
         )
     if len(got) != DEPTH:
         return wrong(f"you returned {len(got)} values; the model has {DEPTH} activation layers.")
     return wrong(
-        f"your stds {np.round(got, 3).tolist()} differ from the reference {np.round(ref['acts'], 3).tolist()}: take the std over every entry of each activation layer's output (batch and units)."
+        f"your stds {np.round(got, 3).tolist()} differ from the reference "
+        f"{np.round(ref['acts'], 3).tolist()}: take the std over every entry of each activation "
+        "layer's output (batch and units)."
     )
 
 
@@ -282,11 +290,13 @@ def _check_grad_norms(fn) -> Feedback:
     n = len(ref)
     if len(got) == n and np.allclose(got, ref, rtol=2e-3):
         return correct(
-            f"gradient norms from {got[0]:.2g} (first layer) to {got[-1]:.2g} (last): {got[-1] / got[0]:.0f}x smaller at the bottom of this sigmoid net."
+            f"gradient norms from {got[0]:.2g} (first layer) to {got[-1]:.2g} (last): "
+            f"{got[-1] / got[0]:.0f}x smaller at the bottom of this sigmoid net."
         )
     if len(got) == 2 * n:
         return wrong(
-            f"you returned {2 * n} values: give the weight matrices' gradients only (nn.Linear.weight / Dense.kernel), not the biases'."
+            f"you returned {2 * n} values: give the weight matrices' gradients only "
+            "(nn.Linear.weight / Dense.kernel), not the biases'."
         )
     if len(got) != n:
         return wrong(f"you returned {len(got)} values; the model has {n} weight matrices.")

@@ -44,7 +44,8 @@ def _check_orthogonal(fn) -> Feedback:
             return wrong(f"{error}: return a (rows, cols) tensor or array.")
         if q.shape != (rows, cols):
             return wrong(
-                f"orthogonal({rows}, {cols}) has shape {q.shape}: the matrix must be (rows, cols); for rows < cols transpose the tall Q of a QR."
+                f"orthogonal({rows}, {cols}) has shape {q.shape}: the matrix must be (rows, cols); "
+                "for rows < cols transpose the tall Q of a QR."
             )
         small = min(rows, cols)
         gram = q @ q.T if rows <= cols else q.T @ q
@@ -57,19 +58,24 @@ def _check_orthogonal(fn) -> Feedback:
             err = np.abs(gram - target).max()
             if np.isclose(np.diag(gram).mean(), gain**2, rtol=0.3):
                 return wrong(
-                    f"for ({rows}, {cols}) Q Q^T (or Q^T Q for a tall matrix) is off the identity by up to {err:.2g}: a scaled Gaussian is only approximately orthogonal; take the Q factor of a QR decomposition."
+                    f"for ({rows}, {cols}) Q Q^T (or Q^T Q for a tall matrix) is off the identity "
+                    f"by up to {err:.2g}: a scaled Gaussian is only approximately orthogonal; take "
+                    "the Q factor of a QR decomposition."
                 )
             return wrong(
-                f"for ({rows}, {cols}) the rows (wide) or columns (tall) are not orthonormal (Q Q^T differs from gain^2 I by up to {err:.2g})."
+                f"for ({rows}, {cols}) the rows (wide) or columns (tall) are not orthonormal (Q "
+                f"Q^T differs from gain^2 I by up to {err:.2g})."
             )
     again = to_numpy(fn(16, 16, 1.0))
     if np.allclose(again, to_numpy(fn(16, 16, 1.0))):
         return wrong(
-            "two calls return the same matrix: an initializer draws a random orthogonal matrix (QR of a Gaussian), not a fixed one such as the identity."
+            "two calls return the same matrix: an initializer draws a random orthogonal matrix (QR "
+            "of a Gaussian), not a fixed one such as the identity."
         )
     if np.allclose(np.abs(again), np.eye(16)):
         return wrong(
-            "a signed identity is orthogonal, but every unit then copies one input: draw a random orthogonal matrix (QR of a Gaussian)."
+            "a signed identity is orthogonal, but every unit then copies one input: draw a random "
+            "orthogonal matrix (QR of a Gaussian)."
         )
     return correct(
         "square, wide and tall matrices with orthonormal rows/columns, scaled by the gain, and a fresh draw each call."
@@ -183,11 +189,13 @@ def _check_he_init(fn) -> Feedback:
         fan_in, fan_out = W.shape[1], W.shape[0]
         if np.allclose(W, 0.5):
             return wrong(
-                f"layer {k + 1} ({fan_in} -> {fan_out}) still has its old weights: re-initialize every Linear/Dense layer, the last one too."
+                f"layer {k + 1} ({fan_in} -> {fan_out}) still has its old weights: re-initialize "
+                "every Linear/Dense layer, the last one too."
             )
         if np.abs(b).max() > 0:
             return wrong(
-                f"layer {k + 1}'s biases are not zero: He initialization sets b = 0 (the variance argument assumes no offset)."
+                f"layer {k + 1}'s biases are not zero: He initialization sets b = 0 (the variance "
+                "argument assumes no offset)."
             )
         std, expected = W.std(), math.sqrt(2.0 / fan_in)
         tol = (
@@ -197,11 +205,13 @@ def _check_he_init(fn) -> Feedback:
             for value, hint in (
                 (
                     math.sqrt(2.0 / fan_out),
-                    "you used fan_out: He's forward condition uses fan_in, the inputs each unit sums (torch weight.shape[1], Keras kernel.shape[0]).",
+                    "you used fan_out: He's forward condition uses fan_in, the inputs each unit "
+                    "sums (torch weight.shape[1], Keras kernel.shape[0]).",
                 ),
                 (
                     math.sqrt(1.0 / fan_in),
-                    "std sqrt(1/fan_in) is LeCun's choice for linear/tanh units: a ReLU zeroes half its input, so He doubles the variance to 2/fan_in.",
+                    "std sqrt(1/fan_in) is LeCun's choice for linear/tanh units: a ReLU zeroes "
+                    "half its input, so He doubles the variance to 2/fan_in.",
                 ),
                 (
                     math.sqrt(2.0 / (fan_in + fan_out)),
@@ -224,10 +234,13 @@ def _check_he_init(fn) -> Feedback:
             kurtosis = float(np.mean((W - W.mean()) ** 4) / W.var() ** 2)
             if kurtosis < 2.5:
                 return wrong(
-                    f"layer {k + 1}'s weights have kurtosis {kurtosis:.2f} (a Gaussian has 3, a uniform 1.8): the exercise asks for the normal version, N(0, 2/fan_in)."
+                    f"layer {k + 1}'s weights have kurtosis {kurtosis:.2f} (a Gaussian has 3, a "
+                    "uniform 1.8): the exercise asks for the normal version, N(0, 2/fan_in)."
                 )
     return correct(
-        f"every layer has std sqrt(2/fan_in) ({', '.join(f'{math.sqrt(2 / i):.3f}' for i in _HE_SIZES[:-1])}), Gaussian weights and zero biases."
+        "every layer has std sqrt(2/fan_in) "
+        f"({', '.join(f'{math.sqrt(2 / i):.3f}' for i in _HE_SIZES[:-1])}), Gaussian weights and "
+        "zero biases."
     )
 
 
@@ -292,7 +305,8 @@ he_normal_init = exercise(
     "ch2.he-normal-init",
     "Write he_normal_init(model): re-initialize every nn.Linear (or Keras Dense) layer of an MLP in place, "
     "weights from N(0, 2/fan_in) and biases 0. Mind the layouts: a torch weight is (fan_out, fan_in), a Keras "
-    "kernel (fan_in, fan_out). Forbidden: torch.nn.init.kaiming_*, keras.initializers.HeNormal/HeUniform/VarianceScaling.",
+    "kernel (fan_in, fan_out). Forbidden: torch.nn.init.kaiming_*, "
+    "keras.initializers.HeNormal/HeUniform/VarianceScaling.",
     solution=_he_solution,
     keras_solution=_he_keras_solution,
     wrong_answers=[

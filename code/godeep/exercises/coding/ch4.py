@@ -16,12 +16,14 @@ def _basic(x, conv, bn, relu):
 
 
 _BASIC_VARIANTS = {
-    "your block matches relu(...) without the final ReLU: apply the ReLU after adding the shortcut, relu(F(x) + x).": lambda x, c, b, r: (
-        b[1](c[1](r(b[0](c[0](x))))) + x
-    ),
-    "you applied the ReLU to the residual branch before adding the shortcut: the original block is relu(F(x) + x), not relu(F(x)) + x.": lambda x, c, b, r: (
-        r(b[1](c[1](r(b[0](c[0](x)))))) + x
-    ),
+    (
+        "your block matches relu(...) without the final ReLU: apply the ReLU after adding the "
+        "shortcut, relu(F(x) + x)."
+    ): lambda x, c, b, r: b[1](c[1](r(b[0](c[0](x))))) + x,
+    (
+        "you applied the ReLU to the residual branch before adding the shortcut: the original block is "
+        "relu(F(x) + x), not relu(F(x)) + x."
+    ): lambda x, c, b, r: r(b[1](c[1](r(b[0](c[0](x)))))) + x,
     "your block has no shortcut: add x to the branch's output before the final ReLU.": lambda x, c, b, r: (
         r(b[1](c[1](r(b[0](c[0](x))))))
     ),

@@ -22,18 +22,21 @@ def _preact(x, conv, bn, relu):
 
 
 _PREACT_VARIANTS = {
-    "your block ends with a ReLU after the addition: in the pre-activation block nothing follows the add, so the shortcut stays a clean identity (x + F(x)).": lambda x, c, b, r: (
-        r(_preact(x, c, b, r))
-    ),
-    "that is the original (post-activation) block relu(bn2(conv2(relu(bn1(conv1(x))))) + x): move BN and ReLU in front of each convolution.": lambda x, c, b, r: (
-        r(b[1](c[1](r(b[0](c[0](x))))) + x)
-    ),
+    (
+        "your block ends with a ReLU after the addition: in the pre-activation block nothing follows "
+        "the add, so the shortcut stays a clean identity (x + F(x))."
+    ): lambda x, c, b, r: r(_preact(x, c, b, r)),
+    (
+        "that is the original (post-activation) block relu(bn2(conv2(relu(bn1(conv1(x))))) + x): move "
+        "BN and ReLU in front of each convolution."
+    ): lambda x, c, b, r: r(b[1](c[1](r(b[0](c[0](x))))) + x),
     "the first BN-ReLU is missing: the branch starts with relu(bn1(x)), before conv1.": lambda x, c, b, r: (
         x + c[1](r(b[1](c[0](x))))
     ),
-    "your shortcut carries relu(bn1(x)) instead of x: only the branch is pre-activated; the identity path must carry x untouched.": lambda x, c, b, r: (
-        r(b[0](x)) + c[1](r(b[1](c[0](r(b[0](x))))))
-    ),
+    (
+        "your shortcut carries relu(bn1(x)) instead of x: only the branch is pre-activated; the "
+        "identity path must carry x untouched."
+    ): lambda x, c, b, r: r(b[0](x)) + c[1](r(b[1](c[0](r(b[0](x)))))),
     "you applied ReLU before BN: the order is BN, then ReLU, then conv.": lambda x, c, b, r: (
         x + c[1](b[1](r(c[0](b[0](r(x))))))
     ),
@@ -228,7 +231,8 @@ def _check_rezero(make) -> Feedback:
         )
     if np.allclose(y, x + fx, atol=1e-5):
         return wrong(
-            "at initialization your layer computes x + sublayer(x): alpha starts at 0, so that every ReZero layer is the identity at the start of training."
+            "at initialization your layer computes x + sublayer(x): alpha starts at 0, so that "
+            "every ReZero layer is the identity at the start of training."
         )
     if not np.allclose(y, x, atol=1e-6):
         return wrong(
@@ -236,7 +240,9 @@ def _check_rezero(make) -> Feedback:
         )
     if len(own) != 1 or int(np.prod(own[0].shape)) != 1:
         return wrong(
-            f"alpha must be one trainable scalar (nn.Parameter(torch.zeros(())) / self.add_weight(shape=())), registered with the layer; found {len(own)} trainable weights besides the sublayer's."
+            "alpha must be one trainable scalar (nn.Parameter(torch.zeros(())) / "
+            f"self.add_weight(shape=())), registered with the layer; found {len(own)} trainable "
+            "weights besides the sublayer's."
         )
     _set(own[0], 0.7)
     y = run(block)
@@ -247,7 +253,8 @@ def _check_rezero(make) -> Feedback:
         )
     if np.allclose(y, 0.7 * (x + fx), atol=1e-5):
         return wrong(
-            "with alpha = 0.7 you return alpha * (x + sublayer(x)): scale only the residual branch, x + alpha * sublayer(x)."
+            "with alpha = 0.7 you return alpha * (x + sublayer(x)): scale only the residual "
+            "branch, x + alpha * sublayer(x)."
         )
     return wrong(
         "with alpha = 0.7 your output is not x + 0.7 * sublayer(x): multiply the sublayer's output by alpha and add x."
@@ -378,13 +385,15 @@ def _check_filter_normalize(fn) -> Feedback:
         everything = tuple(range(d.ndim))
         if np.allclose(got, _normalized(d, w, everything), rtol=1e-4, atol=1e-6):
             return wrong(
-                "you normalized the whole layer at once (layer normalization of the direction): Li et al. rescale each filter on its own, ||d_i|| = ||w_i||."
+                "you normalized the whole layer at once (layer normalization of the direction): Li "
+                "et al. rescale each filter on its own, ||d_i|| = ||w_i||."
             )
         if np.allclose(
             got, d / np.sqrt((d**2).sum(filter_axes, keepdims=True)), rtol=1e-4, atol=1e-6
         ):
             return wrong(
-                "each filter has unit norm, but it must have the norm of the matching weight filter: multiply by ||w_i||."
+                "each filter has unit norm, but it must have the norm of the matching weight "
+                "filter: multiply by ||w_i||."
             )
         wrong_axes = tuple(a for a in everything if a != (d.ndim - 1 if not keras_answer else 0))
         if np.allclose(got, _normalized(d, w, wrong_axes), rtol=1e-4, atol=1e-6):
@@ -392,10 +401,12 @@ def _check_filter_normalize(fn) -> Feedback:
                 f"you took the filters along the wrong axis: a filter (one output unit) runs along {layout}."
             )
         return wrong(
-            f"for a weight of shape {w.shape} your direction differs from the filter-normalized one by up to {np.abs(got - expected).max():.3g}."
+            f"for a weight of shape {w.shape} your direction differs from the filter-normalized "
+            f"one by up to {np.abs(got - expected).max():.3g}."
         )
     return correct(
-        "each filter of the direction now has the norm of the matching weight filter, for a conv kernel and a dense matrix."
+        "each filter of the direction now has the norm of the matching weight filter, for a conv "
+        "kernel and a dense matrix."
     )
 
 

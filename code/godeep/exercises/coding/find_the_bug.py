@@ -87,9 +87,13 @@ def _check_evaluate(fn) -> Feedback:
 
     try:
         import torch
-    except ImportError:  # a Keras-only kernel (the TensorFlow notebook): judge the answer as Keras code
+    except (
+        ImportError
+    ):  # a Keras-only kernel (the TensorFlow notebook): judge the answer as Keras code
         if not callable(fn) or isinstance(fn, type):
-            return wrong("give a function: def evaluate(model, x, y): ... returning the accuracy (a float).")
+            return wrong(
+                "give a function: def evaluate(model, x, y): ... returning the accuracy (a float)."
+            )
         return _check_evaluate_keras(fn)
     if not callable(fn) or isinstance(fn, type) or isinstance(fn, torch.nn.Module):
         return wrong(
@@ -113,25 +117,34 @@ def _check_evaluate(fn) -> Feedback:
         changed = any(not torch.equal(a, b) for a, b in zip(before, model.buffers()))
         if changed:
             return wrong(
-                "evaluating changed the BatchNorm running statistics: the model ran in training mode (torch.no_grad() does not switch BatchNorm to inference; model.eval() does)."
+                "evaluating changed the BatchNorm running statistics: the model ran in training "
+                "mode (torch.no_grad() does not switch BatchNorm to inference; model.eval() does)."
             )
         if not math.isclose(value, expected, abs_tol=1e-9):
             if math.isclose(value, in_training_mode, abs_tol=1e-9):
                 return wrong(
-                    f"your accuracy {value:.3f} is the training-mode one (batch statistics); in inference mode the model gets {expected:.3f}: use the running statistics (model.eval())."
+                    f"your accuracy {value:.3f} is the training-mode one (batch statistics); in "
+                    f"inference mode the model gets {expected:.3f}: use the running statistics "
+                    "(model.eval())."
                 )
             if math.isclose(value, 100 * expected, rel_tol=1e-9):
                 return wrong("give the accuracy as a fraction between 0 and 1, not a percentage.")
             return wrong(
-                f"your function returns {value:.3f}, but in inference mode the model gets {expected:.3f} of these labels right: compute it from model(x) and y, as the fraction of argmax predictions equal to y."
+                f"your function returns {value:.3f}, but in inference mode the model gets "
+                f"{expected:.3f} of these labels right: compute it from model(x) and y, as the "
+                "fraction of argmax predictions equal to y."
             )
         if model.training != start_training:
             if start_training:
                 return wrong(
-                    "right accuracy, but the model is left in eval mode: the next training epoch would silently use running statistics. Restore the mode (model.train(was_training))."
+                    "right accuracy, but the model is left in eval mode: the next training epoch "
+                    "would silently use running statistics. Restore the mode "
+                    "(model.train(was_training))."
                 )
             return wrong(
-                "right accuracy, but a model that came in eval mode leaves in training mode: restore the mode it had (was_training = model.training ... model.train(was_training))."
+                "right accuracy, but a model that came in eval mode leaves in training mode: "
+                "restore the mode it had (was_training = model.training ... "
+                "model.train(was_training))."
             )
     return correct(
         "inference mode for the evaluation, running statistics untouched, training mode restored afterwards."
@@ -185,13 +198,16 @@ def _check_evaluate_keras(fn) -> Feedback:
         after = [np.array(keras.ops.convert_to_numpy(w)) for w in model.non_trainable_weights]
         if any(not np.array_equal(a, b) for a, b in zip(before, after)):
             return wrong(
-                "evaluating changed the BatchNormalization moving statistics: the model ran with training=True. Call model(x, training=False) (or model.predict)."
+                "evaluating changed the BatchNormalization moving statistics: the model ran with "
+                "training=True. Call model(x, training=False) (or model.predict)."
             )
         if not math.isclose(value, expected, abs_tol=1e-9):
             if math.isclose(value, 100 * expected, rel_tol=1e-9):
                 return wrong("give the accuracy as a fraction between 0 and 1, not a percentage.")
             return wrong(
-                f"your function returns {value:.3f}, but in inference mode the model gets {expected:.3f} of these labels right: compute it from model(x, training=False) and y."
+                f"your function returns {value:.3f}, but in inference mode the model gets "
+                f"{expected:.3f} of these labels right: compute it from model(x, training=False) "
+                "and y."
             )
     return correct(
         "inference mode (training=False) for the evaluation, moving statistics untouched."
@@ -219,7 +235,8 @@ def _evaluate_on_a_copy_in_train_mode(model, x, y) -> float:
 
 find_the_bug = exercise(
     "ch3.find-the-bug",
-    "Fix evaluate(model, x, y) so that it measures a BatchNorm network's accuracy in inference mode, without side effects.",
+    "Fix evaluate(model, x, y) so that it measures a BatchNorm network's accuracy in inference "
+    "mode, without side effects.",
     solution=lambda: _solutions("torch").evaluate,
     keras_solution=lambda: _solutions("keras").evaluate,
     wrong_answers=[

@@ -61,7 +61,10 @@ def _judge_uniform_draw(
         if math.isclose(std, bound / math.sqrt(3.0), rel_tol=0.05):
             return "the std is right but values go beyond the bound: draw from a uniform distribution, not a normal."
         if math.isclose(top, math.sqrt(3.0) * bound, rel_tol=0.02):
-            return "the bound is too large by sqrt(3): for U(-b, b), Var = b^2 / 3, so b = sqrt(3) x std = sqrt(6 / fan_in)."
+            return (
+                "the bound is too large by sqrt(3): for U(-b, b), Var = b^2 / 3, so b = sqrt(3) x "
+                "std = sqrt(6 / fan_in)."
+            )
         return f"for shape {shape} values reach {top:.4g}, beyond the bound sqrt(6 / fan_in) = {bound:.4g}."
     if math.isclose(top, bound / math.sqrt(3.0), rel_tol=0.02):
         return "you used the std sqrt(2 / fan_in) as the bound: for U(-b, b), Var = b^2 / 3, so b = sqrt(6 / fan_in)."
@@ -72,7 +75,10 @@ def _judge_uniform_draw(
     if not math.isclose(top, bound, rel_tol=0.02) or not math.isclose(
         std, bound / math.sqrt(3.0), rel_tol=0.03
     ):
-        return f"for shape {shape}: max |w| = {top:.4g} and std {std:.4g}; expected a bound of {bound:.4g} and a std of {bound / math.sqrt(3):.4g}."
+        return (
+            f"for shape {shape}: max |w| = {top:.4g} and std {std:.4g}; expected a bound of "
+            f"{bound:.4g} and a std of {bound / math.sqrt(3):.4g}."
+        )
     if abs(float(values.mean())) > 0.1 * std:
         return "the weights should be centred on zero: draw from U(-b, b)."
     return None
@@ -108,17 +114,20 @@ def _check_kaiming_uniform(fn) -> Feedback:
             if result is None:
                 return Feedback(
                     False,
-                    "your function returns None and leaves the tensor as it was: write its body and run the cell again.",
+                    "your function returns None and leaves the tensor as it was: write its body "
+                    "and run the cell again.",
                     answered=False,
                 )
             return wrong(
-                "the tensor passed in is unchanged: fill it in place (e.g. tensor.uniform_(...) under torch.no_grad()) and return it."
+                "the tensor passed in is unchanged: fill it in place (e.g. tensor.uniform_(...) "
+                "under torch.no_grad()) and return it."
             )
         if torch.isnan(tensor).any():
             return wrong("part of the tensor was left unfilled: fill every entry.")
         if result is None:
             return wrong(
-                "your function fills the tensor but returns None: return the tensor you filled, as torch.nn.init.kaiming_uniform_ does (so that w = kaiming_uniform_(w) works)."
+                "your function fills the tensor but returns None: return the tensor you filled, as "
+                "torch.nn.init.kaiming_uniform_ does (so that w = kaiming_uniform_(w) works)."
             )
         if result is not tensor:
             return wrong(
@@ -130,7 +139,8 @@ def _check_kaiming_uniform(fn) -> Feedback:
         if problem:
             return wrong(problem)
     return correct(
-        "your kaiming_uniform_ fills Linear and conv weights with U(-b, b), b = sqrt(6 / fan_in), like godeep.init.kaiming_uniform_."
+        "your kaiming_uniform_ fills Linear and conv weights with U(-b, b), b = sqrt(6 / fan_in), "
+        "like godeep.init.kaiming_uniform_."
     )
 
 
@@ -154,18 +164,21 @@ def _check_kaiming_keras(init) -> Feedback:
         if result is None:
             return Feedback(
                 False,
-                "your initializer returns None: return a tensor of the given shape (write its body and run the cell again).",
+                "your initializer returns None: return a tensor of the given shape (write its body "
+                "and run the cell again).",
                 answered=False,
             )
         try:
             values = np.asarray(keras.ops.convert_to_numpy(result), dtype=np.float64)
         except (TypeError, ValueError):
             return wrong(
-                f"your initializer returned {type(result).__name__}: return a tensor of the requested shape (e.g. keras.random.uniform(shape, ...))."
+                f"your initializer returned {type(result).__name__}: return a tensor of the "
+                "requested shape (e.g. keras.random.uniform(shape, ...))."
             )
         if tuple(values.shape) != shape:
             return wrong(
-                f"asked for shape {shape}, your initializer returned shape {tuple(values.shape)}: draw a tensor of exactly the requested shape."
+                f"asked for shape {shape}, your initializer returned shape {tuple(values.shape)}: "
+                "draw a tensor of exactly the requested shape."
             )
         problem = _judge_uniform_draw(values, shape, fan_in, fan_out, shape[-2])
         if problem:
@@ -176,7 +189,8 @@ def _check_kaiming_keras(init) -> Feedback:
                 )
             )
     return correct(
-        "your Keras initializer draws dense and conv kernels from U(-b, b), b = sqrt(6 / fan_in) with Keras' fans, like keras.initializers.HeUniform."
+        "your Keras initializer draws dense and conv kernels from U(-b, b), b = sqrt(6 / fan_in) "
+        "with Keras' fans, like keras.initializers.HeUniform."
     )
 
 
@@ -275,7 +289,8 @@ def _keras_normal(shape, dtype=None):
 
 kaiming_uniform = exercise(
     "ch2.kaiming-uniform",
-    "Write kaiming_uniform_(tensor): fill a PyTorch weight (out, in, *kernel) in place from U(-b, b), b = sqrt(6 / fan_in).",
+    "Write kaiming_uniform_(tensor): fill a PyTorch weight (out, in, *kernel) in place from U(-b, "
+    "b), b = sqrt(6 / fan_in).",
     solution=lambda: solutions(2, "torch").kaiming_uniform_,
     keras_solution=lambda: solutions(2, "keras").kaiming_uniform,
     wrong_answers=[

@@ -66,7 +66,8 @@ def _check_group_norm(fn) -> Feedback:
         )
         if np.allclose(got, per_channel, atol=1e-6):
             return wrong(
-                f"with num_groups={G} you normalized each channel on its own (InstanceNorm): the statistics must pool the C/G channels of a group."
+                f"with num_groups={G} you normalized each channel on its own (InstanceNorm): the "
+                "statistics must pool the C/G channels of a group."
             )
         g = x.reshape(shape[0], G, -1)
         unbiased = (
@@ -78,13 +79,16 @@ def _check_group_norm(fn) -> Feedback:
             )
         if G not in (1, shape[1]) and np.allclose(got, _wrong_interleaved(x, G), atol=1e-6):
             return wrong(
-                "your groups interleave the channels: group g holds the C/G *consecutive* channels g*C/G ... (g+1)*C/G - 1 (reshape to (N, G, C/G, H, W))."
+                "your groups interleave the channels: group g holds the C/G *consecutive* channels "
+                "g*C/G ... (g+1)*C/G - 1 (reshape to (N, G, C/G, H, W))."
             )
         return wrong(
-            f"on an input of shape {shape} with num_groups={G} your output differs from torch.nn.functional.group_norm by up to {np.nanmax(np.abs(got - expected)):.2g}."
+            f"on an input of shape {shape} with num_groups={G} your output differs from "
+            f"torch.nn.functional.group_norm by up to {np.nanmax(np.abs(got - expected)):.2g}."
         )
     return correct(
-        "your function matches torch.nn.functional.group_norm for G = 1 (LayerNorm), G = C (InstanceNorm) and in between."
+        "your function matches torch.nn.functional.group_norm for G = 1 (LayerNorm), G = C "
+        "(InstanceNorm) and in between."
     )
 
 
@@ -253,17 +257,20 @@ def _check_bn_backward(fn) -> Feedback:
                 naive = gamma / np.sqrt(x.var(0) + 1e-5) * dy
                 if _relative_error(dx, naive) < 1e-6:
                     return wrong(
-                        "your dx treats the batch mean and variance as constants: they depend on every x_n, which adds the terms -mean(dy) and -x_hat * mean(dy * x_hat)."
+                        "your dx treats the batch mean and variance as constants: they depend on "
+                        "every x_n, which adds the terms -mean(dy) and -x_hat * mean(dy * x_hat)."
                     )
                 if (
                     _relative_error(dx, naive - gamma / np.sqrt(x.var(0) + 1e-5) * dy.mean(0))
                     < 1e-6
                 ):
                     return wrong(
-                        "you included the gradient through the mean but not through the variance: add -x_hat * mean(dy * x_hat)."
+                        "you included the gradient through the mean but not through the variance: "
+                        "add -x_hat * mean(dy * x_hat)."
                     )
             return wrong(
-                f"{name} fails the numerical gradient check (relative error {err:.2g} > 1e-6) for a batch of shape ({N}, {D})."
+                f"{name} fails the numerical gradient check (relative error {err:.2g} > 1e-6) for "
+                f"a batch of shape ({N}, {D})."
             )
     return correct(
         f"all three gradients pass the float64 numerical check (largest relative error {worst:.1g})."
@@ -311,7 +318,8 @@ def _autograd_grad_bn_backward(dy, x, gamma, eps=1e-5):
 
 bn_backward = exercise(
     "ch3.bn-backward",
-    "Write bn_backward(dy, x, gamma, eps=1e-5) -> (dx, dgamma, dbeta) for BatchNorm in training mode on an (N, D) batch.",
+    "Write bn_backward(dy, x, gamma, eps=1e-5) -> (dx, dgamma, dbeta) for BatchNorm in training "
+    "mode on an (N, D) batch.",
     solution=lambda: _solutions("torch").bn_backward,
     keras_solution=lambda: _solutions("keras").bn_backward,
     wrong_answers=[

@@ -98,10 +98,12 @@ def _check_option_a(fn) -> Feedback:
             spatial = got.shape[1:3] if keras_answer else got.shape[2:4]
             if stride > 1 and size in spatial:
                 return wrong(
-                    f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: subsample the feature map by the stride ({subsample})."
+                    f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: subsample the "
+                    f"feature map by the stride ({subsample})."
                 )
             return wrong(
-                f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: the new channels are zeros appended along {axis}."
+                f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: the new channels are "
+                f"zeros appended along {axis}."
             )
         if not np.allclose(got, expected):
             extra = got[..., c_in:] if keras_answer else got[:, c_in:]
@@ -110,7 +112,8 @@ def _check_option_a(fn) -> Feedback:
                     "the extra channels must be zeros: option A adds no information and no parameters."
                 )
             return wrong(
-                f"the kept channels differ from {subsample}: option A subsamples (keeps every stride-th pixel), it does not average."
+                f"the kept channels differ from {subsample}: option A subsamples (keeps every "
+                "stride-th pixel), it does not average."
             )
     twin = "its Keras twin (NHWC)" if keras_answer else "godeep.residual.ZeroPadShortcut"
     return correct(f"your shortcut matches {twin}: subsample by the stride, append zero channels.")

@@ -105,7 +105,8 @@ def _check_path_block(fn) -> Feedback:
         if out.shape != x0.shape or not np.allclose(out, x0 + fx, atol=1e-8):
             if np.allclose(out, fx, atol=1e-8) or np.allclose(out, x0, atol=1e-8):
                 return wrong(
-                    "the forward value must stay x + branch(x) on every path: stop the *gradient* of one term (detach / stop_gradient), not the term itself."
+                    "the forward value must stay x + branch(x) on every path: stop the *gradient* "
+                    "of one term (detach / stop_gradient), not the term itself."
                 )
             return wrong("the forward value is not x + branch(x).")
         expected = jv if through else v
@@ -113,18 +114,21 @@ def _check_path_block(fn) -> Feedback:
             continue
         if np.allclose(gx, v + jv, atol=1e-8):
             return wrong(
-                f"with through_branch={through} the gradient still flows through both terms: detach (stop_gradient) the term it must not pass through."
+                f"with through_branch={through} the gradient still flows through both terms: "
+                "detach (stop_gradient) the term it must not pass through."
             )
         other = v if through else jv
         if np.allclose(gx, other, atol=1e-8):
             return wrong(
-                f"with through_branch={through} the gradient goes through the {'shortcut' if through else 'branch'}: you stopped the wrong term."
+                f"with through_branch={through} the gradient goes through the "
+                f"{'shortcut' if through else 'branch'}: you stopped the wrong term."
             )
         return wrong(
             f"with through_branch={through} the input gradient is not the expected {'J_F(x)^T v' if through else 'v'}."
         )
     return correct(
-        "forward x + F(x) either way; backward only through F (J_F^T v) or only through the shortcut (v), as in Veit et al.'s path-length measurement."
+        "forward x + F(x) either way; backward only through F (J_F^T v) or only through the "
+        "shortcut (v), as in Veit et al.'s path-length measurement."
     )
 
 

@@ -34,8 +34,6 @@ weights are copied from PyTorch by :mod:`godeep.keras.convert`.
 
 from __future__ import annotations
 
-import keras
-
 from ... import validate  # noqa: F401
 from ...core.residual import (  # noqa: F401
     ACTIVATION_ORDERS,
@@ -47,7 +45,6 @@ from ...core.residual import (  # noqa: F401
     cifar_depths,
 )
 from ...validate import positive_int as _check_positive_int  # noqa: F401
-from .. import tf
 from ..convert import (
     copy_dense_block_from_torch as copy_dense_from_torch,  # noqa: F401  (re-exported)
     copy_resnet_from_torch as copy_from_torch,  # noqa: F401  (re-exported)

@@ -28,7 +28,7 @@ import math
 from collections import OrderedDict
 from contextlib import contextmanager
 from itertools import islice
-from typing import Any, Optional
+from typing import Any
 
 import keras
 import numpy as np
