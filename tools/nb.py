@@ -23,187 +23,49 @@ running this script, started in the notebook's folder with GODEEP_PROGRESS=0 and
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import nbformat
-import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 if __package__ in (None, ""):  # run as a script: python tools/nb.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import frameworks  # noqa: E402
+from tools.notebook_files import (  # noqa: E402, F401  (re-exported: tools.nb is the CLI's module)
+    COLAB_CELL_ID,
+    KERNELSPEC,
+    LANGUAGE_INFO,
+    ROOT,
+    SKIP_DIRS,
+    VOLATILE_CELL_METADATA,
+    WIDGET_MIME,
+    colab_cell_source,
+    ensure_colab_cell,
+    find_notebooks,
+    normalize,
+    read,
+    repository_url,
+    write,
+)
+from tools.notebook_profile import (  # noqa: E402, F401  (re-exported)
+    BUDGET_PEAK_MB,
+    BUDGET_WALL_S,
+    cpu_seconds,
+    framework_label,
+    kernel_pid,
+    peak_rss_mb,
+    write_report,
+)
 
 CELL_TIMEOUT_S = 600
 KERNEL_NAME = "python3"
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-VOLATILE_CELL_METADATA = ("execution", "ExecuteTime")
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-LANGUAGE_INFO = {
-    "codemirror_mode": {"name": "ipython", "version": 3},
-    "file_extension": ".py",
-    "mimetype": "text/x-python",
-    "name": "python",
-    "nbconvert_exporter": "python",
-    "pygments_lexer": "ipython3",
-}
 MAX_FILE_BYTES = 3_000_000
-BUDGET_WALL_S = 120
-BUDGET_PEAK_MB = 1536
-SKIP_DIRS = {".ipynb_checkpoints", "_build"}
-ROOT = Path(__file__).resolve().parent.parent
-COLAB_CELL_ID = "colab-setup"
-
-
-# --------------------------------------------------------------------------- files
-
-
-def find_notebooks(paths: list[str]) -> list[Path]:
-    """Expand files and folders into a sorted list of notebooks (folders recursively)."""
-    found: list[Path] = []
-    for arg in paths:
-        path = Path(arg)
-        if path.is_dir():
-            found += sorted(
-                p for p in path.rglob("*.ipynb") if not SKIP_DIRS & set(p.relative_to(path).parts)
-            )
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise SystemExit(f"nb.py: no such notebook or folder: {arg}")
-    return found
-
-
-def read(path: Path) -> nbformat.NotebookNode:
-    """Read a notebook as nbformat v4, giving cells that lack an id a deterministic one
-    (nbformat would invent random ids, which would churn diffs)."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    if (raw.get("nbformat"), raw.get("nbformat_minor", 0)) >= (4, 5):
-        for index, cell in enumerate(raw.get("cells", [])):
-            cell.setdefault("id", f"cell-{index}")
-    return nbformat.reads(json.dumps(raw), as_version=4)
-
-
-def write(nb: nbformat.NotebookNode, path: Path) -> None:
-    """Write like JupyterLab does (indent=1, sorted keys, trailing newline) for small diffs."""
-    nbformat.write(nb, path)
-
-
-# --------------------------------------------------------------------------- normalize
-
-
-def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Strip what changes from run to run, in place; cell ids and outputs' content are kept.
-
-    Drops cell timing metadata and notebook widget state, sets kernelspec and language_info
-    to one canonical form, renumbers executed code cells 1..n in order (their
-    execute_result outputs too) and removes widget-view outputs (keeping any text/plain
-    fallback). Applying it twice gives the same notebook.
-    """
-    nb.metadata.pop("widgets", None)
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata["language_info"] = json.loads(json.dumps(LANGUAGE_INFO))
-    count = 0
-    for cell in nb.cells:
-        for key in VOLATILE_CELL_METADATA:
-            cell.metadata.pop(key, None)
-        if cell.cell_type != "code":
-            continue
-        if cell.execution_count is not None:
-            count += 1
-            cell.execution_count = count
-        outputs = []
-        for output in cell.outputs:
-            data = output.get("data")
-            if data is not None and WIDGET_MIME in data:
-                del data[WIDGET_MIME]
-                if not data:
-                    continue
-            if output.output_type == "execute_result":
-                output.execution_count = cell.execution_count
-            outputs.append(output)
-        cell.outputs = outputs
-    return nb
-
-
-def repository_url() -> str:
-    """The course repository's address, from its one home: `repository_url` in _config.yml."""
-    import yaml
-
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    return config["repository"]["url"]
-
-
-def colab_cell_source() -> str:
-    """The first cell of every notebook: on Colab, install the course package (elsewhere a no-op)."""
-    return (
-        "# On Google Colab, install the course's package first; elsewhere this cell does nothing.\n"
-        "import sys\n"
-        'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "godeep @ git+{repository_url()}#subdirectory=code"\n'
-    ).rstrip("\n")
-
-
-def ensure_colab_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Make the Colab set-up cell the notebook's first cell, with the current repository URL.
-
-    The cell carries the `remove-cell` tag: the book does not show it (the site has nothing
-    to install), the notebook a reader downloads or opens in Colab starts with it.
-    """
-    cells = [cell for cell in nb.cells if cell.get("id") != COLAB_CELL_ID]
-    cell = nbformat.v4.new_code_cell(colab_cell_source(), metadata={"tags": ["remove-cell"]})
-    cell.id = COLAB_CELL_ID
-    nb.cells = [cell, *cells]
-    return nb
 
 
 # --------------------------------------------------------------------------- execute
-
-
-def kernel_pid(client: NotebookClient) -> int:
-    """The process id of the client's running kernel, from its local provisioner."""
-    return client.km.provisioner.pid
-
-
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory (VmHWM) in MB of a process and its children, the max of them."""
-    peaks = []
-    try:
-        pids = [pid] + [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    for one in pids:
-        try:
-            status = Path(f"/proc/{one}/status").read_text()
-        except OSError:  # the child already exited
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peaks.append(int(line.split()[1]) / 1024)  # kB -> MB
-    return max(peaks, default=0.0)
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, s) used so far by a process and its children (live or reaped).
-
-    Unlike wall time, it does not grow when other programs compete for the cores, so it is
-    the fairer measure of a notebook's cost on a busy machine."""
-    try:
-        processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
 
 
 class NotebookFailed(Exception):
@@ -467,42 +329,6 @@ def profile_one(
     start = time.perf_counter()
     run(read(path) if nb is None else nb, path, on_cell_done=sample, framework=framework)
     return time.perf_counter() - start, peak, cpu
-
-
-def framework_label(path: Path) -> str:
-    """'pytorch' / 'tensorflow' for a derived notebook, 'both' for an unsplit one."""
-    try:
-        return frameworks.derived_framework(read(path)) or "both"
-    except (OSError, ValueError):
-        return "?"
-
-
-def write_report(rows: list[tuple], report: Path) -> str:
-    """Write the Markdown profile table of (path, wall, peak, cpu) rows (wall None: failed)."""
-    lines = [
-        "| notebook | framework | wall s | kernel CPU s | peak MB | within budget |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
-    ]
-    for path, wall, peak, cpu in rows:
-        framework = framework_label(path)
-        if wall is None:
-            lines.append(f"| {path} | {framework} | | | | **error** |")
-            continue
-        ok = wall <= BUDGET_WALL_S and peak <= BUDGET_PEAK_MB
-        lines.append(
-            f"| {path} | {framework} | {wall:.1f} | {cpu:.1f} | {peak:.0f} | {'yes' if ok else '**NO**'} |"
-        )
-    total = sum(row[1] for row in rows if row[1] is not None)
-    table = "\n".join(lines) + "\n"
-    table += (
-        f"\nTotal: {total:.0f} s. Budget: {BUDGET_WALL_S} s wall, {BUDGET_PEAK_MB} MB peak kernel memory per notebook."
-        " Kernel CPU time (user + system) does not grow when other programs share the cores;"
-        f" load average at the end: {os.getloadavg()[0]:.1f}.\n"
-    )
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(table)
-    print(table)
-    return table
 
 
 def cmd_profile(paths: list[Path], report: Path) -> int:
