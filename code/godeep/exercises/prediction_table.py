@@ -1,0 +1,255 @@
+"""The predict-then-run prompts of the book, at least one per section (:data:`PREDICTIONS`)."""
+
+from __future__ import annotations
+
+from .prediction_types import Prediction, _entries
+
+C1, C2, C3, C4, C5 = (
+    "chapters/01-signal-propagation",
+    "chapters/02-initialization",
+    "chapters/03-normalization",
+    "chapters/04-residual-learning",
+    "chapters/05-understanding-residuals",
+)
+
+#: one entry (at least) per section of the book; the section is the notebook that measures it
+PREDICTIONS: dict[str, Prediction] = _entries(
+    Prediction(
+        "ch1.sigmoid-weight",
+        f"{C1}/01-chain-rule",
+        "Through 20 sigmoid layers sharing one weight w, which w gives the largest |d x_20 / d x_0|: 1, 2, 4 or 8?",
+        "choice",
+        "a larger w multiplies each factor w * sigmoid'(w x) by more, until the units saturate and "
+        "sigmoid' collapses: the product peaks at a moderate weight and falls for large ones.",
+        options=("1", "2", "4", "8"),
+    ),
+    Prediction(
+        "ch1.tanh-fade",
+        f"{C1}/02-watching-signals",
+        "In a deep tanh MLP with weights N(0, 1/n), does the activation std shrink, stay about "
+        "constant, or grow with depth?",
+        "choice",
+        "1/n keeps a *linear* layer's variance, but tanh is contractive (|tanh z| < |z|), so every layer "
+        "loses a little: the std fades with depth.",
+        options=("shrink", "constant", "grow"),
+    ),
+    Prediction(
+        "ch1.update-ratio",
+        f"{C1}/03-training-deep-nets",
+        "In the deep sigmoid network, by how many orders of magnitude is fc1's update-to-weight ratio below the output "
+        "layer's? (a number: 2 means 100x)",
+        "number",
+        "the gradient reaching fc1 has passed through every sigmoid' <= 1/4 above it: the gap is many "
+        "orders of magnitude, not a factor of a few.",
+        factor=1.5,
+    ),
+    Prediction(
+        "ch2.relu-second-moment",
+        f"{C2}/01-variance-scaling",
+        "A ReLU receives zero-mean, symmetric inputs of variance 1. What is the mean of its "
+        "squared output, E[relu(x)^2]?",
+        "number",
+        "ReLU zeroes the negative half and keeps the positive half unchanged; by symmetry that half carries "
+        "half of E[x^2]. This factor 1/2 is why He's variance is 2/fan_in.",
+        rtol=0.05,
+    ),
+    Prediction(
+        "ch2.stride-fan",
+        f"{C2}/02-fans-and-defaults",
+        "In a 3x3 convolution with stride 2, each input pixel feeds on average what fraction of the fan-out "
+        "(out_channels x 3 x 3) outputs?",
+        "number",
+        "with stride 2 only every other output position in each direction is computed, so an input is "
+        "covered by a quarter of the kernel positions on average: the fan-out overstates the "
+        "outputs an input feeds by 4.",
+        rtol=0.05,
+    ),
+    Prediction(
+        "ch2.xavier-vs-kaiming",
+        f"{C2}/03-deep-relu-experiment",
+        "At depth 30 (ReLU, width 64), which initialization leaves the training loss at chance (log 10) for all of its "
+        "epochs: 'Xavier', 'Kaiming', 'both' or 'neither'?",
+        "choice",
+        "Xavier's variance 1/fan_avg ignores the ReLU's halving, so the signal shrinks by about sqrt(1/2) per "
+        "layer: 30 layers leave about 2^-15 of its std, and the net cannot start learning.",
+        options=("Xavier", "Kaiming", "both", "neither"),
+    ),
+    Prediction(
+        "ch3.standardize",
+        f"{C3}/01-why-normalize",
+        "Inputs with mean 3 versus the same inputs standardized: which reaches the lower loss at "
+        "its best learning rate, "
+        "'raw' or 'standardized'?",
+        "choice",
+        "a large input mean makes the loss surface an elongated valley (the Hessian's largest eigenvalue grows "
+        "with mean^2), which caps the stable learning rate; standardizing rounds the valley.",
+        options=("raw", "standardized", "the same"),
+    ),
+    Prediction(
+        "ch3.layer-norm-count",
+        f"{C3}/02-one-recipe-many-norms",
+        "For x of shape (N, C, H, W) = (4, 6, 2, 3), over how many values does LayerNorm compute each mean?",
+        "number",
+        "LayerNorm's support set is one example's C x H x W values: 6 x 2 x 3 = 36 (BatchNorm's would be "
+        "N x H x W = 24).",
+        rtol=0.0,
+    ),
+    Prediction(
+        "ch3.train-mode-eval",
+        f"{C3}/03-batchnorm-in-depth",
+        "Evaluate a trained BN network in *train* mode on test batches that each hold a single class: is its accuracy "
+        "'about the same' as in eval mode, or 'far lower'?",
+        "choice",
+        "in train mode BN normalizes with the batch's own statistics; in a one-class batch the centring "
+        "subtracts that class's own mean, removing much of what tells it apart, so the accuracy "
+        "falls (below 0.6 here).",
+        options=("about the same", "far lower"),
+    ),
+    Prediction(
+        "ch3.high-lr",
+        f"{C3}/04-experiments",
+        "At learning rate 0.3, which of the three deep nets trains (loss below 1.3): 'naive', "
+        "'kaiming' or 'batch norm'?",
+        "choice",
+        "at this rate both unnormalized nets (naive and Kaiming-initialized) stay above loss 2 for every "
+        "seed while the BN net trains: a good initialization alone does not make a large rate usable; the section's "
+        "experiments separate how much of BN's lead comes from the rate it allows.",
+        options=("naive", "kaiming", "batch norm"),
+    ),
+    Prediction(
+        "ch3.ghost-batch",
+        f"{C3}/05-batch-size",
+        "Normalizing over ghost batches of 2 instead of 32 examples (same model, same training): is the test accuracy "
+        "'much worse', 'about the same' or 'better'?",
+        "choice",
+        "the statistics of 2 examples are noisy, but the network learns with that noise and evaluates with "
+        "running averages; in this setup the two end within 2 points (the section's control shows what does break).",
+        options=("much worse", "about the same", "better"),
+    ),
+    Prediction(
+        "ch4.degradation",
+        f"{C4}/01-degradation",
+        "After the same number of steps, which plain network has the lower training loss: 'plain-20' or 'plain-56'?",
+        "choice",
+        "the deeper plain net could copy the shallower one and set the rest to identity, yet after the same "
+        "steps its *training* loss is higher: an optimization problem, not overfitting (at this laptop scale it "
+        "shows as slower optimization; the section says how far the comparison goes).",
+        options=("plain-20", "plain-56"),
+    ),
+    Prediction(
+        "ch4.plain-vs-residual",
+        f"{C4}/02-residual-blocks",
+        "Fitting the same target with 10 blocks: which ends with the higher error, 'plain' or 'residual'?",
+        "choice",
+        "a residual block only has to learn the correction F(x) = H(x) - x, and the identity path carries the "
+        "signal and the gradient through all 10 blocks; the plain stack must learn the whole "
+        "mapping through 10 layers.",
+        options=("plain", "residual"),
+    ),
+    Prediction(
+        "ch4.resnet50-flops",
+        f"{C4}/03-resnet-family",
+        "ResNet-50 is 16 layers deeper than ResNet-34. By how many percent more FLOPs (multiply-adds) does it cost?",
+        "number",
+        "its bottleneck blocks do the 3x3 convolution at a quarter of the width (1x1 convs reduce and restore "
+        "the channels), so 50 layers cost only about 5% more than 34.",
+        factor=2.0,
+    ),
+    Prediction(
+        "ch4.article-shortcut",
+        f"{C4}/04-source-examples",
+        "The article's small convnet trained 5 epochs on the digits, with and without its shortcuts: which reaches the "
+        "higher test accuracy, 'residual' or 'plain'?",
+        "choice",
+        "with the same layers and recipe, the shortcut lets the gradient reach the early layers undiminished, "
+        "so the residual version learns faster in a short budget (every seed, in this section).",
+        options=("residual", "plain"),
+    ),
+    Prediction(
+        "ch5.residual-gradient-ratio",
+        f"{C5}/01-gradient-flow",
+        "In a 100-block residual MLP at initialization, what is the ratio of the gradient norm at "
+        "the first layer to the "
+        "last (plain: above 1e7)? Predict within a factor 5.",
+        "number",
+        "each residual block multiplies the backward signal by (1 + dF/dx), not by dF/dx alone: the identity "
+        "term keeps the product of 100 factors near 1 instead of exponential.",
+        factor=5.0,
+    ),
+    Prediction(
+        "ch5.shortcut-gain",
+        f"{C5}/02-identity-mappings",
+        "Over 54 blocks, which shortcut passes the largest gradient gain: 'identity', 'constant_scaling', "
+        "'exclusive_gating', 'shortcut_gating' or 'conv_shortcut'?",
+        "choice",
+        "a 1x1 convolution on every shortcut multiplies 54 random matrices: the product's norm grows "
+        "exponentially (above 1e3), where scaling and gating shrink it and the identity keeps it.",
+        options=(
+            "identity",
+            "constant_scaling",
+            "exclusive_gating",
+            "shortcut_gating",
+            "conv_shortcut",
+        ),
+    ),
+    Prediction(
+        "ch5.bn-after-add",
+        f"{C5}/03-pre-activation",
+        "Which placement of BN and ReLU gives the largest first-to-last gradient ratio: 'original', 'bn_after_add', "
+        "'relu_before_add', 'relu_only_preact' or 'full_preact'?",
+        "choice",
+        "a BN after the addition normalizes the shortcut's signal too, so the identity path is no longer an "
+        "identity: the stream is rescaled at every block and the gradient ratio grows.",
+        options=("original", "bn_after_add", "relu_before_add", "relu_only_preact", "full_preact"),
+    ),
+    Prediction(
+        "ch5.post-ln",
+        f"{C5}/04-pre-norm-transformers",
+        "In a Post-LN transformer at initialization, are the parameter gradients larger 'near the output', 'near the "
+        "input', or 'even' across layers?",
+        "choice",
+        "Post-LN normalizes after each addition, so the backward signal is divided by a LayerNorm's scale at "
+        "every layer on its way down: the layers near the output get the largest gradients (Xiong et al.).",
+        options=("near the output", "near the input", "even"),
+    ),
+    Prediction(
+        "ch5.sharpness",
+        f"{C5}/05-loss-landscapes",
+        "At 20 layers, which network's loss rises faster along filter-normalized random directions: 'plain' or "
+        "'residual'?",
+        "choice",
+        "the residual net's loss surface is smoother around its minimum; the plain net's is sharper and, for "
+        "most seeds, rugged.",
+        options=("plain", "residual"),
+    ),
+    Prediction(
+        "ch5.lesion",
+        f"{C5}/06-ensembles",
+        "Delete one middle block of the trained residual MLP. Does the accuracy fall 'near "
+        "chance', or keep 'most of it' "
+        "(above 85% of the intact accuracy)?",
+        "choice",
+        "a residual net behaves like an ensemble of paths of many lengths; deleting a block removes only the "
+        "paths through it, so most paths, and most of the accuracy, remain (a plain net falls to chance).",
+        options=("near chance", "most of it"),
+    ),
+    Prediction(
+        "ch5.shattered",
+        f"{C5}/07-shattered-gradients",
+        "For a 24-block feed-forward net, what sign will the lag-1 autocorrelation of the input gradient (over a 1-D "
+        "grid of inputs) have: '+', '-' or '0' (about zero, |rho| < 0.2)?",
+        "sign",
+        "deep feed-forward nets shatter the gradient into white noise: neighbouring inputs get unrelated "
+        "gradients (rho near 0), while a residual net keeps them correlated.",
+        zero=0.2,
+    ),
+    Prediction(
+        "ch5.rezero-stream",
+        f"{C5}/08-beyond-normalization",
+        "At initialization, what is the ratio of the output stream's RMS to the input's in a deep ReZero network?",
+        "number",
+        "every ReZero branch is multiplied by alpha = 0 at initialization, so each block is exactly the "
+        "identity and x_L = x_0.",
+        rtol=1e-3,
+    ),
+)

@@ -1,0 +1,170 @@
+"""Chapter 5 exercises on what a shortcut does to the direct path: scaled shortcuts, He et al.'s
+shortcut variants (their Table 1) and exclusive gates."""
+
+from __future__ import annotations
+
+import math
+
+from . import as_number, close_to, correct, exercise, wrong
+
+
+def _check_lambda_power(answer):
+    """Compare in log space: the expected value is ~1e-16, where absolute tolerances mean nothing."""
+    try:
+        value = as_number(answer, "a number (the factor)")
+    except TypeError as error:
+        return wrong(f"{error}. Give the factor as a plain number.")
+    expected = 0.5**54
+    if not math.isfinite(value) or value <= 0:
+        return wrong("the factor is a product of positive numbers: it must be positive and finite.")
+    if math.isclose(value, expected, rel_tol=1e-2):
+        return correct(
+            f"0.5^54 = {expected:.3g}: each block only halves the gradient, but 54 halvings leave nothing."
+        )
+    hints = [
+        (
+            0.5 * 54,
+            "you multiplied lambda by the depth: the chain rule multiplies one factor of lambda "
+            "per block, lambda^(L-l).",
+        ),
+        (0.5**53, "off by one: there are L - l = 54 shortcuts between x_l and x_L."),
+        (0.5**55, "off by one: there are L - l = 54 shortcuts between x_l and x_L."),
+        (
+            1.0,
+            "that would be the identity shortcut (lambda = 1); here each shortcut multiplies by 0.5.",
+        ),
+        (
+            1.5**54,
+            "with zero branches there is no '1 +' term: the factor per block is lambda, not 1 + lambda.",
+        ),
+        (
+            2.0**54,
+            "the gradient goes down through the same scalings as the signal goes up: multiply by "
+            "lambda, do not divide.",
+        ),
+    ]
+    for typical, message in hints:
+        if math.isclose(value, typical, rel_tol=1e-2):
+            return wrong(message)
+    factor = value / expected
+    return wrong(
+        f"the factor is {'too large' if factor > 1 else 'too small'} by about "
+        f"{max(factor, 1 / factor):.3g}x; write x_L in terms of x_l first."
+    )
+
+
+lambda_power = exercise(
+    "ch5.lambda-power",
+    "Factor by which dE/dx_l shrinks over L - l = 54 blocks whose shortcuts scale by lambda = 0.5 "
+    "and whose branches are zero.",
+    solution=lambda: 0.5**54,
+    wrong_answers=[
+        (27.0, "multiplied lambda by the depth"),
+        (0.5**53, "off by one"),
+        (1.0, "identity shortcut"),
+        (1.5**54, "no '1 +'"),
+        (2.0**54, "do not divide"),
+        (-1.0, "positive"),
+        ("tiny", "plain number"),
+        (1e-3, "too large"),
+    ],
+)(_check_lambda_power)
+
+
+#: He et al. (2016b), Table 1: CIFAR-10 test error (%) of ResNet-110 with each shortcut
+#: ("fail": above 20%). The rows quoted in section 5.2.
+PAPER_TABLE1 = {
+    "identity": 6.61,
+    "constant_scaling_both": 12.35,  # 0.5 on the shortcut and on F ("frozen gating")
+    "exclusive_gating": 8.70,  # b_g = -6
+    "shortcut_gating": 12.86,  # b_g = 0
+    "conv_shortcut": 12.22,
+    "dropout_shortcut": float("inf"),  # fail
+    "constant_scaling": float("inf"),  # 0.5 on the shortcut only: fail
+}
+
+_WHY = {
+    "constant_scaling_both": "0.5 on every shortcut multiplies the direct path by 0.5^54 (12.35%).",
+    "constant_scaling": "0.5 on the shortcut alone did not even converge (fail, > 20%).",
+    "shortcut_gating": "with b_g = 0 the gate 1 - g starts near 1/2: a scaling by about 0.5 per block again (12.86%).",
+    "conv_shortcut": "54 stacked 1x1 convolutions make the direct path a product of matrices (12.22%).",
+    "dropout_shortcut": "a 0.5 dropout mask is a random scaling with mean 0.5: it failed to converge (> 20%).",
+}
+
+
+def _check_shortcut_winner(answer):
+    if not isinstance(answer, str):
+        return wrong("give the variant's name as a string, e.g. 'conv_shortcut'.")
+    name = answer.strip()
+    if name == "identity":
+        return wrong(
+            "the identity is the baseline (6.61%): the question asks which of the *other* variants came closest."
+        )
+    if name == "exclusive_gating":
+        return correct(
+            "8.70%: with b_g = -6 the shortcut's gate 1 - g(x) starts at 1 - sigmoid(-6) = 0.9975, "
+            "the nearest to an identity of all the variants, though the same gate nearly shuts F."
+        )
+    if name in _WHY:
+        return wrong(f"{_WHY[name]} Which variant starts closest to the identity?")
+    return wrong(
+        f"{name!r} is not one of the variants: use a name of godeep.residual.SHORTCUT_VARIANTS."
+    )
+
+
+shortcut_winner = exercise(
+    "ch5.shortcut-winner",
+    "Of the non-identity shortcuts of He et al.'s Table 1 (constant_scaling_both, exclusive_gating with b_g = -6, "
+    "shortcut_gating with b_g = 0, conv_shortcut, dropout_shortcut), which gave ResNet-110 the lowest test error?",
+    solution=lambda: min((v, k) for k, v in PAPER_TABLE1.items() if k != "identity")[1],
+    wrong_answers=[
+        ("identity", "baseline"),
+        ("conv_shortcut", "1x1 convolutions"),
+        ("shortcut_gating", "near 1/2"),
+        ("constant_scaling_both", "0.5^54"),
+        ("dropout_shortcut", "random scaling"),
+        ("highway", "not one of"),
+        (3, "string"),
+    ],
+)(_check_shortcut_winner)
+
+
+def _gate_factor_solution() -> float:
+    return (1 - 1 / (1 + math.exp(6.0))) ** 54
+
+
+def _check_gate_factor(answer):
+    expected = _gate_factor_solution()
+    sig = 1 / (1 + math.exp(6.0))
+    return close_to(
+        answer,
+        expected,
+        rtol=1e-3,
+        hint_rtol=1e-2,
+        what="the factor",
+        right=f"(1 - sigmoid(-6))^54 = 0.99753^54 = {expected:.3f}: the direct path keeps most of the signal.",
+        advice="one block multiplies the direct path by 1 - sigmoid(b_g); take the 54th power.",
+        hints=[
+            (sig**54, "that is g^54, the gate on F; the shortcut is multiplied by 1 - g."),
+            (1 - sig, "that is one block's factor; the direct path goes through 54 of them."),
+            (
+                (1 - 1 / (1 + math.exp(-6.0))) ** 54,
+                "sigmoid(-6) is small (0.0025), not close to 1: check the sign.",
+            ),
+            (0.5**54, "that would be a gate of 1/2, i.e. b_g = 0; here b_g = -6."),
+        ],
+    )
+
+
+gate_factor = exercise(
+    "ch5.gate-factor",
+    "Factor by which 54 exclusive gates with W_g = 0 and b_g = -6 scale the direct (shortcut) path.",
+    solution=_gate_factor_solution,
+    wrong_answers=[
+        (1 - 1 / (1 + math.exp(6.0)), "one block's factor"),
+        ((1 / (1 + math.exp(6.0))) ** 54, "g^54"),
+        (0.5**54, "b_g = 0"),
+        (0.3, "not quite"),
+        ("x", "plain number"),
+    ],
+)(_check_gate_factor)
