@@ -256,3 +256,17 @@ def test_keras_zero_init_residual_and_block_listing_match_pytorch():
     np.testing.assert_allclose(
         np.asarray(kr.residual_blocks(tk)[0](h, training=False)), h, atol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "name, args, channels", [("BasicBlock", (64, 64), 64), ("Bottleneck", (256, 64), 256)]
+)
+def test_keras_block_counts_match_pytorch(name, args, channels):
+    """4.2's basic/bottleneck table: conv weights, parameters and MACs on a 56x56 map, in both frameworks."""
+    pt = getattr(residual, name)(*args)
+    tk = getattr(kr, name)(*args)
+    net = keras.Sequential([keras.Input((56, 56, channels)), tk])
+    pt_convs = sum(m.weight.numel() for m in pt.modules() if isinstance(m, torch.nn.Conv2d))
+    assert sum(int(np.prod(w.shape)) for w in tk.weights if len(w.shape) == 4) == pt_convs
+    assert kr.count_parameters(net) == residual.count_parameters(pt)
+    assert kr.count_macs(net, (56, 56, channels)) == residual.count_macs(pt, (channels, 56, 56))
