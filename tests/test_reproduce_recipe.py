@@ -215,13 +215,13 @@ def test_error_curves_and_figure6_plot_read_metrics(tmp_path):
 
 
 def test_prepare_data_offline_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    from godeep import data as gd_data
+    from godeep.data import download
     from godeep.reproduce.__main__ import main
 
     def offline(url, destination):
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(gd_data, "_urlretrieve", offline)
+    monkeypatch.setattr(download, "_urlretrieve", offline)  # the module that looks the name up
     assert main(["prepare-data", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "could not prepare CIFAR-10" in err and "network is unreachable" in err
