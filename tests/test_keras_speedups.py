@@ -151,6 +151,19 @@ def test_lazy_history_reads_like_the_eager_one():
     assert quiet.step_loss == ref.step_loss and quiet.train_loss == [] and quiet.test_acc == []
 
 
+def test_a_history_holding_too_many_weights_is_evaluated_at_once(monkeypatch):
+    """Weight snapshots above LAZY_LIMIT_MB are evaluated when the fit ends (same numbers)."""
+    ds = flat_digits()
+    kw = dict(epochs=3, lr=0.1, batch_size=32, momentum=0.9)
+    ref, _ = run(small_mlp, ds, 2, reuse=False, **kw)
+    kept, _ = run(small_mlp, ds, 2, reuse=True, **kw)  # a few KB of weights: still pending
+    assert len(kept._pending["train"]) == 3 and len(kept._pending["test"]) == 3
+    monkeypatch.setattr(ktrain, "LAZY_LIMIT_MB", 0)
+    settled, _ = run(small_mlp, ds, 2, reuse=True, **kw)
+    assert not settled._pending["train"] and not settled._pending["test"]
+    assert settled == ref == kept
+
+
 def test_monitor_sees_the_callers_layer_names_and_the_original_values():
     ds = flat_digits()
     ktrain.clear_step_cache()

@@ -103,6 +103,10 @@ def evaluate(
     )
 
 
+#: The most weight snapshots (MB) a lazy history keeps after its fit; above, it evaluates at once.
+LAZY_LIMIT_MB = 16
+
+
 class _LazyHistory(History):
     """A :class:`History` whose per-epoch evaluations run when first read.
 
@@ -137,6 +141,16 @@ class _LazyHistory(History):
         self._pending["train"].append(entry)
         if data.x_test is not None and len(data.x_test):
             self._pending["test"].append(entry)
+
+    def _settle_if_large(self) -> None:
+        """Evaluate now when the kept weights exceed ``LAZY_LIMIT_MB``: a notebook that keeps
+        many histories of large nets would otherwise hold a copy of every epoch's weights
+        (same values either way: the evaluation is only moved earlier)."""
+        kept = {id(p[1]): p[1] for split in self._pending.values() for p in split}
+        if sum(w.nbytes for ws in kept.values() for w in ws) > LAZY_LIMIT_MB * 2**20:
+            for split in ("train", "test"):
+                if self._pending[split]:
+                    self._settle(split)
 
     def _settle(self, split: str) -> None:
         pending, self._pending[split] = self._pending[split], []
@@ -258,6 +272,7 @@ def fit(
             (lambda: history._add(trainer, data, loss)) if eval_epochs else None,
             history,
         )
+    history._settle_if_large()
     return history
 
 
