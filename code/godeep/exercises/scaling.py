@@ -1,4 +1,4 @@
-"""Chapter 5 exercises on scales: GPT-2's branch scaling, the growth of the residual stream,
+"""Chapter 5 exercises on scales: GPT-2's branch scaling
 and filter-normalized directions."""
 
 from __future__ import annotations
