@@ -40,7 +40,7 @@ help:
 	@echo "make lab          JupyterLab on the notebooks (widgets and progress bars on)"
 	@echo "make notebooks    re-execute and normalize notebooks in place; split ones per framework, then merged (NB=path or pattern)"
 	@echo "make profile      execute notebooks; wall time, CPU time and peak memory per framework to _build/profile.md (NB=...)"
-	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab, a notebook via its kernel)"
+	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab's REST API, a notebook by nbclient and strict nbval)"
 	@echo "make bench        whole-run times, PyTorch and Keras side by side (_build/bench.md); godeep.reproduce's overhead (_build/bench_reproduce.md)"
 	@echo "make clean        remove _build/"
 	@echo "make help         this list"

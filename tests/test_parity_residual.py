@@ -160,12 +160,12 @@ def test_keras_dense_resnet_zero_init_identity():
     np.testing.assert_array_equal(np.asarray(stack(x, training=True)), x)
 
 
-def test_keras_article_convnet_counts_and_forward():
-    model = kr.article_convnet()
-    assert model.count_params() == residual.count_parameters(residual.article_convnet()) == 513_994
+def test_keras_mnist_residual_convnet_counts_and_forward():
+    model = kr.mnist_residual_convnet()
+    assert model.count_params() == residual.count_parameters(residual.mnist_residual_convnet()) == 513_994
     godeep.seed_everything(0)
-    pt = residual.article_convnet(image_size=8)
-    tk = kr.article_convnet(image_size=8)
+    pt = residual.mnist_residual_convnet(image_size=8)
+    tk = kr.mnist_residual_convnet(image_size=8)
     for name in ("conv1", "conv2"):
         src = getattr(pt, name)
         tk.get_layer(name).set_weights([src.weight.detach().numpy().transpose(2, 3, 1, 0), src.bias.detach().numpy()])

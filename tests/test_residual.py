@@ -381,18 +381,18 @@ def test_dense_resnet_zero_init_is_identity_on_nonnegative_inputs():
         residual.dense_resnet(16, 2, plain=True, zero_init_residual=True)
 
 
-def test_article_convnet_parameter_count_matches_the_article_summary():
+def test_mnist_residual_convnet_parameter_count_matches_the_tutorial_summary():
     # the article's Keras summary: conv 320, residual blocks 18,496 and 73,856, conv 18,496
-    model = residual.article_convnet()
+    model = residual.mnist_residual_convnet()
     assert count_parameters(model.conv1) == 320
     assert count_parameters(model.block1) == 18_496
     assert count_parameters(model.conv2) == 18_496
     assert count_parameters(model.block2) == 2 * (9 * 64 * 64 + 64)
     assert count_parameters(model) == 513_994
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
-    small = residual.article_convnet(image_size=8)
+    small = residual.mnist_residual_convnet(image_size=8)
     assert small(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
-    plain = residual.article_convnet(image_size=8, residual=False)
+    plain = residual.mnist_residual_convnet(image_size=8, residual=False)
     assert not plain.block1.shortcut and count_parameters(plain) == count_parameters(small)
     with pytest.raises(ValueError, match="multiple of 4"):
-        residual.article_convnet(image_size=10)
+        residual.mnist_residual_convnet(image_size=10)

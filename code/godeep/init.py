@@ -1,4 +1,4 @@
-"""Weight initialization from the variance argument (PyTorch): the maths of Chapter 2.
+"""Weight initialization from the variance argument (PyTorch): Glorot & Bengio (2010), He et al. (2015).
 
 For a linear unit ``y = sum_j W_ij x_j`` with ``n`` independent, zero-mean inputs and weights,
 
@@ -25,7 +25,6 @@ zero dimension, where torch would divide by a zero fan.
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 import warnings
@@ -130,10 +129,9 @@ def kaiming_std(shape: Shape, mode: str = "fan_in", nonlinearity: str = "relu", 
     """Standard deviation of Kaiming/He initialization: ``gain(nonlinearity, a) / sqrt(fan)``.
 
     With a ReLU, ``gain = sqrt(2)``, i.e. ``Var[w] = 2 / fan``. ``mode="fan_in"`` keeps the
-    forward signal's variance, ``"fan_out"`` the backward gradient's.
+    forward signal's variance, ``"fan_out"`` the backward gradient's (case-insensitive, as torch).
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    mode = _mode(mode)
     fan_in, fan_out = fans(shape)
     fan = fan_in if mode == "fan_in" else fan_out
     return gain(nonlinearity, a) / math.sqrt(fan)
@@ -191,11 +189,15 @@ def _uniform_(tensor, bound: float, generator=None):
 
 def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     """Fill ``tensor`` in place from ``N(0, std^2)``, ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
+    if _empty(tensor):  # no elements: left as it is, with torch's warning
+        return tensor
     return _normal_(tensor, xavier_std(tensor, gain), generator)
 
 
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """Fill ``tensor`` in place from ``U(-a, a)``, ``a = gain * sqrt(6 / (fan_in + fan_out))``."""
+    if _empty(tensor):  # no elements: left as it is, with torch's warning
+        return tensor
     return _uniform_(tensor, uniform_bound(xavier_std(tensor, gain)), generator)
 
 
@@ -205,6 +207,8 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: 
     Defaults as ``torch.nn.init.kaiming_normal_``: leaky_relu with ``a = 0`` is the ReLU,
     ``std = sqrt(2 / fan_in)``.
     """
+    if _empty(tensor):  # no elements: left as it is, with torch's warning
+        return tensor
     return _normal_(tensor, kaiming_std(tensor, mode, nonlinearity, a), generator)
 
 
@@ -214,34 +218,6 @@ def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity:
     With the defaults (ReLU) ``b = sqrt(6 / fan_in)``. PyTorch's ``nn.Linear`` and ``nn.Conv2d``
     reset their weights with ``a = sqrt(5)``: ``gain^2 = 2 / 6``, ``Var[w] = 1 / (3 fan_in)``.
     """
+    if _empty(tensor):  # no elements: left as it is, with torch's warning
+        return tensor
     return _uniform_(tensor, uniform_bound(kaiming_std(tensor, mode, nonlinearity, a)), generator)
-
-
-# The definitions of kaiming_std and kaiming_uniform_ are printed in Chapter 2 and stay the
-# formulas; torch.nn.init's edge cases are added around them (inspect.getsource still shows
-# the definitions): a case-insensitive mode, and tensors with no elements left as they are.
-
-
-def _case_insensitive_mode(definition):
-    @functools.wraps(definition)
-    def kaiming_std(shape: Shape, mode: str = "fan_in", nonlinearity: str = "relu", a: float = 0.0) -> float:
-        return definition(shape, _mode(mode), nonlinearity, a)
-
-    return kaiming_std
-
-
-def _no_op_on_empty(definition):
-    @functools.wraps(definition)
-    def initializer(tensor, *args, **kwargs):
-        if _empty(tensor):
-            return tensor
-        return definition(tensor, *args, **kwargs)
-
-    return initializer
-
-
-kaiming_std = _case_insensitive_mode(kaiming_std)
-xavier_normal_ = _no_op_on_empty(xavier_normal_)
-xavier_uniform_ = _no_op_on_empty(xavier_uniform_)
-kaiming_normal_ = _no_op_on_empty(kaiming_normal_)
-kaiming_uniform_ = _no_op_on_empty(kaiming_uniform_)

@@ -108,7 +108,7 @@ from .examples import (  # noqa: F401
     DenseResidualBlock,
     dense_resnet,
     ConvResidualBlock,
-    article_convnet,
+    mnist_residual_convnet,
 )
 
 __all__ = [
@@ -138,7 +138,7 @@ __all__ = [
     "DenseResidualBlock",
     "dense_resnet",
     "ConvResidualBlock",
-    "article_convnet",
+    "mnist_residual_convnet",
     "ConstantScaling",
     "ExclusiveGating",
     "ShortcutGating",

@@ -103,7 +103,7 @@ def _option_c(in_channels: int, out_channels: int, stride: int) -> Optional[nn.M
 
 
 #: Shortcut name -> factory ``(in_channels, out_channels, stride) -> module or None``; ``None``
-#: means the identity. Chapter 5 registers more variants here.
+#: means the identity. :mod:`godeep.residual.variants` adds the variants of He et al. (2016b).
 SHORTCUTS: dict[str, Callable[[int, int, int], Optional[nn.Module]]] = {
     "A": _option_a,
     "B": _option_b,
@@ -124,7 +124,8 @@ def make_shortcut(kind: str, in_channels: int, out_channels: int, stride: int) -
 
 
 class _Block(nn.Module):
-    """What the two blocks share: y = relu(merge(F(x), s(x), x)), or relu(F(x)) if plain."""
+    """What the blocks share: ``y = activate(merge(F(x), s(x), x))``, or ``activate(F(x))`` if
+    plain, with ``F`` the block's :meth:`residual` branch and ``activate`` a ReLU by default."""
 
     expansion = 1
 
@@ -160,6 +161,10 @@ class _Block(nn.Module):
                     "use a shortcut option that changes the shape (A, B or C)"
                 )
             out = self.merge(out, s, x)
+        return self.activate(out)
+
+    def activate(self, out: torch.Tensor) -> torch.Tensor:
+        """What follows the merge: ``relu`` (a block with another activation order overrides it)."""
         return self.relu(out)
 
 

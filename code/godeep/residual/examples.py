@@ -13,20 +13,19 @@ from ..validate import positive_int as _check_positive_int
 
 
 # --------------------------------------------------------------------------------------------
-# The source documents' residual examples, rebuilt
+# Residual examples as tutorials write them, rebuilt
 # --------------------------------------------------------------------------------------------
 
 
 class DenseResidualBlock(nn.Module):
     """A fully connected residual block: ``y = relu(BN(W2 relu(BN(W1 x))) + x)``.
 
-    The tutorial article's ``ResidualBlock`` (two Linear+BN layers, a shortcut, a final ReLU),
-    with the shortcut added out of place. ``shortcut=False`` gives its plain twin
+    Two Linear+BN layers, a shortcut, a final ReLU, as tutorials commonly write it, with the
+    shortcut added out of place. ``shortcut=False`` gives its plain twin
     ``relu(BN(W2 relu(BN(W1 x))))``; ``zero_init_residual`` starts ``bn2``'s gamma at zero. The
-    blog's Keras ``residual_block`` is the same block once its BN is moved before the ReLU,
-    as its own advice says (see :func:`godeep.keras.residual.residual_block`).
-    ``bias=True`` keeps the article's Linear biases (redundant before a BN, whose beta adds the
-    same shift, but they are part of its parameter count).
+    functional Keras block :func:`godeep.keras.residual.residual_block` computes the same.
+    ``bias=True`` keeps the Linear biases (redundant before a BN, whose beta adds the same
+    shift, but part of the tutorial model's parameter count).
     """
 
     def __init__(self, features: int, *, shortcut: bool = True, zero_init_residual: bool = False, bias: bool = True):
@@ -48,7 +47,7 @@ class DenseResidualBlock(nn.Module):
             raise ValueError(f"expected a batch of vectors (N, {self.fc1.in_features}), got shape {tuple(x.shape)}")
         out = self.bn2(self.fc2(self.relu(self.bn1(self.fc1(x)))))
         if self.shortcut:
-            out = out + x  # not `out += x`: see Section 4.2 on in-place additions
+            out = out + x  # not `out += x`: autograd may have saved the tensor an in-place add changes
         return self.relu(out)
 
 
@@ -63,7 +62,7 @@ def dense_resnet(features: int, blocks: int, plain: bool = False, zero_init_resi
 
 
 class ConvResidualBlock(nn.Module):
-    """The article's convolutional block: ``y = relu(W2 * relu(W1 * x + b1) + b2 + x)``.
+    """A convolutional residual block without normalization: ``y = relu(W2 * relu(W1 * x + b1) + b2 + x)``.
 
     Two 3x3 convolutions with biases and no normalization, same padding, and the identity
     shortcut; ``shortcut=False`` drops it.
@@ -87,9 +86,9 @@ class ConvResidualBlock(nn.Module):
         return self.relu(out)
 
 
-def article_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
+def mnist_residual_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
                     widths: Sequence[int] = (32, 64), hidden: int = 128, residual: bool = True) -> nn.Sequential:
-    """The article's MNIST model: conv-ReLU, residual block, 2x2 max pool, conv-ReLU, residual
+    """A small residual ConvNet for MNIST: conv-ReLU, residual block, 2x2 max pool, conv-ReLU, residual
     block, 2x2 max pool, flatten, dense 128 + ReLU, dense ``num_classes`` (logits: the softmax
     is in the loss). ``residual=False`` removes the two shortcuts. ``image_size`` must be a
     multiple of 4 (28 for MNIST, 8 for the 8x8 digits)."""

@@ -18,8 +18,8 @@ from .blocks import Add, BasicBlock, _Block, conv3x3
 
 
 # --------------------------------------------------------------------------------------------
-# Chapter 5: the shortcut variants and activation orders of He et al. (2016), "Identity
-# Mappings in Deep Residual Networks" (Table 1 / Fig. 2 and Table 2 / Fig. 4)
+# The shortcut variants and activation orders of He et al. (2016b), "Identity Mappings in
+# Deep Residual Networks" (Table 1 / Fig. 2 and Table 2 / Fig. 4)
 # --------------------------------------------------------------------------------------------
 
 
@@ -32,7 +32,7 @@ class ConstantScaling(nn.Module):
 
     With ``lambda = shortcut`` on every one of ``L - l`` blocks (and zero branches) the signal and
     the gradient are multiplied by ``lambda^(L-l)``. ``branch = 1 - lambda`` is the paper's
-    "frozen gating" (0.5, 0.5: 12.35% error on ResNet-110); ``branch = 1`` failed to converge.
+    "frozen gating" (He et al. 2016b, Table 1).
     """
 
     def __init__(self, shortcut: float = 0.5, branch: float = 1.0):
@@ -65,8 +65,8 @@ class _Gate(nn.Module):
 
 
 class ExclusiveGating(_Gate):
-    """``merge = g * f + (1 - g) * s``, Highway-style gates (Fig. 2c); the paper's best initial
-    bias was ``b_g = -6`` (8.70% error; 0 to -5 failed), so the gate starts nearly closed on ``F``."""
+    """``merge = g * f + (1 - g) * s``, Highway-style gates (Fig. 2c); the default initial
+    bias ``b_g = -6`` (He et al. 2016b, Table 1) starts the gate nearly closed on ``F``."""
 
     def __init__(self, channels: int, bias: float = -6.0):
         super().__init__(channels, bias)
@@ -78,7 +78,7 @@ class ExclusiveGating(_Gate):
 
 class ShortcutGating(_Gate):
     """``merge = f + (1 - g) * s``: only the shortcut is gated (Fig. 2d); with ``b_g = 0`` the gate
-    starts near 1/2 (12.86% error), with ``b_g = -6`` near 1 (6.91%)."""
+    starts near 1/2, with ``b_g = -6`` near 1 (both in He et al. 2016b, Table 1)."""
 
     def __init__(self, channels: int, bias: float = 0.0):
         super().__init__(channels, bias)
@@ -180,16 +180,8 @@ class PreActBasicBlock(_Block):
         """The BN whose zero gamma makes ``F(x) = 0`` (``bn1`` when ``bn2`` follows the addition)."""
         return self.bn1 if self.order == "bn_after_add" else self.bn2
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
-        if self.shortcut:
-            s = x if self.downsample is None else self.downsample(x)
-            if s.shape != out.shape:
-                raise ValueError(
-                    f"shortcut shape {tuple(s.shape)} differs from the residual branch's {tuple(out.shape)}: "
-                    "use a shortcut option that changes the shape (A, B or C)"
-                )
-            out = self.merge(out, s, x)
+    def activate(self, out: torch.Tensor) -> torch.Tensor:
+        """After the merge: ``relu`` (original), ``relu(bn2(.))`` (bn_after_add), else nothing."""
         if self.order == "original":
             return self.relu(out)
         if self.order == "bn_after_add":

@@ -94,7 +94,7 @@ from .examples import (  # noqa: F401
     dense_resnet,
     residual_block,
     ConvResidualBlock,
-    article_convnet,
+    mnist_residual_convnet,
 )
 
 __all__ = [
@@ -125,7 +125,7 @@ __all__ = [
     "dense_resnet",
     "residual_block",
     "ConvResidualBlock",
-    "article_convnet",
+    "mnist_residual_convnet",
     "copy_dense_from_torch",
     "ConstantScaling",
     "ExclusiveGating",

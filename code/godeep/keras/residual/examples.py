@@ -51,8 +51,8 @@ def dense_resnet(features: int, blocks: int, plain: bool = False, zero_init_resi
 
 
 def residual_block(x, units: int):
-    """The blog's functional Keras residual block, with BN moved before the ReLU as its own
-    advice says: ``relu(BN(Dense(relu(BN(Dense(x))))) + x)`` (the shortcut needs ``units``
+    """A functional Keras residual block of two Dense layers, each BN before its ReLU:
+    ``relu(BN(Dense(relu(BN(Dense(x))))) + x)`` (the shortcut needs ``units``
     equal to the input's width). The PyTorch twin is :class:`godeep.residual.DenseResidualBlock`."""
     if x.shape[-1] != units:
         raise ValueError(f"the identity shortcut needs units == input width, got {units} and {x.shape[-1]}")
@@ -67,7 +67,7 @@ def residual_block(x, units: int):
 
 
 class ConvResidualBlock(keras.layers.Layer):
-    """The article's block ``relu(conv2(relu(conv1(x))) + x)``, convs with biases, no BN."""
+    """A convolutional residual block ``relu(conv2(relu(conv1(x))) + x)``, convs with biases, no BN."""
 
     def __init__(self, channels: int, kernel_size: int = 3, *, shortcut: bool = True, **kwargs):
         super().__init__(**kwargs)
@@ -87,9 +87,9 @@ class ConvResidualBlock(keras.layers.Layer):
         return tf.nn.relu(out)
 
 
-def article_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
+def mnist_residual_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
                     widths: Sequence[int] = (32, 64), hidden: int = 128, residual: bool = True) -> keras.Sequential:
-    """The article's MNIST model (NHWC, logits out); see :func:`godeep.residual.article_convnet`."""
+    """A small residual ConvNet for MNIST (NHWC, logits out); see :func:`godeep.residual.mnist_residual_convnet`."""
     w1, w2 = check_article_convnet(in_channels, image_size, num_classes, widths, hidden, residual)
     return keras.Sequential([
         keras.Input(shape=(image_size, image_size, in_channels)),
@@ -102,4 +102,4 @@ def article_convnet(in_channels: int = 1, image_size: int = 28, num_classes: int
         keras.layers.Flatten(name="flatten"),
         keras.layers.Dense(hidden, activation="relu", name="fc1"),
         keras.layers.Dense(num_classes, name="fc2"),
-    ], name="article_convnet" if residual else "article_convnet_plain")
+    ], name="mnist_residual_convnet" if residual else "mnist_plain_convnet")
