@@ -41,11 +41,9 @@ from .shortcuts import (  # noqa: F401
     _WHY,
     PAPER_TABLE1,
     _check_gate_factor,
-    _check_lambda_power,
     _check_shortcut_winner,
     _gate_factor_solution,
     gate_factor,
-    lambda_power,
     shortcut_winner,
 )
 

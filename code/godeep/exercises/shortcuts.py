@@ -1,78 +1,14 @@
-"""Chapter 5 exercises on what a shortcut does to the direct path: scaled shortcuts, He et al.'s
+"""Chapter 5 exercises on what a shortcut does to the direct path: He et al.'s
 shortcut variants (their Table 1) and exclusive gates."""
 
 from __future__ import annotations
 
 import math
 
-from . import as_number, close_to, correct, exercise, wrong
-
-
-def _check_lambda_power(answer):
-    """Compare in log space: the expected value is ~1e-16, where absolute tolerances mean nothing."""
-    try:
-        value = as_number(answer, "a number (the factor)")
-    except TypeError as error:
-        return wrong(f"{error}. Give the factor as a plain number.")
-    expected = 0.5**54
-    if not math.isfinite(value) or value <= 0:
-        return wrong("the factor is a product of positive numbers: it must be positive and finite.")
-    if math.isclose(value, expected, rel_tol=1e-2):
-        return correct(
-            f"0.5^54 = {expected:.3g}: each block only halves the gradient, but 54 halvings leave nothing."
-        )
-    hints = [
-        (
-            0.5 * 54,
-            "you multiplied lambda by the depth: the chain rule multiplies one factor of lambda "
-            "per block, lambda^(L-l).",
-        ),
-        (0.5**53, "off by one: there are L - l = 54 shortcuts between x_l and x_L."),
-        (0.5**55, "off by one: there are L - l = 54 shortcuts between x_l and x_L."),
-        (
-            1.0,
-            "that would be the identity shortcut (lambda = 1); here each shortcut multiplies by 0.5.",
-        ),
-        (
-            1.5**54,
-            "with zero branches there is no '1 +' term: the factor per block is lambda, not 1 + lambda.",
-        ),
-        (
-            2.0**54,
-            "the gradient goes down through the same scalings as the signal goes up: multiply by "
-            "lambda, do not divide.",
-        ),
-    ]
-    for typical, message in hints:
-        if math.isclose(value, typical, rel_tol=1e-2):
-            return wrong(message)
-    factor = value / expected
-    return wrong(
-        f"the factor is {'too large' if factor > 1 else 'too small'} by about "
-        f"{max(factor, 1 / factor):.3g}x; write x_L in terms of x_l first."
-    )
-
-
-lambda_power = exercise(
-    "ch5.lambda-power",
-    "Factor by which dE/dx_l shrinks over L - l = 54 blocks whose shortcuts scale by lambda = 0.5 "
-    "and whose branches are zero.",
-    solution=lambda: 0.5**54,
-    wrong_answers=[
-        (27.0, "multiplied lambda by the depth"),
-        (0.5**53, "off by one"),
-        (1.0, "identity shortcut"),
-        (1.5**54, "no '1 +'"),
-        (2.0**54, "do not divide"),
-        (-1.0, "positive"),
-        ("tiny", "plain number"),
-        (1e-3, "too large"),
-    ],
-)(_check_lambda_power)
-
+from . import close_to, correct, exercise, wrong
 
 #: He et al. (2016b), Table 1: CIFAR-10 test error (%) of ResNet-110 with each shortcut
-#: ("fail": above 20%). The rows quoted in section 5.2.
+#: ("fail": above 20%).
 PAPER_TABLE1 = {
     "identity": 6.61,
     "constant_scaling_both": 12.35,  # 0.5 on the shortcut and on F ("frozen gating")

@@ -117,8 +117,24 @@ def mlp(
 
 
 def weight_layers(model: keras.Model) -> dict:
-    """The layers of ``model`` that own a kernel (Dense and Conv), in order, by name."""
-    return {layer.name: layer for layer in _flat_layers(model) if hasattr(layer, "kernel")}
+    """The layers of ``model`` that own a kernel (Dense and Conv), in order, by name.
+
+    Layers inside a custom layer (a residual block's convolutions) are included too, named
+    ``block.layer`` (``layer1_0.conv1``), as PyTorch's ``named_modules`` lists them.
+    """
+    found = {}
+    for layer in _flat_layers(model):
+        _collect_kernels(layer, "", found)
+    return found
+
+
+def _collect_kernels(layer, prefix: str, found: dict) -> None:
+    name = prefix + layer.name
+    if hasattr(layer, "kernel"):
+        found[name] = layer
+    for sub in getattr(layer, "_layers", None) or []:
+        if not isinstance(layer, keras.Model):
+            _collect_kernels(sub, name + ".", found)
 
 
 def _flat_layers(model):

@@ -95,7 +95,8 @@ def record(
     x = tf.convert_to_tensor(np.asarray(x), dtype=dtype)
     kernels = weight_layers(model)
     with tf.GradientTape() as tape:
-        *hidden, out = probe(x, training=True)
+        outputs = probe(x, training=True)  # a single tensor when no layer is watched
+        *hidden, out = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         if y is None:
             loss = tf.reduce_sum(out)
         else:
