@@ -248,7 +248,9 @@ def test_input_gradients_parity_shattered():
     godeep.seed_everything(0)
     he = lambda w: torch.nn.init.kaiming_normal_(w, nonlinearity="relu")
     pt = resmlp.residual_mlp(1, 200, 24, 1, plain=True, batch_norm=True, init=he, dtype="float64")
-    km = kmodels.copy_from_torch(kresmlp.residual_mlp(1, 200, 24, 1, plain=True, batch_norm=True, dtype="float64"), pt)
+    km = kmodels.copy_from_torch(
+        kresmlp.residual_mlp(1, 200, 24, 1, plain=True, batch_norm=True, dtype="float64"), pt
+    )
     a, b = signals.input_gradients(pt, grid), ksignals.input_gradients(km, grid)
     assert np.abs(b - a).max() < 1e-8 * np.abs(a).max()
     assert abs(np.corrcoef(a[:-1], a[1:])[0, 1]) < 0.2  # it is shattered: neighbours disagree
@@ -260,7 +262,9 @@ def test_record_with_no_watched_layers_matches_torch():
     x, y = np.random.default_rng(2).standard_normal((9, 12)), np.arange(9) % 5
     a, b = signals.record(pt, x, y, layers=[]), ksignals.record(km, x, y, layers=[])
     assert a.layers == [] and b.layers == []
-    np.testing.assert_allclose(b.weight_column("grad_norm"), a.weight_column("grad_norm"), rtol=1e-8)
+    np.testing.assert_allclose(
+        b.weight_column("grad_norm"), a.weight_column("grad_norm"), rtol=1e-8
+    )
 
 
 def test_weight_layers_include_block_convolutions():
@@ -274,5 +278,9 @@ def test_weight_layers_include_block_convolutions():
     a, b = models.weight_layers(pt), kmodels.weight_layers(km)
     assert len(a) == len(b) == 20 and list(b)[:2] == ["conv1", "layer1_0.conv1"]
     shapes = [tuple(m.weight.shape) for m in a.values()]
-    to_torch = lambda k: tuple(k.shape[::-1]) if len(k.shape) == 2 else (k.shape[3], k.shape[2], k.shape[0], k.shape[1])
+    to_torch = lambda k: (
+        tuple(k.shape[::-1])
+        if len(k.shape) == 2
+        else (k.shape[3], k.shape[2], k.shape[0], k.shape[1])
+    )
     assert [to_torch(l.kernel) for l in b.values()] == shapes
