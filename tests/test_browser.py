@@ -17,7 +17,10 @@ The book is the one built by the session fixture `built_book` (tests/conftest.py
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import tokenize
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -257,6 +260,22 @@ def test_live_code_loads_thebe_only_when_clicked(reader):
     )
 
 
+def uses_torch(code: str) -> bool:
+    """Whether a cell's code names `torch` (a comment or a string such as "torchvision's
+    counts" or `COLORS["pytorch"]` does not count)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):  # not Python (a magic): any mention counts
+        return re.search(r"\btorch\b", code) is not None
+    return any(t.type == tokenize.NAME and t.string == "torch" for t in tokens)
+
+
+def test_uses_torch_reads_code_not_comments():
+    assert uses_torch("import torch") and uses_torch("x = torch.ones(3)")
+    assert not uses_torch("# as torch's kaiming_normal_\nx = 1")
+    assert not uses_torch('c = COLORS["pytorch"]  # torchvision\'s counts')
+
+
 @pytest.mark.parametrize("page", SPLIT_PAGES)
 def test_tensorflow_reader_sees_tensorflow_only_and_gets_its_notebook(chromium, url, page):
     """With TensorFlow chosen (on an earlier page: sphinx-design's stored choice), a page made
@@ -270,7 +289,7 @@ def test_tensorflow_reader_sees_tensorflow_only_and_gets_its_notebook(chromium, 
         code = p.evaluate("""[...document.querySelectorAll('.cell_input')]
             .filter(c => c.offsetParent !== null).map(c => c.innerText)""")
         assert code, "no visible code cell"
-        torch_code = [c for c in code if "torch" in c]
+        torch_code = [c for c in code if uses_torch(c)]
         assert torch_code == [], f"PyTorch code visible to a TensorFlow reader: {torch_code[:2]}"
         assert any("tf." in c or "keras" in c for c in code), "no TensorFlow code visible"
         hrefs = p.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
