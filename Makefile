@@ -78,8 +78,9 @@ lint: setup
 unit: setup
 	$(BIN)/python -m pytest $(TESTS) $(if $(K),-k "$(K)") -p no:cacheprovider -rs
 
+# A split source in NB stands for its two derived notebooks (nbval never runs a source).
 nbval: setup
-	$(BIN)/python -m pytest $(NB) --nbval --nbval-current-env \
+	$(BIN)/python -m pytest $$($(BIN)/python tools/nb.py nbval-paths $(NB)) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider \
 		-n $(WORKERS) --dist loadgroup
 

@@ -377,3 +377,14 @@ def test_merge_gives_each_framework_copy_of_a_figure_its_own_label():
     assert names == [None, None, "fig-x", "fig-x-tensorflow"]
     assert [c.id for c in frameworks.collapse(merged)] == ["a", "b", "fig"]
     assert frameworks.collapse(merged)[2].metadata == shared.metadata
+
+
+def test_nbval_paths_expand_a_split_source_into_its_derived_notebooks():
+    source = "chapters/01-signal-propagation/01-chain-rule.ipynb"
+    unsplit = "chapters/05-understanding-residuals/02-identity-mappings.ipynb"
+    assert nb_tool.nbval_paths([source, unsplit, "chapters"]) == [
+        "chapters/01-signal-propagation/01-chain-rule.pytorch.ipynb",
+        "chapters/01-signal-propagation/01-chain-rule.tensorflow.ipynb",
+        unsplit,
+        "chapters",
+    ]

@@ -352,6 +352,19 @@ def cmd_profile(paths: list[Path], report: Path) -> int:
 # --------------------------------------------------------------------------- CLI
 
 
+def nbval_paths(args: list[str]) -> list[str]:
+    """The arguments for nbval: a split source notebook stands for its derived notebooks
+    (nbval never runs a source); folders, patterns and other notebooks are kept as given."""
+    out = []
+    for arg in args:
+        path = Path(arg)
+        if path.suffix == ".ipynb" and path.is_file() and frameworks.is_split(read(path)):
+            out += [str(frameworks.derived_path(path, fw)) for fw in frameworks.TAGS]
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one subcommand."""
     parser = argparse.ArgumentParser(prog="nb.py", description=__doc__.splitlines()[0])
@@ -363,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         ("profile", "measure wall time and kernel peak memory"),
         ("split", "write the derived notebooks of split sources (unexecuted)"),
         ("merge", "merge the derived notebooks' stored outputs into their split sources"),
+        ("nbval-paths", "print the paths nbval runs for PATHs: a split source's derived notebooks"),
     ]:
         command = sub.add_parser(name, help=help_)
         command.add_argument("paths", nargs="+", metavar="PATH", help="notebook or folder")
@@ -373,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
                 "--report", type=Path, help="also write the run's profile (Markdown)"
             )
     args = parser.parse_args(argv)
+    if args.command == "nbval-paths":
+        print(" ".join(nbval_paths(args.paths)))
+        return 0
     paths = find_notebooks(args.paths)
     if args.command == "execute":
         return cmd_execute(paths, args.report)
