@@ -133,15 +133,18 @@ class _Block(keras.layers.Layer):
         if isinstance(self.downsample, Projection):
             self.downsample.build(input_shape)
 
+    def shortcut_of(self, x, training=None):
+        """The shortcut branch s(x): the input, or its projection / zero-padded subsample."""
+        if self.downsample is None:
+            return x
+        if isinstance(self.downsample, Projection):
+            return self.downsample(x, training=training)
+        return self.downsample(x)
+
     def call(self, x, training=None):
         out = self.residual(x, training=training)
         if self.shortcut:
-            if self.downsample is None:
-                s = x
-            elif isinstance(self.downsample, Projection):
-                s = self.downsample(x, training=training)
-            else:
-                s = self.downsample(x)
+            s = self.shortcut_of(x, training=training)
             if tuple(s.shape[1:]) != tuple(out.shape[1:]):
                 raise ValueError(
                     f"shortcut shape {tuple(s.shape)} differs from the residual branch's {tuple(out.shape)}: "

@@ -185,13 +185,7 @@ class PreActBasicBlock(_Block):
     def call(self, x, training=None):
         out = self.residual(x, training=training)
         if self.shortcut:
-            if self.downsample is None:
-                s = x
-            elif isinstance(self.downsample, Projection):
-                s = self.downsample(x, training=training)
-            else:
-                s = self.downsample(x)
-            out = self.merge(out, s, x)
+            out = self.merge(out, self.shortcut_of(x, training=training), x)
         if self.order == "original":
             return tf.nn.relu(out)
         if self.order == "bn_after_add":
