@@ -97,6 +97,14 @@ ONLY_TORCH: dict[tuple[str, str], str] = {
         "norms",
         "WSConv2d",
     ): "re-exported from weight_standardization: see weight_standardization.WSConv2d",
+    (
+        "residual",
+        "ScaledWSConv2d",
+    ): "PyTorch's name style (nn.Conv2d); the Keras twin is ScaledWSConv2D (keras.layers.Conv2D)",
+    (
+        "clipping",
+        "adaptive_clip_grad_",
+    ): "in place on .grad: see clip_grad_norm_ (Keras: adaptive_clip)",
 }
 
 #: names in the Keras module only
@@ -168,6 +176,7 @@ ONLY_KERAS: dict[tuple[str, str], str] = {
         "norms",
         "WSConv2D",
     ): "re-exported from weight_standardization: see weight_standardization.WSConv2D",
+    ("residual", "ScaledWSConv2D"): "Keras' name style for ScaledWSConv2d (keras.layers.Conv2D)",
 }
 
 _INIT_REASON = (
@@ -246,6 +255,42 @@ SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
         )
         for d in (18, 34, 50, 101, 152)
     },
+    **{
+        ("residual", name): (
+            "(num_classes=1000, zero_init_residual=False)",
+            "(num_classes=1000, zero_init_residual=False, input_size=224)",
+            "a keras.Sequential declares its input shape: see cifar_resnet",
+        )
+        for name in ("wide_resnet50_2", "resnext50_32x4d")
+    },
+    ("residual", "densenet121"): (
+        "(num_classes=1000)",
+        "(num_classes=1000, input_size=224)",
+        "a keras.Sequential declares its input shape: see cifar_resnet",
+    ),
+    ("residual", "DenseNet"): (
+        "(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, bn_size=4, "
+        "drop_rate=0.0, num_classes=1000, in_channels=3)",
+        "(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, bn_size=4, "
+        "drop_rate=0.0, num_classes=1000, in_channels=3, input_size=224)",
+        "a keras.Sequential declares its input shape: see cifar_resnet",
+    ),
+    ("residual", "NFResNet"): (
+        "(depth, num_classes=10, alpha=0.2, in_channels=3, widths=(16, 32, 64))",
+        "(depth, num_classes=10, alpha=0.2, in_channels=3, widths=(16, 32, 64), input_size=32)",
+        "a keras.Sequential declares its input shape: see cifar_resnet",
+    ),
+    ("residual", "nf_cifar_resnet"): (
+        "(depth, num_classes=10, alpha=0.2, in_channels=3)",
+        "(depth, num_classes=10, alpha=0.2, in_channels=3, input_size=32)",
+        "a keras.Sequential declares its input shape: see cifar_resnet",
+    ),
+    ("residual", "stochastic_depth"): (
+        "(input, p, mode, training=True)",
+        "(input, p, mode, training=True, *, seed=None)",
+        "Keras' random ops take a seed (an int or a keras.random.SeedGenerator); PyTorch draws "
+        "from its global generator",
+    ),
     ("isometry", "orthogonal_"): (
         "(tensor, gain=1, generator=None)",
         "(variable, gain=1, seed=None)",

@@ -33,6 +33,9 @@ __all__ = [
     "clip_by_value",
     "clip_grad_norm_",
     "clip_grad_value_",
+    "unitwise_norm",
+    "adaptive_clip",
+    "adaptive_clip_grad_",
 ]
 
 Tensors = Union["torch.Tensor", Iterable["torch.Tensor"]]  # noqa: F821
@@ -168,3 +171,63 @@ def clip_grad_value_(parameters: Tensors, clip_value: float) -> None:
     with torch.no_grad():
         for g in _grads(parameters):
             g.clamp_(-v, v)
+
+
+# --------------------------------------------------------------------------------------------
+# Adaptive gradient clipping (Brock et al. 2021b, "High-Performance Large-Scale Image
+# Recognition Without Normalization", Eq. 3)
+# --------------------------------------------------------------------------------------------
+
+
+def unitwise_norm(x):
+    """The Frobenius norm of each output unit's slice of ``x`` (PyTorch layout: dim 0 is the
+    output unit; a conv weight ``(out, in, kh, kw)`` gives ``out`` norms over ``in*kh*kw``
+    entries, shaped to broadcast against ``x``); a vector or scalar is one unit (its norm), as
+    in the NFNets code."""
+    import torch
+
+    if x.dim() <= 1:
+        return torch.linalg.vector_norm(x)
+    return torch.linalg.vector_norm(x, dim=tuple(range(1, x.dim())), keepdim=True)
+
+
+def adaptive_clip(
+    grads: Sequence, params: Sequence, clipping: float = 0.01, eps: float = 1e-3
+) -> list:
+    """AGC, Eq. 3: each unit's gradient ``G_i`` is rescaled to ``clipping * max(||W_i||, eps)``
+    when ``||G_i|| / max(||W_i||, eps) > clipping``, and left as it is otherwise:
+
+        G_i <- G_i * min(1, clipping * max(||W_i||, eps) / ||G_i||)
+
+    (norms unit-wise, :func:`unitwise_norm`). Functional: new tensors, same order as ``grads``.
+    Brock et al. do not clip the final classifier; pass only the parameters to clip.
+    """
+    import torch
+
+    clipping = validate.number("clipping", clipping, low=0.0, low_open=True)
+    eps = validate.number("eps", eps, low=0.0)
+    grads, params = _tensor_list("grads", grads), _tensor_list("params", params)
+    if len(grads) != len(params):
+        raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
+    out = []
+    for g, w in zip(grads, params):
+        if g.shape != w.shape:
+            raise ValueError(
+                f"a gradient of shape {tuple(g.shape)} for a parameter {tuple(w.shape)}"
+            )
+        max_norm = torch.clamp(unitwise_norm(w.detach()), min=eps) * clipping
+        g_norm = unitwise_norm(g)
+        scale = torch.where(g_norm > max_norm, max_norm / torch.clamp(g_norm, min=1e-6), 1.0)
+        out.append(g * scale)
+    return out
+
+
+def adaptive_clip_grad_(parameters: Tensors, clipping: float = 0.01, eps: float = 1e-3) -> None:
+    """:func:`adaptive_clip` on the ``.grad`` of ``parameters``, in place."""
+    import torch
+
+    params = [p for p in _tensor_list("parameters", parameters) if p.grad is not None]
+    clipped = adaptive_clip([p.grad for p in params], params, clipping, eps)
+    with torch.no_grad():
+        for p, g in zip(params, clipped):
+            p.grad.copy_(g)

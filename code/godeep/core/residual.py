@@ -8,6 +8,7 @@ He et al. (2016b): :data:`ACTIVATION_ORDERS`, where BN and ReLU sit around the a
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,11 @@ __all__ = [
     "cifar_depths",
     "blocks_per_stage",
     "check_mnist_residual_convnet",
+    "STOCHASTIC_DEPTH_MODES",
+    "check_stochastic_depth",
+    "bottleneck_width",
+    "nonlinearity_gain",
+    "nf_expected_stds",
 ]
 
 #: blocks per stage of each ImageNet ResNet, and the block kind (He et al. 2016a, Table 1)
@@ -106,3 +112,72 @@ def check_mnist_residual_convnet(
         raise ValueError(f"widths must give the channels of 2 stages, got {widths!r}")
     validate.boolean("residual", residual)
     return validate.positive_ints("widths", widths)
+
+
+#: the two modes of stochastic depth (torchvision.ops.stochastic_depth): drop per example or
+#: the whole batch at once
+STOCHASTIC_DEPTH_MODES: tuple[str, ...] = ("row", "batch")
+
+
+def check_stochastic_depth(p: object, mode: object) -> float:
+    """``p`` a probability in [0, 1] (of dropping) and ``mode`` one of
+    :data:`STOCHASTIC_DEPTH_MODES`, with torchvision's messages; returns ``p`` as a float."""
+    p = validate.number("p", p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
+    if mode not in STOCHASTIC_DEPTH_MODES:
+        raise ValueError(f"mode has to be either 'batch' or 'row', but got {mode}")
+    return p
+
+
+def bottleneck_width(planes: object, groups: object = 1, base_width: object = 64) -> int:
+    """The 3x3 conv's channels in a bottleneck: ``int(planes * base_width / 64) * groups``
+    (torchvision's rule; ResNet ``1, 64``, wide ResNet-50-2 ``1, 128``, ResNeXt 32x4d ``32, 4``)."""
+    planes = validate.positive_int("planes", planes)
+    groups = validate.positive_int("groups", groups)
+    base_width = validate.positive_int("base_width", base_width)
+    width = int(planes * (base_width / 64.0)) * groups
+    if width < groups:
+        raise ValueError(
+            f"planes={planes}, base_width={base_width} leave fewer than one channel per group"
+        )
+    return width
+
+
+def nonlinearity_gain(activation: object) -> float:
+    """``gamma = 1 / sqrt(Var(g(z)))`` for ``z ~ N(0, 1)`` (Brock et al. 2021a, Sec. 4): the factor
+    that restores unit variance after the activation ``g``; ``"relu"``: ``sqrt(2 / (1 - 1/pi))``
+    = 1.7128, ``"identity"``: 1. Other activations by 200-point Gauss-Hermite quadrature of the
+    NumPy function ``g``."""
+    import numpy as np
+
+    if activation == "relu":
+        return math.sqrt(2.0 / (1.0 - 1.0 / math.pi))
+    if activation == "identity":
+        return 1.0
+    g = {"tanh": np.tanh, "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z))}.get(activation, activation)
+    g = validate.function("activation", g)
+    z, w = np.polynomial.hermite_e.hermegauss(200)
+    w = w / w.sum()
+    values = np.asarray(g(z), dtype=float)
+    var = float(np.sum(w * values**2) - np.sum(w * values) ** 2)
+    if not var > 0:
+        raise ValueError("the activation's output has no variance under N(0, 1) inputs")
+    return 1.0 / math.sqrt(var)
+
+
+def nf_expected_stds(blocks_per_stage: object, alpha: object) -> list[float]:
+    """``beta_i``: the expected std of the residual stream at the input of each block of a
+    normalizer-free ResNet (Brock et al. 2021a, Sec. 4). The stem's output has unit variance;
+    a block with an identity shortcut adds ``alpha^2``, ``beta_{i+1}^2 = beta_i^2 + alpha^2``; the
+    first block of every stage after the first is a *transition*: its shortcut (a conv) sees
+    ``h / beta`` like the branch, so its output restarts at ``1 + alpha^2``."""
+    counts = validate.positive_ints("blocks_per_stage", blocks_per_stage)
+    alpha = validate.number("alpha", alpha, low=0.0)
+    betas: list[float] = []
+    var = 1.0
+    for stage, count in enumerate(counts):
+        for index in range(count):
+            betas.append(math.sqrt(var))
+            var = (1.0 if (stage > 0 and index == 0) else var) + alpha**2
+    return betas

@@ -22,7 +22,14 @@ from .. import validate
 from ..clipping import check_clip  # noqa: F401  (framework-free)
 from . import tf
 
-__all__ = ["check_clip", "global_norm", "clip_by_global_norm", "clip_by_value"]
+__all__ = [
+    "check_clip",
+    "global_norm",
+    "clip_by_global_norm",
+    "clip_by_value",
+    "unitwise_norm",
+    "adaptive_clip",
+]
 
 
 def _tensor_list(name: str, tensors) -> list:
@@ -77,3 +84,38 @@ def clip_by_value(grads: Sequence, clip_value: float) -> list:
         tf.clip_by_value(g, tf.cast(-v, g.dtype), tf.cast(v, g.dtype))
         for g in _tensor_list("grads", grads)
     ]
+
+
+def unitwise_norm(x):
+    """Each output unit's Frobenius norm, Keras layout: the *last* axis is the output unit (a
+    conv kernel ``(kh, kw, in, out)``, a Dense kernel ``(in, out)``); a vector or scalar is one
+    unit. Shaped to broadcast against ``x``. See :func:`godeep.clipping.unitwise_norm`."""
+    x = tf.convert_to_tensor(x)
+    if x.shape.rank <= 1:
+        return tf.norm(x)
+    return tf.sqrt(tf.reduce_sum(tf.square(x), axis=list(range(x.shape.rank - 1)), keepdims=True))
+
+
+def adaptive_clip(
+    grads: Sequence, params: Sequence, clipping: float = 0.01, eps: float = 1e-3
+) -> list:
+    """AGC (Brock et al. 2021b, Eq. 3): ``G_i * min(1, clipping * max(||W_i||, eps) / ||G_i||)``
+    unit-wise; see :func:`godeep.clipping.adaptive_clip`."""
+    clipping = validate.number("clipping", clipping, low=0.0, low_open=True)
+    eps = validate.number("eps", eps, low=0.0)
+    grads, params = _tensor_list("grads", grads), _tensor_list("params", params)
+    if len(grads) != len(params):
+        raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
+    out = []
+    for g, w in zip(grads, params):
+        if tuple(g.shape) != tuple(w.shape):
+            raise ValueError(
+                f"a gradient of shape {tuple(g.shape)} for a parameter {tuple(w.shape)}"
+            )
+        max_norm = tf.maximum(unitwise_norm(tf.stop_gradient(w)), eps) * clipping
+        g_norm = unitwise_norm(g)
+        scale = tf.where(
+            g_norm > max_norm, max_norm / tf.maximum(g_norm, 1e-6), tf.ones_like(g_norm)
+        )
+        out.append(g * scale)
+    return out

@@ -39,8 +39,11 @@ One topic per module, every name importable from :mod:`godeep.residual` itself:
 :mod:`~godeep.residual.blocks` (blocks, merges and shortcut options),
 :mod:`~godeep.residual.imagenet` (ImageNet ResNets), :mod:`~godeep.residual.cifar` (CIFAR ResNets),
 :mod:`~godeep.residual.variants` (shortcut variants and activation orders of He et al. 2016b),
-:mod:`~godeep.residual.counting` (parameters, MACs, dropping a block) and
-:mod:`~godeep.residual.examples` (dense residual blocks, a small residual ConvNet); the
+:mod:`~godeep.residual.counting` (parameters, MACs, dropping a block),
+:mod:`~godeep.residual.examples` (dense residual blocks, a small residual ConvNet), and the
+family after ResNet: :mod:`~godeep.residual.highway` (gated shortcuts, Srivastava et al. 2015),
+:mod:`~godeep.residual.stochastic_depth` (Huang et al. 2016), :mod:`~godeep.residual.densenet`
+(Huang et al. 2017), wide and grouped ResNets in :mod:`~godeep.residual.imagenet`; the
 framework-neutral plans and checks are in :mod:`godeep.core.residual`.
 """
 
@@ -88,12 +91,14 @@ from .counting import (  # noqa: F401
     drop_block,
     stages,
 )
+from .densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121  # noqa: F401
 from .examples import (  # noqa: F401
     ConvResidualBlock,
     DenseResidualBlock,
     dense_resnet,
     mnist_residual_convnet,
 )
+from .highway import Highway, highway_net  # noqa: F401
 from .imagenet import (  # noqa: F401
     RESNET_LAYERS,
     ResNet,
@@ -103,7 +108,17 @@ from .imagenet import (  # noqa: F401
     resnet50,
     resnet101,
     resnet152,
+    resnext50_32x4d,
+    wide_resnet50_2,
 )
+from .normalizer_free import (  # noqa: F401
+    NF_RELU_GAIN,
+    NFBlock,
+    NFResNet,
+    ScaledWSConv2d,
+    nf_cifar_resnet,
+)
+from .stochastic_depth import STOCHASTIC_DEPTH_MODES, StochasticDepth, stochastic_depth  # noqa: F401
 from .variants import (  # noqa: F401
     SHORTCUT_VARIANTS,
     ConstantScaling,
@@ -152,4 +167,21 @@ __all__ = [
     "SHORTCUT_VARIANTS",
     "PreActBasicBlock",
     "ACTIVATION_ORDERS",
+    "wide_resnet50_2",
+    "resnext50_32x4d",
+    "stochastic_depth",
+    "StochasticDepth",
+    "STOCHASTIC_DEPTH_MODES",
+    "Highway",
+    "highway_net",
+    "DenseLayer",
+    "DenseBlock",
+    "Transition",
+    "DenseNet",
+    "densenet121",
+    "ScaledWSConv2d",
+    "NFBlock",
+    "NFResNet",
+    "nf_cifar_resnet",
+    "NF_RELU_GAIN",
 ]

@@ -9,12 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.residual import check_block as _check_block
+from ..core.residual import bottleneck_width, check_block as _check_block
 
 
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
     """A 3x3 convolution, padding 1, no bias (a BN follows and has its own shift)."""
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+    return nn.Conv2d(
+        in_planes, out_planes, kernel_size=3, stride=stride, padding=1, groups=groups, bias=False
+    )
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -220,9 +222,13 @@ class BasicBlock(_Block):
 class Bottleneck(_Block):
     """1x1 reduce, 3x3, 1x1 expand (x4): ``F(x) = BN(W3 relu(BN(W2 relu(BN(W1 x)))))``.
 
-    ``planes`` is the width of the 3x3 conv; the block outputs ``4 * planes`` channels. The
-    stride sits on the 3x3 convolution, as in torchvision ("ResNet v1.5"; the paper's original
-    puts it on the first 1x1 conv, which skips three quarters of the input's positions).
+    ``planes`` sets the width: the block outputs ``4 * planes`` channels, and the 3x3 conv has
+    ``int(planes * base_width / 64) * groups`` channels in ``groups`` groups (torchvision's rule:
+    ``groups=1, base_width=64`` is ResNet's ``planes``; ``base_width=128`` doubles it, the *wide*
+    ResNet of Zagoruyko & Komodakis 2016; ``groups=32, base_width=4`` is ResNeXt's 32x4d
+    cardinality, Xie et al. 2017). The stride sits on the 3x3 convolution, as in torchvision
+    ("ResNet v1.5"; the paper's original puts it on the first 1x1 conv, which skips three quarters
+    of the input's positions).
     """
 
     expansion = 4
@@ -236,13 +242,15 @@ class Bottleneck(_Block):
         *,
         shortcut: bool = True,
         merge: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
     ):
         super().__init__()
         _check_block(inplanes, planes, stride)
-        width = planes
+        width = bottleneck_width(planes, groups, base_width)
         self.conv1 = conv1x1(inplanes, width)
         self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride)
+        self.conv2 = conv3x3(width, width, stride, groups)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = conv1x1(width, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)

@@ -48,6 +48,8 @@ class ResNet(nn.Module):
         zero_init_residual: bool = False,
         in_channels: int = 3,
         shortcut: str = "B",
+        groups: int = 1,
+        width_per_group: int = 64,
     ):
         super().__init__()
         if shortcut not in SHORTCUTS:
@@ -59,6 +61,10 @@ class ResNet(nn.Module):
         if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) != 4:
             raise ValueError(f"layers must list the blocks of 4 stages, got {layers!r}")
         layers = validate.positive_ints("layers", layers)
+        if block is not Bottleneck and (groups, width_per_group) != (1, 64):
+            raise ValueError("groups and width_per_group apply to Bottleneck blocks only")
+        self.groups = validate.positive_int("groups", groups)
+        self.base_width = validate.positive_int("width_per_group", width_per_group)
         self.inplanes = 64
         self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -77,17 +83,21 @@ class ResNet(nn.Module):
     def _make_layer(self, block: type, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         # torchvision: option B, a projection (1x1 conv + BN) where the shape changes
         out = planes * block.expansion
+        width = (
+            {"groups": self.groups, "base_width": self.base_width} if block is Bottleneck else {}
+        )
         layers = [
             block(
                 self.inplanes,
                 planes,
                 stride,
                 make_shortcut(self.shortcut_kind, self.inplanes, out, stride),
+                **width,
             )
         ]
         self.inplanes = out
         layers += [
-            block(out, planes, 1, make_shortcut(self.shortcut_kind, out, out, 1))
+            block(out, planes, 1, make_shortcut(self.shortcut_kind, out, out, 1), **width)
             for _ in range(1, blocks)
         ]
         return nn.Sequential(*layers)
@@ -108,9 +118,22 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def _resnet(depth: int, num_classes: int, zero_init_residual: bool) -> ResNet:
+def _resnet(
+    depth: int,
+    num_classes: int,
+    zero_init_residual: bool,
+    groups: int = 1,
+    width_per_group: int = 64,
+) -> ResNet:
     block, layers = RESNET_LAYERS[depth]
-    return ResNet(block, layers, num_classes=num_classes, zero_init_residual=zero_init_residual)
+    return ResNet(
+        block,
+        layers,
+        num_classes=num_classes,
+        zero_init_residual=zero_init_residual,
+        groups=groups,
+        width_per_group=width_per_group,
+    )
 
 
 def resnet18(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
@@ -136,3 +159,16 @@ def resnet101(num_classes: int = 1000, zero_init_residual: bool = False) -> ResN
 def resnet152(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
     """ResNet-152: bottleneck blocks [3, 8, 36, 3]."""
     return _resnet(152, num_classes, zero_init_residual)
+
+
+def wide_resnet50_2(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
+    """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016, torchvision's): ResNet-50 with every
+    bottleneck's 3x3 conv twice as wide (``width_per_group=128``); 68,883,240 parameters."""
+    return _resnet(50, num_classes, zero_init_residual, width_per_group=128)
+
+
+def resnext50_32x4d(num_classes: int = 1000, zero_init_residual: bool = False) -> ResNet:
+    """ResNeXt-50 32x4d (Xie et al. 2017, torchvision's): ResNet-50 whose 3x3 convs have 32
+    groups of 4 channels per ``planes / 64`` (``groups=32, width_per_group=4``); 25,028,904
+    parameters."""
+    return _resnet(50, num_classes, zero_init_residual, groups=32, width_per_group=4)

@@ -76,6 +76,7 @@ from .counting import (  # noqa: F401
     stages,
     zero_init_residual_,
 )
+from .densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121  # noqa: F401
 from .examples import (  # noqa: F401
     ConvResidualBlock,
     DenseResidualBlock,
@@ -83,6 +84,7 @@ from .examples import (  # noqa: F401
     mnist_residual_convnet,
     residual_block,
 )
+from .highway import Highway, highway_net  # noqa: F401
 from .nets import (  # noqa: F401
     RESNET_LAYERS,
     _head,
@@ -93,7 +95,17 @@ from .nets import (  # noqa: F401
     resnet50,
     resnet101,
     resnet152,
+    resnext50_32x4d,
+    wide_resnet50_2,
 )
+from .normalizer_free import (  # noqa: F401
+    NF_RELU_GAIN,
+    NFBlock,
+    NFResNet,
+    ScaledWSConv2D,
+    nf_cifar_resnet,
+)
+from .stochastic_depth import STOCHASTIC_DEPTH_MODES, StochasticDepth, stochastic_depth  # noqa: F401
 from .variants import (  # noqa: F401
     SHORTCUT_VARIANTS,
     ConstantScaling,
@@ -140,4 +152,21 @@ __all__ = [
     "SHORTCUT_VARIANTS",
     "PreActBasicBlock",
     "ACTIVATION_ORDERS",
+    "wide_resnet50_2",
+    "resnext50_32x4d",
+    "stochastic_depth",
+    "StochasticDepth",
+    "STOCHASTIC_DEPTH_MODES",
+    "Highway",
+    "highway_net",
+    "DenseLayer",
+    "DenseBlock",
+    "Transition",
+    "DenseNet",
+    "densenet121",
+    "ScaledWSConv2D",
+    "NFBlock",
+    "NFResNet",
+    "nf_cifar_resnet",
+    "NF_RELU_GAIN",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import keras
 
-from ...core.residual import check_block
+from ...core.residual import bottleneck_width, check_block
 from .. import tf
 
 BN_EPSILON = 1e-5  # PyTorch's default
@@ -29,12 +29,15 @@ def _bn(name: str, zero: bool = False) -> keras.layers.BatchNormalization:
     )
 
 
-def _conv(filters: int, kernel: int, stride: int, name: str) -> keras.layers.Conv2D:
+def _conv(
+    filters: int, kernel: int, stride: int, name: str, groups: int = 1
+) -> keras.layers.Conv2D:
     return keras.layers.Conv2D(
         filters,
         kernel,
         strides=stride,
         padding="valid",
+        groups=groups,
         use_bias=False,
         kernel_initializer=_he_fan_out(),
         name=name,
@@ -192,7 +195,8 @@ class BasicBlock(_Block):
 
 
 class Bottleneck(_Block):
-    """1x1 reduce, 3x3 (stride here, "v1.5"), 1x1 expand x4; see :class:`godeep.residual.Bottleneck`."""
+    """1x1 reduce, 3x3 (stride here, "v1.5"; ``groups`` groups of ``base_width``), 1x1 expand x4;
+    see :class:`godeep.residual.Bottleneck`."""
 
     expansion = 4
     _branch = ("conv1", "bn1", "pad2", "conv2", "bn2", "conv3", "bn3")
@@ -206,15 +210,18 @@ class Bottleneck(_Block):
         *,
         shortcut: bool = True,
         merge=None,
+        groups: int = 1,
+        base_width: int = 64,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_block(inplanes, planes, stride)
         self.inplanes, self.planes, self.stride = inplanes, planes, stride
-        self.conv1 = _conv(planes, 1, 1, "conv1")
+        width = bottleneck_width(planes, groups, base_width)
+        self.conv1 = _conv(width, 1, 1, "conv1")
         self.bn1 = _bn("bn1")
         self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
-        self.conv2 = _conv(planes, 3, stride, "conv2")
+        self.conv2 = _conv(width, 3, stride, "conv2", groups=groups)
         self.bn2 = _bn("bn2")
         self.conv3 = _conv(planes * 4, 1, 1, "conv3")
         self.bn3 = _bn("bn3")

@@ -130,10 +130,17 @@ def cifar_resnet(
 
 
 def _resnet(
-    depth: int, num_classes: int, zero_init_residual: bool, input_size: int | None
+    depth: int,
+    num_classes: int,
+    zero_init_residual: bool,
+    input_size: int | None,
+    groups: int = 1,
+    width_per_group: int = 64,
+    name: str | None = None,
 ) -> keras.Sequential:
     _check_positive_int("num_classes", num_classes)
     block, counts = RESNET_LAYERS[depth]
+    width = {"groups": groups, "base_width": width_per_group} if block is Bottleneck else {}
     layers: list = [
         keras.Input(shape=(input_size, input_size, 3)),
         keras.layers.ZeroPadding2D(3, name="conv1_pad"),
@@ -148,11 +155,11 @@ def _resnet(
         for b in range(count):
             stride = 2 if (s > 0 and b == 0) else 1
             down = _option_b(inplanes, planes * block.expansion, stride) if b == 0 else None
-            layers.append(block(inplanes, planes, stride, down, name=f"layer{s + 1}_{b}"))
+            layers.append(block(inplanes, planes, stride, down, name=f"layer{s + 1}_{b}", **width))
             inplanes = planes * block.expansion
     layers += _head(num_classes)
     validate.boolean("zero_init_residual", zero_init_residual)
-    model = keras.Sequential(layers, name=f"resnet{depth}")
+    model = keras.Sequential(layers, name=name or f"resnet{depth}")
     return zero_init_residual_(model) if zero_init_residual else model
 
 
@@ -189,3 +196,27 @@ def resnet152(
 ):
     """ResNet-152 (v1.5)."""
     return _resnet(152, num_classes, zero_init_residual, input_size)
+
+
+def wide_resnet50_2(
+    num_classes: int = 1000, zero_init_residual: bool = False, input_size: int | None = 224
+):
+    """Wide ResNet-50-2: 3x3 convs twice as wide; 68,883,240 trainable parameters."""
+    return _resnet(
+        50, num_classes, zero_init_residual, input_size, width_per_group=128, name="wide_resnet50_2"
+    )
+
+
+def resnext50_32x4d(
+    num_classes: int = 1000, zero_init_residual: bool = False, input_size: int | None = 224
+):
+    """ResNeXt-50 32x4d: 3x3 convs in 32 groups; 25,028,904 trainable parameters."""
+    return _resnet(
+        50,
+        num_classes,
+        zero_init_residual,
+        input_size,
+        groups=32,
+        width_per_group=4,
+        name="resnext50_32x4d",
+    )
