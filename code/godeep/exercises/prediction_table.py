@@ -166,6 +166,17 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         options=("residual", "plain"),
     ),
     Prediction(
+        "ch4.highway-small-lr",
+        f"{C4}/05-highway-networks",
+        "At learning rate 0.01 (200 steps of SGD with momentum), which 30-layer network gets its training "
+        "loss well below chance: 'plain' (Kaiming), 'highway' (gates closed, b_T = -2), 'both' or 'neither'?",
+        "choice",
+        "the plain net trains and the highway net barely moves: its closed gates (T = 0.12) add only an eighth "
+        "of every change of a transform to the output, so it needs a larger learning rate (at 0.1 the order "
+        "flips: the highway net trains and the plain net does not).",
+        options=("plain", "highway", "both", "neither"),
+    ),
+    Prediction(
         "ch5.residual-gradient-ratio",
         f"{C5}/01-gradient-flow",
         "In a 100-block residual MLP at initialization, what is the ratio of the gradient norm at "
