@@ -127,6 +127,30 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         options=("much worse", "about the same", "better"),
     ),
     Prediction(
+        "ch3.rmsnorm-shift",
+        f"{C3}/08-rmsnorm-weight-standardization",
+        "A constant 10 is added to every input pixel of a small MLP whose first layer is RMSNorm. After 3 "
+        "epochs, is its test accuracy 'about the same' as the LayerNorm MLP's, 'a few points lower', or "
+        "'near chance'?",
+        "choice",
+        "RMSNorm does not subtract the mean: the offset takes over the root mean square, so the part of "
+        "the output that differs between examples shrinks about tenfold under a common offset that "
+        "carries almost all its energy; the next layer's inputs are badly conditioned and SGD does not get "
+        "off the ground in 3 epochs. LayerNorm removes the offset exactly.",
+        options=("about the same", "a few points lower", "near chance"),
+    ),
+    Prediction(
+        "ch3.ws-small-batch",
+        f"{C3}/08-rmsnorm-weight-standardization",
+        "In 3.5's small ConvNet at its small-batch end, does GroupNorm with weight-standardized "
+        "convolutions end 'higher' than GroupNorm alone (by more than 2 points on average), 'about the "
+        "same', or 'lower'?",
+        "choice",
+        "at this scale every normalization ends above 95% and within 2 points of the others: there is no "
+        "small-batch problem for WS to repair, so it neither helps nor hurts here.",
+        options=("higher", "about the same", "lower"),
+    ),
+    Prediction(
         "ch4.degradation",
         f"{C4}/01-degradation",
         "After the same number of steps, which plain network has the lower training loss: 'plain-20' or 'plain-56'?",
