@@ -75,6 +75,18 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         options=("Xavier", "Kaiming", "both", "neither"),
     ),
     Prediction(
+        "ch2.isometry-spread",
+        f"{C2}/04-orthogonal-isometry",
+        "Deep linear nets of depth 10, Gaussian N(0, 1/n) weights versus orthogonal ones: what differs between "
+        "their input-output Jacobians: 'the mean square' of the singular values, 'the spread', 'both' or 'neither'?",
+        "choice",
+        "the variance rule fixes the mean square of every layer's singular values, and a product of layers "
+        "keeps it (in expectation); it does not fix their spread. A square Gaussian matrix's singular values "
+        "already range from near 0 to about 2, and a product multiplies these spreads, while an orthogonal "
+        "matrix's are all exactly 1, so the product's are too.",
+        options=("the mean square", "the spread", "both", "neither"),
+    ),
+    Prediction(
         "ch3.standardize",
         f"{C3}/01-why-normalize",
         "Inputs with mean 3 versus the same inputs standardized: which reaches the lower loss at "
