@@ -24,11 +24,9 @@ from .lesion import (  # noqa: F401
 from .paths import (  # noqa: F401
     _autocorrelation_solution,
     _check_autocorrelation,
-    _check_open_paths,
     _check_short_paths,
     _short_paths_solution,
     autocorrelation_lag1,
-    open_paths,
     short_paths,
 )
 from .scaling import (  # noqa: F401
@@ -42,10 +40,7 @@ from .scaling import (  # noqa: F401
 from .shortcuts import (  # noqa: F401
     _WHY,
     PAPER_TABLE1,
-    _check_gate_factor,
     _check_shortcut_winner,
-    _gate_factor_solution,
-    gate_factor,
     shortcut_winner,
 )
 

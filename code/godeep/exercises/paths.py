@@ -1,5 +1,5 @@
-"""Chapter 5 exercises on the paths of a residual net: path lengths, the paths left open, and
-the shattered-gradients autocorrelation."""
+"""Chapter 5 exercises on the paths of a residual net: path lengths and the shattered-gradients
+autocorrelation."""
 
 from __future__ import annotations
 
@@ -104,44 +104,3 @@ short_paths = exercise(
         ("x", "plain number"),
     ],
 )(_check_short_paths)
-
-
-def _check_open_paths(answer):
-    expected = 0.9**54
-    return close_to(
-        answer,
-        expected,
-        rtol=1e-3,
-        hint_rtol=1e-2,
-        what="the fraction",
-        fraction=True,
-        right=f"0.9^54 = {expected:.3g}: a ReLU that blocks only 10% per block still closes almost every direct path.",
-        advice="the path is open only if no block's ReLU cuts it: multiply 54 probabilities.",
-        hints=[
-            (
-                0.1**54,
-                "0.1 is the chance of being blocked at one block; the path stays open with probability 0.9 per block.",
-            ),
-            (1 - 0.1 * 54, "the blocks multiply probabilities; they do not subtract 10% each."),
-            (1 - 0.9**54, "that is the fraction *closed*; the question asks for the open ones."),
-            (0.9, "that is one block; the direct path crosses 54 of them."),
-            (expected * 100, "give a fraction, not a percentage."),
-        ],
-    )
-
-
-open_paths = exercise(
-    "ch5.open-paths",
-    "If the after-addition ReLU of each of 54 blocks independently zeroes 10% of the elements, what fraction of "
-    "direct (shortcut-only) paths from x_0 to x_54 stays open?",
-    solution=lambda: 0.9**54,
-    wrong_answers=[
-        (0.1**54, "probability 0.9"),
-        (1 - 0.9**54, "closed"),
-        (0.9, "54 of them"),
-        (0.9**54 * 100, "percentage"),
-        (2.0, "between 0 and 1"),
-        (0.5, "not quite"),
-        ("x", "plain number"),
-    ],
-)(_check_open_paths)

@@ -1,11 +1,9 @@
-"""Chapter 5 exercises on what a shortcut does to the direct path: He et al.'s
-shortcut variants (their Table 1) and exclusive gates."""
+"""Chapter 5 exercise on what a shortcut does to the direct path: He et al.'s shortcut
+variants (their Table 1)."""
 
 from __future__ import annotations
 
-import math
-
-from . import close_to, correct, exercise, wrong
+from . import correct, exercise, wrong
 
 #: He et al. (2016b), Table 1: CIFAR-10 test error (%) of ResNet-110 with each shortcut
 #: ("fail": above 20%).
@@ -63,44 +61,3 @@ shortcut_winner = exercise(
         (3, "string"),
     ],
 )(_check_shortcut_winner)
-
-
-def _gate_factor_solution() -> float:
-    return (1 - 1 / (1 + math.exp(6.0))) ** 54
-
-
-def _check_gate_factor(answer):
-    expected = _gate_factor_solution()
-    sig = 1 / (1 + math.exp(6.0))
-    return close_to(
-        answer,
-        expected,
-        rtol=1e-3,
-        hint_rtol=1e-2,
-        what="the factor",
-        right=f"(1 - sigmoid(-6))^54 = 0.99753^54 = {expected:.3f}: the direct path keeps most of the signal.",
-        advice="one block multiplies the direct path by 1 - sigmoid(b_g); take the 54th power.",
-        hints=[
-            (sig**54, "that is g^54, the gate on F; the shortcut is multiplied by 1 - g."),
-            (1 - sig, "that is one block's factor; the direct path goes through 54 of them."),
-            (
-                (1 - 1 / (1 + math.exp(-6.0))) ** 54,
-                "sigmoid(-6) is small (0.0025), not close to 1: check the sign.",
-            ),
-            (0.5**54, "that would be a gate of 1/2, i.e. b_g = 0; here b_g = -6."),
-        ],
-    )
-
-
-gate_factor = exercise(
-    "ch5.gate-factor",
-    "Factor by which 54 exclusive gates with W_g = 0 and b_g = -6 scale the direct (shortcut) path.",
-    solution=_gate_factor_solution,
-    wrong_answers=[
-        (1 - 1 / (1 + math.exp(6.0)), "one block's factor"),
-        ((1 / (1 + math.exp(6.0))) ** 54, "g^54"),
-        (0.5**54, "b_g = 0"),
-        (0.3, "not quite"),
-        ("x", "plain number"),
-    ],
-)(_check_gate_factor)
