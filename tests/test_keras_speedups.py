@@ -6,6 +6,9 @@ traced step at every call, each epoch evaluated at once). Same seeds must give b
 step losses, evaluations and final weights.
 """
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -17,6 +20,7 @@ keras = pytest.importorskip("keras")
 from godeep.keras import (  # noqa: E402  (needs the framework checked above)
     models as kmodels,
     residual as kresidual,
+    resmlp as kresmlp,
     train as ktrain,
 )
 from godeep.signals import TrainingMonitor  # noqa: E402
@@ -70,6 +74,11 @@ CASES = {
         lambda: small_mlp("tanh", None),
         flat_digits,
         dict(epochs=2, lr=1e-2, batch_size=32, optimizer="adam"),
+    ),
+    "functional-resmlp-adam": (  # a functional model: its graph described by position
+        lambda: kresmlp.residual_mlp(64, 16, 3, 10, batch_norm=True),
+        flat_digits,
+        dict(epochs=2, lr=1e-3, batch_size=32, optimizer="adam"),
     ),
     "resnet8-sgd": (
         lambda: kresidual.cifar_resnet(8, in_channels=1, widths=(4, 8, 8), input_size=8),
@@ -269,3 +278,36 @@ def test_transformer_training_shares_one_step_per_architecture_with_the_same_num
     assert id(master) in masters and id(shared[1][1][1]) in masters
     for va, vb in zip(master.variables, reference[("post", 0)][1].variables):
         np.testing.assert_array_equal(va.numpy(), vb.numpy())
+
+
+def test_functional_models_of_one_architecture_share_one_step_and_are_not_kept():
+    """A functional model used to be an architecture of its own (its graph's tensors and nodes
+    were described by id): every trained model stayed in the step cache with its traced step
+    (5.8's TensorFlow kernel: about 100 MB per 50-block net)."""
+    ds = flat_digits()
+    ktrain.clear_step_cache()
+    kw = dict(epochs=2, lr=1e-3, batch_size=32, optimizer="adam")
+    build = lambda: kresmlp.residual_mlp(64, 16, 3, 10, batch_norm=True)  # noqa: E731
+    run(build, ds, 0, reuse=True, **kw)  # the master
+    histories, gone = [], []
+    for seed in (1, 2):
+        h, model = run(build, ds, seed, reuse=True, **kw)
+        histories.append(h)  # kept unread: its pending evaluations must not keep the model
+        gone.append(weakref.ref(model))
+        del model
+    gc.collect()
+    assert len(ktrain._CACHE) == 1
+    assert all(ref() is None for ref in gone)
+    assert histories[0].test_acc and histories[0].step_loss != histories[1].step_loss
+
+
+def test_functional_graphs_wired_differently_are_different_architectures():
+    def wired(last):
+        inputs = keras.Input((4,))
+        h1 = keras.layers.Dense(4, name="a")(inputs)
+        h2 = keras.layers.Dense(4, name="b")(h1)
+        return keras.Model(inputs, keras.layers.Add()([last(h1, h2), h2]))
+
+    first = wired(lambda h1, h2: h1)
+    assert ktrain._architecture(first) == ktrain._architecture(wired(lambda h1, h2: h1))
+    assert ktrain._architecture(first) != ktrain._architecture(wired(lambda h1, h2: h2))

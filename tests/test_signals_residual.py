@@ -332,3 +332,38 @@ def test_keras_path_gradient_of_length_zero_is_the_shortcut_only_gradient():
     with pytest.raises(ValueError):
         kresmlp.path_gradient_norms(km, np.ones((7, 5)), y, 2)
     assert all(b.route == "both" for b in kresmlp.blocks(km).values())
+
+
+def test_keras_path_gradient_norms_match_eager_routes_and_trace_once():
+    """The traced path gradient (routes as an input) gives the numbers of the eager call with
+    the blocks' Python routes set, bit for bit, for every path, from one trace."""
+    import keras
+
+    from godeep.core.resmlp import route_random_path
+
+    godeep.seed_everything(3)
+    km = kresmlp.residual_mlp(4, 6, 5, 3, batch_norm=True, dtype="float64")
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
+    found = list(kresmlp.blocks(km).values())
+    for length in (0, 2, 5):
+        got = kresmlp.path_gradient_norms(km, x, y, length, samples=3, seed=length)
+        paths = np.random.default_rng(length)
+        for norm in got:
+            route_random_path(found, length, paths)
+            xt = ksignals.tf.constant(x)
+            with ksignals.tf.GradientTape() as tape:
+                tape.watch(xt)
+                logits = km(xt, training=False)
+                loss = ksignals.tf.reduce_mean(
+                    keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+                )
+            assert norm == float(ksignals.tf.norm(tape.gradient(loss, xt)))
+        for b in found:
+            b.route = "both"
+    assert all(b.route == "both" for b in found)
+    (fn,) = km.__dict__["_godeep_path_gradient"].values()
+    assert fn.experimental_get_tracing_count() == 1
+    with ksignals.Lesioned(km, ["block2"]):  # a deleted block: its own trace
+        lesioned = kresmlp.path_gradient_norms(km, x, y, 0, samples=1)
+    assert lesioned[0] != kresmlp.path_gradient_norms(km, x, y, 0, samples=1)[0]

@@ -32,10 +32,8 @@ from .paths import (  # noqa: F401
 from .scaling import (  # noqa: F401
     _check_filter_scale,
     _check_gpt2_scale,
-    _check_residual_growth,
     filter_scale,
     gpt2_scale,
-    residual_growth,
 )
 from .shortcuts import (  # noqa: F401
     _WHY,

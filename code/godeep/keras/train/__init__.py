@@ -17,8 +17,10 @@ set only). Other training loops share a step per architecture through :func:`sha
 (the Transformer's :func:`godeep.keras.transformer.train_on_task`). ``with
 reuse_traced_steps(False):`` runs the original loop.
 Two models count as one architecture when their layers have the same classes and attributes
-(names aside) and their variables the same shapes; a layer attribute of an unknown kind (a
-closure, an arbitrary object) makes the model an architecture of its own.
+(names aside), the same wiring (a functional model's graph is compared by the positions of its
+layers, not by the identity of its tensors) and their variables the same shapes; a layer
+attribute of an unknown kind (a closure, an arbitrary object) makes the model an architecture
+of its own.
 """
 
 from __future__ import annotations

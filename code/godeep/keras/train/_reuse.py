@@ -18,13 +18,22 @@ import numpy as np
 
 from .. import tf
 
+try:  # the node of a layer call in a functional model's graph (Keras 3)
+    from keras.src.ops.node import Node as _Node
+except ImportError:  # pragma: no cover - another Keras layout: nodes are described by id
+    _Node = type("_NoNode", (), {})
+
 # attributes of a Keras layer that do not change what its call computes: names, bookkeeping
 _IGNORED = frozenset(
     "name _name _path _parent_path _tracker _auto_config _call_signature call_signature_parameters "
     "_inbound_nodes _outbound_nodes _functional _input_tensor _layers _trainable_variables "
     "_non_trainable_variables _seed_generators _losses _losses_override _metrics _tracked _loss_ids "
     "_call_context_args _call_has_context_arg _build_shapes_dict _lock _called build quantize "
-    "_self_update_uid _saved_model_arg_spec _saved_model_inputs_spec _input_spec _godeep_train_steps".split()
+    "_self_update_uid _saved_model_arg_spec _saved_model_inputs_spec _input_spec _godeep_train_steps "
+    "_godeep_path_gradient output_names "
+    # a functional model's set of node keys, strings made of object ids: its graph is described
+    # by _nodes_by_depth, _inputs and _outputs (see _token's KerasTensor and Node)
+    "_nodes".split()
 )
 
 
@@ -43,9 +52,32 @@ def _layers_of(model) -> list:
 
 def _token(value: Any, index: dict) -> Any:
     """A hashable description of an attribute's value; an unknown object is described by its id
-    (so that two models differing in it never share a step)."""
+    (so that two models differing in it never share a step).
+
+    The graph of a functional model (its input and output ``KerasTensor``s, the ``Node``s of
+    its layer calls) is described by position, not by identity: described by id, every
+    functional model would be an architecture of its own, and each would keep a traced step
+    and its master model alive in the step cache (about 100 MB per 50-block residual MLP).
+    """
     if value is None or isinstance(value, (bool, int, float, str, bytes)):
         return (type(value).__name__, value)
+    if isinstance(value, keras.KerasTensor):
+        history = getattr(value, "_keras_history", None)
+        made_by = (
+            None
+            if history is None
+            else (_token(history.operation, index), history.node_index, history.tensor_index)
+        )
+        return ("keras_tensor", tuple(value.shape), str(value.dtype), value.sparse, made_by)
+    if isinstance(value, _Node):
+        arguments = value.arguments
+        return (
+            "node",
+            _token(value.operation, index),
+            _token(list(arguments.args), index),
+            _token(dict(arguments.kwargs), index),
+            _token(list(value.outputs), index),
+        )
     if isinstance(value, keras.layers.Layer):
         return ("layer", index[id(value)]) if id(value) in index else ("object", id(value))
     if isinstance(value, (keras.Variable, tf.Variable)):
