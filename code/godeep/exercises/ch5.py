@@ -2,7 +2,7 @@
 
 The exercises live in one module per idea; this module gathers them under ``ch5``:
 :mod:`.shortcuts` (scaled, gated and other shortcuts), :mod:`.paths` (path lengths and
-shattered gradients), :mod:`.scaling` (branch scaling, stream growth, filter normalization),
+shattered gradients), :mod:`.scaling` (stream growth, filter normalization),
 :mod:`.lesion` (a lesion study of your own) and the coding exercises of :mod:`.coding.ch5` and
 :mod:`.coding.path_gradient`.
 """
@@ -31,9 +31,7 @@ from .paths import (  # noqa: F401
 )
 from .scaling import (  # noqa: F401
     _check_filter_scale,
-    _check_gpt2_scale,
     filter_scale,
-    gpt2_scale,
 )
 from .shortcuts import (  # noqa: F401
     _WHY,

@@ -1,47 +1,8 @@
-"""Chapter 5 exercises on scales: GPT-2's branch scaling and filter-normalized directions."""
+"""Chapter 5 exercises on scales: filter-normalized directions."""
 
 from __future__ import annotations
 
-import math
-
 from . import close_to, exercise
-
-
-def _check_gpt2_scale(answer):
-    expected = 1 / math.sqrt(24)
-    return close_to(
-        answer,
-        expected,
-        what="the factor",
-        right=f"N = 2 x 12 = 24 residual layers, factor 1/sqrt(24) = {expected:.3f}.",
-        advice="GPT-2 scales by 1/sqrt(N), N the number of residual layers.",
-        hints=[
-            (
-                1 / math.sqrt(12),
-                "each block has two residual layers (attention and MLP): N = 24, not 12.",
-            ),
-            (
-                1 / 24,
-                "the factor is 1/sqrt(N), not 1/N: it keeps the *variance* of a sum of N branches in check.",
-            ),
-            (1 / 12, "the factor is 1/sqrt(N), with N = 24 residual layers."),
-            (math.sqrt(24), "the weights are scaled down, not up: 1/sqrt(N)."),
-        ],
-    )
-
-
-gpt2_scale = exercise(
-    "ch5.gpt2-scale",
-    "Factor by which GPT-2's initialization scales each residual branch's output projection in a 12-block model.",
-    solution=lambda: 1 / math.sqrt(24),
-    wrong_answers=[
-        (1 / math.sqrt(12), "two residual layers"),
-        (1 / 24, "not 1/N"),
-        (math.sqrt(24), "scaled down"),
-        (0.5, "not quite"),
-        ("a", "plain number"),
-    ],
-)(_check_gpt2_scale)
 
 
 def _check_filter_scale(answer):

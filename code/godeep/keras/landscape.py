@@ -125,18 +125,35 @@ def filter_normalize(
 def _surface(
     model: keras.layers.Layer,
     loss: Callable,
-    offsets: Callable[[int], list[np.ndarray]],
-    count: int,
-) -> list[float]:
-    """``[loss(model at theta + offsets(k)) for k < count]``, then ``theta`` assigned back (even on error)."""
+    d1: list[np.ndarray],
+    d2: list[np.ndarray],
+    alphas: np.ndarray,
+    betas: np.ndarray,
+) -> np.ndarray:
+    """``values[i, j] = loss(model at theta + alphas[i] d1 + betas[j] d2)``, then ``theta``
+    assigned back exactly (even on error).
+
+    The weights are moved by one traced function per surface, ``w <- theta + a d1 + b d2`` for
+    every trainable weight in a single call: assigning them one by one from Python costs about
+    as much as the forward pass of a small convolutional net.
+    """
     params = _parameters(model)
-    theta = [p.numpy() for p in params]
+    theta = [tf.constant(p.numpy()) for p in params]
+    u = [tf.constant(d.astype(t.dtype.as_numpy_dtype)) for d, t in zip(d1, theta)]
+    v = [tf.constant(d.astype(t.dtype.as_numpy_dtype)) for d, t in zip(d2, theta)]
+    spec = tf.TensorSpec((), tf.float64)
+
+    @tf.function(input_signature=[spec, spec], autograph=False)
+    def move(a, b):
+        for p, t, du, dv in zip(params, theta, u, v):
+            p.assign(t + tf.cast(a, t.dtype) * du + tf.cast(b, t.dtype) * dv)
+
+    values = np.empty((len(alphas), len(betas)))
     try:
-        values = []
-        for k in range(count):
-            for p, t, o in zip(params, theta, offsets(k)):
-                p.assign(t + o.astype(t.dtype))
-            values.append(float(loss(model)))
+        for i, a in enumerate(alphas):
+            for j, b in enumerate(betas):
+                move(tf.constant(a, tf.float64), tf.constant(b, tf.float64))
+                values[i, j] = float(loss(model))
         return values
     finally:
         for p, t in zip(params, theta):
@@ -154,7 +171,7 @@ def loss_surface_1d(
     validate.function("loss", loss)
     d = _check_direction(direction, _parameters(model))
     alphas = _check_steps("alphas", alphas)
-    return np.array(_surface(model, loss, lambda k: [alphas[k] * u for u in d], len(alphas)))
+    return _surface(model, loss, d, [np.zeros_like(u) for u in d], alphas, np.zeros(1))[:, 0]
 
 
 def loss_surface_2d(
@@ -171,11 +188,4 @@ def loss_surface_2d(
     u, v = _check_direction(d1, params, "d1"), _check_direction(d2, params, "d2")
     alphas = _check_steps("alphas", alphas)
     betas = alphas if betas is None else _check_steps("betas", betas)
-    nb = len(betas)
-    values = _surface(
-        model,
-        loss,
-        lambda k: [alphas[k // nb] * a + betas[k % nb] * b for a, b in zip(u, v)],
-        len(alphas) * nb,
-    )
-    return np.array(values).reshape(len(alphas), nb)
+    return _surface(model, loss, u, v, alphas, betas)
