@@ -44,6 +44,17 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         factor=1.5,
     ),
     Prediction(
+        "ch1.clip-vanishing",
+        f"{C1}/04-gradient-clipping",
+        "Does clipping the gradients (by global norm 1 or 0.01, or by value 1e-3) let the 10-layer "
+        "sigmoid network of 1.3 leave chance (ln 10) within 10 epochs: 'yes' or 'no'?",
+        "choice",
+        "clipping only ever shortens a gradient: by norm it scales every layer alike, by value it "
+        "clamps the large components. fc1's gradient, a millionth of the output layer's, stays as "
+        "small, so the first layers stay frozen and the loss at chance.",
+        options=("yes", "no"),
+    ),
+    Prediction(
         "ch2.relu-second-moment",
         f"{C2}/01-variance-scaling",
         "A ReLU receives zero-mean, symmetric inputs of variance 1. What is the mean of its "
@@ -85,6 +96,18 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         "already range from near 0 to about 2, and a product multiplies these spreads, while an orthogonal "
         "matrix's are all exactly 1, so the product's are too.",
         options=("the mean square", "the spread", "both", "neither"),
+    ),
+    Prediction(
+        "ch2.lsuv-first-layer",
+        f"{C2}/05-lsuv",
+        "The 40 input features are standardized (mean 0, variance 1). Under Kaiming's "
+        "initialization, Var[w] = 2/fan_in, what is the variance of the first linear layer's "
+        "output on a batch?",
+        "number",
+        "Var[y] = n Var[w] Var[x] = n (2/n) 1 = 2: Kaiming's factor 2 makes up for the ReLU's halving, "
+        "but the first layer's input has not been through a ReLU, so nothing halves it. LSUV measures "
+        "this and divides the first layer's weights by sqrt(2).",
+        rtol=0.15,
     ),
     Prediction(
         "ch3.standardize",
