@@ -127,6 +127,17 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         options=("much worse", "about the same", "better"),
     ),
     Prediction(
+        "ch3.fixed-norm",
+        f"{C3}/06-scale-invariance",
+        "At learning rate 0.3, the BN net trained with each unit's weight norm put back to its initial value "
+        "after every step: is its final training loss 'lower', 'about the same' or 'higher' than with plain SGD?",
+        "choice",
+        "a weight that feeds a BatchNorm only matters through its direction, which turns at the effective rate "
+        "lr / |w|^2; under plain SGD |w| grows (fastest at a large rate) and the effective rate falls. Holding "
+        "the norm fixed keeps the effective rate at its large initial value, and the net trains worse.",
+        options=("lower", "about the same", "higher"),
+    ),
+    Prediction(
         "ch4.degradation",
         f"{C4}/01-degradation",
         "After the same number of steps, which plain network has the lower training loss: 'plain-20' or 'plain-56'?",
