@@ -138,6 +138,17 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         options=("lower", "about the same", "higher"),
     ),
     Prediction(
+        "ch3.recalibrate",
+        f"{C3}/07-bn-in-deployment",
+        "After pruning 70% of a trained BN ConvNet's weights (the smallest in magnitude), is its test accuracy with "
+        "the old running statistics 'lower', 'about the same' or 'higher' than after recalibrating them?",
+        "choice",
+        "pruning shrinks the pre-activations' variance far below the running variances, so inference-mode BN "
+        "divides by the wrong numbers and the signal shrinks layer after layer; recomputing the statistics on "
+        "the training data restores most of the accuracy.",
+        options=("lower", "about the same", "higher"),
+    ),
+    Prediction(
         "ch4.degradation",
         f"{C4}/01-degradation",
         "After the same number of steps, which plain network has the lower training loss: 'plain-20' or 'plain-56'?",
