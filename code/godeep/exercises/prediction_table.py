@@ -162,6 +162,28 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         options=("much worse", "about the same", "better"),
     ),
     Prediction(
+        "ch3.fixed-norm",
+        f"{C3}/06-scale-invariance",
+        "At learning rate 0.3, the BN net trained with each unit's weight norm put back to its initial value "
+        "after every step: is its final training loss 'lower', 'about the same' or 'higher' than with plain SGD?",
+        "choice",
+        "a weight that feeds a BatchNorm only matters through its direction, which turns at the effective rate "
+        "lr / |w|^2; under plain SGD |w| grows (fastest at a large rate) and the effective rate falls. Holding "
+        "the norm fixed keeps the effective rate at its large initial value, and the net trains worse.",
+        options=("lower", "about the same", "higher"),
+    ),
+    Prediction(
+        "ch3.recalibrate",
+        f"{C3}/07-bn-in-deployment",
+        "After pruning 70% of a trained BN ConvNet's weights (the smallest in magnitude), is its test accuracy with "
+        "the old running statistics 'lower', 'about the same' or 'higher' than after recalibrating them?",
+        "choice",
+        "pruning shrinks the pre-activations' variance far below the running variances, so inference-mode BN "
+        "divides by the wrong numbers and the signal shrinks layer after layer; recomputing the statistics on "
+        "the training data restores most of the accuracy.",
+        options=("lower", "about the same", "higher"),
+    ),
+    Prediction(
         "ch3.rmsnorm-shift",
         f"{C3}/08-rmsnorm-weight-standardization",
         "A constant 10 is added to every input pixel of a small MLP whose first layer is RMSNorm. After 3 "
