@@ -139,6 +139,40 @@ def test_keras_surfaces_match_direct_evaluation_and_restore_weights():
     np.testing.assert_array_equal(model.get_weights()[0], before)  # restored exactly
 
 
+def test_keras_surface_moves_every_weight_of_every_dtype_to_its_own_point():
+    """The surface moves all weights in one packed vector per dtype: every weight, of either
+    dtype and of any shape, must land on ``theta + a d1 + b d2`` computed weight by weight."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(3,), dtype="float32"),
+            keras.layers.Dense(4, dtype="float32"),
+            keras.layers.Dense(2, dtype="float64"),
+            keras.layers.Dense(2, use_bias=False, dtype="float32"),
+        ]
+    )
+    before = [p.numpy().copy() for p in model.trainable_weights]
+    d1 = kl.random_direction(model, 0)
+    d2 = kl.random_direction(model, 1)
+    alphas, betas = [0.25, -1.5], [0.75, 2.0, -0.5]
+    seen = []
+
+    def loss(m):
+        seen.append([p.numpy().copy() for p in m.trainable_weights])
+        return 0.0
+
+    kl.loss_surface_2d(model, loss, d1, d2, alphas, betas)
+    assert len(seen) == len(alphas) * len(betas)
+    points = [(a, b) for a in alphas for b in betas]
+    for (a, b), weights in zip(points, seen):
+        for w, t, u, v in zip(weights, before, d1, d2):
+            assert w.dtype == t.dtype
+            dt = t.dtype.type  # the move is computed in the weight's own dtype
+            np.testing.assert_array_equal(w, t + dt(a) * np.asarray(u) + dt(b) * np.asarray(v))
+    for p, t in zip(model.trainable_weights, before):
+        np.testing.assert_array_equal(p.numpy(), t)  # restored exactly
+
+
 def test_keras_surface_leaves_bn_statistics_alone_and_restores_on_error():
     model = small_keras_net()
     bn = model.layers[1]
