@@ -28,6 +28,7 @@ from . import validate
 
 __all__ = [
     "check_clip",
+    "check_agc",
     "global_norm",
     "clip_by_global_norm",
     "clip_by_value",
@@ -64,6 +65,16 @@ def check_clip(
             f"give at most one of clip_grad_norm ({norm}) and clip_grad_value ({value})"
         )
     return norm, value
+
+
+def check_agc(clipping: float, eps: float, n_grads: int, n_params: int) -> tuple[float, float]:
+    """The arguments of ``adaptive_clip`` in either framework (framework-free): ``clipping > 0``,
+    ``eps >= 0``, and one gradient per parameter."""
+    clipping = validate.number("clipping", clipping, low=0.0, low_open=True)
+    eps = validate.number("eps", eps, low=0.0)
+    if n_grads != n_params:
+        raise ValueError(f"got {n_grads} gradients for {n_params} parameters")
+    return clipping, eps
 
 
 def _norm_type(norm_type: float) -> float:
@@ -204,11 +215,8 @@ def adaptive_clip(
     """
     import torch
 
-    clipping = validate.number("clipping", clipping, low=0.0, low_open=True)
-    eps = validate.number("eps", eps, low=0.0)
     grads, params = _tensor_list("grads", grads), _tensor_list("params", params)
-    if len(grads) != len(params):
-        raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
+    clipping, eps = check_agc(clipping, eps, len(grads), len(params))
     out = []
     for g, w in zip(grads, params):
         if g.shape != w.shape:

@@ -28,6 +28,7 @@ __all__ = [
     "bottleneck_width",
     "nonlinearity_gain",
     "nf_expected_stds",
+    "check_densenet",
 ]
 
 #: blocks per stage of each ImageNet ResNet, and the block kind (He et al. 2016a, Table 1)
@@ -181,3 +182,21 @@ def nf_expected_stds(blocks_per_stage: object, alpha: object) -> list[float]:
             betas.append(math.sqrt(var))
             var = (1.0 if (stage > 0 and index == 0) else var) + alpha**2
     return betas
+
+
+def check_densenet(
+    growth_rate: object,
+    block_config: object,
+    num_init_features: object,
+    num_classes: object,
+    in_channels: object,
+) -> tuple[int, tuple[int, ...], int, int, int]:
+    """A DenseNet's sizes, checked for both frameworks' ``DenseNet``: positive ints (and a
+    sequence of them for ``block_config``), returned as plain Python values."""
+    return (
+        validate.positive_int("growth_rate", growth_rate),
+        validate.positive_ints("block_config", block_config),
+        validate.positive_int("num_init_features", num_init_features),
+        validate.positive_int("num_classes", num_classes),
+        validate.positive_int("in_channels", in_channels),
+    )

@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import validate
-from ..clipping import check_clip  # noqa: F401  (framework-free)
+from ..clipping import check_agc, check_clip  # noqa: F401  (framework-free)
 from . import tf
 
 __all__ = [
     "check_clip",
+    "check_agc",
     "global_norm",
     "clip_by_global_norm",
     "clip_by_value",
@@ -101,11 +102,8 @@ def adaptive_clip(
 ) -> list:
     """AGC (Brock et al. 2021b, Eq. 3): ``G_i * min(1, clipping * max(||W_i||, eps) / ||G_i||)``
     unit-wise; see :func:`godeep.clipping.adaptive_clip`."""
-    clipping = validate.number("clipping", clipping, low=0.0, low_open=True)
-    eps = validate.number("eps", eps, low=0.0)
     grads, params = _tensor_list("grads", grads), _tensor_list("params", params)
-    if len(grads) != len(params):
-        raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
+    clipping, eps = check_agc(clipping, eps, len(grads), len(params))
     out = []
     for g, w in zip(grads, params):
         if tuple(g.shape) != tuple(w.shape):

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
+from ..core.residual import check_densenet
 
 __all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121"]
 
@@ -120,11 +121,9 @@ class DenseNet(nn.Module):
         in_channels: int = 3,
     ):
         super().__init__()
-        growth_rate = validate.positive_int("growth_rate", growth_rate)
-        block_config = validate.positive_ints("block_config", block_config)
-        channels = validate.positive_int("num_init_features", num_init_features)
-        num_classes = validate.positive_int("num_classes", num_classes)
-        in_channels = validate.positive_int("in_channels", in_channels)
+        growth_rate, block_config, channels, num_classes, in_channels = check_densenet(
+            growth_rate, block_config, num_init_features, num_classes, in_channels
+        )
         stem = OrderedDict(
             conv0=nn.Conv2d(in_channels, channels, kernel_size=7, stride=2, padding=3, bias=False),
             norm0=nn.BatchNorm2d(channels),

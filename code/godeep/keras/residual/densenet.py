@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import keras
 
 from ... import validate
+from ...core.residual import check_densenet
 from .. import tf
 from .blocks import _bn
 
@@ -154,11 +155,9 @@ class DenseNet(keras.Sequential):
         input_size: int | None = 224,
         **kwargs,
     ):
-        growth_rate = validate.positive_int("growth_rate", growth_rate)
-        block_config = validate.positive_ints("block_config", block_config)
-        channels = validate.positive_int("num_init_features", num_init_features)
-        num_classes = validate.positive_int("num_classes", num_classes)
-        in_channels = validate.positive_int("in_channels", in_channels)
+        growth_rate, block_config, channels, num_classes, in_channels = check_densenet(
+            growth_rate, block_config, num_init_features, num_classes, in_channels
+        )
         if input_size is not None:
             validate.positive_int("input_size", input_size)
         layers: list = [
