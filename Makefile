@@ -36,7 +36,7 @@ help:
 	@echo "make check-notebooks  list notebooks to re-execute or fix (NB=path or pattern)"
 	@echo "make book         set up, then build the HTML book into _build/html"
 	@echo "make book-check   build the book with warnings as errors and test its pages (tests/test_book.py)"
-	@echo "make browser      build the book and test it in headless Chromium (tests/test_browser.py)"
+	@echo "make browser      build the book and test it in headless Chromium (tests/test_browser.py; K=expression to select)"
 	@echo "make screenshots  build the book; light and dark screenshots to _build/screenshots/"
 	@echo "make lab          JupyterLab on the notebooks (widgets and progress bars on)"
 	@echo "make notebooks    re-execute and normalize notebooks in place; split ones per framework, then merged (NB=path or pattern)"
@@ -93,7 +93,7 @@ book-check: setup
 	$(BIN)/python -m pytest tests/test_book.py -p no:cacheprovider -rs
 
 browser: setup
-	$(BIN)/python -m pytest tests/test_book.py tests/test_browser.py -p no:cacheprovider -rs
+	$(BIN)/python -m pytest tests/test_book.py tests/test_browser.py $(if $(K),-k "$(K)") -p no:cacheprovider -rs
 
 screenshots: book
 	$(BIN)/python -m tools.screenshots _build/html _build/screenshots

@@ -100,6 +100,14 @@ def test_unit_takes_a_selection():
     assert re.search(r"pytest tests/test_init.py -k \"?fans\"?", result.stdout), result.stdout
 
 
+def test_browser_takes_a_selection():
+    result = make("-n", "browser", "K=search_finds")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"tests/test_browser.py -k \"?search_finds\"?", result.stdout), result.stdout
+    whole = make("-n", "browser")
+    assert " -k " not in whole.stdout, whole.stdout
+
+
 def test_ci_runs_every_cheap_documented_target():
     """.ci/run calls `make test`, then each documented target but the long ones."""
     script = (ROOT / ".ci" / "run").read_text()
