@@ -258,6 +258,19 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         options=("plain", "highway", "both", "neither"),
     ),
     Prediction(
+        "ch4.deep-or-wide",
+        f"{C4}/07-wide-and-grouped",
+        "At (almost) equal parameters, about 213,000, and the same 100 SGD steps at learning rate 0.1, "
+        "which network ends with the lower training loss on the digits for most seeds: 'deep' "
+        "(ResNet-56, widths 8-16-32) or 'wide' (ResNet-8, widths 27-54-108)?",
+        "choice",
+        "the wide one, by a factor of 10 or more with every seed: at 0.1 the 56-layer net trains for some "
+        "seeds and barely for others. The control at learning rate 0.02 trains the deep net with every seed "
+        "and shrinks the gap in training loss below a factor 6, while the wide net keeps the higher test "
+        "accuracy at both rates.",
+        options=("deep", "wide"),
+    ),
+    Prediction(
         "ch5.residual-gradient-ratio",
         f"{C5}/01-gradient-flow",
         "In a 100-block residual MLP at initialization, what is the ratio of the gradient norm at "
