@@ -80,6 +80,13 @@ CASES = {
         flat_digits,
         dict(epochs=2, lr=1e-3, batch_size=32, optimizer="adam"),
     ),
+    "resmlp-stochastic-depth-adam": (  # random drops: each model's seed state travels along
+        lambda: kresmlp.residual_mlp(
+            64, 16, 3, 10, batch_norm=True, stochastic_depth_prob=0.5, stochastic_depth_mode="batch"
+        ),
+        flat_digits,
+        dict(epochs=2, lr=1e-3, batch_size=32, optimizer="adam"),
+    ),
     "resnet8-sgd": (
         lambda: kresidual.cifar_resnet(8, in_channels=1, widths=(4, 8, 8), input_size=8),
         digits_nhwc,
@@ -311,3 +318,15 @@ def test_functional_graphs_wired_differently_are_different_architectures():
     first = wired(lambda h1, h2: h1)
     assert ktrain._architecture(first) == ktrain._architecture(wired(lambda h1, h2: h1))
     assert ktrain._architecture(first) != ktrain._architecture(wired(lambda h1, h2: h2))
+
+
+def test_random_layers_share_one_step_and_keep_their_own_drops():
+    """Dropout / StochasticDepth layers own a SeedGenerator: it is described by its state, a
+    model variable, so two seeds share one trace, and each model's drops are its own."""
+    build, make_data, kw = CASES["resmlp-stochastic-depth-adam"]
+    ds = make_data()
+    ktrain.clear_step_cache()
+    h0, _ = run(build, ds, 0, reuse=True, **kw)
+    h1, _ = run(build, ds, 1, reuse=True, **kw)
+    assert len(ktrain._CACHE) == 1
+    assert h0.step_loss != h1.step_loss

@@ -30,11 +30,14 @@ from .core.resmlp import (  # noqa: F401
     check_branch_scale as _check_branch_scale,
     check_flags,
     check_path_args,
+    check_stochastic_depth_prob,
     check_zero_init,
     check_zero_init as _check_zero_init,
+    drop_rates,
     route_random_path,
 )
 from .models import Init, _initialize, check_architecture, check_dtype
+from .residual.stochastic_depth import StochasticDepth
 
 __all__ = ["Block", "residual_mlp", "blocks", "path_gradient_norms"]
 
@@ -42,7 +45,10 @@ __all__ = ["Block", "residual_mlp", "blocks", "path_gradient_norms"]
 class Block(nn.Module):
     """One block: the branch ``F(x) = fc(act(norm(x)))``, plus the shortcut ``x`` if ``residual``.
 
-    Submodules ``norm`` (BatchNorm1d or identity), ``act`` (ReLU), ``fc`` (Linear).
+    Submodules ``norm`` (BatchNorm1d or identity), ``act`` (ReLU), ``fc`` (Linear), and ``drop``
+    (:class:`godeep.residual.StochasticDepth`, only if ``drop_rate > 0``): in ``train()`` mode
+    the branch is dropped with probability ``drop_rate`` and scaled by ``1 / (1 - drop_rate)``
+    when it survives; in ``eval()`` mode it is kept, unscaled.
     """
 
     def __init__(
@@ -52,9 +58,12 @@ class Block(nn.Module):
         batch_norm: bool,
         bias: bool = True,
         branch_scale: float | None = None,
+        drop_rate: float = 0.0,
+        drop_mode: str = "row",
     ) -> None:
         super().__init__()
         self.residual = bool(residual)
+        drop_rate = check_stochastic_depth_prob(drop_rate, not self.residual, drop_mode)
         self.norm = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
         self.act = nn.ReLU()
         self.fc = nn.Linear(width, width, bias=bias)
@@ -68,11 +77,14 @@ class Block(nn.Module):
             self.alpha = nn.Parameter(torch.tensor(float(branch_scale)))
         else:
             self.alpha = None
+        self.drop = StochasticDepth(drop_rate, drop_mode) if drop_rate > 0 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.fc(self.act(self.norm(x)))
         if self.alpha is not None:
             out = self.alpha * out
+        if self.drop is not None:
+            out = self.drop(out)
         if not self.residual:
             return out
         if self.route == "branch":  # same value; the gradient flows back through F only
@@ -96,6 +108,8 @@ def residual_mlp(
     dtype: str = "float32",
     branch_scale: float | None = None,
     zero_init_residual: bool = False,
+    stochastic_depth_prob: float = 0.0,
+    stochastic_depth_mode: str = "row",
 ) -> nn.Sequential:
     """A residual MLP (``plain=False``) or its plain twin (``plain=True``) with ``depth`` blocks.
 
@@ -107,16 +121,32 @@ def residual_mlp(
     ``zero_init_residual``: start every branch's ``fc`` (weight and bias) at zero, so that
     ``F_l(x) = 0`` and ``x_l = x_0`` at initialization (Fixup's zero-initialized last layer).
     Residual nets only.
+    ``stochastic_depth_prob``: train with stochastic depth (Huang et al. 2016): block ``l`` drops
+    its branch with probability ``stochastic_depth_prob * l / depth`` (their linear decay rule,
+    :func:`godeep.core.resmlp.drop_rates`; ``0.5`` is their ``p_L = 0.5``), per example
+    (``stochastic_depth_mode="row"``) or for the whole batch (``"batch"``), as
+    :func:`godeep.residual.stochastic_depth` does. ``0`` (the default): no stochastic depth.
+    Residual nets only.
     """
     check_dtype(dtype)
     check_architecture(in_features, width, depth, out_features, "relu")
     check_flags(plain=plain, batch_norm=batch_norm, bias=bias)
     branch_scale = _check_branch_scale(branch_scale, plain)
     zero_init_residual = _check_zero_init(zero_init_residual, plain)
+    stochastic_depth_prob = check_stochastic_depth_prob(
+        stochastic_depth_prob, plain, stochastic_depth_mode
+    )
+    rates = drop_rates(stochastic_depth_prob, depth)
     layers: OrderedDict[str, nn.Module] = OrderedDict(inp=nn.Linear(in_features, width, bias=bias))
     for l in range(1, depth + 1):
         layers[f"block{l}"] = Block(
-            width, residual=not plain, batch_norm=batch_norm, bias=bias, branch_scale=branch_scale
+            width,
+            residual=not plain,
+            batch_norm=batch_norm,
+            bias=bias,
+            branch_scale=branch_scale,
+            drop_rate=rates[l - 1],
+            drop_mode=stochastic_depth_mode,
         )
     layers["out"] = nn.Linear(width, out_features, bias=bias)
     model = nn.Sequential(layers).to(getattr(torch, dtype))

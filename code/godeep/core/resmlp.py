@@ -12,6 +12,8 @@ __all__ = [
     "check_path_args",
     "check_branch_scale",
     "check_zero_init",
+    "check_stochastic_depth_prob",
+    "drop_rates",
     "route_random_path",
 ]
 
@@ -82,6 +84,36 @@ def check_zero_init(zero_init_residual, plain: bool) -> bool:
             "(a plain net with zero layers outputs zeros and never learns)"
         )
     return bool(zero_init_residual)
+
+
+def check_stochastic_depth_prob(prob, plain: bool, mode: str = "row") -> float:
+    """Validate ``stochastic_depth_prob``: a number in [0, 1], nonzero only for residual nets,
+    and ``mode`` one of ``"row"``, ``"batch"`` (:data:`godeep.core.residual.STOCHASTIC_DEPTH_MODES`)."""
+    from .residual import STOCHASTIC_DEPTH_MODES
+
+    if isinstance(prob, bool) or not isinstance(prob, (int, float, np.integer, np.floating)):
+        raise TypeError(f"stochastic_depth_prob must be a number, got {type(prob).__name__}")
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"stochastic_depth_prob must be in [0, 1], got {prob}")
+    if mode not in STOCHASTIC_DEPTH_MODES:
+        raise ValueError(f"stochastic_depth_mode must be 'row' or 'batch', got {mode!r}")
+    if prob > 0.0 and plain:
+        raise ValueError(
+            "stochastic depth drops residual branches: it needs plain=False "
+            "(a dropped plain layer outputs zeros)"
+        )
+    return float(prob)
+
+
+def drop_rates(prob: float, depth: int) -> list[float]:
+    """The drop probability of each block under the linear decay rule of Huang et al. (2016),
+
+        1 - p_l = (l / L) (1 - p_L),    l = 1..L,    1 - p_L = ``prob``,
+
+    so block 1 is dropped with probability ``prob / L`` and block ``L`` with ``prob``
+    (``p_l`` is the survival probability of block ``l``)."""
+    validate.positive_int("depth", depth)
+    return [float(prob) * l / depth for l in range(1, depth + 1)]
 
 
 def route_random_path(found: list, length: int, rng: np.random.Generator) -> None:

@@ -359,4 +359,17 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         "identity and x_L = x_0.",
         rtol=1e-3,
     ),
+    Prediction(
+        "ch5.sd-lesion",
+        f"{C5}/09-stochastic-depth",
+        "Train the 12-block residual MLP with and without stochastic depth (p_L = 0.5), then delete "
+        "one block at a time: which net loses less test accuracy on average: 'stochastic depth', "
+        "'no stochastic depth' or 'about the same' (within 2 points)?",
+        "choice",
+        "the net trained with stochastic depth loses less, for every seed in both frameworks. But "
+        "ordinary dropout at the same rates, which never removes a whole block, makes the net just as "
+        "robust, and so does a three times larger learning rate without either: robustness to "
+        "lesions is not specific to training with blocks missing.",
+        options=("stochastic depth", "no stochastic depth", "about the same"),
+    ),
 )

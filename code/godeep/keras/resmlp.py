@@ -12,6 +12,8 @@ Weights copy across with :func:`godeep.keras.models.copy_from_torch`. With ``bra
 :class:`BranchScale` layer ``block{l}.scale`` multiplies each branch by a learnable scalar
 ``alpha`` (ReZero / SkipInit when it starts at 0), as ``Block.alpha`` does in PyTorch; with
 ``zero_init_residual`` every ``block{l}.fc`` starts at zero (Fixup's zero-initialized last layer).
+With ``stochastic_depth_prob > 0`` a :class:`godeep.keras.residual.StochasticDepth` layer
+``block{l}.drop`` drops the branch in training (``training=True``), as ``Block.drop`` does.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from ..core.resmlp import (
     check_branch_scale,
     check_flags,
     check_path_args,
+    check_stochastic_depth_prob,
     check_zero_init,
+    drop_rates,
     route_random_path,
 )
 from . import tf
 from .models import Init, _initializer
+from .residual.stochastic_depth import StochasticDepth
 from .train._reuse import grappler_off as _grappler_off
 
 __all__ = [
@@ -127,13 +132,24 @@ def residual_mlp(
     dtype: str = "float32",
     branch_scale=None,
     zero_init_residual: bool = False,
+    stochastic_depth_prob: float = 0.0,
+    stochastic_depth_mode: str = "row",
 ) -> keras.Model:
-    """A residual MLP or its plain twin; see :func:`godeep.resmlp.residual_mlp`."""
+    """A residual MLP or its plain twin; see :func:`godeep.resmlp.residual_mlp`.
+
+    With stochastic depth each ``block{l}.drop`` layer owns a ``keras.random.SeedGenerator``
+    seeded from Python's ``random`` when the model is built: call
+    :func:`godeep.seed_everything` first for reproducible drops.
+    """
     check_dtype(dtype)
     check_architecture(in_features, width, depth, out_features, "relu")
     check_flags(plain=plain, batch_norm=batch_norm, bias=bias)
     branch_scale = check_branch_scale(branch_scale, plain)
     zero_init_residual = check_zero_init(zero_init_residual, plain)
+    stochastic_depth_prob = check_stochastic_depth_prob(
+        stochastic_depth_prob, plain, stochastic_depth_mode
+    )
+    rates = drop_rates(stochastic_depth_prob, depth)
     _initializer(init)  # validate before building
     dense = lambda units, name, zero=False: keras.layers.Dense(
         units,
@@ -154,6 +170,10 @@ def residual_mlp(
         h = dense(width, f"block{l}.fc", zero=zero_init_residual)(h)
         if branch_scale is not None:
             h = BranchScale(branch_scale, name=f"block{l}.scale", dtype=dtype)(h)
+        if rates[l - 1] > 0:
+            h = StochasticDepth(
+                rates[l - 1], stochastic_depth_mode, name=f"block{l}.drop", dtype=dtype
+            )(h)
         x = BlockOutput(
             residual=not plain, name=f"block{l}.{'out' if plain else 'add'}", dtype=dtype
         )([x, h])

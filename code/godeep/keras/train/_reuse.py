@@ -82,6 +82,10 @@ def _token(value: Any, index: dict) -> Any:
         return ("layer", index[id(value)]) if id(value) in index else ("object", id(value))
     if isinstance(value, (keras.Variable, tf.Variable)):
         return ("variable", tuple(value.shape), str(value.dtype), bool(value.trainable))
+    if isinstance(value, keras.random.SeedGenerator):
+        # what a traced random op reads is the generator's state, a variable of the model (its
+        # value travels with the others, see borrowed): Dropout, StochasticDepth share steps
+        return ("seed_generator",)
     if isinstance(value, keras.initializers.Initializer):
         return ("initializer",)  # used when the model is built, not in its training step
     if isinstance(value, keras.DTypePolicy):
