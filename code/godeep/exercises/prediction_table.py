@@ -258,6 +258,18 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         options=("plain", "highway", "both", "neither"),
     ),
     Prediction(
+        "ch4.dense-gradient",
+        f"{C4}/06-densenet",
+        "At initialization, relative to its last 3x3 convolution, in which 32-35-layer network does the "
+        "first 3x3 convolution get the largest gradient (||dL/dW|| / ||W||): 'plain', 'ResNet', "
+        "'DenseNet' or 'chain' (the DenseNet with its dense connections cut)?",
+        "choice",
+        "with batch normalization the gradient of a plain net grows on the way back (over 50-fold over "
+        "32 layers); the ResNet damps it (5 to 50-fold), and in the DenseNet every layer reaches the "
+        "output directly, so its profile is flat (within a factor 2); cut the connections and it grows.",
+        options=("plain", "ResNet", "DenseNet", "chain"),
+    ),
+    Prediction(
         "ch5.residual-gradient-ratio",
         f"{C5}/01-gradient-flow",
         "In a 100-block residual MLP at initialization, what is the ratio of the gradient norm at "
