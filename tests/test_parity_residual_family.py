@@ -114,6 +114,40 @@ def test_keras_densenet121_counts_and_small_densenet_matches_pytorch():
     )
 
 
+@pytest.mark.parametrize("dense", [True, False])
+def test_keras_densenet_cifar_and_its_chain_control_match_pytorch(dense):
+    assert kr.count_parameters(kr.densenet_cifar()) == 769_162
+    torch.manual_seed(0)
+    kwargs = dict(block_config=(2, 3), growth_rate=4, num_classes=3, in_channels=1, dense=dense)
+    pt = residual.densenet_cifar(**kwargs).eval()
+    tk = kr.densenet_cifar(**kwargs, input_size=8)
+    assert kr.count_parameters(tk) == residual.count_parameters(pt)
+    f = pt.features
+    tk.get_layer("conv0").set_weights([_kernel(f.conv0.weight)])
+    for b in (1, 2):
+        kblock = tk.get_layer(f"denseblock{b}")
+        for layer, tlayer in zip(kblock.dense_layers, getattr(f, f"denseblock{b}").values()):
+            for name in ("norm1", "norm2"):
+                getattr(layer, name).set_weights(_bn(getattr(tlayer, name)))
+            for name in ("conv1", "conv2"):
+                getattr(layer, name).set_weights([_kernel(getattr(tlayer, name).weight)])
+    trans = tk.get_layer("transition1")
+    trans.norm.set_weights(_bn(f.transition1.norm))
+    trans.conv.set_weights([_kernel(f.transition1.conv.weight)])
+    tk.get_layer("norm5").set_weights(_bn(f.norm5))
+    tk.get_layer("classifier").set_weights(
+        [_kernel(pt.classifier.weight), pt.classifier.bias.detach().numpy()]
+    )
+    x = np.random.default_rng(3).standard_normal((4, 1, 8, 8)).astype("float32")
+    # training mode (batch statistics): the numbers a training step sees
+    np.testing.assert_allclose(
+        np.asarray(tk(_nhwc(x), training=True)),
+        pt.train()(torch.as_tensor(x)).detach().numpy(),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+
+
 # ---------------------------------------------------------------- grouped ResNets
 
 

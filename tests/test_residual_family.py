@@ -150,6 +150,43 @@ def test_densenet_block_concatenates_and_the_input_gets_a_direct_gradient_from_e
         residual.densenet121()(torch.randn(1, 1, 32, 32))
 
 
+def test_densenet_cifar_is_the_papers_densenet_bc_and_its_chain_control_keeps_every_shape():
+    model = residual.densenet_cifar()  # DenseNet-BC (L=100, k=12): "0.8M" in the paper
+    assert residual.count_parameters(model) == 769_162
+    state = model.state_dict()
+    assert state["features.conv0.weight"].shape == (24, 3, 3, 3)  # stem: 2k channels
+    assert "features.norm0.weight" not in state
+    # 24 + 16 * 12 = 216 channels -> compression 0.5 -> 108
+    assert state["features.transition1.conv.weight"].shape == (108, 216, 1, 1)
+    chain = residual.densenet_cifar(dense=False)
+    assert {k: v.shape for k, v in chain.state_dict().items()} == {
+        k: v.shape for k, v in state.items()
+    }
+    with pytest.raises(ValueError, match="stem"):
+        residual.DenseNet(stem="mnist")
+    with pytest.raises(TypeError, match="dense"):
+        residual.densenet_cifar(dense=1)
+
+
+def test_a_chain_block_feeds_each_layer_only_the_previous_output():
+    torch.manual_seed(0)
+    dense = residual.DenseBlock(3, in_channels=4, growth_rate=2).eval()
+    chain = residual.DenseBlock(3, in_channels=4, growth_rate=2, dense=False).eval()
+    chain.load_state_dict(dense.state_dict())
+    x = torch.randn(2, 4, 5, 5, requires_grad=True)
+    y = chain(x)
+    assert y.shape == (2, 4 + 3 * 2, 5, 5)
+    assert torch.equal(y[:, :8], torch.zeros(2, 8, 5, 5))  # only the last map passes on
+    # the same as running the layers one after the other on zero-padded inputs
+    h, width = x, 4
+    for layer in chain.values():
+        h = layer([torch.zeros(2, width - h.shape[1], 5, 5), h])
+        width += 2
+    torch.testing.assert_close(y[:, 8:], h)
+    # same weights, dense connections: the last layer sees more than its predecessor's output
+    assert not torch.allclose(dense(x)[:, 8:], y[:, 8:])
+
+
 # ---------------------------------------------------------------- wide and grouped ResNets
 
 

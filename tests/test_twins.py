@@ -270,9 +270,16 @@ SIGNATURES: dict[tuple[str, str], tuple[str, str, str]] = {
     ),
     ("residual", "DenseNet"): (
         "(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, bn_size=4, "
-        "drop_rate=0.0, num_classes=1000, in_channels=3)",
+        "drop_rate=0.0, num_classes=1000, in_channels=3, stem='imagenet', dense=True)",
         "(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, bn_size=4, "
-        "drop_rate=0.0, num_classes=1000, in_channels=3, input_size=224)",
+        "drop_rate=0.0, num_classes=1000, in_channels=3, stem='imagenet', dense=True, "
+        "input_size=224)",
+        "a keras.Sequential declares its input shape: see cifar_resnet",
+    ),
+    ("residual", "densenet_cifar"): (
+        "(block_config=(16, 16, 16), growth_rate=12, num_classes=10, in_channels=3, dense=True)",
+        "(block_config=(16, 16, 16), growth_rate=12, num_classes=10, in_channels=3, dense=True, "
+        "input_size=32)",
         "a keras.Sequential declares its input shape: see cifar_resnet",
     ),
     ("residual", "NFResNet"): (

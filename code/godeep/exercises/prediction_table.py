@@ -258,6 +258,18 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         options=("plain", "highway", "both", "neither"),
     ),
     Prediction(
+        "ch4.dense-gradient",
+        f"{C4}/06-densenet",
+        "At initialization, relative to its last 3x3 convolution, in which 32-35-layer network does the "
+        "first 3x3 convolution get the largest gradient (||dL/dW|| / ||W||): 'plain', 'ResNet', "
+        "'DenseNet' or 'chain' (the DenseNet with its dense connections cut)?",
+        "choice",
+        "with batch normalization the gradient of a plain net grows on the way back (over 50-fold over "
+        "32 layers); the ResNet damps it (5 to 50-fold), and in the DenseNet every layer reaches the "
+        "output directly, so its profile is flat (within a factor 2); cut the connections and it grows.",
+        options=("plain", "ResNet", "DenseNet", "chain"),
+    ),
+    Prediction(
         "ch4.deep-or-wide",
         f"{C4}/07-wide-and-grouped",
         "At (almost) equal parameters, about 213,000, and the same 100 SGD steps at learning rate 0.1, "

@@ -91,7 +91,7 @@ from .counting import (  # noqa: F401
     drop_block,
     stages,
 )
-from .densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121  # noqa: F401
+from .densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121, densenet_cifar  # noqa: F401
 from .examples import (  # noqa: F401
     ConvResidualBlock,
     DenseResidualBlock,
@@ -179,6 +179,7 @@ __all__ = [
     "Transition",
     "DenseNet",
     "densenet121",
+    "densenet_cifar",
     "ScaledWSConv2d",
     "NFBlock",
     "NFResNet",

@@ -14,7 +14,11 @@ halving the channels, 2x2 average pool) shrinks the map.
 :func:`densenet121` is torchvision's DenseNet-121 ("DenseNet-BC": bottleneck width
 ``bn_size * k = 4k``, compression 0.5): the same modules under the same names
 (``features.denseblock1.denselayer1.norm1`` ...), so a torchvision ``state_dict`` loads
-strictly, and 7,978,856 parameters for 1000 classes.
+strictly, and 7,978,856 parameters for 1000 classes. :func:`densenet_cifar` is the paper's
+CIFAR DenseNet-BC (a 3x3 conv stem to ``2k`` channels, no pooling before the first block).
+``dense=False`` is the control with the dense connections cut: every layer sees only the
+previous layer's output (the earlier maps replaced by zeros, so every shape and parameter
+stays), and a block passes on only its last layer's output.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from torch import nn
 from .. import validate
 from ..core.residual import check_densenet
 
-__all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121"]
+__all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121", "densenet_cifar"]
+
+DENSENET_STEMS = ("imagenet", "cifar")
 
 
 class DenseLayer(nn.Module):
@@ -60,9 +66,16 @@ class DenseLayer(nn.Module):
         return x
 
 
+def chain_features(features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """The dense connections cut: every map but the last replaced by zeros of its shape."""
+    return [torch.zeros_like(f) for f in features[:-1]] + [features[-1]]
+
+
 class DenseBlock(nn.ModuleDict):
     """``num_layers`` dense layers (``denselayer1`` ...); the output concatenates the input and
-    every layer's ``growth_rate`` new channels: ``in_channels + num_layers * growth_rate``."""
+    every layer's ``growth_rate`` new channels: ``in_channels + num_layers * growth_rate``.
+    ``dense=False``: layer ``l`` gets ``[0, ..., 0, x_{l-1}]`` and the block returns
+    ``[0, ..., 0, x_L]`` (:func:`chain_features`): a plain chain with the same shapes."""
 
     def __init__(
         self,
@@ -71,8 +84,10 @@ class DenseBlock(nn.ModuleDict):
         growth_rate: int,
         bn_size: int = 4,
         drop_rate: float = 0.0,
+        dense: bool = True,
     ):
         num_layers = validate.positive_int("num_layers", num_layers)
+        dense = validate.boolean("dense", dense)
         super().__init__(
             {
                 f"denselayer{i + 1}": DenseLayer(
@@ -81,12 +96,14 @@ class DenseBlock(nn.ModuleDict):
                 for i in range(num_layers)
             }
         )
+        self.dense = dense
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cut = (lambda f: f) if self.dense else chain_features
         features = [x]
         for layer in self.values():
-            features.append(layer(features))
-        return torch.cat(features, dim=1)
+            features.append(layer(cut(features)))
+        return torch.cat(cut(features), dim=1)
 
 
 class Transition(nn.Sequential):
@@ -108,7 +125,9 @@ class Transition(nn.Sequential):
 class DenseNet(nn.Module):
     """DenseNet-BC: a 7x7/2 conv stem and 3x3/2 max pool, dense blocks of ``block_config`` layers
     joined by transitions that halve the channels, a final BN, ReLU, global pool and ``classifier``.
-    Module names are torchvision's (``features``, ``classifier``)."""
+    Module names are torchvision's (``features``, ``classifier``). ``stem="cifar"``: a 3x3 conv
+    (stride 1) alone, the paper's stem for 32x32 images; ``dense=False``: every block a chain
+    (:class:`DenseBlock`)."""
 
     def __init__(
         self,
@@ -119,20 +138,25 @@ class DenseNet(nn.Module):
         drop_rate: float = 0.0,
         num_classes: int = 1000,
         in_channels: int = 3,
+        stem: str = "imagenet",
+        dense: bool = True,
     ):
         super().__init__()
         growth_rate, block_config, channels, num_classes, in_channels = check_densenet(
             growth_rate, block_config, num_init_features, num_classes, in_channels
         )
-        stem = OrderedDict(
-            conv0=nn.Conv2d(in_channels, channels, kernel_size=7, stride=2, padding=3, bias=False),
-            norm0=nn.BatchNorm2d(channels),
-            relu0=nn.ReLU(),
-            pool0=nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
-        )
-        self.features = nn.Sequential(stem)
+        if validate.one_of("stem", stem, DENSENET_STEMS) == "imagenet":
+            layers = OrderedDict(
+                conv0=nn.Conv2d(in_channels, channels, 7, stride=2, padding=3, bias=False),
+                norm0=nn.BatchNorm2d(channels),
+                relu0=nn.ReLU(),
+                pool0=nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            )
+        else:
+            layers = OrderedDict(conv0=nn.Conv2d(in_channels, channels, 3, padding=1, bias=False))
+        self.features = nn.Sequential(layers)
         for i, num_layers in enumerate(block_config):
-            block = DenseBlock(num_layers, channels, growth_rate, bn_size, drop_rate)
+            block = DenseBlock(num_layers, channels, growth_rate, bn_size, drop_rate, dense)
             self.features.add_module(f"denseblock{i + 1}", block)
             channels += num_layers * growth_rate
             if i < len(block_config) - 1:
@@ -166,3 +190,26 @@ def densenet121(num_classes: int = 1000) -> DenseNet:
     """DenseNet-121: growth rate 32, blocks (6, 12, 24, 16), 64 initial features; 7,978,856
     parameters for 1000 classes (torchvision's ``densenet121``)."""
     return DenseNet(32, (6, 12, 24, 16), 64, num_classes=num_classes)
+
+
+def densenet_cifar(
+    block_config: Sequence[int] = (16, 16, 16),
+    growth_rate: int = 12,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    dense: bool = True,
+) -> DenseNet:
+    """The CIFAR DenseNet-BC of Huang et al. (2017, Sec. 3): a 3x3 conv to ``2 * growth_rate``
+    channels, dense blocks of ``block_config`` bottleneck layers joined by transitions with
+    compression 0.5, global pool, classifier. Depth (weighted layers)
+    ``2 * sum(block_config) + len(block_config) + 1``: the default is DenseNet-BC (L=100, k=12),
+    769,162 parameters for 10 classes. ``dense=False``: the chain control (:class:`DenseBlock`)."""
+    return DenseNet(
+        growth_rate,
+        block_config,
+        2 * validate.positive_int("growth_rate", growth_rate),
+        num_classes=num_classes,
+        in_channels=in_channels,
+        stem="cifar",
+        dense=dense,
+    )

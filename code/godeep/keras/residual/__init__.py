@@ -76,7 +76,7 @@ from .counting import (  # noqa: F401
     stages,
     zero_init_residual_,
 )
-from .densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121  # noqa: F401
+from .densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet121, densenet_cifar  # noqa: F401
 from .examples import (  # noqa: F401
     ConvResidualBlock,
     DenseResidualBlock,
@@ -164,6 +164,7 @@ __all__ = [
     "Transition",
     "DenseNet",
     "densenet121",
+    "densenet_cifar",
     "ScaledWSConv2D",
     "NFBlock",
     "NFResNet",

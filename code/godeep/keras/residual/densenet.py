@@ -5,6 +5,7 @@ Same layers (``DenseLayer``, ``DenseBlock``, ``Transition``) and network (``Dens
 convolutions pad explicitly (``ZeroPadding2D``, then ``padding="valid"``) to pad like PyTorch,
 BN uses PyTorch's epsilon and momentum, and the initialisation is torchvision's (He normal
 fan-in convs, classifier bias 0), so both frameworks start from the same distributions.
+``densenet_cifar`` and ``dense=False`` (the chain control) as in the PyTorch twin.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from ...core.residual import check_densenet
 from .. import tf
 from .blocks import _bn
 
-__all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121"]
+__all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121", "densenet_cifar"]
+
+DENSENET_STEMS = ("imagenet", "cifar")
 
 
 def _he_fan_in():
@@ -73,8 +76,14 @@ class DenseLayer(keras.layers.Layer):
         return self.dropout(x, training=training) if self.drop_rate > 0 else x
 
 
+def chain_features(features):
+    """The dense connections cut: every map but the last replaced by zeros of its shape."""
+    return [tf.zeros_like(f) for f in features[:-1]] + [features[-1]]
+
+
 class DenseBlock(keras.layers.Layer):
-    """``num_layers`` dense layers; the output concatenates the input and every new map."""
+    """``num_layers`` dense layers; the output concatenates the input and every new map.
+    ``dense=False``: each layer sees only the previous output (:func:`chain_features`)."""
 
     def __init__(
         self,
@@ -83,10 +92,12 @@ class DenseBlock(keras.layers.Layer):
         growth_rate: int,
         bn_size: int = 4,
         drop_rate: float = 0.0,
+        dense: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
         num_layers = validate.positive_int("num_layers", num_layers)
+        self.dense = validate.boolean("dense", dense)
         self.dense_layers = [
             DenseLayer(
                 in_channels + i * growth_rate,
@@ -105,10 +116,11 @@ class DenseBlock(keras.layers.Layer):
             layer.build([(*shape[:-1], layer.in_channels)])
 
     def call(self, x, training=None):
+        cut = (lambda f: f) if self.dense else chain_features
         features = [x]
         for layer in self.dense_layers:
-            features.append(layer(features, training=training))
-        return tf.concat(features, axis=-1)
+            features.append(layer(cut(features), training=training))
+        return tf.concat(cut(features), axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.out_channels)
@@ -138,10 +150,30 @@ class Transition(keras.layers.Layer):
         return (n, half(h), half(w), self.out_channels)
 
 
+def _imagenet_stem(channels: int) -> list:
+    """7x7/2 conv, BN, ReLU, 3x3/2 max pool, padded like PyTorch."""
+    return [
+        keras.layers.ZeroPadding2D(3, name="pad0"),
+        keras.layers.Conv2D(
+            channels,
+            7,
+            strides=2,
+            use_bias=False,
+            kernel_initializer=_he_fan_in(),
+            name="conv0",
+        ),
+        _bn("norm0"),
+        keras.layers.ReLU(name="relu0"),
+        keras.layers.ZeroPadding2D(1, name="pool0_pad"),  # zeros are safe after a ReLU
+        keras.layers.MaxPooling2D(3, strides=2, name="pool0"),
+    ]
+
+
 class DenseNet(keras.Sequential):
     """DenseNet-BC as a ``keras.Sequential``: stem (7x7/2 conv, BN, ReLU, 3x3/2 max pool), dense
     blocks joined by transitions, final BN and ReLU, global average pool, ``classifier``.
-    ``input_size``: the images' side (``None``: any)."""
+    ``input_size``: the images' side (``None``: any). ``stem="cifar"``: a 3x3 conv (stride 1)
+    alone; ``dense=False``: every block a chain (:class:`DenseBlock`)."""
 
     def __init__(
         self,
@@ -152,6 +184,8 @@ class DenseNet(keras.Sequential):
         drop_rate: float = 0.0,
         num_classes: int = 1000,
         in_channels: int = 3,
+        stem: str = "imagenet",
+        dense: bool = True,
         input_size: int | None = 224,
         **kwargs,
     ):
@@ -160,26 +194,25 @@ class DenseNet(keras.Sequential):
         )
         if input_size is not None:
             validate.positive_int("input_size", input_size)
-        layers: list = [
-            keras.Input((input_size, input_size, in_channels)),
-            keras.layers.ZeroPadding2D(3, name="pad0"),
-            keras.layers.Conv2D(
-                channels,
-                7,
-                strides=2,
-                use_bias=False,
-                kernel_initializer=_he_fan_in(),
-                name="conv0",
-            ),
-            _bn("norm0"),
-            keras.layers.ReLU(name="relu0"),
-            keras.layers.ZeroPadding2D(1, name="pool0_pad"),  # zeros are safe after a ReLU
-            keras.layers.MaxPooling2D(3, strides=2, name="pool0"),
-        ]
+        dense = validate.boolean("dense", dense)
+        layers: list = [keras.Input((input_size, input_size, in_channels))]
+        if validate.one_of("stem", stem, DENSENET_STEMS) == "cifar":
+            layers += [
+                keras.layers.ZeroPadding2D(1, name="pad0"),
+                _conv(channels, 3, "conv0"),
+            ]
+        else:
+            layers += _imagenet_stem(channels)
         for i, num_layers in enumerate(block_config):
             layers.append(
                 DenseBlock(
-                    num_layers, channels, growth_rate, bn_size, drop_rate, name=f"denseblock{i + 1}"
+                    num_layers,
+                    channels,
+                    growth_rate,
+                    bn_size,
+                    drop_rate,
+                    dense,
+                    name=f"denseblock{i + 1}",
                 )
             )
             channels += num_layers * growth_rate
@@ -205,4 +238,28 @@ def densenet121(num_classes: int = 1000, input_size: int | None = 224) -> DenseN
     """DenseNet-121: growth rate 32, blocks (6, 12, 24, 16); 7,978,856 trainable parameters."""
     return DenseNet(
         32, (6, 12, 24, 16), 64, num_classes=num_classes, input_size=input_size, name="densenet121"
+    )
+
+
+def densenet_cifar(
+    block_config: Sequence[int] = (16, 16, 16),
+    growth_rate: int = 12,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    dense: bool = True,
+    input_size: int | None = 32,
+) -> DenseNet:
+    """The CIFAR DenseNet-BC (3x3 conv stem to ``2 * growth_rate``, compression 0.5); depth
+    ``2 * sum(block_config) + len(block_config) + 1``; default DenseNet-BC (L=100, k=12),
+    769,162 parameters. ``dense=False``: the chain control."""
+    return DenseNet(
+        growth_rate,
+        block_config,
+        2 * validate.positive_int("growth_rate", growth_rate),
+        num_classes=num_classes,
+        in_channels=in_channels,
+        stem="cifar",
+        dense=dense,
+        input_size=input_size,
+        name="densenet_cifar",
     )
