@@ -6,6 +6,7 @@ traced step at every call, each epoch evaluated at once). Same seeds must give b
 step losses, evaluations and final weights.
 """
 
+import functools
 import gc
 import importlib
 import weakref
@@ -324,6 +325,17 @@ RULE_NETS = {
     "resnet8-B-any-size": lambda: kresidual.cifar_resnet(
         8, in_channels=1, widths=(4, 8, 16), shortcut="B"
     ),
+    **{
+        f"resnet8-{order}": functools.partial(
+            kresidual.cifar_resnet,
+            8,
+            in_channels=1,
+            widths=(4, 8, 8),
+            input_size=8,
+            activation=order,
+        )
+        for order in ("original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact")
+    },
     "resnet8-C": lambda: kresidual.cifar_resnet(8, in_channels=2, widths=(4, 8, 8), shortcut="C"),
 }
 
@@ -344,7 +356,7 @@ def _built(build, monkeypatch, rule: bool):
     with monkeypatch.context() as m:
         m.setattr(keras.layers.Layer, "compute_output_spec", counting)
         if not rule:
-            m.setattr(blocks, "_SHAPE_RULE_BLOCKS", ())
+            m.setattr(blocks, "_SHAPE_RULE", False)
         godeep.seed_everything(5)
         return build(), traced
 
@@ -364,18 +376,21 @@ def test_resnet_built_by_shape_rule_is_the_net_built_by_a_symbolic_call(name, mo
     np.testing.assert_array_equal(fast(x, training=False).numpy(), slow(x, training=False).numpy())
 
 
-def test_shape_rule_keeps_the_shortcut_shape_check_and_leaves_other_blocks_to_keras(monkeypatch):
+def test_shape_rule_keeps_the_shortcut_shape_check_and_leaves_subclasses_to_keras(monkeypatch):
     blocks = importlib.import_module("godeep.keras.residual.blocks")
 
     x = keras.Input(shape=(8, 8, 4))
     with pytest.raises(ValueError, match="shortcut shape"):
         blocks.BasicBlock(4, 8, stride=1)(x)  # identity shortcut, 4 -> 8 channels
-    pre, traced = _built(
-        lambda: kresidual.cifar_resnet(
-            8, in_channels=1, widths=(4, 8, 8), input_size=8, activation="full_preact"
-        ),
+
+    class Doubled(blocks.BasicBlock):  # a subclass may change call: no rule, Keras traces it
+        def call(self, x, training=None):
+            return 2.0 * super().call(x, training=training)
+
+    net, traced = _built(
+        lambda: kresidual.cifar_resnet(8, in_channels=1, widths=(4, 8, 8), block=Doubled),
         monkeypatch,
         rule=True,
     )
-    assert traced  # a pre-activation block has no shape rule: Keras traces it, as before
-    assert tuple(pre.outputs[0].shape) == (None, 10)
+    assert len(traced) == 3
+    assert tuple(net.outputs[0].shape) == (None, 10)
