@@ -6,7 +6,9 @@ traced step at every call, each epoch evaluated at once). Same seeds must give b
 step losses, evaluations and final weights.
 """
 
+import functools
 import gc
+import importlib
 import weakref
 
 import numpy as np
@@ -330,3 +332,84 @@ def test_random_layers_share_one_step_and_keep_their_own_drops():
     h1, _ = run(build, ds, 1, reuse=True, **kw)
     assert len(ktrain._CACHE) == 1
     assert h0.step_loss != h1.step_loss
+
+
+# ------------------------------------------------------------- building a ResNet without a scratch trace
+
+RULE_NETS = {
+    "resnet20-A": lambda: kresidual.cifar_resnet(20, in_channels=1, widths=(4, 8, 8), input_size=8),
+    "resnet14-plain": lambda: kresidual.cifar_resnet(
+        14, plain=True, in_channels=1, widths=(4, 8, 8), input_size=8
+    ),
+    "resnet8-B-any-size": lambda: kresidual.cifar_resnet(
+        8, in_channels=1, widths=(4, 8, 16), shortcut="B"
+    ),
+    **{
+        f"resnet8-{order}": functools.partial(
+            kresidual.cifar_resnet,
+            8,
+            in_channels=1,
+            widths=(4, 8, 8),
+            input_size=8,
+            activation=order,
+        )
+        for order in ("original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact")
+    },
+    "resnet8-C": lambda: kresidual.cifar_resnet(8, in_channels=2, widths=(4, 8, 8), shortcut="C"),
+}
+
+
+def _built(build, monkeypatch, rule: bool):
+    """``build()`` after seeding, with (``rule``) or without the blocks' shape rule; also how many
+    blocks went through Keras' default symbolic call (a trace into a scratch graph)."""
+    blocks = importlib.import_module("godeep.keras.residual.blocks")
+
+    traced = []
+    default = keras.layers.Layer.compute_output_spec
+
+    def counting(self, *args, **kwargs):
+        if isinstance(self, blocks._Block):
+            traced.append(self.name)
+        return default(self, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(keras.layers.Layer, "compute_output_spec", counting)
+        if not rule:
+            m.setattr(blocks, "_SHAPE_RULE", False)
+        godeep.seed_everything(5)
+        return build(), traced
+
+
+@pytest.mark.parametrize("name", sorted(RULE_NETS))
+def test_resnet_built_by_shape_rule_is_the_net_built_by_a_symbolic_call(name, monkeypatch):
+    fast, traced_fast = _built(RULE_NETS[name], monkeypatch, rule=True)
+    slow, traced_slow = _built(RULE_NETS[name], monkeypatch, rule=False)
+    assert traced_fast == [] and len(traced_slow) >= 3  # the rule did replace the trace
+    assert [v.path for v in fast.variables] == [v.path for v in slow.variables]
+    for a, b in zip(fast.variables, slow.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert [tuple(layer.output.shape) for layer in fast.layers] == [
+        tuple(layer.output.shape) for layer in slow.layers
+    ]
+    x = np.random.default_rng(0).normal(size=(3, 8, 8, fast.inputs[0].shape[-1]))
+    np.testing.assert_array_equal(fast(x, training=False).numpy(), slow(x, training=False).numpy())
+
+
+def test_shape_rule_keeps_the_shortcut_shape_check_and_leaves_subclasses_to_keras(monkeypatch):
+    blocks = importlib.import_module("godeep.keras.residual.blocks")
+
+    x = keras.Input(shape=(8, 8, 4))
+    with pytest.raises(ValueError, match="shortcut shape"):
+        blocks.BasicBlock(4, 8, stride=1)(x)  # identity shortcut, 4 -> 8 channels
+
+    class Doubled(blocks.BasicBlock):  # a subclass may change call: no rule, Keras traces it
+        def call(self, x, training=None):
+            return 2.0 * super().call(x, training=training)
+
+    net, traced = _built(
+        lambda: kresidual.cifar_resnet(8, in_channels=1, widths=(4, 8, 8), block=Doubled),
+        monkeypatch,
+        rule=True,
+    )
+    assert len(traced) == 3
+    assert tuple(net.outputs[0].shape) == (None, 10)

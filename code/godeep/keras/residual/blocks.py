@@ -61,6 +61,16 @@ class ZeroPadShortcut(keras.layers.Layer):
             raise ValueError(f"option A cannot reduce channels: {in_channels} -> {out_channels}")
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
 
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        s = self.stride
+        return (
+            n,
+            None if h is None else -(-h // s),
+            None if w is None else -(-w // s),
+            self.out_channels,
+        )
+
     def call(self, x):
         if self.stride > 1:
             x = x[:, :: self.stride, :: self.stride, :]
@@ -79,6 +89,9 @@ class Projection(keras.layers.Layer):
     def build(self, input_shape):
         self.conv.build(input_shape)
         self.bn.build(self.conv.compute_output_shape(input_shape))
+
+    def compute_output_shape(self, input_shape):
+        return self.bn.compute_output_shape(self.conv.compute_output_shape(input_shape))
 
     def call(self, x, training=None):
         return self.bn(self.conv(x), training=training)
@@ -105,6 +118,14 @@ def make_shortcut(kind: str, in_channels: int, out_channels: int, stride: int):
     if kind not in SHORTCUTS:
         raise ValueError(f"shortcut must be one of {tuple(SHORTCUTS)}, got {kind!r}")
     return SHORTCUTS[kind](in_channels, out_channels, stride)
+
+
+def _check_merge_shapes(shortcut: tuple, branch: tuple) -> None:
+    if tuple(shortcut[1:]) != tuple(branch[1:]):
+        raise ValueError(
+            f"shortcut shape {tuple(shortcut)} differs from the residual branch's {tuple(branch)}: "
+            "use a shortcut option that changes the shape (A, B or C)"
+        )
 
 
 class _Block(keras.layers.Layer):
@@ -148,13 +169,47 @@ class _Block(keras.layers.Layer):
         out = self.residual(x, training=training)
         if self.shortcut:
             s = self.shortcut_of(x, training=training)
-            if tuple(s.shape[1:]) != tuple(out.shape[1:]):
-                raise ValueError(
-                    f"shortcut shape {tuple(s.shape)} differs from the residual branch's {tuple(out.shape)}: "
-                    "use a shortcut option that changes the shape (A, B or C)"
-                )
+            _check_merge_shapes(tuple(s.shape), tuple(out.shape))
             out = self.merge(out, s, x)
         return tf.nn.relu(out)
+
+    #: the sublayers that :meth:`build` builds, and those of them whose output shapes chain into
+    #: the block's (the shape rule of :meth:`_output_shape_by_rule`); a class declares both
+    _rule_layers: tuple = ()
+    _rule_path: tuple = ()
+
+    def _output_shape_by_rule(self, shape: tuple) -> tuple | None:
+        """The output shape of :meth:`call` on an input of ``shape``, worked out from the
+        sublayers' ``compute_output_shape`` without running the call; ``None`` where the rule
+        may not hold (a subclass, a merge other than :class:`Add`, a sublayer not yet built)."""
+        # a class that does not declare its own rule (a subclass) may have changed ``call``
+        if not _SHAPE_RULE or "_rule_path" not in vars(type(self)) or type(self.merge) is not Add:
+            return None
+        if type(self.downsample) not in (type(None), ZeroPadShortcut, Projection):
+            return None
+        layers = [getattr(self, name) for name in self._rule_layers]
+        if isinstance(self.downsample, Projection):
+            layers += [self.downsample.conv, self.downsample.bn]
+        if not all(layer.built for layer in layers):
+            return None
+        out = shape
+        for name in self._rule_path:
+            out = tuple(getattr(self, name).compute_output_shape(out))
+        if self.shortcut:
+            s = shape if self.downsample is None else self.downsample.compute_output_shape(shape)
+            _check_merge_shapes(tuple(s), out)
+        return out
+
+    def compute_output_spec(self, x, training=None):
+        """The output of a symbolic call (building a model), by the shape rule of
+        :meth:`_output_shape_by_rule` where it holds: Keras' default traces :meth:`call` into a
+        scratch graph, which takes most of the time of building a deep ResNet (1.2 of 1.6 s
+        CPU for ResNet-56); the layers, their weights and the model are the same either way."""
+        dtype = getattr(self, self._rule_path[-1]).compute_dtype if self._rule_path else None
+        shape = self._output_shape_by_rule(tuple(x.shape)) if x.dtype == dtype else None
+        if shape is None:
+            return super().compute_output_spec(x, training=training)
+        return keras.KerasTensor(shape, dtype=dtype)
 
 
 class BasicBlock(_Block):
@@ -162,6 +217,7 @@ class BasicBlock(_Block):
 
     expansion = 1
     _branch = ("pad1", "conv1", "bn1", "pad2", "conv2", "bn2")
+    _rule_layers = _rule_path = _branch
 
     def __init__(
         self,
@@ -200,6 +256,7 @@ class Bottleneck(_Block):
 
     expansion = 4
     _branch = ("conv1", "bn1", "pad2", "conv2", "bn2", "conv3", "bn3")
+    _rule_layers = _rule_path = _branch
 
     def __init__(
         self,
@@ -235,3 +292,7 @@ class Bottleneck(_Block):
         out = tf.nn.relu(self.bn1(self.conv1(x), training=training))
         out = tf.nn.relu(self.bn2(self.conv2(self.pad2(out)), training=training))
         return self.bn3(self.conv3(out), training=training)
+
+
+#: whether blocks that declare a shape rule use it (``False``: Keras' symbolic call, for the tests)
+_SHAPE_RULE = True

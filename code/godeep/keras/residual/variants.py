@@ -125,6 +125,9 @@ class PreActBasicBlock(_Block):
     :class:`BasicBlock` (``bn1`` sees the block's input under ``"full_preact"``)."""
 
     expansion = 1
+    # every order keeps the shape of conv2's output (a BN or ReLU after it keeps it too)
+    _rule_layers = ("pad1", "conv1", "bn1", "pad2", "conv2", "bn2")
+    _rule_path = ("pad1", "conv1", "pad2", "conv2")
 
     def __init__(
         self,
