@@ -443,3 +443,123 @@ def test_a_monitor_logs_the_gradient_before_clipping(framework):
     update = clipped.update_ratio["fc1"][0] * clipped.weight_norm["fc1"][0]
     assert update <= 0.5 * 0.01 * (1 + 1e-5)  # lr times at most the clipped global norm
     assert raw.update_ratio["fc1"][0] * raw.weight_norm["fc1"][0] > 2 * update
+
+
+# ------------------------------------------------- adaptive gradient clipping in fit (agc=)
+
+
+def _agc_reference(model, data, lr, steps, batch_size, agc):
+    """The loop of fit written out with AGC on every parameter but the last Linear's."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    skip = {id(p) for p in last.parameters()}
+    x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
+    for _, idx in list(batches(len(x), batch_size, 10, 0))[:steps]:
+        idx = torch.as_tensor(idx)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+        clipping.adaptive_clip_grad_([p for p in model.parameters() if id(p) not in skip], agc)
+        opt.step()
+
+
+def test_classifier_split_is_the_last_module_with_parameters():
+    from godeep.residual import nf_cifar_resnet
+
+    model = mlp(6, 16, 3, 3)
+    clipped, head = clipping.classifier_split(model)
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert [id(p) for p in head] == [id(p) for p in last.parameters()]
+    assert len(clipped) + len(head) == len(list(model.parameters()))
+    net = nf_cifar_resnet(8, in_channels=1)
+    assert [id(p) for p in clipping.classifier_split(net)[1]] == [
+        id(p) for p in net.fc.parameters()
+    ]
+    with pytest.raises(TypeError):
+        clipping.classifier_split("model")
+    with pytest.raises(ValueError):
+        clipping.classifier_split(torch.nn.ReLU())
+
+
+def test_fit_agc_is_the_reference_loop_and_changes_the_step():
+    torch.manual_seed(0)
+    model = mlp(6, 16, 3, 3, activation="tanh", init=1.5)
+    ref = mlp(6, 16, 3, 3, activation="tanh", init=1.5)
+    free = mlp(6, 16, 3, 3, activation="tanh", init=1.5)
+    ref.load_state_dict(model.state_dict())
+    free.load_state_dict(model.state_dict())
+    fit(model, _data(), lr=0.5, batch_size=16, steps=6, eval_epochs=False, agc=0.01)
+    _agc_reference(ref, _data(), 0.5, 6, 16, 0.01)
+    fit(free, _data(), lr=0.5, batch_size=16, steps=6, eval_epochs=False)
+    for a, b in zip(model.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    # the clip mattered: without it the first layer ends elsewhere
+    first = lambda net: next(net.parameters()).detach()  # noqa: E731
+    assert float((first(model) - first(free)).abs().max()) > 1e-3
+
+
+def test_fit_rejects_bad_agc():
+    model = mlp(6, 8, 1, 3)
+    for kwargs, err in [
+        ({"agc": 0}, ValueError),
+        ({"agc": "0.01"}, TypeError),
+        ({"agc": 0.01, "clip_grad_norm": 1.0}, ValueError),
+        ({"agc": 0.01, "clip_grad_value": 1.0}, ValueError),
+    ]:
+        with pytest.raises(err):
+            fit(model, _data(), steps=1, eval_epochs=False, **kwargs)
+
+
+def test_keras_classifier_split_is_the_last_layer_with_weights():
+    _tf()
+    from godeep.keras import clipping as kclip
+    from godeep.keras.residual import nf_cifar_resnet as knf
+
+    _, knet = _keras_pair()
+    clipped, head = kclip.classifier_split(knet)
+    last = [layer for layer in knet.layers if layer.trainable_weights][-1]
+    assert [id(v) for v in head] == [id(v) for v in last.trainable_weights]
+    assert len(clipped) + len(head) == len(knet.trainable_variables)
+    net = knf(8, in_channels=1, input_size=8)
+    assert [id(v) for v in kclip.classifier_split(net)[1]] == [
+        id(v) for v in net.get_layer("fc").trainable_weights
+    ]
+    with pytest.raises(TypeError):
+        kclip.classifier_split("model")
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_keras_fit_agc_matches_pytorch(reuse):
+    _tf()
+    from godeep.keras.train import fit as kfit, reuse_traced_steps
+
+    tnet, knet = _keras_pair()
+    _, free = _keras_pair()
+    fit(tnet, _data(), lr=0.5, batch_size=16, steps=6, eval_epochs=False, agc=0.01)
+    with reuse_traced_steps(reuse):
+        kfit(knet, _data(), lr=0.5, batch_size=16, steps=6, eval_epochs=False, agc=0.01)
+        kfit(free, _data(), lr=0.5, batch_size=16, steps=6, eval_epochs=False)
+    for name, m in tnet.named_modules():
+        if isinstance(m, torch.nn.Linear):
+            np.testing.assert_allclose(
+                knet.get_layer(name).kernel.numpy(),
+                m.weight.detach().numpy().T,
+                rtol=1e-4,
+                atol=1e-5,
+            )
+    assert (
+        np.abs(free.get_layer("fc1").kernel.numpy() - knet.get_layer("fc1").kernel.numpy()).max()
+        > 1e-3
+    )
+
+
+def test_keras_fit_rejects_bad_agc():
+    _tf()
+    from godeep.keras.train import fit as kfit
+
+    _, knet = _keras_pair()
+    for kwargs, err in [
+        ({"agc": 0}, ValueError),
+        ({"agc": 0.01, "clip_grad_norm": 1.0}, ValueError),
+    ]:
+        with pytest.raises(err):
+            kfit(knet, _data(), steps=1, eval_epochs=False, **kwargs)

@@ -230,3 +230,14 @@ def test_keras_agc_matches_pytorch_on_transposed_layouts():
     ratio = np.linalg.norm(g.reshape(6, -1), axis=1) / np.linalg.norm(w.reshape(6, -1), axis=1)
     assert (ratio > 0.05).any() and (ratio < 0.05).any()
     assert keras.ops.shape(kclipping.unitwise_norm(t(_kernel(torch.as_tensor(w))))) == (1, 1, 1, 6)
+
+
+def test_keras_nf_resnets_of_one_depth_are_one_architecture_for_fit():
+    """Two NF nets of the same depth share fit's traced step (their final activation is one
+    function, not a new lambda per net); changing a block's alpha makes another architecture."""
+    from godeep.keras.train._reuse import architecture
+
+    a, b = (kr.nf_cifar_resnet(8, in_channels=1, input_size=8) for _ in range(2))
+    assert architecture(a) == architecture(b)
+    b.get_layer("block0").alpha = 1.0
+    assert architecture(a) != architecture(b)

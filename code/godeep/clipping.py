@@ -29,6 +29,7 @@ from . import validate
 __all__ = [
     "check_clip",
     "check_agc",
+    "check_fit_agc",
     "global_norm",
     "clip_by_global_norm",
     "clip_by_value",
@@ -37,6 +38,7 @@ __all__ = [
     "unitwise_norm",
     "adaptive_clip",
     "adaptive_clip_grad_",
+    "classifier_split",
 ]
 
 Tensors = Union["torch.Tensor", Iterable["torch.Tensor"]]  # noqa: F821
@@ -75,6 +77,23 @@ def check_agc(clipping: float, eps: float, n_grads: int, n_params: int) -> tuple
     if n_grads != n_params:
         raise ValueError(f"got {n_grads} gradients for {n_params} parameters")
     return clipping, eps
+
+
+def check_fit_agc(
+    agc: float | None, clip_grad_norm: float | None, clip_grad_value: float | None
+) -> float | None:
+    """The ``agc=`` option of ``fit`` in either framework (framework-free): ``None`` (no AGC) or
+    the clipping threshold ``lambda > 0`` of Eq. 3; not together with ``clip_grad_norm`` or
+    ``clip_grad_value`` (one kind of clipping per run)."""
+    if agc is None:
+        return None
+    agc = validate.number("agc", agc, low=0.0, low_open=True)
+    if clip_grad_norm is not None or clip_grad_value is not None:
+        raise ValueError(
+            f"give agc ({agc}) without clip_grad_norm ({clip_grad_norm}) "
+            f"and clip_grad_value ({clip_grad_value})"
+        )
+    return agc
 
 
 def _norm_type(norm_type: float) -> float:
@@ -228,6 +247,23 @@ def adaptive_clip(
         scale = torch.where(g_norm > max_norm, max_norm / torch.clamp(g_norm, min=1e-6), 1.0)
         out.append(g * scale)
     return out
+
+
+def classifier_split(model) -> tuple[list, list]:
+    """A PyTorch ``model``'s parameters as ``(clipped, classifier)``: ``classifier`` holds the
+    parameters of the last module (in ``model.modules()`` order) that has parameters of its
+    own, the final classifier that Brock et al. (2021b, Sec. 4.1) leave unclipped; ``clipped``
+    holds the others, in ``model.parameters()`` order."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    owners = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
+    if not owners:
+        raise ValueError(f"model ({type(model).__name__}) has no parameters")
+    last = {id(p) for p in owners[-1].parameters(recurse=False)}
+    params = list(model.parameters())
+    return [p for p in params if id(p) not in last], [p for p in params if id(p) in last]
 
 
 def adaptive_clip_grad_(parameters: Tensors, clipping: float = 0.01, eps: float = 1e-3) -> None:

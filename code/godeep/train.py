@@ -16,7 +16,14 @@ from itertools import islice
 
 import numpy as np
 
-from .clipping import check_clip, clip_grad_norm_, clip_grad_value_
+from .clipping import (
+    adaptive_clip_grad_,
+    check_clip,
+    check_fit_agc,
+    classifier_split,
+    clip_grad_norm_,
+    clip_grad_value_,
+)
 from .core.train import (
     LOSSES as LOSSES,  # re-exported: the names fit accepts
     OPTIMIZERS as OPTIMIZERS,
@@ -96,6 +103,7 @@ def fit(
     eval_epochs: bool = True,
     clip_grad_norm: float | None = None,
     clip_grad_value: float | None = None,
+    agc: float | None = None,
 ) -> History:
     """Train a PyTorch ``model`` on ``data`` (a :class:`godeep.data.Dataset`) and return a :class:`History`.
 
@@ -119,6 +127,12 @@ def fit(
             ``[-clip_grad_value, clip_grad_value]`` (:func:`godeep.clipping.clip_grad_value_`).
             At most one of the two; ``None`` (the default) clips nothing. A ``monitor``
             logs the gradient norms before clipping.
+        agc: if given, adaptive gradient clipping (Brock et al. 2021b, Eq. 3) with threshold
+            ``lambda = agc``: each output unit's gradient ``G_i`` becomes
+            ``G_i * min(1, agc * max(||W_i||, 1e-3) / ||G_i||)``
+            (:func:`godeep.clipping.adaptive_clip_grad_`), for every parameter but the final
+            classifier's (:func:`godeep.clipping.classifier_split`). Not together with
+            ``clip_grad_norm`` or ``clip_grad_value``.
     """
     import torch
 
@@ -129,7 +143,9 @@ def fit(
     )
     check_fit_data(data)
     clip_norm, clip_value = check_clip(clip_grad_norm, clip_grad_value)
+    agc = check_fit_agc(agc, clip_norm, clip_value)
     params = _parameters(model)
+    agc_params = classifier_split(model)[0] if agc is not None else []
     opt = (
         torch.optim.SGD(params, lr=lr, momentum=momentum)
         if optimizer == "sgd"
@@ -163,6 +179,8 @@ def fit(
             clip_grad_norm_(params, clip_norm)
         elif clip_value is not None:
             clip_grad_value_(params, clip_value)
+        elif agc is not None and agc_params:
+            adaptive_clip_grad_(agc_params, agc)
         opt.step()
         if logging:
             update = {

@@ -384,4 +384,17 @@ PREDICTIONS: dict[str, Prediction] = _entries(
         "lesions is not specific to training with blocks missing.",
         options=("stochastic depth", "no stochastic depth", "about the same"),
     ),
+    Prediction(
+        "ch5.nf-variance",
+        f"{C5}/10-normalizer-free",
+        "In a normalizer-free ResNet at initialization (alpha = 0.2), the stream's variance grows by about "
+        "alpha^2 per block through stage 1. After the next block, the transition to stage 2 (stride 2, a 1x1 "
+        "shortcut), is the stream's average channel variance 'higher', 'about the same' or 'lower' than "
+        "after the block before it?",
+        "choice",
+        "lower: a transition's shortcut is a scaled-WS 1x1 conv of gamma relu(h / beta), which sees "
+        "unit-variance inputs, so the stream restarts near 1 + alpha^2 instead of carrying beta^2 on "
+        "(without beta and alpha the variance doubles at every block, transitions included).",
+        options=("higher", "about the same", "lower"),
+    ),
 )

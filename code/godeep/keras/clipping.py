@@ -18,18 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import keras
+
 from .. import validate
-from ..clipping import check_agc, check_clip  # noqa: F401  (framework-free)
+from ..clipping import check_agc, check_clip, check_fit_agc  # noqa: F401  (framework-free)
 from . import tf
 
 __all__ = [
     "check_clip",
+    "check_fit_agc",
     "check_agc",
     "global_norm",
     "clip_by_global_norm",
     "clip_by_value",
     "unitwise_norm",
     "adaptive_clip",
+    "classifier_split",
 ]
 
 
@@ -117,3 +121,25 @@ def adaptive_clip(
         )
         out.append(g * scale)
     return out
+
+
+def classifier_split(model) -> tuple[list, list]:
+    """A Keras ``model``'s trainable variables as ``(clipped, classifier)``: ``classifier`` holds
+    the trainable weights of the last layer without sublayers (depth first) that has any, the
+    final classifier that Brock et al. (2021b) leave unclipped; ``clipped`` holds the others,
+    in ``model.trainable_variables`` order. See :func:`godeep.clipping.classifier_split`."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    leaves, stack = [], list(reversed(getattr(model, "_layers", ())))
+    while stack:
+        layer = stack.pop()
+        children = list(getattr(layer, "_layers", ()))
+        if children:
+            stack.extend(reversed(children))
+        elif layer.trainable_weights:
+            leaves.append(layer)
+    if not leaves:
+        raise ValueError(f"model ({model.name}) has no trainable weights")
+    last = {id(v) for v in leaves[-1].trainable_weights}
+    variables = model.trainable_variables
+    return [v for v in variables if id(v) not in last], [v for v in variables if id(v) in last]

@@ -20,6 +20,13 @@ __all__ = ["ScaledWSConv2D", "NFBlock", "NFResNet", "nf_cifar_resnet", "NF_RELU_
 NF_RELU_GAIN: float = nonlinearity_gain("relu")
 
 
+def _gamma_relu(h):
+    """``gamma * relu(h)``, ``gamma`` = :data:`NF_RELU_GAIN`: the final activation of
+    :class:`NFResNet` (one module-level function, so that two networks' ``Lambda`` layers are
+    the same and :func:`godeep.keras.train.fit` reuses one traced step for both)."""
+    return tf.nn.relu(h) * NF_RELU_GAIN
+
+
 class ScaledWSConv2D(keras.layers.Conv2D):
     """A ``Conv2D`` whose kernel is scaled-standardized per output unit, with a learnable ``gain``
     (ones) and a bias (zeros); ``padding`` is PyTorch's (an int: zeros on every side)."""
@@ -145,7 +152,7 @@ class NFResNet(keras.Sequential):
                 )
                 inplanes, i = planes, i + 1
         layers += [
-            keras.layers.Lambda(lambda h: tf.nn.relu(h) * NF_RELU_GAIN, name="final_act"),
+            keras.layers.Lambda(_gamma_relu, name="final_act"),
             keras.layers.GlobalAveragePooling2D(name="avgpool"),
             keras.layers.Dense(num_classes, kernel_initializer="zeros", name="fc"),
         ]

@@ -44,7 +44,7 @@ from ...train import (  # noqa: F401
     progress_enabled,
 )
 from .. import tf
-from ..clipping import check_clip
+from ..clipping import check_clip, check_fit_agc
 from ..models import weight_layers
 from . import _steps
 from ._reuse import (  # noqa: F401
@@ -209,12 +209,15 @@ def fit(
     eval_epochs: bool = True,
     clip_grad_norm: float | None = None,
     clip_grad_value: float | None = None,
+    agc: float | None = None,
 ) -> History:
     """Train a Keras ``model`` on ``data``; same arguments and result as :func:`godeep.train.fit`.
 
     ``clip_grad_norm=c`` scales each step's gradients by ``c / max(n, c)`` (``n`` their global
     norm: the optimizers' ``global_clipnorm=c``, see :mod:`godeep.keras.clipping`; PyTorch divides by
     ``n + 1e-6``), ``clip_grad_value=v`` clips each component into ``[-v, v]`` (``clipvalue=v``);
+    ``agc=l`` clips adaptively (Brock et al. 2021b, Eq. 3, :func:`godeep.keras.clipping.adaptive_clip`)
+    every variable but the final classifier's (:func:`godeep.keras.clipping.classifier_split`);
     the clip is part of the traced step, and of the key under which it is kept.
 
     The optimizer's slots are created (``opt.build``) before the step is traced, so that
@@ -228,11 +231,14 @@ def fit(
     )
     check_fit_data(data)
     clip_norm, clip_value = check_clip(clip_grad_norm, clip_grad_value)
+    agc = check_fit_agc(agc, clip_norm, clip_value)
     clip = (
         ("norm", clip_norm)
         if clip_norm is not None
         else ("value", clip_value)
         if clip_value is not None
+        else ("agc", agc)
+        if agc is not None
         else None
     )
     _check_model(model, train=True)

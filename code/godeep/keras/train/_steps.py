@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from .. import tf
-from ..clipping import clip_by_global_norm, clip_by_value
+from ..clipping import adaptive_clip, classifier_split, clip_by_global_norm, clip_by_value
 from ..models import weight_layers
 from ._reuse import (
     architecture as _architecture,
@@ -61,13 +61,27 @@ def _optimizer(optimizer: str, lr: float, momentum: float):
     return keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
 
 
-def _clipped(grads: list, clip: tuple | None) -> list:
+def _clipped(grads: list, clip: tuple | None, variables=(), unclipped=frozenset()) -> list:
     """``grads`` clipped as ``clip`` says: ``None``, ``("norm", c)`` (the numbers of the optimizers'
-    ``global_clipnorm=c``) or ``("value", v)`` (``clipvalue=v``); a ``None`` gradient stays ``None``."""
+    ``global_clipnorm=c``), ``("value", v)`` (``clipvalue=v``) or ``("agc", l)`` (adaptive
+    clipping, Eq. 3 of Brock et al. 2021b, of each gradient against its variable in ``variables``,
+    except those whose ``id`` is in ``unclipped``); a ``None`` gradient stays ``None``."""
     if clip is None:
         return grads
-    present = [g for g in grads if g is not None]
     kind, c = clip
+    if kind == "agc":
+        pairs = [
+            (i, g, v)
+            for i, (g, v) in enumerate(zip(grads, variables))
+            if g is not None and id(v) not in unclipped
+        ]
+        out = list(grads)
+        if pairs:
+            done = adaptive_clip([g for _, g, _ in pairs], [v for _, _, v in pairs], c)
+            for (i, _, _), g in zip(pairs, done):
+                out[i] = g
+        return out
+    present = [g for g in grads if g is not None]
     done = iter(clip_by_global_norm(present, c)[0] if kind == "norm" else clip_by_value(present, c))
     return [None if g is None else next(done) for g in grads]
 
@@ -80,12 +94,18 @@ def _make_step(
     ``clip`` (see :func:`_clipped`) is applied inside the traced step; the step returns the
     gradients before clipping (what a monitor logs, as in PyTorch's loop)."""
 
+    unclipped = (
+        frozenset(id(v) for v in classifier_split(model)[1])
+        if clip is not None and clip[0] == "agc"
+        else frozenset()
+    )
+
     @tf.function(reduce_retracing=True, autograph=autograph)
     def train_step(xb, yb):
         with tf.GradientTape() as tape:
             batch_loss = fn(yb, model(xb, training=True))
         grads = tape.gradient(batch_loss, variables)
-        opt.apply_gradients(zip(_clipped(grads, clip), variables))
+        opt.apply_gradients(zip(_clipped(grads, clip, variables, unclipped), variables))
         return batch_loss, grads
 
     return train_step
