@@ -297,13 +297,14 @@ PREDICTIONS: dict[str, Prediction] = _entries(
     Prediction(
         "ch5.shortcut-gain",
         f"{C5}/02-identity-mappings",
-        "Over 54 blocks, which shortcut passes the largest gradient gain: 'identity', 'constant_scaling', "
-        "'exclusive_gating', 'shortcut_gating' or 'conv_shortcut'?",
+        "With the branches at zero, over the 27 blocks of a ResNet-56, which shortcut passes the largest "
+        "gradient gain: 'identity', 'constant_scaling', 'exclusive_gating', 'shortcut_gating' or "
+        "'conv_shortcut'?",
         "choice",
         "with the branches at zero, the 1x1-convolution network is a plain batch-normalized network: BN "
         "resets the forward signal at every block but not the gradient, which grows by about "
-        "sqrt(pi/(pi-1)) = 1.21 per block (above 1e3 over 54 blocks); scaling and gating shrink the "
-        "direct path and the identity keeps it.",
+        "sqrt(pi/(pi-1)) = 1.21 per block (more than 100 times the identity's over 27 blocks); scaling "
+        "and gating with b_g = 0 shrink the direct path, and the identity and exclusive gating keep it.",
         options=(
             "identity",
             "constant_scaling",
