@@ -192,6 +192,24 @@ def test_profile_writes_table_with_positive_peak(tmp_path, capsys):
     assert path.read_bytes() == before
 
 
+def test_an_interrupted_profile_keeps_the_rows_it_measured(tmp_path, monkeypatch):
+    first = make(tmp_path / "a.ipynb", code("1"))
+    second = make(tmp_path / "b.ipynb", code("2"))
+    report = tmp_path / "profile.md"
+    real = nb_tool.profile_one
+
+    def profile_one(path, **kwargs):
+        if Path(path).name == second.name:
+            raise KeyboardInterrupt  # the run is stopped during the second notebook
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(nb_tool, "profile_one", profile_one)
+    with pytest.raises(KeyboardInterrupt):
+        nb_tool.main(["profile", str(first), str(second), "--report", str(report)])
+    table = report.read_text()
+    assert "a.ipynb" in table and "b.ipynb" not in table
+
+
 # --------------------------------------------------------------------------- split notebooks
 
 from tools import frameworks  # noqa: E402

@@ -332,7 +332,8 @@ def profile_one(
 
 
 def cmd_profile(paths: list[Path], report: Path) -> int:
-    """Profile each notebook, write a Markdown table to `report` and print it."""
+    """Profile each notebook, write a Markdown table to `report` and print it. The table is
+    rewritten after every notebook, so an interrupted run keeps the rows it measured."""
     rows: list[tuple] = []
     failed = 0
     for path, framework in runnable(paths):
@@ -343,9 +344,10 @@ def cmd_profile(paths: list[Path], report: Path) -> int:
             print(error, file=sys.stderr)
             rows.append((path, None, None, None))
             failed += 1
-            continue
-        rows.append((path, wall, peak, cpu))
-    write_report(rows, report)
+        else:
+            rows.append((path, wall, peak, cpu))
+        write_report(rows, report, show=False)
+    print(write_report(rows, report, show=False))
     return 1 if failed else 0
 
 

@@ -66,8 +66,9 @@ def framework_label(path: Path) -> str:
         return "?"
 
 
-def write_report(rows: list[tuple], report: Path) -> str:
-    """Write the Markdown profile table of (path, wall, peak, cpu) rows (wall None: failed)."""
+def write_report(rows: list[tuple], report: Path, show: bool = True) -> str:
+    """Write the Markdown profile table of (path, wall, peak, cpu) rows (wall None: failed);
+    print it too if `show`."""
     lines = [
         "| notebook | framework | wall s | kernel CPU s | peak MB | within budget |",
         "| --- | --- | ---: | ---: | ---: | --- |",
@@ -90,5 +91,6 @@ def write_report(rows: list[tuple], report: Path) -> str:
     )
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(table)
-    print(table)
+    if show:
+        print(table)
     return table
