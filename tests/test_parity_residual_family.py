@@ -30,6 +30,28 @@ def _bn(bn: torch.nn.BatchNorm2d) -> list[np.ndarray]:
     return [t.detach().numpy() for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var)]
 
 
+def _copy_densenet(tk, pt) -> None:
+    """Copy a two-block torch DenseNet's weights into its Keras twin (ImageNet stem: with norm0)."""
+    f = pt.features
+    tk.get_layer("conv0").set_weights([_kernel(f.conv0.weight)])
+    if hasattr(f, "norm0"):
+        tk.get_layer("norm0").set_weights(_bn(f.norm0))
+    for b in (1, 2):
+        kblock = tk.get_layer(f"denseblock{b}")
+        for layer, tlayer in zip(kblock.dense_layers, getattr(f, f"denseblock{b}").values()):
+            for name in ("norm1", "norm2"):
+                getattr(layer, name).set_weights(_bn(getattr(tlayer, name)))
+            for name in ("conv1", "conv2"):
+                getattr(layer, name).set_weights([_kernel(getattr(tlayer, name).weight)])
+    trans = tk.get_layer("transition1")
+    trans.norm.set_weights(_bn(f.transition1.norm))
+    trans.conv.set_weights([_kernel(f.transition1.conv.weight)])
+    tk.get_layer("norm5").set_weights(_bn(f.norm5))
+    tk.get_layer("classifier").set_weights(
+        [_kernel(pt.classifier.weight), pt.classifier.bias.detach().numpy()]
+    )
+
+
 # ---------------------------------------------------------------- stochastic depth
 
 
@@ -88,23 +110,7 @@ def test_keras_densenet121_counts_and_small_densenet_matches_pytorch():
             m.running_var.uniform_(0.5, 2.0)
     tk = kr.DenseNet(**kwargs, input_size=32)
     assert kr.count_parameters(tk) == residual.count_parameters(pt)
-    f = pt.features
-    tk.get_layer("conv0").set_weights([_kernel(f.conv0.weight)])
-    tk.get_layer("norm0").set_weights(_bn(f.norm0))
-    for b in (1, 2):
-        kblock = tk.get_layer(f"denseblock{b}")
-        for layer, tlayer in zip(kblock.dense_layers, getattr(f, f"denseblock{b}").values()):
-            for name in ("norm1", "norm2"):
-                getattr(layer, name).set_weights(_bn(getattr(tlayer, name)))
-            for name in ("conv1", "conv2"):
-                getattr(layer, name).set_weights([_kernel(getattr(tlayer, name).weight)])
-    trans = tk.get_layer("transition1")
-    trans.norm.set_weights(_bn(f.transition1.norm))
-    trans.conv.set_weights([_kernel(f.transition1.conv.weight)])
-    tk.get_layer("norm5").set_weights(_bn(f.norm5))
-    tk.get_layer("classifier").set_weights(
-        [_kernel(pt.classifier.weight), pt.classifier.bias.detach().numpy()]
-    )
+    _copy_densenet(tk, pt)
     x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype("float32")
     np.testing.assert_allclose(
         np.asarray(tk(_nhwc(x), training=False)),
@@ -122,22 +128,7 @@ def test_keras_densenet_cifar_and_its_chain_control_match_pytorch(dense):
     pt = residual.densenet_cifar(**kwargs).eval()
     tk = kr.densenet_cifar(**kwargs, input_size=8)
     assert kr.count_parameters(tk) == residual.count_parameters(pt)
-    f = pt.features
-    tk.get_layer("conv0").set_weights([_kernel(f.conv0.weight)])
-    for b in (1, 2):
-        kblock = tk.get_layer(f"denseblock{b}")
-        for layer, tlayer in zip(kblock.dense_layers, getattr(f, f"denseblock{b}").values()):
-            for name in ("norm1", "norm2"):
-                getattr(layer, name).set_weights(_bn(getattr(tlayer, name)))
-            for name in ("conv1", "conv2"):
-                getattr(layer, name).set_weights([_kernel(getattr(tlayer, name).weight)])
-    trans = tk.get_layer("transition1")
-    trans.norm.set_weights(_bn(f.transition1.norm))
-    trans.conv.set_weights([_kernel(f.transition1.conv.weight)])
-    tk.get_layer("norm5").set_weights(_bn(f.norm5))
-    tk.get_layer("classifier").set_weights(
-        [_kernel(pt.classifier.weight), pt.classifier.bias.detach().numpy()]
-    )
+    _copy_densenet(tk, pt)
     x = np.random.default_rng(3).standard_normal((4, 1, 8, 8)).astype("float32")
     # training mode (batch statistics): the numbers a training step sees
     np.testing.assert_allclose(
