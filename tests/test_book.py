@@ -31,6 +31,31 @@ def test_book_builds_without_warnings(built_book):
     assert "<img" in text  # figures made it into the page
 
 
+def test_every_figure_has_alt_text_and_a_caption(built_book):
+    """The convention of CONTRIBUTING.md: every image in a page's article carries alt text and
+    sits in a figure with a caption (read from the built HTML of every page of _toc.yml)."""
+    from bs4 import BeautifulSoup
+
+    from tools import website
+
+    _, html = built_book
+    problems, images = {}, 0
+    for page in website.toc_files():
+        soup = BeautifulSoup((html / f"{page}.html").read_text(), "html.parser")
+        bad = []
+        for img in soup.select("article.bd-article img"):
+            images += 1
+            if not (img.get("alt") or "").strip():
+                bad.append(f"no alt text: {img.get('src')}")
+            figure = img.find_parent("figure")
+            if figure is None or figure.find("figcaption") is None:
+                bad.append(f"no caption: {img.get('src')}")
+        if bad:
+            problems[page] = bad
+    assert images > 50, f"only {images} images found: the selector no longer matches the theme"
+    assert problems == {}, problems
+
+
 def test_framework_cells_become_synced_tabs(built_book):
     """Every framework-tagged code cell of chapter 1 sits in a tab of the sync group `framework`."""
     _, html = built_book
