@@ -24,6 +24,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 #   make nbval NB=chapters/03-normalization/05-batch-size.ipynb
 #   make profile NB='chapters/03-normalization/0[45]-*.ipynb'
 NB ?= $(NOTEBOOKS)
+# JOBS: notebooks `make profile` runs at a time (each kernel computes on one thread)
+JOBS ?= 1
 # TESTS: the test files or folders of `make unit`; K: a pytest -k expression to select by name
 TESTS ?= tests
 K ?=
@@ -40,7 +42,7 @@ help:
 	@echo "make screenshots  build the book; light and dark screenshots to _build/screenshots/"
 	@echo "make lab          JupyterLab on the notebooks (widgets and progress bars on)"
 	@echo "make notebooks    re-execute and normalize notebooks in place; split ones per framework, then merged (NB=path or pattern)"
-	@echo "make profile      execute notebooks; wall time, CPU time and peak memory per framework to _build/profile.md (NB=...)"
+	@echo "make profile      execute notebooks; wall time, CPU time and peak memory per framework to _build/profile.md (NB=..., JOBS=2: two at a time)"
 	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab's REST API, a notebook by nbclient and strict nbval)"
 	@echo "make bench        whole-run times, PyTorch and Keras side by side (_build/bench.md); godeep.reproduce's overhead (_build/bench_reproduce.md)"
 	@echo "make clean        remove _build/"
@@ -112,7 +114,7 @@ check-notebooks: setup
 
 profile: setup
 	mkdir -p _build
-	$(BIN)/python tools/nb.py profile $(NB) --report _build/profile.md
+	$(BIN)/python tools/nb.py profile $(NB) --report _build/profile.md --jobs $(JOBS)
 
 # One notebook (BINDER_NB) run in the Binder environment; needs python3.11 and a package source.
 BINDER_NB ?= chapters/01-signal-propagation/01-chain-rule.ipynb

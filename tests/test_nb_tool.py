@@ -210,6 +210,21 @@ def test_an_interrupted_profile_keeps_the_rows_it_measured(tmp_path, monkeypatch
     assert "a.ipynb" in table and "b.ipynb" not in table
 
 
+def test_a_profile_with_two_jobs_keeps_the_notebooks_order(tmp_path):
+    paths = [make(tmp_path / f"{name}.ipynb", code(f"{i}")) for i, name in enumerate("cab")]
+    report = tmp_path / "profile.md"
+    assert nb_tool.main(["profile", *map(str, paths), "--report", str(report), "--jobs", "2"]) == 0
+    table = report.read_text()
+    rows = [line for line in table.splitlines() if ".ipynb" in line]
+    assert [row.split("|")[1].strip().rsplit("/", 1)[-1] for row in rows] == [
+        "c.ipynb",
+        "a.ipynb",
+        "b.ipynb",
+    ]
+    assert all(float(row.split("|")[3]) > 0 for row in rows)
+    assert "(2 notebooks at a time)" in table
+
+
 # --------------------------------------------------------------------------- split notebooks
 
 from tools import frameworks  # noqa: E402

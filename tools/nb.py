@@ -4,7 +4,7 @@
     python tools/nb.py execute   PATH...   # run in place, then normalize
     python tools/nb.py normalize PATH...   # strip volatile metadata only (idempotent)
     python tools/nb.py check     PATH...   # list problems, exit 1 if any
-    python tools/nb.py profile   PATH... --report _build/profile.md
+    python tools/nb.py profile   PATH... --report _build/profile.md [--jobs 2]
     python tools/nb.py split     PATH...   # write the derived notebooks (unexecuted)
     python tools/nb.py merge     PATH...   # merge the stored derived notebooks' outputs into the source
 
@@ -331,24 +331,46 @@ def profile_one(
     return time.perf_counter() - start, peak, cpu
 
 
-def cmd_profile(paths: list[Path], report: Path) -> int:
+def _profile_row(item: tuple[Path, str | None]) -> tuple:
+    """(path, wall, peak, cpu) of one runnable notebook; (path, None, None, None) if it failed."""
+    path, framework = item
+    print(f"profiling {path}", file=sys.stderr, flush=True)
+    try:
+        wall, peak, cpu = profile_one(path, framework=framework)
+    except NotebookFailed as error:
+        print(error, file=sys.stderr)
+        return (path, None, None, None)
+    return (path, wall, peak, cpu)
+
+
+def cmd_profile(paths: list[Path], report: Path, jobs: int = 1) -> int:
     """Profile each notebook, write a Markdown table to `report` and print it. The table is
-    rewritten after every notebook, so an interrupted run keeps the rows it measured."""
-    rows: list[tuple] = []
-    failed = 0
-    for path, framework in runnable(paths):
-        print(f"profiling {path}", file=sys.stderr, flush=True)
-        try:
-            wall, peak, cpu = profile_one(path, framework=framework)
-        except NotebookFailed as error:
-            print(error, file=sys.stderr)
-            rows.append((path, None, None, None))
-            failed += 1
-        else:
-            rows.append((path, wall, peak, cpu))
-        write_report(rows, report, show=False)
-    print(write_report(rows, report, show=False))
-    return 1 if failed else 0
+    rewritten after every notebook, so an interrupted run keeps the rows it measured.
+
+    ``jobs`` > 1 runs that many notebooks at a time (each in a process of its own; a kernel
+    computes on one thread, so two jobs on two cores keep each kernel's wall time close to
+    what it is alone); the rows keep the order of the notebooks."""
+    items = runnable(paths)
+    done: dict[int, tuple] = {}
+
+    def record(i: int, row: tuple) -> None:
+        done[i] = row
+        write_report([done[k] for k in sorted(done)], report, show=False, jobs=jobs)
+
+    if jobs <= 1:
+        for i, item in enumerate(items):
+            record(i, _profile_row(item))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {pool.submit(_profile_row, item): i for i, item in enumerate(items)}
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+    rows = [done[k] for k in sorted(done)]
+    print(write_report(rows, report, show=False, jobs=jobs))
+    return 1 if any(row[1] is None for row in rows) else 0
 
 
 # --------------------------------------------------------------------------- CLI
@@ -384,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("paths", nargs="+", metavar="PATH", help="notebook or folder")
         if name == "profile":
             command.add_argument("--report", required=True, type=Path, help="Markdown file")
+            command.add_argument(
+                "--jobs", type=int, default=1, help="notebooks run at a time (default 1)"
+            )
         if name == "execute":
             command.add_argument(
                 "--report", type=Path, help="also write the run's profile (Markdown)"
@@ -403,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_split(paths)
     if args.command == "merge":
         return cmd_merge(paths)
-    return cmd_profile(paths, args.report)
+    if args.jobs < 1:
+        parser.error("--jobs must be >= 1")
+    return cmd_profile(paths, args.report, args.jobs)
 
 
 if __name__ == "__main__":

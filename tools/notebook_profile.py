@@ -66,9 +66,9 @@ def framework_label(path: Path) -> str:
         return "?"
 
 
-def write_report(rows: list[tuple], report: Path, show: bool = True) -> str:
+def write_report(rows: list[tuple], report: Path, show: bool = True, jobs: int = 1) -> str:
     """Write the Markdown profile table of (path, wall, peak, cpu) rows (wall None: failed);
-    print it too if `show`."""
+    print it too if `show`. ``jobs``: how many notebooks ran at a time (said under the table)."""
     lines = [
         "| notebook | framework | wall s | kernel CPU s | peak MB | within budget |",
         "| --- | --- | ---: | ---: | ---: | --- |",
@@ -84,8 +84,10 @@ def write_report(rows: list[tuple], report: Path, show: bool = True) -> str:
         )
     total = sum(row[1] for row in rows if row[1] is not None)
     table = "\n".join(lines) + "\n"
+    at_a_time = f" ({jobs} notebooks at a time)" if jobs > 1 else ""
     table += (
-        f"\nTotal: {total:.0f} s. Budget: {BUDGET_WALL_S} s wall, {BUDGET_PEAK_MB} MB peak kernel memory per notebook."
+        f"\nTotal: {total:.0f} s{at_a_time}. Budget: {BUDGET_WALL_S} s wall,"
+        f" {BUDGET_PEAK_MB} MB peak kernel memory per notebook."
         " Kernel CPU time (user + system) does not grow when other programs share the cores;"
         f" load average at the end: {os.getloadavg()[0]:.1f}.\n"
     )
