@@ -8,6 +8,9 @@ given: `pytest tests`, `pytest chapters -n 2`, `pytest chapters/03-normalization
   process, so every test is put in the pytest-xdist group of its file, and with workers (`-n`)
   the distribution is `loadgroup` (xdist's default, `load`, ignores groups and spreads a
   notebook's cells over workers, where they fail with NameError).
+* **Longest first.** With workers, the groups are queued longest first (the book, the
+  TensorFlow notebooks, the other notebooks, the unit-test files: :func:`group_rank`), so the
+  run does not end with one worker on a long notebook while the other idles.
 * **Strict CI.** With `CI=true` (GitHub Actions and `.ci/run` set it), a skipped test in a file
   of `STRICT_IN_CI`, or any test skipped by `pytest.importorskip`, is a failure: the parity
   tests skip when TensorFlow is missing, the browser tests when Chromium is, the workflow lint
@@ -65,6 +68,9 @@ def pytest_configure(config: pytest.Config) -> None:
         *GROUP_BLIND,
     ):
         config.option.dist = "loadgroup"
+    if getattr(config.option, "numprocesses", None):
+        # keep the order of heaviest_first (xdist's default reorders the groups by test count)
+        config.option.loadscopereorder = False
     if getattr(config, "workerinput", {}).get("godeep_loadgroup"):
         config.option.loadgroup = (
             True  # a worker: name-suffix the groups, as for `--dist loadgroup`
@@ -89,6 +95,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    if getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"):
+        items[:] = heaviest_first(items)  # with workers: every worker collects this order
+
+
+def _group_of(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("xdist_group")
+    return (marker.args[0] if marker and marker.args else None) or item.nodeid.split("::")[0]
+
+
+def group_rank(group: str) -> tuple:
+    """Where a group goes in the queue of the workers: the longest first, so that no long
+    group starts last while the other worker idles (greedy longest-first scheduling).
+
+    The order is an estimate, from the course's profiles: the book's group (build, then every
+    page in Chromium) is the longest; then the TensorFlow notebooks (about twice their PyTorch
+    twins), then the other notebooks, later chapters first (they train the deepest nets); the
+    unit-test files (each under a minute) last, in their collection order."""
+    name = group.rsplit("@", 1)[0]  # xdist suffixes a group's test ids with "@group"
+    if name == "book":
+        return (0,)
+    if name.endswith(".ipynb"):
+        first = 1 if name.endswith(".tensorflow.ipynb") else 2
+        return (first, tuple(-ord(c) for c in name))  # reverse order of the paths
+    return (3,)
+
+
+def heaviest_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """``items`` with the groups in the order of :func:`group_rank` (a stable sort: a group's
+    tests, and a notebook's cells, keep their order)."""
+    return sorted(items, key=lambda item: group_rank(_group_of(item)))
 
 
 def _fail_skip(report) -> None:

@@ -251,3 +251,32 @@ def test_nbval_runs_derived_notebooks_each_without_the_other_framework(entry):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
     assert re.search(r"\b2 passed\b", out), out[-3000:]
+
+
+def test_with_workers_the_longest_groups_are_queued_first():
+    """conftest.heaviest_first: the book, then TensorFlow notebooks, then the others (later
+    chapters first), then the unit-test files; a group's tests keep their order."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+    group_rank = root_conftest.group_rank
+    groups = [
+        "tests/test_init.py",
+        "chapters/01-signal-propagation/01-chain-rule.pytorch.ipynb",
+        "book",
+        "chapters/05-understanding-residuals/02-identity-mappings.tensorflow.ipynb",
+        "chapters/01-signal-propagation/01-chain-rule.tensorflow.ipynb@chapters/x",
+        "chapters/05-understanding-residuals/02-identity-mappings.pytorch.ipynb",
+        "tests/test_data.py",
+    ]
+    assert sorted(groups, key=group_rank) == [
+        "book",
+        "chapters/05-understanding-residuals/02-identity-mappings.tensorflow.ipynb",
+        "chapters/01-signal-propagation/01-chain-rule.tensorflow.ipynb@chapters/x",
+        "chapters/05-understanding-residuals/02-identity-mappings.pytorch.ipynb",
+        "chapters/01-signal-propagation/01-chain-rule.pytorch.ipynb",
+        "tests/test_init.py",
+        "tests/test_data.py",
+    ]
