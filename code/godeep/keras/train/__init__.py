@@ -51,6 +51,7 @@ from ._reuse import (  # noqa: F401
     architecture as _architecture,
     borrowed as _borrowed,
     grappler_off as _grappler_off,
+    lean_grappler as _lean_grappler,
 )
 from ._steps import (  # noqa: F401  (the step cache, read by the tests)
     _CACHE,
@@ -260,7 +261,7 @@ def fit(
             clip,
         )
     trainer = _trainer(model, optimizer, lr, momentum, loss, clip)
-    with trainer.borrowed(model):
+    with trainer.borrowed(model), _lean_grappler():
         trainer.reset_optimizer(lr)
         kernels = dict(zip(weight_layers(model), trainer.kernels)) if monitor is not None else {}
         history = _LazyHistory()

@@ -3,7 +3,7 @@
 :func:`architecture` describes a model less the values of its variables (two models with the
 same description can run each other's traced step); :func:`borrowed` lends a master model's
 variables to another model's values; :func:`grappler_off` runs traced functions without
-TensorFlow's graph optimizer.
+TensorFlow's graph optimizer, :func:`lean_grappler` with only the passes that change numbers.
 """
 
 from __future__ import annotations
@@ -160,15 +160,15 @@ def borrowed(master: keras.Model, model: keras.Model | None):
 
 
 @contextmanager
-def grappler_off():
-    """TensorFlow's graph optimizer off for the functions called within, on this thread only.
+def _call_options(rewrite):
+    """Within the block, traced functions run with this thread's call options (a
+    ``ConfigProto``) as ``rewrite(rewrite_options)`` changes Grappler's part of them.
 
-    A function call carries its thread's options (a ``ConfigProto``), and an instantiation is
-    kept per options: the block swaps in a copy of the options with the meta-optimizer
-    disabled and then puts back the very same options object, so the functions instantiated
-    outside (the training steps) are neither touched nor instantiated again. Changing the
-    global ``tf.config.optimizer`` options instead makes the next call of every traced step
-    instantiate it again (2.7 s for ResNet-56).
+    A function call carries its thread's options, and an instantiation is kept per options
+    (their content): the block swaps in a changed copy and then puts back the very same options
+    object, so the functions instantiated outside are neither touched nor instantiated again.
+    Changing the global ``tf.config.optimizer`` options instead makes the next call of every
+    traced step instantiate it again (2.7 s for ResNet-56).
     """
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
@@ -177,7 +177,7 @@ def grappler_off():
     previous = ctx.function_call_options
     config = config_pb2.ConfigProto()
     config.ParseFromString(previous.config_proto_serialized)
-    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    rewrite(config.graph_options.rewrite_options)
     ctx.function_call_options = context.FunctionCallOptions(
         executor_type=previous.executor_type, config_proto=config
     )
@@ -185,3 +185,53 @@ def grappler_off():
         yield
     finally:
         ctx.function_call_options = previous
+
+
+def _meta_optimizer_off(options) -> None:
+    options.disable_meta_optimizer = True
+
+
+@contextmanager
+def grappler_off():
+    """TensorFlow's graph optimizer off for the functions called within, on this thread only
+    (see :func:`_call_options`)."""
+    with _call_options(_meta_optimizer_off):
+        yield
+
+
+#: Grappler's passes that a training step runs without (:func:`lean_grappler`): each leaves the
+#: step's numbers bit-identical on the course's networks, and together they cost a ResNet-56
+#: step's first call about 1 s of CPU. Arithmetic optimization and common-subgraph elimination
+#: stay on: without either, the losses change in their last bits (they rewrite the sums).
+LEAN_PASSES_OFF = (
+    "layout_optimizer",
+    "remapping",
+    "constant_folding",
+    "shape_optimization",
+    "dependency_optimization",
+    "loop_optimization",
+    "function_optimization",
+    "implementation_selector",
+    "pin_to_host_optimization",
+    "debug_stripper",
+)
+
+
+def _lean(options) -> None:
+    from tensorflow.core.protobuf import rewriter_config_pb2
+
+    config = rewriter_config_pb2.RewriterConfig
+    for name in LEAN_PASSES_OFF:
+        setattr(options, name, config.OFF)
+    options.memory_optimization = config.NO_MEM_OPT
+    options.meta_optimizer_iterations = config.ONE
+
+
+@contextmanager
+def lean_grappler():
+    """Only the Grappler passes that change a training step's numbers, run once, for the
+    functions called within, on this thread only (see :func:`_call_options`,
+    :data:`LEAN_PASSES_OFF`): the same numbers as TensorFlow's default passes (two rounds of
+    all of them), with a cheaper first call."""
+    with _call_options(_lean):
+        yield
