@@ -236,9 +236,10 @@ def shared_step(model: keras.Model, make_step, *key):
     its *master*; within the block the master holds ``model``'s values, the block gets what
     ``make_step`` returned (the master's step: run it to train ``model``), and ``model`` gets the
     master's values at its end; traced functions called within run with only the Grappler
-    passes that change their numbers (:func:`godeep.keras.train._reuse.lean_grappler`). Used by training loops other than :func:`fit` (the written-out
-    Adam of :func:`godeep.keras.transformer.train_on_task`): the same graph runs on the same
-    values, so the numbers are those of a step traced for ``model`` itself. Under
+    passes that change their numbers (:func:`godeep.keras.train._reuse.lean_grappler`). Used
+    by training loops other than :func:`fit` (the written-out Adam of
+    :func:`godeep.keras.transformer.train_on_task`): the same graph runs on the same values,
+    so the numbers are those of a step traced for ``model`` itself. Under
     ``reuse_traced_steps(False)`` every call makes a new step for ``model``.
     """
     if not _REUSE:
