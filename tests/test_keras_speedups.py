@@ -89,6 +89,18 @@ CASES = {
         flat_digits,
         dict(epochs=2, lr=1e-3, batch_size=32, optimizer="adam"),
     ),
+    # Adam on batch- and layer-normalized convolutions: the Grappler passes a step runs without
+    # (lean_grappler) must not include constant folding, which changes these losses
+    "convnet-batchnorm-adam": (
+        lambda: kmodels.convnet(norm="batch"),
+        digits_nhwc,
+        dict(epochs=2, lr=1e-3, batch_size=32, optimizer="adam"),
+    ),
+    "convnet-layernorm-adam": (
+        lambda: kmodels.convnet(norm="layer"),
+        digits_nhwc,
+        dict(epochs=2, lr=1e-3, batch_size=32, optimizer="adam"),
+    ),
     "resnet8-sgd": (
         lambda: kresidual.cifar_resnet(8, in_channels=1, widths=(4, 8, 8), input_size=8),
         digits_nhwc,

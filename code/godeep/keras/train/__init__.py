@@ -261,7 +261,9 @@ def fit(
             clip,
         )
     trainer = _trainer(model, optimizer, lr, momentum, loss, clip)
-    with trainer.borrowed(model), _lean_grappler():
+    n = len(data.x_train)
+    one_shape = n <= batch_size or n % batch_size == 0  # no smaller last batch
+    with trainer.borrowed(model), _lean_grappler(one_round=one_shape):
         trainer.reset_optimizer(lr)
         kernels = dict(zip(weight_layers(model), trainer.kernels)) if monitor is not None else {}
         history = _LazyHistory()
