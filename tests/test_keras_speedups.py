@@ -101,6 +101,17 @@ CASES = {
         digits_nhwc,
         dict(epochs=2, lr=1e-3, batch_size=32, optimizer="adam"),
     ),
+    # clipping is traced into the step, and runs under the lean Grappler too
+    "mlp-clip-norm-sgd": (
+        small_mlp,
+        flat_digits,
+        dict(epochs=2, lr=0.1, batch_size=32, momentum=0.9, clip_grad_norm=0.5),
+    ),
+    "resnet8-agc-sgd": (
+        lambda: kresidual.cifar_resnet(8, in_channels=1, widths=(4, 8, 8), input_size=8),
+        digits_nhwc,
+        dict(epochs=2, lr=0.1, batch_size=32, momentum=0.9, agc=0.01),
+    ),
     "resnet8-sgd": (
         lambda: kresidual.cifar_resnet(8, in_channels=1, widths=(4, 8, 8), input_size=8),
         digits_nhwc,

@@ -393,12 +393,7 @@ def train_on_task(
     from .train import shared_step  # one traced step per architecture, as godeep.keras.train.fit
 
     with shared_step(
-        model,
-        lambda m: _train_step(m, batch_size, length),
-        "train_on_task",
-        batch_size,
-        length,
-        one_shape=True,  # every batch is (batch_size, length)
+        model, lambda m: _train_step(m, batch_size, length), "train_on_task", batch_size, length
     ) as (step_fn, state):
         for (
             variable

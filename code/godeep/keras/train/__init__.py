@@ -14,7 +14,7 @@ architecture and reused by every later model of that architecture (tracing costs
 depth 56), and the per-epoch evaluations run when the history's evaluation lists are first read,
 through a traced inference pass, one split at a time (reading ``test_acc`` evaluates the test
 set only). The training step runs with only the Grappler passes that change its numbers
-(:func:`godeep.keras.train._reuse.lean_grappler`; half the CPU of its first call at depth 56).
+(:func:`godeep.keras.train._reuse.lean_grappler`: a cheaper first call).
 Other training loops share a step per architecture through :func:`shared_step`
 (the Transformer's :func:`godeep.keras.transformer.train_on_task`). ``with
 reuse_traced_steps(False):`` runs the original loop.
@@ -227,9 +227,9 @@ def fit(
     ``tf.function`` traces it once rather than twice. The traced step is kept per architecture
     (see :func:`reuse_traced_steps`): training a new model of an architecture trained before
     reuses it, with the same numbers, and runs it without the Grappler passes that do not
-    change its numbers (:func:`godeep.keras.train._reuse.lean_grappler`, in one round when
-    every batch has one size). The per-epoch evaluations run when the history's
-    ``train_loss``, ``train_acc``, ``test_loss`` or ``test_acc`` is first read.
+    change its numbers (:func:`godeep.keras.train._reuse.lean_grappler`). The per-epoch
+    evaluations run when the history's ``train_loss``, ``train_acc``, ``test_loss`` or
+    ``test_acc`` is first read.
     """
     check_fit_args(
         epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed
@@ -265,9 +265,7 @@ def fit(
             clip,
         )
     trainer = _trainer(model, optimizer, lr, momentum, loss, clip)
-    n = len(data.x_train)
-    one_shape = n <= batch_size or n % batch_size == 0  # no smaller last batch
-    with trainer.borrowed(model), _lean_grappler(one_round=one_shape):
+    with trainer.borrowed(model), _lean_grappler():
         trainer.reset_optimizer(lr)
         kernels = dict(zip(weight_layers(model), trainer.kernels)) if monitor is not None else {}
         history = _LazyHistory()

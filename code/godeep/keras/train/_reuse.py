@@ -233,13 +233,15 @@ def lean_grappler(one_round: bool = False):
     """Only the Grappler passes that change a training step's numbers (not those of
     :data:`LEAN_PASSES_OFF`) for the functions called within, on this thread only (see
     :func:`_call_options`): the same numbers as TensorFlow's default passes, with a cheaper
-    first call (ResNet-56's step: about 2.5 s of CPU with the default passes, 1.2 s lean in one
-    round).
+    first call (ResNet-56's step on one core: about 2.5 s of CPU with the default passes,
+    1.6-1.8 s lean).
 
-    ``one_round=True`` runs the passes once instead of twice (TensorFlow's default): the same
-    numbers for a step traced for one batch shape, but not for one traced for any batch size
-    (``reduce_retracing`` after a smaller last batch), whose losses it changes in the last bits
-    (a residual MLP with BatchNorm and Adam): use it only where every batch has one shape.
+    ``one_round=True`` (opt-in; :func:`godeep.keras.train.fit` does not use it) runs the passes
+    once instead of twice, TensorFlow's default: cheaper still (about 1.2 s for ResNet-56's
+    step), and the same numbers for the course's ResNets, convnets and MLPs on batches of one
+    shape, but NOT the same numbers for a step with adaptive gradient clipping (``agc``) or one
+    traced for any batch size (``reduce_retracing`` after a smaller last batch: a residual MLP
+    with BatchNorm and Adam), whose losses change in their last bits.
     """
     with _call_options(functools.partial(_lean, one_round=one_round)):
         yield

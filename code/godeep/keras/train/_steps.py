@@ -229,16 +229,14 @@ _SHARED: OrderedDict[tuple, tuple[keras.Model, Any]] = OrderedDict()
 
 
 @contextmanager
-def shared_step(model: keras.Model, make_step, *key, one_shape: bool = False):
+def shared_step(model: keras.Model, make_step, *key):
     """A traced step shared by every model of ``model``'s architecture (and the same ``key``).
 
     ``make_step(master)`` makes the step of the first model of the architecture, which becomes
     its *master*; within the block the master holds ``model``'s values, the block gets what
     ``make_step`` returned (the master's step: run it to train ``model``), and ``model`` gets the
     master's values at its end; traced functions called within run with only the Grappler
-    passes that change their numbers (:func:`godeep.keras.train._reuse.lean_grappler`), in
-    one round if ``one_shape`` (say so only when every batch the step is called on has one
-    shape). Used
+    passes that change their numbers (:func:`godeep.keras.train._reuse.lean_grappler`). Used
     by training loops other than :func:`fit` (the written-out Adam of
     :func:`godeep.keras.transformer.train_on_task`): the same graph runs on the same values,
     so the numbers are those of a step traced for ``model`` itself. Under
@@ -254,7 +252,7 @@ def shared_step(model: keras.Model, make_step, *key, one_shape: bool = False):
             _SHARED.popitem(last=False)
     _SHARED.move_to_end(full_key)
     master, step = _SHARED[full_key]
-    with _borrowed(master, model), _lean_grappler(one_round=one_shape):
+    with _borrowed(master, model), _lean_grappler():
         yield step
 
 
