@@ -14,7 +14,7 @@ architecture and reused by every later model of that architecture (tracing costs
 depth 56), and the per-epoch evaluations run when the history's evaluation lists are first read,
 through a traced inference pass, one split at a time (reading ``test_acc`` evaluates the test
 set only). The training step runs with only the Grappler passes that change its numbers
-(:func:`godeep.keras.train._reuse.lean_grappler`: a cheaper first call).
+(:func:`godeep.keras.train._reuse.lean_grappler`: a first call about a tenth cheaper).
 Other training loops share a step per architecture through :func:`shared_step`
 (the Transformer's :func:`godeep.keras.transformer.train_on_task`). ``with
 reuse_traced_steps(False):`` runs the original loop.

@@ -199,12 +199,13 @@ def grappler_off():
         yield
 
 
-#: Grappler's passes that a training step runs without (:func:`lean_grappler`). Each was turned
-#: off alone and all together on the course's networks (ResNet-20/56, the convnet plain/BN/LN,
-#: the MLPs, the residual MLP, with and without a smaller last batch): the losses stayed
-#: bit-identical. Arithmetic optimization, common-subgraph elimination, constant folding and
-#: dependency optimization stay on: without any one of them some of those losses change in
-#: their last bits.
+#: Grappler's passes that a training step runs without (:func:`lean_grappler`), with memory
+#: optimization. Turned off together on ResNet-20/56 (plain and residual), the convnet
+#: (plain/BN/LN), the BatchNorm MLP and the residual MLP, with and without a smaller last batch,
+#: and each alone on ResNet-56, the BN convnet and the residual MLP: the losses and weights stayed
+#: bit-identical. Arithmetic optimization and common-subgraph elimination (ResNet-56), constant
+#: folding (BN/LN convnet with Adam) and dependency optimization (residual MLP after a smaller
+#: last batch) stay on: without one of them those losses change in their last bits.
 LEAN_PASSES_OFF = (
     "layout_optimizer",
     "remapping",
@@ -232,16 +233,17 @@ def _lean(options, one_round: bool) -> None:
 def lean_grappler(one_round: bool = False):
     """Only the Grappler passes that change a training step's numbers (not those of
     :data:`LEAN_PASSES_OFF`) for the functions called within, on this thread only (see
-    :func:`_call_options`): the same numbers as TensorFlow's default passes, with a cheaper
-    first call (ResNet-56's step on one core: about 2.5 s of CPU with the default passes,
-    1.6-1.8 s lean).
+    :func:`_call_options`): the same numbers as TensorFlow's default passes, with a first call
+    about a tenth cheaper (ResNet-56's step on one core: 1.51 s of CPU instead of 1.64 s,
+    2.22 s instead of 2.41 s on a busier machine).
 
     ``one_round=True`` (opt-in; :func:`godeep.keras.train.fit` does not use it) runs the passes
-    once instead of twice, TensorFlow's default: cheaper still (about 1.2 s for ResNet-56's
-    step), and the same numbers for the course's ResNets, convnets and MLPs on batches of one
-    shape, but NOT the same numbers for a step with adaptive gradient clipping (``agc``) or one
-    traced for any batch size (``reduce_retracing`` after a smaller last batch: a residual MLP
-    with BatchNorm and Adam), whose losses change in their last bits.
+    once instead of twice, TensorFlow's default: cheaper still (ResNet-56's first call: 1.8 s
+    of CPU instead of 3.0 s in one process), and the same numbers for the course's ResNets,
+    convnets and MLPs on batches of one shape, but NOT the same numbers for a step with
+    adaptive gradient clipping (``agc``) or one traced for any batch size (``reduce_retracing``
+    after a smaller last batch: a residual MLP with BatchNorm and Adam), whose losses change in
+    their last bits.
     """
     with _call_options(functools.partial(_lean, one_round=one_round)):
         yield
