@@ -218,32 +218,29 @@ LEAN_PASSES_OFF = (
 )
 
 
-def _lean(options, one_round: bool) -> None:
+def _lean(options) -> None:
     from tensorflow.core.protobuf import rewriter_config_pb2
 
     config = rewriter_config_pb2.RewriterConfig
     for name in LEAN_PASSES_OFF:
         setattr(options, name, config.OFF)
     options.memory_optimization = config.NO_MEM_OPT
-    if one_round:
-        options.meta_optimizer_iterations = config.ONE
 
 
 @contextmanager
-def lean_grappler(one_round: bool = False):
+def lean_grappler():
     """Only the Grappler passes that change a training step's numbers (not those of
     :data:`LEAN_PASSES_OFF`) for the functions called within, on this thread only (see
     :func:`_call_options`): the same numbers as TensorFlow's default passes, with a first call
     about a tenth cheaper (ResNet-56's step on one core: 1.51 s of CPU instead of 1.64 s,
     2.22 s instead of 2.41 s on a busier machine).
 
-    ``one_round=True`` (opt-in; :func:`godeep.keras.train.fit` does not use it) runs the passes
-    once instead of twice, TensorFlow's default: cheaper still (ResNet-56's first call: 1.8 s
-    of CPU instead of 3.0 s in one process), and the same numbers for the course's ResNets,
-    convnets and MLPs on batches of one shape, but NOT the same numbers for a step with
-    adaptive gradient clipping (``agc``) or one traced for any batch size (``reduce_retracing``
-    after a smaller last batch: a residual MLP with BatchNorm and Adam), whose losses change in
-    their last bits.
+    Measured and not used: running the passes once instead of twice
+    (``meta_optimizer_iterations = ONE``) made ResNet-56's first call cheaper still (1.8 s of
+    CPU instead of 3.0 s) with the same numbers for the course's ResNets, convnets and MLPs on
+    batches of one shape, but changed the last bits of the losses of a step with adaptive
+    gradient clipping (``agc``) and of one traced for any batch size (a residual MLP with
+    BatchNorm and Adam after a smaller last batch).
     """
-    with _call_options(functools.partial(_lean, one_round=one_round)):
+    with _call_options(_lean):
         yield
