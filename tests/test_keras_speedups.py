@@ -89,8 +89,7 @@ CASES = {
         flat_digits,
         dict(epochs=2, lr=1e-3, batch_size=32, optimizer="adam"),
     ),
-    # Adam on batch- and layer-normalized convolutions: the Grappler passes a step runs without
-    # (lean_grappler) must not include constant folding, which changes these losses
+    # Adam on batch- and layer-normalized convolutions (constant folding off would change them)
     "convnet-batchnorm-adam": (
         lambda: kmodels.convnet(norm="batch"),
         digits_nhwc,
@@ -101,7 +100,7 @@ CASES = {
         digits_nhwc,
         dict(epochs=2, lr=1e-3, batch_size=32, optimizer="adam"),
     ),
-    # clipping is traced into the step, and runs under the lean Grappler too
+    # clipping is traced into the step
     "mlp-clip-norm-sgd": (
         small_mlp,
         flat_digits,
@@ -231,26 +230,6 @@ def test_lazy_evaluation_leaves_the_call_options_of_traced_steps_alone():
     assert len(h.test_acc) == 1  # evaluates, with Grappler off for the inference pass only
     assert context.context().function_call_options is call_options
     assert tf.config.optimizer.get_experimental_options() == options
-
-
-def test_lean_grappler_turns_off_its_passes_for_the_block_only():
-    from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
-    from tensorflow.python.eager import context
-
-    from godeep.keras.train._reuse import LEAN_PASSES_OFF, lean_grappler
-
-    ctx = context.context()
-    outside = ctx.function_call_options
-    off = rewriter_config_pb2.RewriterConfig.OFF
-    with lean_grappler():
-        config = config_pb2.ConfigProto()
-        config.ParseFromString(ctx.function_call_options.config_proto_serialized)
-        rewrite = config.graph_options.rewrite_options
-        assert all(getattr(rewrite, name) == off for name in LEAN_PASSES_OFF)
-        for kept in ("arithmetic_optimization", "constant_folding", "dependency_optimization"):
-            assert getattr(rewrite, kept) != off, kept  # these change the numbers: they stay
-        assert rewrite.meta_optimizer_iterations != rewriter_config_pb2.RewriterConfig.ONE
-    assert ctx.function_call_options is outside
 
 
 def test_reuse_traced_steps_checks_its_argument():

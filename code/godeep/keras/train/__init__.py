@@ -13,9 +13,7 @@ Speed, with the same numbers (``tests/test_keras_speedups.py``): the traced step
 architecture and reused by every later model of that architecture (tracing costs seconds at
 depth 56), and the per-epoch evaluations run when the history's evaluation lists are first read,
 through a traced inference pass, one split at a time (reading ``test_acc`` evaluates the test
-set only). The training step runs with only the Grappler passes that change its numbers
-(:func:`godeep.keras.train._reuse.lean_grappler`: a first call about a tenth cheaper).
-Other training loops share a step per architecture through :func:`shared_step`
+set only). Other training loops share a step per architecture through :func:`shared_step`
 (the Transformer's :func:`godeep.keras.transformer.train_on_task`). ``with
 reuse_traced_steps(False):`` runs the original loop.
 Two models count as one architecture when their layers have the same classes and attributes
@@ -53,7 +51,6 @@ from ._reuse import (  # noqa: F401
     architecture as _architecture,
     borrowed as _borrowed,
     grappler_off as _grappler_off,
-    lean_grappler as _lean_grappler,
 )
 from ._steps import (  # noqa: F401  (the step cache, read by the tests)
     _CACHE,
@@ -226,10 +223,8 @@ def fit(
     The optimizer's slots are created (``opt.build``) before the step is traced, so that
     ``tf.function`` traces it once rather than twice. The traced step is kept per architecture
     (see :func:`reuse_traced_steps`): training a new model of an architecture trained before
-    reuses it, with the same numbers, and runs it without the Grappler passes that do not
-    change its numbers (:func:`godeep.keras.train._reuse.lean_grappler`). The per-epoch
-    evaluations run when the history's ``train_loss``, ``train_acc``, ``test_loss`` or
-    ``test_acc`` is first read.
+    reuses it, with the same numbers. The per-epoch evaluations run when the history's
+    ``train_loss``, ``train_acc``, ``test_loss`` or ``test_acc`` is first read.
     """
     check_fit_args(
         epochs, lr, batch_size, optimizer, loss, steps, eval_epochs, momentum=momentum, seed=seed
@@ -265,7 +260,7 @@ def fit(
             clip,
         )
     trainer = _trainer(model, optimizer, lr, momentum, loss, clip)
-    with trainer.borrowed(model), _lean_grappler():
+    with trainer.borrowed(model):
         trainer.reset_optimizer(lr)
         kernels = dict(zip(weight_layers(model), trainer.kernels)) if monitor is not None else {}
         history = _LazyHistory()

@@ -3,7 +3,7 @@
 :func:`architecture` describes a model less the values of its variables (two models with the
 same description can run each other's traced step); :func:`borrowed` lends a master model's
 variables to another model's values; :func:`grappler_off` runs traced functions without
-TensorFlow's graph optimizer, :func:`lean_grappler` with only the passes that change numbers.
+TensorFlow's graph optimizer.
 """
 
 from __future__ import annotations
@@ -160,15 +160,15 @@ def borrowed(master: keras.Model, model: keras.Model | None):
 
 
 @contextmanager
-def _call_options(rewrite):
-    """Within the block, traced functions run with this thread's call options (a
-    ``ConfigProto``) as ``rewrite(rewrite_options)`` changes Grappler's part of them.
+def grappler_off():
+    """TensorFlow's graph optimizer off for the functions called within, on this thread only.
 
-    A function call carries its thread's options, and an instantiation is kept per options
-    (their content): the block swaps in a changed copy and then puts back the very same options
-    object, so the functions instantiated outside are neither touched nor instantiated again.
-    Changing the global ``tf.config.optimizer`` options instead makes the next call of every
-    traced step instantiate it again (2.7 s for ResNet-56).
+    A function call carries its thread's options (a ``ConfigProto``), and an instantiation is
+    kept per options: the block swaps in a copy of the options with the meta-optimizer
+    disabled and then puts back the very same options object, so the functions instantiated
+    outside (the training steps) are neither touched nor instantiated again. Changing the
+    global ``tf.config.optimizer`` options instead makes the next call of every traced step
+    instantiate it again (2.7 s for ResNet-56).
     """
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
@@ -177,7 +177,7 @@ def _call_options(rewrite):
     previous = ctx.function_call_options
     config = config_pb2.ConfigProto()
     config.ParseFromString(previous.config_proto_serialized)
-    rewrite(config.graph_options.rewrite_options)
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
     ctx.function_call_options = context.FunctionCallOptions(
         executor_type=previous.executor_type, config_proto=config
     )
@@ -187,60 +187,11 @@ def _call_options(rewrite):
         ctx.function_call_options = previous
 
 
-def _meta_optimizer_off(options) -> None:
-    options.disable_meta_optimizer = True
-
-
-@contextmanager
-def grappler_off():
-    """TensorFlow's graph optimizer off for the functions called within, on this thread only
-    (see :func:`_call_options`)."""
-    with _call_options(_meta_optimizer_off):
-        yield
-
-
-#: Grappler's passes that a training step runs without (:func:`lean_grappler`), with memory
-#: optimization. Turned off together on ResNet-20/56 (plain and residual), the convnet
-#: (plain/BN/LN), the BatchNorm MLP and the residual MLP, with and without a smaller last batch,
-#: and each alone on ResNet-56, the BN convnet and the residual MLP: the losses and weights stayed
-#: bit-identical. Arithmetic optimization and common-subgraph elimination (ResNet-56), constant
-#: folding (BN/LN convnet with Adam) and dependency optimization (residual MLP after a smaller
-#: last batch) stay on: without one of them those losses change in their last bits.
-LEAN_PASSES_OFF = (
-    "layout_optimizer",
-    "remapping",
-    "shape_optimization",
-    "loop_optimization",
-    "function_optimization",
-    "implementation_selector",
-    "pin_to_host_optimization",
-    "debug_stripper",
-)
-
-
-def _lean(options) -> None:
-    from tensorflow.core.protobuf import rewriter_config_pb2
-
-    config = rewriter_config_pb2.RewriterConfig
-    for name in LEAN_PASSES_OFF:
-        setattr(options, name, config.OFF)
-    options.memory_optimization = config.NO_MEM_OPT
-
-
-@contextmanager
-def lean_grappler():
-    """Only the Grappler passes that change a training step's numbers (not those of
-    :data:`LEAN_PASSES_OFF`) for the functions called within, on this thread only (see
-    :func:`_call_options`): the same numbers as TensorFlow's default passes, with a first call
-    about a tenth cheaper (ResNet-56's step on one core: 1.51 s of CPU instead of 1.64 s,
-    2.22 s instead of 2.41 s on a busier machine).
-
-    Measured and not used: running the passes once instead of twice
-    (``meta_optimizer_iterations = ONE``) made ResNet-56's first call cheaper still (1.8 s of
-    CPU instead of 3.0 s) with the same numbers for the course's ResNets, convnets and MLPs on
-    batches of one shape, but changed the last bits of the losses of a step with adaptive
-    gradient clipping (``agc``) and of one traced for any batch size (a residual MLP with
-    BatchNorm and Adam after a smaller last batch).
-    """
-    with _call_options(_lean):
-        yield
+# Measured and not used (December 2026): running a training step without the Grappler passes
+# that leave its numbers bit-identical (layout, remapping, shape, loop, function,
+# implementation selector, pin-to-host, debug stripper, memory) saved about a tenth of the
+# first call (ResNet-56: 1.51 s of CPU instead of 1.64 s), too little for the risk of a
+# last-bit change in a configuration no test covers; arithmetic optimization, common-subgraph
+# elimination, constant folding and dependency optimization each change some course step's
+# losses when turned off, and so does running the passes once instead of twice (an AGC step,
+# a step traced for any batch size), though that halves the first call.

@@ -26,7 +26,6 @@ from ._reuse import (
     architecture as _architecture,
     borrowed as _borrowed,
     grappler_off as _grappler_off,
-    lean_grappler as _lean_grappler,
 )
 
 
@@ -235,11 +234,9 @@ def shared_step(model: keras.Model, make_step, *key):
     ``make_step(master)`` makes the step of the first model of the architecture, which becomes
     its *master*; within the block the master holds ``model``'s values, the block gets what
     ``make_step`` returned (the master's step: run it to train ``model``), and ``model`` gets the
-    master's values at its end; traced functions called within run with only the Grappler
-    passes that change their numbers (:func:`godeep.keras.train._reuse.lean_grappler`). Used
-    by training loops other than :func:`fit` (the written-out Adam of
-    :func:`godeep.keras.transformer.train_on_task`): the same graph runs on the same values,
-    so the numbers are those of a step traced for ``model`` itself. Under
+    master's values at its end. Used by training loops other than :func:`fit` (the written-out
+    Adam of :func:`godeep.keras.transformer.train_on_task`): the same graph runs on the same
+    values, so the numbers are those of a step traced for ``model`` itself. Under
     ``reuse_traced_steps(False)`` every call makes a new step for ``model``.
     """
     if not _REUSE:
@@ -252,7 +249,7 @@ def shared_step(model: keras.Model, make_step, *key):
             _SHARED.popitem(last=False)
     _SHARED.move_to_end(full_key)
     master, step = _SHARED[full_key]
-    with _borrowed(master, model), _lean_grappler():
+    with _borrowed(master, model):
         yield step
 
 
