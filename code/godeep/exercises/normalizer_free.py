@@ -41,9 +41,9 @@ def _check_nf_beta(answer):
         rtol=2e-3,
         what="beta",
         right=(
-            f"beta = sqrt(1 + 5 x 0.04) = sqrt(1.20) = {expected:.4f}. The transition (block 13) "
-            "divides the stream by its beta and its conv shortcut restarts it at 1 + alpha^2 = "
-            "1.04; blocks 13 to 17 then add alpha^2 each. Without the transitions' restart it "
+            f"beta = sqrt(1.04 + 4 x 0.04) = sqrt(1.20) = {expected:.4f}. The transition (block "
+            "13) divides the stream by its beta (sqrt(1.24)) and its conv shortcut restarts it at "
+            "1 + alpha^2 = 1.04; blocks 14 to 17 then add alpha^2 each. Without the restarts it "
             f"would be sqrt(1 + 17 x 0.04) = {math.sqrt(1 + (last - 1) * a2):.3f}, growing with "
             "depth."
         ),
