@@ -58,6 +58,15 @@ def _check_sd_blocks(answer):
                 "that survive on average, sum p_l.",
             ),
             (
+                1 - expected / n,
+                "that is the fraction of branch work saved (well done); the checker asks for "
+                "the expected number of blocks kept, sum p_l.",
+            ),
+            (
+                expected / n,
+                "that is the fraction of blocks kept; give their expected number, out of 100.",
+            ),
+            (
                 n * (1 - p),
                 "1 - p_L = 0.8 is the last block's drop rate; the survival probability falls "
                 "linearly from block 1 to block L, so average over the blocks.",
@@ -79,6 +88,8 @@ sd_blocks = exercise(
         (100, "survive on average"),
         (80, "average over the blocks"),
         (50, "too small"),
+        (0.404, "fraction of branch work saved"),
+        (0.596, "fraction of blocks kept"),
         ("59.6", "plain number"),
     ],
 )(_check_sd_blocks)
