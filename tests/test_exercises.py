@@ -178,7 +178,6 @@ WITHOUT_EXERCISE = {
     "chapters/04-residual-learning/05-highway-networks",
     "chapters/05-understanding-residuals/01-gradient-flow",
     "chapters/05-understanding-residuals/04-pre-norm-transformers",
-    "chapters/05-understanding-residuals/10-normalizer-free",  # h5-exer: being added
 }
 
 
