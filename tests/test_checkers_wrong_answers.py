@@ -518,3 +518,80 @@ def test_every_reference_solution_is_a_top_level_object_of_its_module():
                 key,
                 answer.__qualname__,
             )  # not nested in a function
+
+
+# ------------------------------------------------------------------ the newest sections' facts
+
+
+def test_dense_width_is_the_width_of_the_sections_densenet():
+    """4.6: the checker's 120 (and its hints 100, 50, 130) are what densenet_cifar builds."""
+    from godeep import residual
+
+    net = residual.densenet_cifar((8, 8), 10, in_channels=1)
+    second = [layer.conv1.in_channels for layer in net.features.denseblock2.values()]
+    assert second[-1] == EXERCISES["ch4.dense-width"].solution() == 120
+    assert net.features.transition1.conv.in_channels == 100
+    assert net.features.transition1.conv.out_channels == second[0] == 50
+    assert net.classifier.in_features == 130  # the block's output: the hint for 130
+    assert {layer.conv2.in_channels for layer in net.features.denseblock2.values()} == {40}
+
+
+def test_wide_factor_message_counts_the_sections_nets():
+    """4.7: the parameter counts quoted by the checker, and its reason for 3.375 over 3: with
+    every stage's first conv reading the full width, the 3x3 block convs match exactly."""
+    from godeep import residual
+    from godeep.exercises.width import PARAMS
+
+    def build(depth, widths):
+        return residual.cifar_resnet(depth, widths=widths, in_channels=1)
+
+    count = residual.count_parameters
+    assert count(build(56, (8, 16, 32))) == PARAMS["ResNet-56"]
+    assert count(build(8, (24, 48, 96))) == PARAMS["ResNet-8 x3"]
+    assert count(build(8, (27, 54, 108))) == PARAMS["ResNet-8 x3.375"]
+
+    def block_convs(net, full_width):
+        """Weights of the blocks' 3x3 convs (the stem, named conv1, left out); full_width:
+        as if each read as many channels as it writes."""
+        total = 0
+        for name, m in net.named_modules():
+            if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3) and name != "conv1":
+                total += 9 * (m.out_channels if full_width else m.in_channels) * m.out_channels
+        return total
+
+    deep, wide = build(56, (8, 16, 32)), build(8, (24, 48, 96))
+    assert block_convs(deep, True) == block_convs(wide, True)  # the exercise's simplification
+    # as built, the half-width first convs leave ResNet-8 x3 over 20% short
+    assert block_convs(wide, False) < 0.8 * block_convs(deep, False)
+
+
+def test_sd_blocks_matches_drop_rates():
+    """5.9: the expected survivors are the sum of 1 - drop_rates, and the closed form holds."""
+    from godeep.core.resmlp import drop_rates
+    from godeep.exercises.stochastic import expected_survivors
+
+    assert EXERCISES["ch5.sd-blocks"].solution() == pytest.approx(
+        sum(1 - q for q in drop_rates(0.8, 100))
+    )
+    for depth, p_last in ((12, 0.5), (54, 0.5), (7, 0.9)):
+        assert expected_survivors(depth, p_last) == pytest.approx(
+            sum(1 - q for q in drop_rates(1 - p_last, depth))
+        )
+    assert expected_survivors(54, 0.5) == pytest.approx(40.25)  # 5.9's ResNet-110 number
+    with pytest.raises(ValueError):
+        expected_survivors(0, 0.5)
+
+
+def test_nf_beta_matches_the_package():
+    """5.10: beta of every block from the checker's recursion equals nf_expected_stds."""
+    from godeep.core.residual import nf_expected_stds
+    from godeep.exercises.normalizer_free import beta_at
+
+    for per_stage, alpha in ((6, 0.2), (3, 0.5), (1, 0.1)):
+        betas = nf_expected_stds([per_stage] * 3, alpha)
+        assert [beta_at(b, per_stage, alpha) for b in range(1, len(betas) + 1)] == pytest.approx(
+            betas
+        )
+    assert EXERCISES["ch5.nf-beta"].solution() == pytest.approx(math.sqrt(1.2))
+    with pytest.raises(ValueError):
+        beta_at(0)

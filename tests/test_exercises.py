@@ -148,6 +148,78 @@ def test_every_section_of_the_book_has_a_prediction():
     assert covered <= set(sections), sorted(covered - set(sections))
 
 
+def _exercise_cells(path) -> tuple[bool, bool]:
+    """Whether the notebook at ``path`` has an ``{exercise}`` directive in a markdown cell and
+    a code cell that calls ``.check(`` (comments ignored)."""
+    import json
+
+    cells = json.loads(path.read_text())["cells"]
+    markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    code = [
+        "\n".join(line.split("#", 1)[0] for line in "".join(c["source"]).splitlines())
+        for c in cells
+        if c["cell_type"] == "code"
+    ]
+    directive = any("```{exercise}" in source for source in markdown)
+    return directive, any(".check(" in source for source in code)
+
+
+#: Sections that had no checked exercise when this test was written (December 2026): the list
+#: may only shrink. A section that gains one must leave it (the test fails until it does).
+WITHOUT_EXERCISE = {
+    "chapters/01-signal-propagation/04-gradient-clipping",
+    "chapters/02-initialization/04-orthogonal-isometry",
+    "chapters/02-initialization/05-lsuv",
+    "chapters/03-normalization/04-experiments",
+    "chapters/03-normalization/06-scale-invariance",
+    "chapters/03-normalization/07-bn-in-deployment",
+    "chapters/03-normalization/08-rmsnorm-weight-standardization",
+    "chapters/04-residual-learning/04-source-examples",
+    "chapters/04-residual-learning/05-highway-networks",
+    "chapters/05-understanding-residuals/01-gradient-flow",
+    "chapters/05-understanding-residuals/04-pre-norm-transformers",
+}
+
+
+def test_every_section_of_the_book_ends_with_a_checked_exercise():
+    """Every section (a notebook of _toc.yml under chapters/, its source, not the derived
+    per-framework copies) has an {exercise} directive and a code cell calling a checker,
+    except the listed ones, which must still lack it."""
+    import pathlib
+
+    sections = _toc_sections()
+    assert len(sections) >= 34
+    root = pathlib.Path(__file__).parents[1]
+    found = {s: _exercise_cells(root / f"{s}.ipynb") for s in sections}
+    missing = {s for s, cells in found.items() if not all(cells)}
+    assert missing <= WITHOUT_EXERCISE, "no exercise (directive, .check(): " + str(
+        {s: found[s] for s in sorted(missing - WITHOUT_EXERCISE)}
+    )
+    assert WITHOUT_EXERCISE <= missing, (
+        f"these sections have an exercise now: remove them from WITHOUT_EXERCISE: "
+        f"{sorted(WITHOUT_EXERCISE - missing)}"
+    )
+
+
+def test_a_section_without_its_exercise_is_caught(tmp_path):
+    """The scan finds a directive only in markdown and a check only in live code."""
+    import json
+
+    directive = {"cell_type": "markdown", "source": ["```{exercise}\n", ":label: x\n", "```"]}
+    check = {"cell_type": "code", "source": ["answer = ...\n", "ch4.dense_width.check(answer)"]}
+    commented = {"cell_type": "code", "source": ["answer = ...  # ch4.dense_width.check(answer)"]}
+    as_code = {"cell_type": "code", "source": ["# ```{exercise}"]}
+    cases = {
+        (True, True): [directive, check],
+        (True, False): [directive, commented],
+        (False, True): [as_code, check],
+    }
+    for expected, cells in cases.items():
+        path = tmp_path / "section.ipynb"
+        path.write_text(json.dumps({"cells": cells}))
+        assert _exercise_cells(path) == expected, cells
+
+
 @pytest.fixture()
 def ex():
     from godeep import exercises

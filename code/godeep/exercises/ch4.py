@@ -1,4 +1,8 @@
-"""Exercises of Chapter 4, "Deep residual learning"."""
+"""Exercises of Chapter 4, "Deep residual learning".
+
+Most live here; :mod:`.dense` (a dense layer's width, 4.6) and :mod:`.width` (width against
+depth, 4.7) in modules of their own, gathered below.
+"""
 
 from __future__ import annotations
 
@@ -180,7 +184,15 @@ stem_macs = exercise(
     ],
 )(_check_stem_macs)
 
-__all__ = ["bottleneck_block", "resnet20_params", "option_a", "identity_ratio", "stem_macs"]
+__all__ = [
+    "bottleneck_block",
+    "resnet20_params",
+    "option_a",
+    "identity_ratio",
+    "stem_macs",
+    "dense_width",
+    "wide_factor",
+]
 
 from .coding.bottleneck import (  # noqa: E402,F401  (private names: the tests' typical wrong answers)
     _bottleneck_keras_solution,
@@ -191,5 +203,7 @@ from .coding.bottleneck import (  # noqa: E402,F401  (private names: the tests' 
 )
 from .coding.ch4 import basic_block  # noqa: E402,F401  (coding exercises in both frameworks)
 from .coding.option_a import _option_a_keras_solution, _option_a_solution, option_a  # noqa: E402,F401
+from .dense import _check_dense_width, dense_width  # noqa: E402,F401  (4.6)
+from .width import _check_wide_factor, wide_factor  # noqa: E402,F401  (4.7)
 
 __getattr__ = chapter_getattr(__name__)

@@ -3,7 +3,9 @@
 The exercises live in one module per idea; this module gathers them under ``ch5``:
 :mod:`.shortcuts` (scaled, gated and other shortcuts), :mod:`.paths` (path lengths and
 shattered gradients), :mod:`.scaling` (stream growth, filter normalization),
-:mod:`.lesion` (a lesion study of your own) and the coding exercises of :mod:`.coding.ch5` and
+:mod:`.lesion` (a lesion study of your own),
+:mod:`.stochastic` (blocks kept by stochastic depth), :mod:`.normalizer_free` (the NF
+stream's beta) and the coding exercises of :mod:`.coding.ch5` and
 :mod:`.coding.path_gradient`.
 """
 
@@ -21,6 +23,7 @@ from .lesion import (  # noqa: F401
     _own_lesion_solution,
     own_lesion,
 )
+from .normalizer_free import _check_nf_beta, nf_beta  # noqa: F401
 from .paths import (  # noqa: F401
     _autocorrelation_solution,
     _check_autocorrelation,
@@ -39,5 +42,6 @@ from .shortcuts import (  # noqa: F401
     _check_shortcut_winner,
     shortcut_winner,
 )
+from .stochastic import _check_sd_blocks, sd_blocks  # noqa: F401
 
 __getattr__ = chapter_getattr(__name__)
