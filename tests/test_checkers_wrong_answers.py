@@ -595,3 +595,111 @@ def test_nf_beta_matches_the_package():
     assert EXERCISES["ch5.nf-beta"].solution() == pytest.approx(math.sqrt(1.2))
     with pytest.raises(ValueError):
         beta_at(0)
+
+
+# ------------------------------------------------------------------ 1.4, 2.4, 2.5, 3.4, 3.6, 3.7
+
+
+def test_clip_share_is_what_godeep_clips():
+    """1.4: clipping by global norm multiplies the first layer's gradient by c / n too."""
+    from godeep.clipping import clip_grad_norm_
+    from godeep.exercises.clip_share import FIRST, GLOBAL, OUT, clipped_norm
+
+    rest = math.sqrt(GLOBAL**2 - OUT**2 - FIRST**2)  # the layers in between
+    params = [torch.nn.Parameter(torch.zeros(4, dtype=torch.float64)) for _ in range(3)]
+    for p, norm in zip(params, (FIRST, rest, OUT)):
+        p.grad = torch.full((4,), norm / 2, dtype=torch.float64)  # a vector of norm `norm`
+    assert float(clip_grad_norm_(params, max_norm=1.0)) == pytest.approx(GLOBAL)
+    after = [float(p.grad.norm()) for p in params]
+    assert after[0] == pytest.approx(EXERCISES["ch1.clip-share"].solution(), rel=1e-6)
+    assert after[0] / after[2] == pytest.approx(FIRST / OUT)  # the share is unchanged
+    assert clipped_norm(FIRST, 0.5, 1.0) == FIRST  # below c, nothing changes
+    with pytest.raises(ValueError):
+        clipped_norm(1.0, 1.0, 0.0)
+
+
+def test_isometry_gain_is_the_spectrum_of_godeeps_orthogonal_net():
+    """2.4: 200 orthogonal layers at gain 1.01 (godeep.init.orthogonal_): every singular value
+    of the product is 1.01^200, so the section's isometric share is 1."""
+    from godeep import init
+
+    torch.manual_seed(0)
+    layers = [init.orthogonal_(torch.empty(16, 16, dtype=torch.float64), 1.01) for _ in range(200)]
+    jac = torch.linalg.multi_dot(layers[::-1])
+    s = torch.linalg.svdvals(jac).numpy()
+    assert s == pytest.approx(np.full(16, EXERCISES["ch2.isometry-gain"].solution()), rel=1e-9)
+    rms = np.sqrt(np.mean(s**2))
+    assert np.mean((s > rms / 2) & (s < 2 * rms)) == 1.0
+
+
+def test_lsuv_pooled_is_what_godeeps_lsuv_does():
+    """2.5: lsuv_ measures 2.75 on the two units and leaves unit B with std 1/sqrt(2.75)."""
+    from godeep import init
+    from godeep.exercises.lsuv_pooled import OFFSET, pooled_variance
+    from godeep.lsuv import output_variances
+
+    z = torch.randn(256, dtype=torch.float64)
+    z = (z - z.mean()) / z.std(unbiased=False)  # mean 0, variance 1 over the batch
+    x = torch.stack([torch.ones_like(z), z], dim=1)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False).double())
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[OFFSET, 0.0], [0.0, 1.0]]))
+    assert output_variances(model, x)["0"] == pytest.approx(pooled_variance(OFFSET))
+    init.lsuv_(model, x, tol=1e-6, orthogonal=False)
+    with torch.no_grad():
+        out = model(x)
+    assert float(out.var(unbiased=False)) == pytest.approx(1.0, abs=1e-6)
+    assert float(out[:, 1].std(unbiased=False)) == pytest.approx(
+        EXERCISES["ch2.lsuv-pooled"].solution(), rel=1e-6
+    )
+
+
+def test_bn_lead_is_the_share_section_3_4_computes():
+    """3.4: the notebook's share, (kaiming - naive) / (batch - naive), on its own numbers."""
+    from godeep.exercises.bn_lead import recovered_share
+
+    assert EXERCISES["ch3.bn-lead"].solution() == pytest.approx(0.75)
+    assert recovered_share(0.4, 0.4, 0.7) == 0.0 and recovered_share(0.4, 0.7, 0.7) == 1.0
+    with pytest.raises(ValueError):
+        recovered_share(0.5, 0.6, 0.5)
+
+
+def test_norm_growth_is_a_step_on_a_weight_feeding_godeeps_batch_norm():
+    """3.6: the gradient of a weight feeding godeep's BatchNorm is orthogonal to each unit's
+    weight vector, so one SGD step gives each unit the norm the checker computes."""
+    from godeep.exercises.norm_growth import norm_after_step
+    from godeep.norms import BatchNorm
+
+    torch.manual_seed(0)
+    w = torch.randn(5, 8, dtype=torch.float64, requires_grad=True)
+    x, c = torch.randn(32, 8, dtype=torch.float64), torch.randn(32, 5, dtype=torch.float64)
+    bn = BatchNorm(5, eps=1e-12, affine=False, track_running_stats=False)  # exact up to eps
+    (c * bn(x @ w.T)).sum().backward()
+    g, w = w.grad, w.detach()
+    cosines = (w * g).sum(1) / (w.norm(dim=1) * g.norm(dim=1))
+    assert float(cosines.abs().max()) < 1e-10
+    lr = 0.5
+    after = (w - lr * g).norm(dim=1)
+    expected = [
+        norm_after_step(float(a), float(b), lr) for a, b in zip(w.norm(dim=1), g.norm(dim=1))
+    ]
+    assert after.numpy() == pytest.approx(expected, rel=1e-10)
+    assert EXERCISES["ch3.norm-growth"].solution() == 5.0
+
+
+def test_folding_is_godeeps_fold_batch_norm():
+    """3.7: deploy.fold_batch_norm on the exercise's conv and BatchNorm gives (3, -7)."""
+    from godeep.deploy import fold_batch_norm
+    from godeep.exercises.folding import BETA, GAMMA, MU, VAR, B, W
+
+    conv, bn = torch.nn.Conv2d(1, 1, 1).double(), torch.nn.BatchNorm2d(1, eps=0.0).double()
+    with torch.no_grad():
+        conv.weight.fill_(W), conv.bias.fill_(B)
+        bn.running_mean.fill_(MU), bn.running_var.fill_(VAR)
+        bn.weight.fill_(GAMMA), bn.bias.fill_(BETA)
+    folded = fold_batch_norm(conv, bn.eval())
+    got = (folded.weight.item(), folded.bias.item())
+    assert got == pytest.approx(EXERCISES["ch3.folding"].solution()) == (3.0, -7.0)
+    x = torch.randn(2, 1, 3, 3, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(folded(x), bn(conv(x)))

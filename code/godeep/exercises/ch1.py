@@ -243,6 +243,7 @@ slowest_layer = exercise(
 )(_check_slowest_layer)
 
 
+from .clip_share import _check_clip_share, clip_share  # noqa: E402,F401  (1.4)
 from .coding.ch1 import activation_stds, weight_grad_norms  # noqa: E402,F401  (coding exercises in both frameworks)
 
 __getattr__ = chapter_getattr(__name__)

@@ -272,5 +272,7 @@ xavier_depth = exercise(
 
 from .coding.ch2 import he_normal_init, orthogonal  # noqa: E402,F401
 from .coding.kaiming import _reference_kaiming_keras, _reference_kaiming_uniform_, kaiming_uniform  # noqa: E402,F401
+from .isometry_gain import _check_isometry_gain, isometry_gain  # noqa: E402,F401  (2.4)
+from .lsuv_pooled import _check_lsuv_pooled, lsuv_pooled  # noqa: E402,F401  (2.5)
 
 __getattr__ = chapter_getattr(__name__)

@@ -212,6 +212,7 @@ two_values = exercise(
     ],
 )(_check_two_values)
 
+from .bn_lead import _check_bn_lead, bn_lead  # noqa: E402,F401  (3.4)
 from .coding.ch3_block import conv_bn_relu  # noqa: E402,F401  (coding exercise in both frameworks)
 from .coding.find_the_bug import (  # noqa: E402,F401
     _buggy_evaluate_keras,
@@ -225,5 +226,7 @@ from .coding.norms_by_hand import (  # noqa: E402,F401
     bn_backward,
     group_norm_einsum,
 )
+from .folding import _check_folding, folding  # noqa: E402,F401  (3.7)
+from .norm_growth import _check_norm_growth, norm_growth  # noqa: E402,F401  (3.6)
 
 __getattr__ = chapter_getattr(__name__)
