@@ -1,4 +1,8 @@
-"""Exercises of Chapter 3, "Normalization modules"."""
+"""Exercises of Chapter 3, "Normalization modules".
+
+Most live here; :mod:`.rms_offset` (RMSNorm under a common offset, 3.8) in a module of its
+own, gathered below.
+"""
 
 from __future__ import annotations
 
@@ -225,5 +229,6 @@ from .coding.norms_by_hand import (  # noqa: E402,F401
     bn_backward,
     group_norm_einsum,
 )
+from .rms_offset import _check_rms_mean_share, rms_mean_share  # noqa: E402,F401  (3.8)
 
 __getattr__ = chapter_getattr(__name__)
