@@ -173,7 +173,6 @@ WITHOUT_EXERCISE = {
     "chapters/03-normalization/04-experiments",
     "chapters/03-normalization/06-scale-invariance",
     "chapters/03-normalization/07-bn-in-deployment",
-    "chapters/05-understanding-residuals/04-pre-norm-transformers",
     "chapters/05-understanding-residuals/10-normalizer-free",  # h5-exer: being added
 }
 
