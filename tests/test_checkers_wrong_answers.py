@@ -703,3 +703,152 @@ def test_folding_is_godeeps_fold_batch_norm():
     x = torch.randn(2, 1, 3, 3, dtype=torch.float64)
     with torch.no_grad():
         assert torch.allclose(folded(x), bn(conv(x)))
+
+
+def test_rms_mean_share_is_what_rms_norm_returns():
+    """3.8: RMSNorm of z + 3 (z: mean 0, RMS 1) puts 9/10 of its energy in the mean, LayerNorm
+    none; and the closed form holds for other shifts and scales."""
+    from godeep.exercises.rms_offset import mean_energy_share
+    from godeep.rmsnorm import rms_norm
+
+    z = torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64)
+    y = rms_norm(z + 3.0, (4,), eps=0.0)
+    assert float((y**2).mean()) == pytest.approx(1.0)
+    assert float(y.mean() ** 2) == pytest.approx(EXERCISES["ch3.rms-mean-share"].solution())
+    assert EXERCISES["ch3.rms-mean-share"].solution() == pytest.approx(0.9)
+    layer = torch.nn.functional.layer_norm(z + 3.0, (4,), eps=0.0)
+    assert float(layer.mean()) == pytest.approx(0.0, abs=1e-12)
+    g = torch.Generator().manual_seed(0)
+    for b, scale in ((10.0, 1.0), (3.0, 2.5), (0.5, 0.3)):
+        z = torch.randn(64, generator=g, dtype=torch.float64)
+        z = scale * (z - z.mean()) / (z - z.mean()).pow(2).mean().sqrt()
+        y = rms_norm(z + b, (64,), eps=0.0)
+        assert float(y.mean() ** 2) == pytest.approx(mean_energy_share(b, scale))
+    with pytest.raises(ValueError):
+        mean_energy_share(3.0, 0.0)
+
+
+def test_article_params_counts_what_the_builder_builds():
+    """4.4: the checker's counts (the answer, its hints, MNIST's 513,994 and the digits'
+    145,354) are those of mnist_residual_convnet, with or without the shortcuts."""
+    from godeep import residual
+    from godeep.exercises.article_params import MNIST_PARAMS, article_params
+
+    count = residual.count_parameters
+    for channels, size in ((1, 28), (1, 8), (3, 32), (1, 32), (3, 28), (3, 64)):
+        for shortcut in (True, False):
+            net = residual.mnist_residual_convnet(channels, size, residual=shortcut)
+            assert count(net) == article_params(channels, size), (channels, size, shortcut)
+    assert article_params(1, 28) == MNIST_PARAMS and article_params(1, 8) == 145_354
+    assert EXERCISES["ch4.article-params"].solution() == 637_450
+    with pytest.raises(ValueError):
+        article_params(3, 30)
+
+
+def test_highway_step_is_what_an_sgd_step_does_to_the_layer():
+    """4.5: with W_T = 0, one small SGD step on W_H moves a godeep Highway layer's output by
+    sigmoid(b_T)^2 of what it moves a plain layer relu(W_H x + b_H) with the same weights,
+    input and upstream gradient."""
+    from godeep.exercises.highway_brake import step_ratio
+    from godeep.residual import Highway
+
+    torch.manual_seed(0)
+    for bias in (-2.0, -1.0, 2.0):
+        layer = Highway(16, gate_bias=bias).double()
+        with torch.no_grad():
+            layer.gate.weight.zero_()
+        x = torch.randn(32, 16, dtype=torch.float64)
+        upstream = torch.randn(32, 16, dtype=torch.float64)
+
+        def plain(w):
+            return torch.relu(x @ w.T + layer.transform.bias)
+
+        def highway(w):
+            t = torch.sigmoid(layer.gate(x))
+            return t * torch.relu(x @ w.T + layer.transform.bias) + (1 - t) * x
+
+        changes = []
+        for f in (highway, plain):
+            w = layer.transform.weight.detach().clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad((f(w) * upstream).sum(), w)
+            with torch.no_grad():
+                changes.append((f(w - 1e-6 * grad) - f(w)).norm())
+        assert torch.allclose(highway(layer.transform.weight), layer(x))
+        assert float(changes[0] / changes[1]) == pytest.approx(step_ratio(bias), rel=1e-4)
+    assert EXERCISES["ch4.highway-step"].solution() == pytest.approx(1 / (1 + math.e**2) ** 2)
+
+
+def test_leaky_explosion_matches_a_batch_normalized_plain_net():
+    """5.1: the closed form gives the ReLU's sqrt(pi / (pi - 1)) and the linear net's 1, and the
+    checker's 1.159 for slope 0.1 is the factor measured on the section's 50-block plain net
+    (width 128, BN, weights N(0, 1/n), a batch of 128 digits), distinct from the ReLU's."""
+    from godeep import data, resmlp, signals
+    from godeep.exercises.bn_explosion import leaky_relu_factor
+
+    assert leaky_relu_factor(0.0) == pytest.approx(math.sqrt(math.pi / (math.pi - 1)))
+    assert leaky_relu_factor(1.0) == pytest.approx(1.0)
+    z = np.random.default_rng(0).standard_normal(2_000_000)
+    phi = np.where(z > 0, z, 0.1 * z)
+    assert leaky_relu_factor() == pytest.approx(
+        math.sqrt(np.mean(np.where(z > 0, 1.0, 0.01)) / phi.var()), rel=2e-3
+    )
+    digits = data.digits()
+    x = torch.as_tensor(digits.x_train[:128], dtype=torch.float32)
+    y = torch.as_tensor(digits.y_train[:128])
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = resmlp.residual_mlp(
+            64,
+            128,
+            50,
+            10,
+            plain=True,
+            batch_norm=True,
+            init=lambda w: torch.nn.init.normal_(w, 0.0, math.sqrt(1 / w.shape[1])),
+        )
+        for block in resmlp.blocks(model).values():
+            block.act = torch.nn.LeakyReLU(0.1)
+        grad = signals.record(model, x, y, layers=list(resmlp.blocks(model))).column("grad_std")
+        measured = float(np.exp(-np.mean(np.diff(np.log(grad)))))
+        assert measured == pytest.approx(EXERCISES["ch5.leaky-explosion"].solution(), rel=0.02)
+        assert measured < 0.98 * leaky_relu_factor(0.0)
+    with pytest.raises(ValueError):
+        leaky_relu_factor(1.5)
+
+
+def test_prenorm_stream_predicts_the_scaled_stream():
+    """5.4: the stream starts with variance 2 (token + position embedding), GPT-2's scaling
+    multiplies the 2L output projections by 1/sqrt(2L), and the exercise's rule (branch
+    variances add) predicts the scaled stream from the unscaled one within 10%."""
+    from godeep import transformer
+    from godeep.core.transformer import sequence_task
+    from godeep.exercises.prenorm_stream import scaled_stream_std
+
+    tokens = torch.as_tensor(sequence_task("sort", 64, length=8, vocab=10, seed=100)[0])
+
+    def stream_std(scaled: bool, seed: int) -> float:
+        torch.manual_seed(seed)
+        model = transformer.TinyTransformer(
+            10, d_model=32, n_heads=4, n_layers=24, max_len=8, norm="pre", scaled_init=scaled
+        )
+        with torch.no_grad():
+            x = model.tok(tokens) + model.pos(torch.arange(8))
+            x0_var = float(x.var())
+            for block in model.blocks:
+                x = block(x)
+        assert x0_var == pytest.approx(2.0, rel=0.15)
+        return float(x.std())
+
+    for seed in (0, 1, 2):
+        unscaled, scaled = stream_std(False, seed), stream_std(True, seed)
+        assert 4.0 < unscaled < 5.0
+        assert scaled_stream_std(unscaled) == pytest.approx(scaled, rel=0.1)
+    torch.manual_seed(0)
+    plain = transformer.TinyTransformer(10, n_layers=24, max_len=8)
+    torch.manual_seed(0)
+    gpt2 = transformer.TinyTransformer(10, n_layers=24, max_len=8, scaled_init=True)
+    ratio = gpt2.blocks[5].mlp.fc2.weight / plain.blocks[5].mlp.fc2.weight
+    assert torch.allclose(ratio, torch.full_like(ratio, 1 / math.sqrt(48)))
+    assert EXERCISES["ch5.prenorm-stream"].solution() == pytest.approx(1.537, abs=1e-3)
+    with pytest.raises(ValueError):
+        scaled_stream_std(1.0)

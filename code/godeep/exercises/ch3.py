@@ -1,4 +1,8 @@
-"""Exercises of Chapter 3, "Normalization modules"."""
+"""Exercises of Chapter 3, "Normalization modules".
+
+Most live here; :mod:`.rms_offset` (RMSNorm under a common offset, 3.8) in a module of its
+own, gathered below.
+"""
 
 from __future__ import annotations
 
@@ -228,5 +232,6 @@ from .coding.norms_by_hand import (  # noqa: E402,F401
 )
 from .folding import _check_folding, folding  # noqa: E402,F401  (3.7)
 from .norm_growth import _check_norm_growth, norm_growth  # noqa: E402,F401  (3.6)
+from .rms_offset import _check_rms_mean_share, rms_mean_share  # noqa: E402,F401  (3.8)
 
 __getattr__ = chapter_getattr(__name__)

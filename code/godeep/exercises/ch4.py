@@ -1,7 +1,9 @@
 """Exercises of Chapter 4, "Deep residual learning".
 
-Most live here; :mod:`.dense` (a dense layer's width, 4.6) and :mod:`.width` (width against
-depth, 4.7) in modules of their own, gathered below.
+Most live here; :mod:`.article_params` (the tutorial ConvNet's parameters, 4.4),
+:mod:`.highway_brake` (the highway gate as a brake, 4.5),
+:mod:`.dense` (a dense layer's width, 4.6) and :mod:`.width` (width against depth, 4.7) in
+modules of their own, gathered below.
 """
 
 from __future__ import annotations
@@ -190,10 +192,13 @@ __all__ = [
     "option_a",
     "identity_ratio",
     "stem_macs",
+    "article_params_cifar",
+    "highway_step",
     "dense_width",
     "wide_factor",
 ]
 
+from .article_params import _check_article_params, article_params_cifar  # noqa: E402,F401  (4.4)
 from .coding.bottleneck import (  # noqa: E402,F401  (private names: the tests' typical wrong answers)
     _bottleneck_keras_solution,
     _bottleneck_solution,
@@ -204,6 +209,7 @@ from .coding.bottleneck import (  # noqa: E402,F401  (private names: the tests' 
 from .coding.ch4 import basic_block  # noqa: E402,F401  (coding exercises in both frameworks)
 from .coding.option_a import _option_a_keras_solution, _option_a_solution, option_a  # noqa: E402,F401
 from .dense import _check_dense_width, dense_width  # noqa: E402,F401  (4.6)
+from .highway_brake import _check_highway_step, highway_step  # noqa: E402,F401  (4.5)
 from .width import _check_wide_factor, wide_factor  # noqa: E402,F401  (4.7)
 
 __getattr__ = chapter_getattr(__name__)
