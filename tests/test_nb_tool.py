@@ -422,3 +422,21 @@ def test_nbval_paths_expand_a_split_source_into_its_derived_notebooks(tmp_path):
         unsplit,
         "chapters",
     ]
+
+
+def test_an_older_colab_cell_is_flagged_and_removed(tmp_path):
+    """A Colab set-up cell under another id (a copy left by an older tool) is a problem for
+    check, and ensure_colab_cell (run by execute) keeps only the current one, first."""
+    import nbformat
+
+    from tools.notebook_files import colab_cell_source, ensure_colab_cell
+
+    nb = ensure_colab_cell(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]))
+    old = nbformat.v4.new_code_cell(colab_cell_source(), metadata={"tags": ["remove-cell"]})
+    old.id = "cell-0"
+    nb.cells.insert(1, old)
+    path = tmp_path / "twice.ipynb"
+    nbformat.write(nb, path)
+    assert any("another Colab set-up cell" in p for p in nb_tool.problems(path))
+    cleaned = ensure_colab_cell(nbformat.read(path, 4))
+    assert [c.id for c in cleaned.cells[:1]] == ["colab-setup"] and len(cleaned.cells) == 2

@@ -45,6 +45,7 @@ from tools.notebook_files import (  # noqa: E402, F401  (re-exported: tools.nb i
     colab_cell_source,
     ensure_colab_cell,
     find_notebooks,
+    is_colab_cell,
     normalize,
     read,
     repository_url,
@@ -255,6 +256,9 @@ def problems(path: Path) -> list[str]:
     first = nb.cells[0] if nb.cells else None
     if first is None or first.get("id") != COLAB_CELL_ID or first.source != colab_cell_source():
         found.append("the first cell is not the current Colab set-up cell (run execute)")
+    extra = [i for i, cell in enumerate(nb.cells[1:], 1) if is_colab_cell(cell)]
+    if extra:
+        found.append(f"cells {extra}: another Colab set-up cell (run execute)")
     expected = 1
     for index, cell in enumerate(nb.cells):
         volatile = [key for key in VOLATILE_CELL_METADATA if key in cell.metadata]

@@ -113,13 +113,27 @@ def colab_cell_source() -> str:
     ).rstrip("\n")
 
 
+def is_colab_cell(cell) -> bool:
+    """Whether ``cell`` is a Colab set-up cell: the current one (by id) or an older copy under
+    another id (its code installs godeep on Colab)."""
+    if cell.get("id") == COLAB_CELL_ID:
+        return True
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else source
+    return cell.get("cell_type") == "code" and (
+        source == colab_cell_source()
+        or ('"google.colab" in sys.modules' in source and "pip install" in source)
+    )
+
+
 def ensure_colab_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Make the Colab set-up cell the notebook's first cell, with the current repository URL.
 
     The cell carries the `remove-cell` tag: the book does not show it (the site has nothing
-    to install), the notebook a reader downloads or opens in Colab starts with it.
+    to install), the notebook a reader downloads or opens in Colab starts with it. Older copies
+    of the cell, under other ids, are removed (:func:`is_colab_cell`).
     """
-    cells = [cell for cell in nb.cells if cell.get("id") != COLAB_CELL_ID]
+    cells = [cell for cell in nb.cells if not is_colab_cell(cell)]
     cell = nbformat.v4.new_code_cell(colab_cell_source(), metadata={"tags": ["remove-cell"]})
     cell.id = COLAB_CELL_ID
     nb.cells = [cell, *cells]
