@@ -582,19 +582,20 @@ def test_sd_blocks_matches_drop_rates():
         expected_survivors(0, 0.5)
 
 
-def test_nf_beta_matches_the_package():
-    """5.10: beta of every block from the checker's recursion equals nf_expected_stds."""
-    from godeep.core.residual import nf_expected_stds
+def test_nf_beta_matches_the_recursion_by_hand():
+    """5.10: the checker's beta (from nf_expected_stds) against beta^2 = 1 + (blocks since the
+    stem or the last transition) x alpha^2, worked by hand for the section's net."""
     from godeep.exercises.normalizer_free import beta_at
 
-    for per_stage, alpha in ((6, 0.2), (3, 0.5), (1, 0.1)):
-        betas = nf_expected_stds([per_stage] * 3, alpha)
-        assert [beta_at(b, per_stage, alpha) for b in range(1, len(betas) + 1)] == pytest.approx(
-            betas
-        )
+    by_hand = {1: 1.0, 6: 1.2, 7: 1.24, 8: 1.04, 13: 1.24, 18: 1.2}  # beta^2, alpha = 0.2
+    for block, variance in by_hand.items():
+        assert beta_at(block) == pytest.approx(math.sqrt(variance)), block
+    # one block per stage: each transition restarts its output at 1 + alpha^2
+    assert beta_at(3, per_stage=1, alpha=0.5) == pytest.approx(math.sqrt(1.25))
     assert EXERCISES["ch5.nf-beta"].solution() == pytest.approx(math.sqrt(1.2))
-    with pytest.raises(ValueError):
-        beta_at(0)
+    for bad in (0, 19):
+        with pytest.raises(ValueError):
+            beta_at(bad)
 
 
 # ------------------------------------------------------------------ 1.4, 2.4, 2.5, 3.4, 3.6, 3.7

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from ..core.residual import nf_expected_stds
 from . import close_to, exercise
 
 #: The section's 38-layer NF-ResNet: 3 stages of 6 blocks, alpha = 0.2.
@@ -12,19 +13,12 @@ STAGES, PER_STAGE, ALPHA = 3, 6, 0.2
 
 
 def beta_at(block: int, per_stage: int = PER_STAGE, alpha: float = ALPHA) -> float:
-    """beta of block ``block`` (1-based), by eq. (ch5-nf-block): the stem's output has unit
-    variance, every block adds ``alpha^2``, ``beta_{l+1}^2 = beta_l^2 + alpha^2``, except a
-    transition (the first block of every stage after the first), whose conv shortcut sees
-    ``h / beta``: its output restarts at ``1 + alpha^2``."""
-    if block < 1 or per_stage < 1 or alpha < 0:
-        raise ValueError(
-            f"need block, per_stage >= 1 and alpha >= 0: {block}, {per_stage}, {alpha}"
-        )
-    variance = 1.0
-    for before in range(block - 1):  # the blocks before this one, 0-based
-        stage, index = divmod(before, per_stage)
-        variance = (1.0 if stage > 0 and index == 0 else variance) + alpha**2
-    return math.sqrt(variance)
+    """beta of block ``block`` (1-based) of a net of ``STAGES`` stages, as
+    :func:`godeep.core.residual.nf_expected_stds` computes it (eq. ch5-nf-block, transitions
+    restarting at ``1 + alpha^2``)."""
+    if block < 1 or block > STAGES * per_stage:
+        raise ValueError(f"block must be in 1..{STAGES * per_stage}, got {block}")
+    return nf_expected_stds([per_stage] * STAGES, alpha)[block - 1]
 
 
 def _nf_beta_solution() -> float:
