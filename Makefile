@@ -44,7 +44,7 @@ help:
 	@echo "make notebooks    re-execute and normalize notebooks in place; split ones per framework, then merged (NB=path or pattern)"
 	@echo "make profile      execute notebooks; wall time, CPU time and peak memory per framework to _build/profile.md (NB=..., JOBS=2: two at a time)"
 	@echo "make binder-check  prove binder/ builds a working environment (fresh venv, JupyterLab's REST API, a notebook by nbclient and strict nbval)"
-	@echo "make bench        whole-run times, PyTorch and Keras side by side (_build/bench.md); godeep.reproduce's overhead (_build/bench_reproduce.md)"
+	@echo "make bench        whole-run times, PyTorch and Keras side by side, median of REPEAT=3 passes (_build/bench.md); godeep.reproduce's overhead (_build/bench_reproduce.md)"
 	@echo "make clean        remove _build/"
 	@echo "make help         this list"
 
@@ -121,10 +121,12 @@ BINDER_NB ?= chapters/01-signal-propagation/01-chain-rule.ipynb
 binder-check:
 	BINDER_CHECK_OFFLINE_TORCH=1 bash tools/binder_check.sh $(BINDER_NB)
 
-# Both frameworks in one process per experiment family, runs interleaved (tools/bench.py).
+# Both frameworks in one process per experiment family, runs interleaved (tools/bench.py);
+# REPEAT passes, each in a fresh process, the table giving the median (about 8 minutes a pass).
+REPEAT ?= 3
 bench: setup
 	mkdir -p _build
-	PYTHONPATH=$(CURDIR)/code $(BIN)/python tools/bench.py --report _build/bench.md
+	PYTHONPATH=$(CURDIR)/code $(BIN)/python tools/bench.py --repeat $(REPEAT) --report _build/bench.md
 	PYTHONPATH=$(CURDIR)/code $(BIN)/python tools/bench_reproduce.py --report _build/bench_reproduce.md
 
 clean:

@@ -28,5 +28,9 @@ try:
     tf.config.threading.set_intra_op_parallelism_threads(1)
 except RuntimeError:  # the runtime already started (TensorFlow was used before this import)
     pass
+# The inter-op pool keeps TensorFlow's default (one thread per core): independent ops of a step
+# (a gradient's two branches) then run side by side. Measured in December 2026 on 2 cores, six
+# ResNet-20 runs of 4.1: 22.3-22.7 s of wall time (28.9-29.1 s of CPU) with the default, against
+# 24.5-26.8 s (24.4-26.3 s of CPU) with one inter-op thread.
 
 __all__ = ["tf"]

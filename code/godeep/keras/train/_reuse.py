@@ -195,3 +195,8 @@ def grappler_off():
 # elimination, constant folding and dependency optimization each change some course step's
 # losses when turned off, and so does running the passes once instead of twice (an AGC step,
 # a step traced for any batch size), though that halves the first call.
+# Also measured and not used: the whole graph optimizer off for training steps (as for the
+# inference pass, grappler_off). The first call is shorter (ResNet-20: 0.4-0.6 s instead of
+# 0.7 s; ResNet-56: 1.1-1.6 s instead of 2.6-2.7 s), but every later step is slower (ResNet-56:
+# 54-62 ms instead of 51-52 ms): over the 100-400 steps of a run of 4.1 that costs about as
+# much as it saves, or more; and the numbers change (see above).
