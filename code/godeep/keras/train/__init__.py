@@ -13,7 +13,10 @@ Speed, with the same numbers (``tests/test_keras_speedups.py``): the traced step
 architecture and reused by every later model of that architecture (tracing costs seconds at
 depth 56), and the per-epoch evaluations run when the history's evaluation lists are first read,
 through a traced inference pass, one split at a time (reading ``test_acc`` evaluates the test
-set only). Other training loops share a step per architecture through :func:`shared_step`
+set only); the traced step's optimizer update is written out with its scalars computed once
+(:func:`._update.apply_update`: Keras' SGD and Adam arithmetic, bit for bit, in fewer graph ops,
+so a new architecture's step traces and first runs faster). Other training loops share a step
+per architecture through :func:`shared_step`
 (the Transformer's :func:`godeep.keras.transformer.train_on_task`). ``with
 reuse_traced_steps(False):`` runs the original loop.
 Two models count as one architecture when their layers have the same classes and attributes
