@@ -143,3 +143,40 @@ def test_other_optimizers_go_to_keras(make_opt):
     keras_ = _run(make_opt, lean=False, dtypes=("float32",) * 3)
     for a, b in zip(lean[0] + lean[1], keras_[0] + keras_[1]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["sgd-momentum", "adam"])
+def test_constraints_and_sparse_gradients_go_to_keras(name):
+    """A kernel constraint and an embedding's sparse (IndexedSlices) gradient: Keras' update."""
+
+    def train(lean: bool):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((3,), dtype="int32"),
+                keras.layers.Embedding(10, 4),
+                keras.layers.Flatten(),
+                keras.layers.Dense(2, kernel_constraint=keras.constraints.MaxNorm(0.5)),
+            ]
+        )
+        variables = model.trainable_variables
+        opt = OPTIMIZERS[name]()
+        opt.build(variables)
+        x = tf.constant([[1, 2, 3], [4, 5, 1]])
+
+        @tf.function(autograph=False)
+        def step():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.square(model(x)))
+            grads = tape.gradient(loss, variables)
+            assert isinstance(grads[0], tf.IndexedSlices)
+            (apply_update if lean else lambda o, g, v: o.apply_gradients(zip(g, v)))(
+                opt, grads, variables
+            )
+
+        for _ in range(3):
+            step()
+        return [v.numpy() for v in model.variables + opt.variables]
+
+    for a, b in zip(train(True), train(False)):
+        np.testing.assert_array_equal(a, b)
