@@ -15,6 +15,9 @@ given: `pytest tests`, `pytest chapters -n 2`, `pytest chapters/03-normalization
   of `STRICT_IN_CI`, or any test skipped by `pytest.importorskip`, is a failure: the parity
   tests skip when TensorFlow is missing, the browser tests when Chromium is, the workflow lint
   when actionlint is, and CI must not go green with one of those suites unrun.
+* **Outputs of another kind of CPU.** A notebook's outputs are compared strictly on the kind of
+  CPU recorded in its metadata (``godeep.outputs_cpu``), with every number masked on another
+  kind (tools/cpu_kind.py says why); the summary names the notebooks compared so.
 * **One framework per derived notebook.** A split source notebook (metadata
   ``godeep: {split: true}``, see tools/frameworks.py) is not run by nbval: its derived
   notebooks ``NAME.pytorch.ipynb`` / ``NAME.tensorflow.ipynb`` are, each on a kernel where the
@@ -92,11 +95,61 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     the groups into node-id suffixes.
     """
     _deselect_split_sources(config, items)
+    _mask_numbers_of_other_cpus(items)
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     if getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"):
         items[:] = heaviest_first(items)  # with workers: every worker collects this order
+
+
+def _mask_numbers_of_other_cpus(items: list[pytest.Item]) -> None:
+    """nbval compares a notebook's outputs strictly where they were stored on this kind of
+    CPU (metadata ``godeep.outputs_cpu``); stored on another kind, with every number masked
+    (tools/cpu_kind.py says why). Its cells still run, and their asserts still count."""
+    parents = {id(i.parent): i.parent for i in items if str(i.fspath).endswith(".ipynb")}
+    parents = [p for p in parents.values() if hasattr(p, "sanitize_patterns")]
+    if not parents:
+        return
+    from tools.cpu_kind import MASK_NUMBERS, masks_numbers
+
+    for parent in parents:
+        if masks_numbers(_notebook_metadata(str(parent.fspath))):
+            parent.setup_sanitize_files()  # the file's patterns first (its setup re-reads them)
+            parent.sanitize_patterns.update(MASK_NUMBERS)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Name the notebooks whose outputs were compared with their numbers masked."""
+    if not _nbval_on(config):
+        return
+    from tools.cpu_kind import cpu_kind, masks_numbers, recorded_kind
+
+    here = cpu_kind()
+    files = sorted(
+        {
+            r.nodeid.split("::")[0]
+            for reports in terminalreporter.stats.values()
+            for r in reports
+            if getattr(r, "nodeid", "").split("::")[0].endswith(".ipynb")
+        }
+    )
+    files = [str(config.rootpath / f) for f in files]
+    other = {f: recorded_kind(_notebook_metadata(f)) for f in files}
+    other = {f: kind for f, kind in other.items() if masks_numbers(_notebook_metadata(f), here)}
+    if not other:
+        return
+    terminalreporter.section("outputs stored on another kind of CPU")
+    terminalreporter.write_line(
+        f"{len(other)} notebook(s) were compared with every number masked: their outputs were "
+        f"computed on another kind of CPU, where floats round differently (tools/cpu_kind.py). "
+        f"This one: {here}. Re-execute them here (make notebooks), or set GODEEP_NBVAL_STRICT=1, "
+        "to compare their numbers too."
+    )
+    for f, kind in other.items():
+        terminalreporter.write_line(
+            f"  {Path(f).relative_to(config.rootpath)}  (stored on: {kind})"
+        )
 
 
 def _group_of(item: pytest.Item) -> str:
@@ -152,15 +205,17 @@ def pytest_make_collect_report(collector):
 
 
 @cache
-def _notebook_godeep(path: str) -> dict:
-    """The ``godeep`` notebook metadata of a notebook file (empty if none or unreadable)."""
+def _notebook_metadata(path: str) -> dict:
+    """The notebook metadata of a notebook file (empty if none or unreadable)."""
     try:
-        return (
-            json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {}).get("godeep", {})
-            or {}
-        )
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {}) or {}
     except (OSError, ValueError):
         return {}
+
+
+def _notebook_godeep(path: str) -> dict:
+    """The ``godeep`` notebook metadata of a notebook file (empty if none or unreadable)."""
+    return _notebook_metadata(path).get("godeep", {}) or {}
 
 
 def _nbval_on(config: pytest.Config) -> bool:

@@ -34,6 +34,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 if __package__ in (None, ""):  # run as a script: python tools/nb.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import frameworks  # noqa: E402
+from tools.cpu_kind import OUTPUTS_CPU, cpu_kind  # noqa: E402
 from tools.notebook_files import (  # noqa: E402, F401  (re-exported: tools.nb is the CLI's module)
     COLAB_CELL_ID,
     KERNELSPEC,
@@ -149,19 +150,25 @@ def cmd_execute(paths: list[Path], report: Path | None = None) -> int:
                     return 1
                 rows.append((derived, wall, peak, cpu))
             for framework, derived_nb in executed.items():
-                write(normalize(derived_nb), frameworks.derived_path(path, framework))
-            write(normalize(frameworks.merge(nb, executed)), path)
+                write(normalize(stamp(derived_nb)), frameworks.derived_path(path, framework))
+            write(normalize(stamp(frameworks.merge(nb, executed))), path)
             continue
         try:
             wall, peak, cpu = profile_one(path, nb)
         except NotebookFailed as error:
             print(error, file=sys.stderr)
             return 1
-        write(normalize(nb), path)
+        write(normalize(stamp(nb)), path)
         rows.append((path, wall, peak, cpu))
     if report is not None:
         write_report(rows, report)
     return 0
+
+
+def stamp(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Record the kind of CPU the outputs were computed on (tools/cpu_kind.py), in place."""
+    nb.metadata.setdefault("godeep", {})[OUTPUTS_CPU] = cpu_kind()
+    return nb
 
 
 def sources(paths: list[Path]) -> list[Path]:
@@ -259,6 +266,8 @@ def problems(path: Path) -> list[str]:
     extra = [i for i, cell in enumerate(nb.cells[1:], 1) if is_colab_cell(cell)]
     if extra:
         found.append(f"cells {extra}: another Colab set-up cell (run execute)")
+    if not frameworks.godeep_meta(nb).get(OUTPUTS_CPU):
+        found.append("the kind of CPU its outputs come from is not recorded (run execute)")
     expected = 1
     for index, cell in enumerate(nb.cells):
         volatile = [key for key in VOLATILE_CELL_METADATA if key in cell.metadata]
@@ -291,7 +300,10 @@ def problems(path: Path) -> list[str]:
             found.append(f"cell {index}: plot cell ends with ';' (end it with plt.show())")
     if frameworks.is_split(nb):
         found += frameworks.problems(path, nb, read, normalize)
-    elif "godeep" in nb.metadata and frameworks.derived_framework(nb) is None:
+    elif (
+        set(nb.metadata.get("godeep", {})) - {OUTPUTS_CPU}
+        and frameworks.derived_framework(nb) is None
+    ):
         found.append(
             f"notebook metadata godeep {dict(nb.metadata.godeep)} is neither a split source nor derived"
         )
