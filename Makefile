@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup test lint unit nbval book book-check browser screenshots lab notebooks check-notebooks profile binder-check bench clean
+.PHONY: help setup test lint unit nbval rounding book book-check browser screenshots lab notebooks check-notebooks profile binder-check bench clean
 
 # NB: the notebooks the notebook targets work on (nbval, notebooks, check-notebooks, profile,
 # lab): a notebook, a folder or a shell pattern, e.g.
@@ -35,6 +35,7 @@ help:
 	@echo "make lint         format and lint-fix the Python code in place (ruff check --fix, ruff format; ruff.toml)"
 	@echo "make unit         the tests in tests/ only (TESTS=tests/test_init.py K=expression to select)"
 	@echo "make nbval        strict nbval: re-run notebooks (a split one: each framework's alone), compare with stored outputs (NB=path or pattern)"
+	@echo "make rounding     the notebooks' asserts under other rounding (other CPU kernels), numbers masked (NB=path or pattern)"
 	@echo "make check-notebooks  list notebooks to re-execute or fix (NB=path or pattern)"
 	@echo "make book         set up, then build the HTML book into _build/html"
 	@echo "make book-check   build the book with warnings as errors and test its pages (tests/test_book.py)"
@@ -120,6 +121,17 @@ profile: setup
 BINDER_NB ?= chapters/01-signal-propagation/01-chain-rule.ipynb
 binder-check:
 	BINDER_CHECK_OFFLINE_TORCH=1 bash tools/binder_check.sh $(BINDER_NB)
+
+# The claims under other rounding: PyTorch's kernels one instruction set down (AVX2 where the CPU
+# has AVX-512, unvectorized where it has not), oneDNN's and MKL's at AVX2, TensorFlow on its
+# oneDNN kernels instead of Eigen's, and nbval with every number masked, so each cell's asserts
+# and words are what is checked (CONTRIBUTING.md, "Outputs belong to a kind of CPU"). NB as for nbval.
+ROUNDING_ISA = $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx2 || echo default)
+rounding: setup
+	ATEN_CPU_CAPABILITY=$(ROUNDING_ISA) ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 TF_ENABLE_ONEDNN_OPTS=1 \
+	GODEEP_NBVAL_MASK=1 $(BIN)/python -m pytest $$($(BIN)/python tools/nb.py nbval-paths $(NB)) \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg \
+		--nbval-cell-timeout 600 -p no:cacheprovider -n $(WORKERS) --dist loadgroup
 
 # Both frameworks in one process per experiment family, runs interleaved (tools/bench.py);
 # REPEAT passes, each in a fresh process, the table giving the median (about 8 minutes a pass).

@@ -123,7 +123,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     """Name the notebooks whose outputs were compared with their numbers masked."""
     if not _nbval_on(config):
         return
-    from tools.cpu_kind import cpu_kind, masks_numbers, recorded_kind
+    from tools.cpu_kind import MASK_ENV, cpu_kind, masks_numbers, recorded_kind
 
     here = cpu_kind()
     files = sorted(
@@ -138,6 +138,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     other = {f: recorded_kind(_notebook_metadata(f)) for f in files}
     other = {f: kind for f, kind in other.items() if masks_numbers(_notebook_metadata(f), here)}
     if not other:
+        return
+    if os.environ.get(MASK_ENV, "").strip() == "1":
+        terminalreporter.section("numbers masked")
+        terminalreporter.write_line(
+            f"{len(other)} notebook(s) were compared with every number masked ({MASK_ENV}=1, "
+            "as `make rounding` sets): their asserts and words were checked, not their digits."
+        )
         return
     terminalreporter.section("outputs stored on another kind of CPU")
     terminalreporter.write_line(

@@ -15,7 +15,14 @@ import pytest
 from nbformat import v4
 
 from tools import nb as nbtool
-from tools.cpu_kind import MASK_NUMBERS, OUTPUTS_CPU, STRICT_ENV, cpu_kind, masks_numbers
+from tools.cpu_kind import (
+    MASK_ENV,
+    MASK_NUMBERS,
+    OUTPUTS_CPU,
+    STRICT_ENV,
+    cpu_kind,
+    masks_numbers,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,12 +77,16 @@ def test_without_proc_cpuinfo_python_names_the_machine(tmp_path):
 
 def test_numbers_are_masked_only_for_another_kind(monkeypatch):
     monkeypatch.delenv(STRICT_ENV, raising=False)
+    monkeypatch.delenv(MASK_ENV, raising=False)
     here = "AuthenticAMD 25/1 avx avx2 fma"
     assert masks_numbers({"godeep": {OUTPUTS_CPU: "GenuineIntel 6/143 avx512f"}}, here)
     assert not masks_numbers({"godeep": {OUTPUTS_CPU: here}}, here)
     assert not masks_numbers({}, here)  # not recorded: strict (tools/nb.py check flags it)
-    monkeypatch.setenv(STRICT_ENV, "1")
+    monkeypatch.setenv(MASK_ENV, "1")  # make rounding: every notebook, as if from elsewhere
+    assert masks_numbers({"godeep": {OUTPUTS_CPU: here}}, here) and masks_numbers({}, here)
+    monkeypatch.setenv(STRICT_ENV, "1")  # overrides both
     assert not masks_numbers({"godeep": {OUTPUTS_CPU: "GenuineIntel 6/143 avx512f"}}, here)
+    assert not masks_numbers({"godeep": {OUTPUTS_CPU: here}}, here)
 
 
 def _mask(text: str) -> str:
@@ -90,6 +101,9 @@ def test_the_mask_equates_other_digits_and_padding_not_other_words():
     b = "  chain-35     median relative gradient [0.0738 0.056  0.0766]\n  lr 0.1   [0.71, 0.53]"
     assert a != b and _mask(a) == _mask(b)
     assert _mask("loss 1.5e-05, nan") == _mask("loss 2, 0.3")
+    # NumPy pads an array to its widest number, and wraps it by width
+    assert _mask("factor [1.  3.3 2.5]\n") == _mask("factor [ 1.   3.3 12.5]\n")
+    assert _mask("[0.1 0.2\n 0.3]") == _mask("[0.1 0.2 0.3]")
     assert _mask("best: Kaiming 0.48") != _mask("best: LSUV 0.48")
 
 

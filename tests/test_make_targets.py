@@ -25,7 +25,7 @@ BIN = Path(sys.executable).parent
 MAKE = ["make", "--no-print-directory", "-C", str(ROOT), "-o", ".venv/.installed", f"BIN={BIN}"]
 #: Targets too long (or interactive) for every CI run; run by hand before a release.
 LONG = {"lab", "notebooks", "clean", "bench"}  # bench: a benchmark, if the Makefile has one
-NOTEBOOK_TARGETS = ("nbval", "notebooks", "check-notebooks", "profile")
+NOTEBOOK_TARGETS = ("nbval", "rounding", "notebooks", "check-notebooks", "profile")
 
 
 def clean_env() -> dict[str, str]:
