@@ -63,14 +63,16 @@ $(STAMP): requirements.txt code/pyproject.toml
 # kernel, stays on one worker (the root conftest.py groups them, for any pytest command); each
 # kernel runs on one thread.
 WORKERS ?= 2
+# nbval as `test`, `nbval` and `rounding` run it: stored outputs compared after the sanitizer
+# (tests/nbval-sanitize.cfg), each notebook's kernel grouped on one of the WORKERS.
+NBVAL_FLAGS = --nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg \
+	--nbval-cell-timeout 600 -p no:cacheprovider -n $(WORKERS) --dist loadgroup
 
 test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/python tools/nb.py check $(NOTEBOOKS)
-	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider -rs --durations=15 \
-		-n $(WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL_FLAGS) -rs --durations=15
 
 # ruff.toml says what is checked (the package, tests, tools, _ext; not the notebooks). Fixes
 # first, then formatting, as ruff recommends: a fix (sorted imports) may need reformatting.
@@ -83,9 +85,7 @@ unit: setup
 
 # A split source in NB stands for its two derived notebooks (nbval never runs a source).
 nbval: setup
-	$(BIN)/python -m pytest $$($(BIN)/python tools/nb.py nbval-paths $(NB)) --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider \
-		-n $(WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest $$($(BIN)/python tools/nb.py nbval-paths $(NB)) $(NBVAL_FLAGS)
 
 book: setup
 	$(BIN)/jupyter-book build . -W -n --keep-going
@@ -130,8 +130,7 @@ ROUNDING_ISA = $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx2 |
 rounding: setup
 	ATEN_CPU_CAPABILITY=$(ROUNDING_ISA) ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 TF_ENABLE_ONEDNN_OPTS=1 \
 	GODEEP_NBVAL_MASK=1 $(BIN)/python -m pytest $$($(BIN)/python tools/nb.py nbval-paths $(NB)) \
-		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg \
-		--nbval-cell-timeout 600 -p no:cacheprovider -n $(WORKERS) --dist loadgroup
+		$(NBVAL_FLAGS) -rf
 
 # Both frameworks in one process per experiment family, runs interleaved (tools/bench.py);
 # REPEAT passes, each in a fresh process, the table giving the median (about 8 minutes a pass).

@@ -10,10 +10,14 @@ keras = pytest.importorskip("keras")
 
 from godeep.keras.train._update import apply_update  # noqa: E402
 
+SHAPES = [(3, 4), (4,), (2, 3, 5)]
+#: the sizes of a course network's weights (a 3x3 conv, a bias, a classifier, odd lengths), for the
+#: fused SGD kernels, which are vectorized and so take other code paths than a few numbers do
+LAYER_SHAPES = [(3, 3, 16, 32), (32,), (64, 10), (1000,), (257, 33), (7,)]
 
-def _variables(dtypes=("float32", "float32", "float64")):
+
+def _variables(dtypes=("float32", "float32", "float64"), shapes=SHAPES):
     rng = np.random.default_rng(0)
-    shapes = [(3, 4), (4,), (2, 3, 5)]
     return [
         keras.Variable(rng.normal(size=s).astype(d), name=f"w{i}")
         for i, (s, d) in enumerate(zip(shapes, dtypes))
@@ -31,9 +35,18 @@ def _grads(variables, step: int, drop: int | None = None):
     return out
 
 
-def _run(make_opt, lean: bool, steps: int = 6, drop: int | None = None, lrs=None, dtypes=None):
+def _run(
+    make_opt,
+    lean: bool,
+    steps: int = 6,
+    drop: int | None = None,
+    lrs=None,
+    dtypes=None,
+    fused: bool = True,
+    shapes=SHAPES,
+):
     """Variables and optimizer state after ``steps`` traced steps (one trace, as fit reuses it)."""
-    variables = _variables(dtypes) if dtypes else _variables()
+    variables = _variables(dtypes or ("float32", "float32", "float64"), shapes)
     opt = make_opt()
     opt.build(variables)
 
@@ -43,7 +56,7 @@ def _run(make_opt, lean: bool, steps: int = 6, drop: int | None = None, lrs=None
         if drop is not None:
             grads[drop] = None
         if lean:
-            apply_update(opt, grads, variables)
+            apply_update(opt, grads, variables, fused=fused)
         else:
             opt.apply_gradients(zip(grads, variables))
 
@@ -78,6 +91,21 @@ def test_same_bits_as_apply_gradients(name):
     assert all(not np.array_equal(a, b) for a, b in zip(lean[0], start))  # it did train
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("name", ["sgd-momentum", "sgd"])
+def test_sgd_fused_or_not_same_bits_on_layer_sized_weights(name, fused, dtype):
+    """SGD's one op per variable (ResourceApplyKerasMomentum, ResourceApplyGradientDescent) and
+    the separate ops of ``fused=False`` round as Keras' update does, on weights of a network's
+    sizes, over twenty steps."""
+    dtypes = (dtype,) * len(LAYER_SHAPES)
+    run = dict(steps=20, dtypes=dtypes, shapes=LAYER_SHAPES)
+    lean = _run(OPTIMIZERS[name], lean=True, fused=fused, **run)
+    keras_ = _run(OPTIMIZERS[name], lean=False, **run)
+    for a, b in zip(lean[0] + lean[1], keras_[0] + keras_[1]):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("name", ["sgd-momentum", "adam"])
 def test_learning_rate_is_read_at_each_step(name):
     """The traced step follows a learning rate set after tracing, as Keras' update does."""
@@ -99,7 +127,7 @@ def test_a_missing_gradient_leaves_its_variable(name):
     np.testing.assert_array_equal(lean[0][1], _variables()[1].numpy())
 
 
-def _graph_ops(make_opt, lean: bool) -> int:
+def _graph_ops(make_opt, lean: bool, fused: bool = True) -> int:
     variables = _variables(("float32",) * 3)
     opt = make_opt()
     opt.build(variables)
@@ -107,7 +135,7 @@ def _graph_ops(make_opt, lean: bool) -> int:
     @tf.function(autograph=False)
     def step(*grads):
         if lean:
-            apply_update(opt, list(grads), variables)
+            apply_update(opt, list(grads), variables, fused=fused)
         else:
             opt.apply_gradients(zip(grads, variables))
 
@@ -121,6 +149,9 @@ def test_fewer_graph_ops(name):
     per variable: three quarters of the ops at most)."""
     lean, keras_ = _graph_ops(OPTIMIZERS[name], lean=True), _graph_ops(OPTIMIZERS[name], lean=False)
     assert lean < (0.75 if name == "adam" else 1.0) * keras_
+    if name == "sgd-momentum":  # fused: one op per variable, besides the step's few scalars
+        fused, separate = lean, _graph_ops(OPTIMIZERS[name], lean=True, fused=False)
+        assert separate - fused >= 5 * len(SHAPES)  # 7 ops per variable become 1
 
 
 @pytest.mark.parametrize(

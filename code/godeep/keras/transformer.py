@@ -301,8 +301,15 @@ def _adam_step(
     ``t`` are variables updated in place.
     """
     dtype = m.dtype
+    # one constant per distinct shape, shared by the reshapes (each tf.reshape(x, list) would
+    # add a constant of its own: some 400 graph nodes to build and optimize for 12 blocks)
+    shapes: dict = {}
+
+    def shape(s) -> tf.Tensor:
+        return shapes.setdefault(tuple(s), tf.constant(tuple(s), tf.int32))
+
     g = tf.concat(
-        [tf.reshape(tf.convert_to_tensor(g), [-1]) for g in grads], axis=0
+        [tf.reshape(tf.convert_to_tensor(g), shape((-1,))) for g in grads], axis=0
     )  # IndexedSlices -> dense (duplicates summed)
     t.assign_add(1)
     step = tf.cast(t, dtype)
@@ -312,7 +319,8 @@ def _adam_step(
     c2 = 1 - tf.pow(tf.constant(beta2, dtype), step)
     update = (lr / c1) * m / (tf.sqrt(v) / tf.sqrt(c2) + eps)
     for w, u in zip(variables, tf.split(update, [int(np.prod(w.shape)) for w in variables])):
-        w.assign_sub(tf.reshape(u, w.shape))
+        target = w.value if isinstance(w, keras.Variable) else w  # the tf.Variable
+        target.assign_sub(tf.reshape(u, shape(w.shape)), read_value=False)
 
 
 def _train_step(model: TinyTransformer, batch_size: int, length: int):

@@ -101,7 +101,10 @@ def _make_step(
     ``clip`` (see :func:`_clipped`) is applied inside the traced step; the step returns the
     gradients before clipping (what a monitor logs, as in PyTorch's loop). ``lean``: the update
     is :func:`._update.apply_update` (the same numbers as ``opt.apply_gradients`` in fewer ops)."""
-    update = apply_update if lean else (lambda o, g, v: o.apply_gradients(zip(g, v)))
+    if lean:  # fused SGD ops where no clip scales the gradients in the graph (see apply_update)
+        update = lambda o, g, v: apply_update(o, g, v, fused=clip is None)  # noqa: E731
+    else:
+        update = lambda o, g, v: o.apply_gradients(zip(g, v))  # noqa: E731
 
     unclipped = (
         frozenset(id(v) for v in classifier_split(model)[1])

@@ -7,7 +7,8 @@ traced step pays for every op twice before it runs: Python builds it (about 0.5 
 the graph optimizer rewrites it at the first call. :func:`apply_update` does the same arithmetic
 in the same order, with the scalars computed once per step:
 
-* SGD: ``m <- mu m - eta g;  w <- w + m`` (``w <- w - eta g`` without momentum);
+* SGD: ``m <- mu m - eta g;  w <- w + m`` (``w <- w - eta g`` without momentum), one fused
+  TensorFlow op per variable;
 * Adam: ``alpha_t = eta sqrt(1 - beta2^t) / (1 - beta1^t)``;
   ``m <- m + (g - m)(1 - beta1);  v <- v + (g^2 - v)(1 - beta2);
   w <- w - m alpha_t / (sqrt(v) + eps)``.
@@ -54,18 +55,24 @@ def _is_plain(opt, pairs) -> bool:
     )
 
 
-def apply_update(opt, grads: Sequence, variables: Sequence) -> None:
+def apply_update(opt, grads: Sequence, variables: Sequence, fused: bool = True) -> None:
     """``opt.apply_gradients(zip(grads, variables))`` with the same numbers and fewer ops.
 
     ``opt`` is a built ``keras.optimizers.SGD`` or ``Adam``; a ``None`` gradient leaves its
     variable alone (as Keras does); the step counter ``opt.iterations`` goes up by one.
+    ``fused``: SGD in one TensorFlow op per variable. Give ``False`` where the gradients were
+    scaled in the same graph (clipping): the graph optimizer then rewrites Keras' separate
+    products (``(g s) eta``) and the fused op would round differently.
     """
     pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
     if not _is_plain(opt, pairs):
         opt.apply_gradients(zip(grads, variables))
         return
     if pairs:
-        (_sgd if isinstance(opt, keras.optimizers.SGD) else _adam)(opt, pairs)
+        if isinstance(opt, keras.optimizers.SGD):
+            _sgd(opt, pairs, fused)
+        else:
+            _adam(opt, pairs)
     opt.iterations.assign_add(1)
 
 
@@ -81,8 +88,15 @@ def _per_dtype(make):
     return get
 
 
-def _sgd(opt, pairs) -> None:
-    """Keras' ``SGD.update_step``: ``m <- m mu - g eta; w <- w + m`` (``w <- w - g eta`` at mu = 0)."""
+def _sgd(opt, pairs, fused: bool = True) -> None:
+    """Keras' ``SGD.update_step``: ``m <- m mu - g eta; w <- w + m`` (``w <- w - g eta`` at mu = 0).
+
+    One TensorFlow training op per variable (``ResourceApplyKerasMomentum``, whose kernel is
+    this very expression, or ``ResourceApplyGradientDescent``) instead of the six or seven ops of
+    the same arithmetic written with ``tf.multiply``, ``tf.subtract`` and ``assign``: the same
+    products and difference, rounded the same way (``tests/test_keras_update.py``). ``fused=False``:
+    the separate ops, which the graph optimizer may rewrite as it rewrites Keras' own.
+    """
 
     def scalars(dtype):
         lr = tf.cast(opt.learning_rate, dtype)
@@ -94,11 +108,19 @@ def _sgd(opt, pairs) -> None:
         lr, mu = scalars(variable.dtype)
         g = tf.cast(g, variable.dtype)
         if mu is None:
-            variable.assign_sub(tf.multiply(g, lr))
+            if fused:
+                tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=lr, delta=g)
+            else:
+                variable.assign_sub(tf.multiply(g, lr))
             continue
         m = opt.momentums[opt._get_variable_index(v)].value
-        m.assign(tf.subtract(tf.multiply(m, mu), tf.multiply(g, lr)))
-        variable.assign_add(m.read_value())
+        if fused:
+            tf.raw_ops.ResourceApplyKerasMomentum(
+                var=variable.handle, accum=m.handle, lr=lr, grad=g, momentum=mu, use_nesterov=False
+            )
+        else:
+            m.assign(tf.subtract(tf.multiply(m, mu), tf.multiply(g, lr)))
+            variable.assign_add(m.read_value())
 
 
 def _adam(opt, pairs) -> None:
