@@ -128,6 +128,10 @@ ONLY_KERAS: dict[tuple[str, str], str] = {
     ): "conversion from the PyTorch twin (godeep.keras.convert)",
     (
         "residual",
+        "PaddedConv2D",
+    ): "PyTorch's Conv2d pads on every side (padding=1); Keras' padding='same' does not at stride 2",
+    (
+        "residual",
         "Projection",
     ): "PyTorch's projection shortcut is an nn.Sequential(conv, bn); Keras needs a layer to pass training= to its BN",
     (

@@ -11,8 +11,10 @@ Convention differences from PyTorch, all converted by :func:`copy_from_torch`:
 * images are NHWC (channels last); a conv kernel is ``(kh, kw, in, out)``, PyTorch's is
   ``(out, in, kh, kw)``; a Dense kernel is the transpose of a Linear weight;
 * PyTorch pads a stride-2 3x3 conv by one pixel on every side, Keras' ``padding="same"`` pads
-  only the bottom and right (0 top, 1 bottom) for even inputs, so the convs here pad explicitly
-  (``ZeroPadding2D``) and use ``padding="valid"``, as ``keras.applications`` does;
+  only the bottom and right (0 top, 1 bottom) for even inputs, so the convs here pad like
+  PyTorch: a block's 3x3 convs are :class:`~godeep.keras.residual.blocks.PaddedConv2D`
+  (``pad=1``, one TensorFlow op), a stem pads with a ``ZeroPadding2D`` layer before a
+  ``padding="valid"`` conv, as ``keras.applications`` does;
 * BatchNormalization uses PyTorch's epsilon 1e-5 and momentum 0.9 (PyTorch's "momentum" 0.1 is
   the weight of the *new* batch, Keras' the weight of the old running value);
 * Keras counts BN's moving mean and variance in ``count_params()`` (non-trainable weights);
@@ -56,6 +58,7 @@ from .blocks import (  # noqa: F401
     Add,
     BasicBlock,
     Bottleneck,
+    PaddedConv2D,
     Projection,
     ZeroPadShortcut,
     _Block,
@@ -117,6 +120,7 @@ from .variants import (  # noqa: F401
 
 __all__ = [
     "Add",
+    "PaddedConv2D",
     "ZeroPadShortcut",
     "Projection",
     "BasicBlock",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import keras
 
+from ... import validate
 from ...core.residual import bottleneck_width, check_block
 from .. import tf
 
@@ -29,14 +30,64 @@ def _bn(name: str, zero: bool = False) -> keras.layers.BatchNormalization:
     )
 
 
+class PaddedConv2D(keras.layers.Conv2D):
+    """A ``Conv2D`` that pads like PyTorch's ``padding=pad``: ``pad`` zeros on every side of H
+    and W, then a "valid" convolution, ``y = conv(pad(x), W)`` (NHWC).
+
+    Keras' ``padding="same"`` pads a stride-2 layer on the bottom and right only, so Keras'
+    ResNets pad with a ``ZeroPadding2D`` layer before the conv. Here the padding is the conv's
+    own, and runs as one TensorFlow op (``Conv2D`` with explicit padding) where TensorFlow's CPU
+    kernels allow it (one group, no dilation): the same numbers as ``ZeroPadding2D`` followed by
+    a "valid" ``Conv2D``, bit for bit, forward and backward, in one op less each way, on
+    TensorFlow's own (Eigen) kernels, which :mod:`godeep.keras` selects; on oneDNN's the input
+    gradient differs in the last bits (``tests/test_padded_conv.py``). Elsewhere the input is
+    padded first (``tf.pad``, as ``ZeroPadding2D`` does).
+    """
+
+    def __init__(self, filters: int, kernel_size, pad: int = 0, **kwargs):
+        padding = kwargs.pop("padding", "valid")  # from_config passes Keras' own on
+        if padding != "valid":
+            raise ValueError(
+                f"PaddedConv2D pads by pad=int; padding must be 'valid', got {padding!r}"
+            )
+        super().__init__(filters, kernel_size, padding="valid", **kwargs)
+        self.pad = validate.nonnegative_int("pad", pad)
+        if self.data_format != "channels_last":
+            raise ValueError("PaddedConv2D takes channels-last (NHWC) inputs")
+
+    def _paddings(self) -> list[list[int]]:
+        p = self.pad
+        return [[0, 0], [p, p], [p, p], [0, 0]]
+
+    def convolution_op(self, inputs, kernel):
+        if not self.pad:
+            return super().convolution_op(inputs, kernel)
+        one_op = (
+            self.groups == 1
+            and tuple(self.dilation_rate) == (1, 1)
+            and inputs.shape[-1] == kernel.shape[-2]
+        )
+        if one_op:
+            return tf.nn.conv2d(inputs, kernel, list(self.strides), self._paddings())
+        return super().convolution_op(tf.pad(inputs, self._paddings()), kernel)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        grow = lambda d: None if d is None else d + 2 * self.pad  # noqa: E731
+        return super().compute_output_shape((n, grow(h), grow(w), c))
+
+    def get_config(self):
+        return {**super().get_config(), "pad": self.pad}
+
+
 def _conv(
-    filters: int, kernel: int, stride: int, name: str, groups: int = 1
-) -> keras.layers.Conv2D:
-    return keras.layers.Conv2D(
+    filters: int, kernel: int, stride: int, name: str, groups: int = 1, pad: int = 0
+) -> PaddedConv2D:
+    return PaddedConv2D(
         filters,
         kernel,
+        pad=pad,
         strides=stride,
-        padding="valid",
         groups=groups,
         use_bias=False,
         kernel_initializer=_he_fan_out(),
@@ -216,7 +267,7 @@ class BasicBlock(_Block):
     """Two 3x3 conv-BN layers, ``y = relu(F(x) + s(x))``; see :class:`godeep.residual.BasicBlock`."""
 
     expansion = 1
-    _branch = ("pad1", "conv1", "bn1", "pad2", "conv2", "bn2")
+    _branch = ("conv1", "bn1", "conv2", "bn2")
     _rule_layers = _rule_path = _branch
 
     def __init__(
@@ -233,11 +284,9 @@ class BasicBlock(_Block):
         super().__init__(**kwargs)
         check_block(inplanes, planes, stride)
         self.inplanes, self.planes, self.stride = inplanes, planes, stride
-        self.pad1 = keras.layers.ZeroPadding2D(1, name="pad1")
-        self.conv1 = _conv(planes, 3, stride, "conv1")
+        self.conv1 = _conv(planes, 3, stride, "conv1", pad=1)
         self.bn1 = _bn("bn1")
-        self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
-        self.conv2 = _conv(planes, 3, 1, "conv2")
+        self.conv2 = _conv(planes, 3, 1, "conv2", pad=1)
         self.bn2 = _bn("bn2")
         self._attach_shortcut(downsample, shortcut, merge)
 
@@ -246,8 +295,8 @@ class BasicBlock(_Block):
         return self.bn2
 
     def residual(self, x, training=None):
-        out = tf.nn.relu(self.bn1(self.conv1(self.pad1(x)), training=training))
-        return self.bn2(self.conv2(self.pad2(out)), training=training)
+        out = tf.nn.relu(self.bn1(self.conv1(x), training=training))
+        return self.bn2(self.conv2(out), training=training)
 
 
 class Bottleneck(_Block):
@@ -255,7 +304,7 @@ class Bottleneck(_Block):
     see :class:`godeep.residual.Bottleneck`."""
 
     expansion = 4
-    _branch = ("conv1", "bn1", "pad2", "conv2", "bn2", "conv3", "bn3")
+    _branch = ("conv1", "bn1", "conv2", "bn2", "conv3", "bn3")
     _rule_layers = _rule_path = _branch
 
     def __init__(
@@ -277,8 +326,7 @@ class Bottleneck(_Block):
         width = bottleneck_width(planes, groups, base_width)
         self.conv1 = _conv(width, 1, 1, "conv1")
         self.bn1 = _bn("bn1")
-        self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
-        self.conv2 = _conv(width, 3, stride, "conv2", groups=groups)
+        self.conv2 = _conv(width, 3, stride, "conv2", groups=groups, pad=1)
         self.bn2 = _bn("bn2")
         self.conv3 = _conv(planes * 4, 1, 1, "conv3")
         self.bn3 = _bn("bn3")
@@ -290,7 +338,7 @@ class Bottleneck(_Block):
 
     def residual(self, x, training=None):
         out = tf.nn.relu(self.bn1(self.conv1(x), training=training))
-        out = tf.nn.relu(self.bn2(self.conv2(self.pad2(out)), training=training))
+        out = tf.nn.relu(self.bn2(self.conv2(out), training=training))
         return self.bn3(self.conv3(out), training=training)
 
 

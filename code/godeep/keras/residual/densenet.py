@@ -2,7 +2,7 @@
 
 Same layers (``DenseLayer``, ``DenseBlock``, ``Transition``) and network (``DenseNet``,
 ``densenet121``: 7,978,856 trainable parameters) as the PyTorch twin, channels last. The
-convolutions pad explicitly (``ZeroPadding2D``, then ``padding="valid"``) to pad like PyTorch,
+convolutions pad like PyTorch (the 3x3 ones as ``PaddedConv2D``, the stems with ``ZeroPadding2D``),
 BN uses PyTorch's epsilon and momentum, and the initialisation is torchvision's (He normal
 fan-in convs, classifier bias 0), so both frameworks start from the same distributions.
 ``densenet_cifar`` and ``dense=False`` (the chain control) as in the PyTorch twin.
@@ -17,7 +17,7 @@ import keras
 from ... import validate
 from ...core.residual import check_densenet
 from .. import tf
-from .blocks import _bn
+from .blocks import PaddedConv2D, _bn
 
 __all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121", "densenet_cifar"]
 
@@ -29,9 +29,9 @@ def _he_fan_in():
     return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
 
 
-def _conv(filters: int, kernel: int, name: str) -> keras.layers.Conv2D:
-    return keras.layers.Conv2D(
-        filters, kernel, use_bias=False, kernel_initializer=_he_fan_in(), name=name
+def _conv(filters: int, kernel: int, name: str, pad: int = 0) -> PaddedConv2D:
+    return PaddedConv2D(
+        filters, kernel, pad=pad, use_bias=False, kernel_initializer=_he_fan_in(), name=name
     )
 
 
@@ -55,13 +55,12 @@ class DenseLayer(keras.layers.Layer):
         self.norm1 = _bn("norm1")
         self.conv1 = _conv(width, 1, "conv1")
         self.norm2 = _bn("norm2")
-        self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
-        self.conv2 = _conv(growth_rate, 3, "conv2")
+        self.conv2 = _conv(growth_rate, 3, "conv2", pad=1)
         self.dropout = keras.layers.Dropout(self.drop_rate, name="dropout")
 
     def build(self, input_shape):
         shape = (*tuple(input_shape[0])[:-1], self.in_channels)
-        for layer in (self.norm1, self.conv1, self.norm2, self.pad2, self.conv2):
+        for layer in (self.norm1, self.conv1, self.norm2, self.conv2):
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
 
@@ -72,7 +71,7 @@ class DenseLayer(keras.layers.Layer):
                 f"expected {self.in_channels} input channels in all, got {x.shape[-1]}"
             )
         x = self.conv1(tf.nn.relu(self.norm1(x, training=training)))
-        x = self.conv2(self.pad2(tf.nn.relu(self.norm2(x, training=training))))
+        x = self.conv2(tf.nn.relu(self.norm2(x, training=training)))
         return self.dropout(x, training=training) if self.drop_rate > 0 else x
 
 

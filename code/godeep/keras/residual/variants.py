@@ -126,8 +126,8 @@ class PreActBasicBlock(_Block):
 
     expansion = 1
     # every order keeps the shape of conv2's output (a BN or ReLU after it keeps it too)
-    _rule_layers = ("pad1", "conv1", "bn1", "pad2", "conv2", "bn2")
-    _rule_path = ("pad1", "conv1", "pad2", "conv2")
+    _rule_layers = ("conv1", "bn1", "conv2", "bn2")
+    _rule_path = ("conv1", "conv2")
 
     def __init__(
         self,
@@ -147,10 +147,8 @@ class PreActBasicBlock(_Block):
             raise ValueError(f"order must be one of {tuple(ACTIVATION_ORDERS)}, got {order!r}")
         self.order = order
         self.inplanes, self.planes, self.stride = inplanes, planes, stride
-        self.pad1 = keras.layers.ZeroPadding2D(1, name="pad1")
-        self.conv1 = _conv(planes, 3, stride, "conv1")
-        self.pad2 = keras.layers.ZeroPadding2D(1, name="pad2")
-        self.conv2 = _conv(planes, 3, 1, "conv2")
+        self.conv1 = _conv(planes, 3, stride, "conv1", pad=1)
+        self.conv2 = _conv(planes, 3, 1, "conv2", pad=1)
         self.bn1 = _bn("bn1")
         self.bn2 = _bn("bn2")
         self._attach_shortcut(downsample, shortcut, merge)
@@ -160,13 +158,10 @@ class PreActBasicBlock(_Block):
         return self.bn1 if self.order == "bn_after_add" else self.bn2
 
     def build(self, input_shape):
-        self.pad1.build(input_shape)
-        padded = self.pad1.compute_output_shape(input_shape)
-        self.conv1.build(padded)
-        mid = self.conv1.compute_output_shape(padded)
+        self.conv1.build(input_shape)
+        mid = self.conv1.compute_output_shape(input_shape)
         self.bn1.build(input_shape if self.order == "full_preact" else mid)
-        self.pad2.build(mid)
-        self.conv2.build(self.pad2.compute_output_shape(mid))
+        self.conv2.build(mid)
         self.bn2.build(mid)
         if isinstance(self.downsample, Projection):
             self.downsample.build(input_shape)
@@ -174,15 +169,15 @@ class PreActBasicBlock(_Block):
     def residual(self, x, training=None):
         o, relu = self.order, tf.nn.relu
         if o == "full_preact":
-            out = self.conv1(self.pad1(relu(self.bn1(x, training=training))))
-            return self.conv2(self.pad2(relu(self.bn2(out, training=training))))
+            out = self.conv1(relu(self.bn1(x, training=training)))
+            return self.conv2(relu(self.bn2(out, training=training)))
         if o == "relu_preact":
-            out = relu(self.bn1(self.conv1(self.pad1(relu(x))), training=training))
-            return self.bn2(self.conv2(self.pad2(out)), training=training)
-        out = relu(self.bn1(self.conv1(self.pad1(x)), training=training))
+            out = relu(self.bn1(self.conv1(relu(x)), training=training))
+            return self.bn2(self.conv2(out), training=training)
+        out = relu(self.bn1(self.conv1(x), training=training))
         if o == "bn_after_add":
-            return self.conv2(self.pad2(out))
-        out = self.bn2(self.conv2(self.pad2(out)), training=training)
+            return self.conv2(out)
+        out = self.bn2(self.conv2(out), training=training)
         return relu(out) if o == "relu_before_add" else out
 
     def call(self, x, training=None):
