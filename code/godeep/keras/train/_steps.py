@@ -101,10 +101,12 @@ def _make_step(
     ``clip`` (see :func:`_clipped`) is applied inside the traced step; the step returns the
     gradients before clipping (what a monitor logs, as in PyTorch's loop). ``lean``: the update
     is :func:`._update.apply_update` (the same numbers as ``opt.apply_gradients`` in fewer ops)."""
-    if lean:  # fused SGD ops where no clip scales the gradients in the graph (see apply_update)
-        update = lambda o, g, v: apply_update(o, g, v, fused=clip is None)  # noqa: E731
-    else:
-        update = lambda o, g, v: o.apply_gradients(zip(g, v))  # noqa: E731
+
+    def update(o, g, v):
+        if lean:  # fused SGD ops where no clip scales the gradients in the graph (see apply_update)
+            apply_update(o, g, v, fused=clip is None)
+        else:
+            o.apply_gradients(zip(g, v))
 
     unclipped = (
         frozenset(id(v) for v in classifier_split(model)[1])
