@@ -127,3 +127,25 @@ def test_config_round_trip_and_pad_zero_is_a_valid_conv():
 def test_bad_arguments_fail_clearly(kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):
         PaddedConv2D(4, 3, **kwargs)
+
+
+def test_keras_same_padding_pads_bottom_and_right_only_at_stride_2():
+    """Why the class exists (4.2's text): Keras' "same" at stride 2 on an even side pads 0 top,
+    1 bottom (and 0 left, 1 right), so every window sits one pixel lower and further right than
+    PyTorch's padding=1 puts it."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 8, 8, 3)).astype("float32")
+    same = keras.layers.Conv2D(4, 3, strides=2, padding="same", use_bias=False)
+    ours = PaddedConv2D(4, 3, pad=1, strides=2, use_bias=False)
+    for layer in (same, ours):
+        layer.build(x.shape)
+    ours.kernel.assign(same.kernel)
+    bottom_right = tf.nn.conv2d(
+        tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]]), same.kernel, 2, "VALID"
+    )
+    np.testing.assert_allclose(np.asarray(same(x)), np.asarray(bottom_right), atol=1e-5)
+    # PyTorch's windows start one pixel higher and further left: at stride 2 on an even side
+    # they need one row and column of zeros on top and left only
+    top_left = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 0], [1, 0], [0, 0]]), same.kernel, 2, "VALID")
+    np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(top_left), atol=1e-5)
+    assert not np.allclose(np.asarray(same(x)), np.asarray(ours(x)), atol=1e-3)

@@ -14,6 +14,7 @@ import keras
 from ... import validate
 from ...core.residual import blocks_per_stage, nf_expected_stds, nonlinearity_gain
 from .. import tf
+from .blocks import PaddedConv2D
 
 __all__ = ["ScaledWSConv2D", "NFBlock", "NFResNet", "nf_cifar_resnet", "NF_RELU_GAIN"]
 
@@ -27,9 +28,10 @@ def _gamma_relu(h):
     return tf.nn.relu(h) * NF_RELU_GAIN
 
 
-class ScaledWSConv2D(keras.layers.Conv2D):
+class ScaledWSConv2D(PaddedConv2D):
     """A ``Conv2D`` whose kernel is scaled-standardized per output unit, with a learnable ``gain``
-    (ones) and a bias (zeros); ``padding`` is PyTorch's (an int: zeros on every side)."""
+    (ones) and a bias (zeros); ``padding`` is PyTorch's (an int: zeros on every side), done as
+    :class:`~godeep.keras.residual.blocks.PaddedConv2D` does."""
 
     def __init__(
         self,
@@ -45,8 +47,8 @@ class ScaledWSConv2D(keras.layers.Conv2D):
         super().__init__(
             validate.positive_int("out_channels", out_channels),
             kernel_size,
+            pad=validate.nonnegative_int("padding", padding),
             strides=stride,
-            padding="valid",
             use_bias=bias,
             kernel_initializer=keras.initializers.VarianceScaling(
                 1.0, "fan_in", "untruncated_normal"
@@ -54,7 +56,6 @@ class ScaledWSConv2D(keras.layers.Conv2D):
             **kwargs,
         )
         self.in_channels = validate.positive_int("in_channels", in_channels)
-        self.pad = validate.nonnegative_int("padding", padding)
         self.eps = validate.number("eps", eps, low=0.0)
 
     def build(self, input_shape):
@@ -72,17 +73,6 @@ class ScaledWSConv2D(keras.layers.Conv2D):
 
     def convolution_op(self, inputs, kernel):  # noqa: ARG002  (the standardized kernel is used)
         return super().convolution_op(inputs, self.standardized_kernel())
-
-    def call(self, inputs):
-        if self.pad:
-            p = self.pad
-            inputs = tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]])
-        return super().call(inputs)
-
-    def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
-        grow = lambda d: None if d is None else d + 2 * self.pad
-        return super().compute_output_shape((n, grow(h), grow(w), c))
 
 
 class NFBlock(keras.layers.Layer):
